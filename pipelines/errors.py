@@ -1,0 +1,47 @@
+"""Errors for bad input data, and the policy that raises or counts them."""
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+ON_ERROR_CHOICES = ("raise", "skip")
+
+
+class DataError(ValueError):
+    """A bad input file or row; the message always names the file or argument."""
+
+    def __init__(self, path, reason):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class ErrorPolicy:
+    """Raises a DataError, or (on_error="skip") counts it for the end-of-run report.
+
+    Usage: `policy.handle(DataError(path, reason))` inside a reader loop, then
+    `policy.report()` once the loop is done.
+    """
+
+    def __init__(self, on_error="raise"):
+        if on_error not in ON_ERROR_CHOICES:
+            raise ValueError(f"on_error must be one of {ON_ERROR_CHOICES}, got {on_error!r}")
+        self.on_error = on_error
+        self.skipped = []
+
+    def handle(self, error):
+        if self.on_error == "raise":
+            raise error
+        logger.warning("skipped %s", error)
+        self.skipped.append(error)
+
+    def report(self, what="recordings"):
+        """Logs how many items were skipped and why; returns that count."""
+        if self.skipped:
+            logger.warning(
+                "skipped %d %s because of bad input:\n  %s",
+                len(self.skipped),
+                what,
+                "\n  ".join(str(e) for e in self.skipped),
+            )
+        return len(self.skipped)
