@@ -1,0 +1,112 @@
+"""A TFRecord cache of decoded per-recording features.
+
+A cache lives in `<cache_dir>/<fingerprint>/`: `shard-*.tfrecord` files and a
+`meta.json` written last, so a cache is used only once it is complete. Any
+change of files, modalities or feature settings gives a new fingerprint and so
+a new cache rather than stale data.
+"""
+
+import json
+import logging
+import os
+import shutil
+import time
+
+import tensorflow as tf
+
+from pipelines.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+META_FILE = "meta.json"
+
+
+def cache_path(cache_dir, key):
+    return os.path.join(cache_dir, key)
+
+
+def is_complete(path):
+    return os.path.exists(os.path.join(path, META_FILE))
+
+
+def write_cache(features, path, recordings, modalities, num_shards=4, meta=None):
+    """Writes the elements of `features` (from `feature_dataset`) as TFRecord shards.
+
+    A decoding failure is reported as a DataError naming the recording's files
+    (the dataset is deterministic, so the failing element is the next one).
+    """
+    tmp = path + ".partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    writers = [tf.io.TFRecordWriter(os.path.join(tmp, f"shard-{i:03d}.tfrecord")) for i in range(num_shards)]
+    iterator = iter(features)
+    start, written = time.time(), 0
+    try:
+        while True:
+            try:
+                example = next(iterator)
+            except StopIteration:
+                break
+            except tf.errors.OpError as error:
+                rec = recordings[written]
+                files = ", ".join(p for p in (rec.path(m) for m in modalities) if p)
+                raise DataError(files, f"could not be decoded: {error.message}") from None
+            writers[written % num_shards].write(_serialize(example, modalities))
+            written += 1
+            if written % 200 == 0 or written == len(recordings):
+                rate = written / max(time.time() - start, 1e-9)
+                logger.info("cached %d / %d recordings (%.1f/s)", written, len(recordings), rate)
+    finally:
+        for w in writers:
+            w.close()
+    with open(os.path.join(tmp, META_FILE), "w") as f:
+        json.dump({"count": written, "num_shards": num_shards, **(meta or {})}, f, indent=2)
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(tmp, path)
+    return written
+
+
+def read_cache(path, shapes):
+    """Reads a cache back as per-recording feature dicts (deterministic order within shards).
+
+    `shapes` maps each modality to its example shape (FeatureConfig.shapes).
+    """
+    with open(os.path.join(path, META_FILE)) as f:
+        num_shards = json.load(f)["num_shards"]
+    files = [os.path.join(path, f"shard-{i:03d}.tfrecord") for i in range(num_shards)]
+    spec = {k: tf.io.FixedLenFeature([], tf.string) for k in (*shapes, "recorded", "recording")}
+    spec.update(index=tf.io.FixedLenFeature([], tf.int64), label=tf.io.FixedLenFeature([], tf.int64))
+
+    def parse(record):
+        raw = tf.io.parse_single_example(record, spec)
+        example = {
+            "index": tf.cast(raw["index"], tf.int32),
+            "label": tf.cast(raw["label"], tf.int32),
+            "recording": raw["recording"],
+            "recorded": tf.ensure_shape(tf.io.parse_tensor(raw["recorded"], tf.float32), [len(shapes)]),
+        }
+        for m, shape in shapes.items():
+            example[m] = tf.ensure_shape(tf.io.parse_tensor(raw[m], tf.float32), shape)
+        return example
+
+    return tf.data.Dataset.from_tensor_slices(files).interleave(
+        tf.data.TFRecordDataset, cycle_length=num_shards,
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
+    ).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _serialize(example, modalities):
+    def as_bytes(tensor):
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[tf.io.serialize_tensor(tensor).numpy()]))
+
+    def as_int(value):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+    feature = {m: as_bytes(example[m]) for m in modalities}
+    feature.update(
+        recorded=as_bytes(example["recorded"]),
+        recording=tf.train.Feature(bytes_list=tf.train.BytesList(value=[example["recording"].numpy()])),
+        index=as_int(example["index"]),
+        label=as_int(example["label"]),
+    )
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()

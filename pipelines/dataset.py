@@ -1,0 +1,198 @@
+"""The whole input pipeline: read, decode, features (cached), ablate, split, shuffle, batch, prefetch."""
+
+import dataclasses
+import json
+import logging
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from avtfuse.modalities import MODALITIES, canonical_modalities, condition_name
+from pipelines import ablation, cache, features, splits
+from pipelines.errors import ErrorPolicy
+from pipelines.recording import assign_labels
+
+logger = logging.getLogger(__name__)
+
+SPLIT_IDS = {"train": 0, "test": 1}
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "avtfuse")
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Where the data comes from and how it becomes ablated, split samples.
+
+    `source`: a SpeakingFaces root folder, a manifest CSV, or None for the
+    built-in synthetic set (written once under `cache_dir`). `protocol`:
+    "paper" (ablate, then split samples at random) or "strict" (every copy of
+    a recording on one side). `ablation`: "paper" (complete + one copy per
+    missing modality) or "subsets" (every non-empty subset).
+    """
+
+    source: str | None = None
+    modalities: tuple = MODALITIES
+    features: features.FeatureConfig = dataclasses.field(default_factory=features.FeatureConfig)
+    protocol: str = "paper"
+    test_fraction: float = splits.PAPER_TEST_FRACTION
+    ablation: str = "paper"
+    subjects: tuple | None = None
+    frame: str = "middle"
+    synthetic_subjects: int = 10
+    cache_dir: str = DEFAULT_CACHE_DIR
+    on_error: str = "raise"
+    seed: int = 0
+
+    def __post_init__(self):
+        self.modalities = canonical_modalities(self.modalities)
+        if isinstance(self.features, dict):
+            self.features = features.FeatureConfig(**self.features)
+        if self.protocol not in ("paper", "strict"):
+            raise ValueError(f"DataConfig.protocol must be 'paper' or 'strict', got {self.protocol!r}")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class SplitData:
+    """Cached features plus the ablated train/test assignment of every sample.
+
+    `conditions` [C, M] are the presence patterns of the ablation; `assignment`
+    [N, C] holds, per recording and condition, 0 (train), 1 (test) or -1 (no
+    such sample, e.g. a copy that would have no modality left).
+    """
+
+    config: DataConfig
+    cache_path: str
+    class_names: list
+    conditions: np.ndarray
+    assignment: np.ndarray
+    skipped: int
+
+    @property
+    def num_people(self):
+        return len(self.class_names)
+
+    @property
+    def shapes(self):
+        return self.config.features.shapes(self.config.modalities)
+
+    def count(self, split):
+        return int((self.assignment == SPLIT_IDS[split]).sum())
+
+    def condition_counts(self, split):
+        names = [condition_name(c, self.config.modalities) for c in self.conditions]
+        per = (self.assignment == SPLIT_IDS[split]).sum(axis=0)
+        return {n: int(k) for n, k in zip(names, per)}
+
+    def samples(self, split, shuffle_recordings=False, seed=None):
+        """Unbatched (inputs, label) examples of one split, in the data contract."""
+        modalities = self.config.modalities
+        split_id = SPLIT_IDS[split]
+        conditions = tf.constant(self.conditions, tf.float32)
+        assignment = tf.constant(self.assignment, tf.int32)
+        recordings = cache.read_cache(self.cache_path, self.shapes)
+        if shuffle_recordings:
+            recordings = recordings.shuffle(self.assignment.shape[0], seed=seed, reshuffle_each_iteration=True)
+
+        def copies(example):
+            row = tf.gather(assignment, example["index"])
+            inputs = {m: example[m] for m in modalities}
+            inputs.update(present=example["recorded"], recording=example["recording"])
+            chosen = tf.data.Dataset.from_tensor_slices((row, conditions)).filter(lambda a, _: a == split_id)
+            return chosen.map(
+                lambda _, present: (ablation.apply_presence(inputs, present, modalities), example["label"]))
+
+        return recordings.flat_map(copies)
+
+    def batches(self, split, batch_size, training=False, shuffle_buffer=2048, seed=None, dropout=None):
+        """Batched, prefetched examples. Training batches are shuffled and drop the remainder.
+
+        `dropout` is an optional callable applied to each training batch (modality dropout).
+        """
+        data = self.samples(split, shuffle_recordings=training, seed=seed)
+        if training:
+            data = data.shuffle(min(shuffle_buffer, max(self.count(split), 1)), seed=seed)
+        data = data.batch(batch_size, drop_remainder=training and self.count(split) >= batch_size)
+        if training and dropout is not None:
+            data = data.map(lambda x, y: (dropout(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        return data.prefetch(tf.data.AUTOTUNE)
+
+
+def load_recordings(config, policy):
+    """Reads the recordings of `config.source` (or writes the synthetic default first)."""
+    from pipelines import manifest, speakingfaces, synthetic
+
+    source = config.source
+    if source is None:
+        source = os.path.join(config.cache_dir, f"synthetic-{config.synthetic_subjects}-seed{config.seed}")
+        if not os.path.exists(os.path.join(source, "complete")):
+            logger.info("writing the built-in synthetic data set to %s", source)
+            synthetic.write_speakingfaces(
+                source, subjects=range(1, config.synthetic_subjects + 1), seed=config.seed)
+            open(os.path.join(source, "complete"), "w").close()
+    if not os.path.exists(source):
+        raise FileNotFoundError(f"--data {source}: no such file or folder")
+    if os.path.isdir(source):
+        return speakingfaces.read_speakingfaces(
+            source, modalities=config.modalities, subjects=config.subjects, frame=config.frame, policy=policy)
+    return manifest.read_manifest(source, modalities=config.modalities, policy=policy)
+
+
+def prepare(config):
+    """Reads, validates and caches the data of `config`; returns its SplitData.
+
+    A complete cache for the same files and settings is reused without
+    decoding anything again. Bad files raise, or are skipped and counted
+    (config.on_error="skip").
+    """
+    policy = ErrorPolicy(config.on_error)
+    recordings = load_recordings(config, policy)
+    key = features.fingerprint(recordings, config.modalities, config.features)
+    path = cache.cache_path(config.cache_dir, f"features-{key}")
+    if cache.is_complete(path):
+        with open(os.path.join(path, cache.META_FILE)) as f:
+            meta = json.load(f)
+        logger.info("using cached features %s (%d recordings)", path, meta["count"])
+    else:
+        logger.info("validating %d recordings", len(recordings))
+        recordings, rates = features.validate_recordings(recordings, config.modalities, policy)
+        labels, mapping = assign_labels(recordings)
+        recorded = [[int(bool(r.path(m))) for m in config.modalities] for r in recordings]
+        meta = {
+            "recordings": [r.recording for r in recordings],
+            "labels": labels,
+            "class_names": list(mapping),
+            "recorded": recorded,
+            "skipped": [str(e) for e in policy.skipped],
+        }
+        stream = features.feature_dataset(recordings, labels, rates, config.modalities, config.features)
+        cache.write_cache(stream, path, recordings, config.modalities, meta=meta)
+    skipped = policy.report("recordings") if policy.skipped else len(meta["skipped"])
+    if meta["skipped"] and not policy.skipped:
+        logger.warning("%d recordings were skipped when this cache was written", skipped)
+    conditions = np.array(ablation.ablation_conditions(config.modalities, config.ablation), np.float32)
+    assignment = assign_samples(
+        np.array(meta["recorded"], np.float32), meta["recordings"], meta["labels"], conditions, config)
+    return SplitData(config, path, meta["class_names"], conditions, assignment, skipped)
+
+
+def assign_samples(recorded, recording_ids, labels, conditions, config):
+    """The [N, C] train/test/none table of the ablated samples (see SplitData)."""
+    effective = recorded[:, None, :] * conditions[None, :, :]
+    usable = effective.any(axis=-1)
+    # A copy identical to an earlier copy of the same recording (a modality it never had) is dropped.
+    for c in range(1, len(conditions)):
+        same = (effective[:, :c, :] == effective[:, c:c + 1, :]).all(axis=-1).any(axis=1)
+        usable[:, c] &= ~same
+    dropped = int(usable.size - usable.sum())
+    if dropped:
+        logger.info("%d ablated copies dropped: they would repeat a copy or hold no modality", dropped)
+    rec_index, cond_index = np.nonzero(usable)
+    is_test = splits.split_samples(
+        [recording_ids[i] for i in rec_index], [labels[i] for i in rec_index],
+        protocol=config.protocol, test_fraction=config.test_fraction, seed=config.seed)
+    assignment = np.full(usable.shape, -1, np.int32)
+    assignment[rec_index, cond_index] = is_test.astype(np.int32)
+    return assignment
