@@ -1,0 +1,172 @@
+"""Missing-modality ablation: static presence conditions and random modality dropout.
+
+A missing modality follows the data contract: its tensor is all zeros and its
+bit in `inputs["present"]` is 0. Presence vectors are aligned with the run's
+modalities in canonical order (audio, visible, thermal).
+"""
+
+import itertools
+
+import tensorflow as tf
+
+from avtfuse.modalities import MODALITIES, canonical_modalities
+
+CONDITION_MODES = ("paper", "subsets")
+DROPOUT_MODES = ("hard", "soft", "noise")
+
+
+def _run_modalities(modalities):
+    """The run's modalities as a canonical tuple; rejects names given out of canonical order."""
+    run = canonical_modalities(modalities)
+    if not isinstance(modalities, str) and tuple(modalities) != run:
+        raise ValueError(f"modalities must be in canonical order {run}, got {tuple(modalities)}")
+    return run
+
+
+def ablation_conditions(modalities, mode="paper"):
+    """Lists the presence conditions of a static ablation.
+
+    Returns a list of tuples of ints (1 present, 0 missing) aligned with
+    `modalities` (canonical order). mode="paper": the complete condition, then
+    one condition per modality with only that modality missing, in modality
+    order (a single-modality run has only the complete one). mode="subsets":
+    every non-empty subset, complete first, then by decreasing number of
+    present modalities.
+    """
+    count = len(_run_modalities(modalities))
+    complete = (1,) * count
+    if mode == "paper":
+        if count == 1:
+            return [complete]
+        return [complete] + [tuple(int(j != i) for j in range(count)) for i in range(count)]
+    if mode == "subsets":
+        subsets = [bits for bits in itertools.product((1, 0), repeat=count) if any(bits)]
+        return sorted(subsets, key=lambda bits: -sum(bits))
+    raise ValueError(f"mode must be one of {CONDITION_MODES}, got {mode!r}")
+
+
+def _broadcast_bit(bit, tensor):
+    """Reshapes a per-sample value (scalar, or [B] on a batch) to broadcast against `tensor`."""
+    trailing = tensor.shape.rank - bit.shape.rank
+    return tf.reshape(bit, tf.concat([tf.shape(bit), tf.ones([trailing], tf.int32)], axis=0))
+
+
+def _check_modality_keys(inputs, modalities):
+    missing = [m for m in modalities if m not in inputs]
+    if missing:
+        raise ValueError(f"inputs: no tensor for modalities {missing} (keys: {sorted(inputs)})")
+
+
+def apply_presence(inputs, present, modalities):
+    """Applies a presence condition to one example, or to a batch.
+
+    inputs: the data-contract dict. present: float32 [M] (1 keep, 0 remove),
+    aligned with `modalities`. The result's "present" is `present` times any
+    existing inputs["present"], so a modality that was not recorded stays 0.
+    Tensors of modalities that end up missing are replaced by zeros of the same
+    dtype and shape; other keys pass through. Works in a tf.data map on one
+    example, and on a batch when inputs["present"] is [B, M] (the batch axis is
+    read from it; without it the inputs are taken as one example).
+    Returns a new dict.
+    """
+    modalities = _run_modalities(modalities)
+    _check_modality_keys(inputs, modalities)
+    present = tf.convert_to_tensor(present, dtype=tf.float32)
+    if present.shape.rank != 1 or (present.shape[0] is not None and present.shape[0] != len(modalities)):
+        raise ValueError(f"present must have shape [{len(modalities)}] for {modalities}, got {present.shape}")
+    if "present" in inputs:
+        present = present * tf.cast(inputs["present"], tf.float32)
+    outputs = dict(inputs)
+    for index, modality in enumerate(modalities):
+        tensor = tf.convert_to_tensor(inputs[modality])
+        keep = _broadcast_bit(present[..., index] > 0, tensor)
+        outputs[modality] = tf.where(keep, tensor, tf.zeros_like(tensor))
+    outputs["present"] = present
+    return outputs
+
+
+def modality_dropout(inputs, rate, seed, mode="hard", alpha=0.5):
+    """Randomly drops modalities of a BATCH, independently per sample (stateless).
+
+    inputs: data-contract dict with a batch axis; inputs["present"] [B, M]
+    defines the run's modalities (the modality keys found in `inputs`, canonical
+    order). seed: int [2] stateless seed. Each present modality of each sample
+    is dropped with probability `rate`; when that would drop every present
+    modality of a sample, one of them, chosen uniformly, is kept, so a
+    modality among k present is dropped with probability rate - rate**k / k.
+    Modes (Chumachenko et al., self-attention fusion):
+      "hard":  dropped tensor -> zeros, its present bit -> 0 (the data contract).
+      "soft":  in a sample with a drop, dropped tensors are scaled by `alpha`
+               and the kept ones by 1 - alpha; present bits stay as they were,
+               since nothing is removed.
+      "noise": dropped tensor -> N(0, 1) noise, its present bit -> 0.
+    Per-step "<modality>_mask" keys pass through unchanged. Returns a new dict.
+    """
+    _check_dropout_args(rate, mode, alpha)
+    modalities = tuple(m for m in MODALITIES if m in inputs)
+    present = tf.cast(inputs["present"], tf.float32) if "present" in inputs else None
+    if present is None or present.shape.rank != 2:
+        raise ValueError("inputs: modality_dropout needs a batch with 'present' of shape [B, M]")
+    if present.shape[1] is not None and present.shape[1] != len(modalities):
+        raise ValueError(f"inputs: 'present' has {present.shape[1]} entries for modalities {modalities}")
+    drop_seed, keep_seed, *noise_seeds = tf.unstack(
+        tf.random.experimental.stateless_split(seed, num=2 + len(modalities)))
+
+    was_present = present > 0
+    drop = (tf.random.stateless_uniform(tf.shape(present), drop_seed) < rate) & was_present
+    all_dropped = tf.reduce_all(drop == was_present, axis=1) & tf.reduce_any(was_present, axis=1)
+    scores = tf.where(was_present, tf.random.stateless_uniform(tf.shape(present), keep_seed), -1.0)
+    rescued = tf.one_hot(tf.argmax(scores, axis=1), len(modalities), on_value=True, off_value=False)
+    drop = drop & ~(rescued & all_dropped[:, None])
+
+    outputs = dict(inputs)
+    any_dropped = tf.reduce_any(drop, axis=1)
+    for index, modality in enumerate(modalities):
+        tensor = tf.convert_to_tensor(inputs[modality])
+        dropped = _broadcast_bit(drop[:, index], tensor)
+        if mode == "hard":
+            outputs[modality] = tf.where(dropped, tf.zeros_like(tensor), tensor)
+        elif mode == "noise":
+            noise = tf.random.stateless_normal(tf.shape(tensor), noise_seeds[index], dtype=tensor.dtype)
+            outputs[modality] = tf.where(dropped, noise, tensor)
+        else:
+            kept_scale = tf.where(any_dropped, 1.0 - alpha, 1.0)
+            scale = tf.where(drop[:, index], alpha, kept_scale)
+            outputs[modality] = tensor * tf.cast(_broadcast_bit(scale, tensor), tensor.dtype)
+    outputs["present"] = present if mode == "soft" else tf.where(drop, 0.0, present)
+    return outputs
+
+
+def _check_dropout_args(rate, mode, alpha):
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"rate must be in [0, 1), got {rate}")
+    if mode not in DROPOUT_MODES:
+        raise ValueError(f"mode must be one of {DROPOUT_MODES}, got {mode!r}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+
+
+class ModalityDropout:
+    """Seeded modality dropout for `batched_dataset.map(ModalityDropout(rate, ...))`.
+
+    Calls `modality_dropout` with a fresh stateless seed per batch drawn from a
+    tf.random.Generator seeded with `seed` (None: non-deterministic), so a
+    sequential map (no num_parallel_calls) gives the same drops in every run
+    with the same seed; parallel maps may hand seeds to batches in any order.
+    Accepts `inputs` or `(inputs, label)` and returns the same structure.
+    """
+
+    def __init__(self, rate, mode="hard", alpha=0.5, seed=None):
+        _check_dropout_args(rate, mode, alpha)
+        self.rate = float(rate)
+        self.mode = mode
+        self.alpha = float(alpha)
+        if seed is None:
+            self._generator = tf.random.Generator.from_non_deterministic_state()
+        else:
+            self._generator = tf.random.Generator.from_seed(seed)
+
+    def __call__(self, inputs, label=None):
+        seed = self._generator.make_seeds(1)[:, 0]
+        outputs = modality_dropout(inputs, self.rate, seed, self.mode, self.alpha)
+        return outputs if label is None else (outputs, label)

@@ -1,0 +1,170 @@
+"""Tests for pipelines/manifest.py: reading, checking and writing manifest CSVs."""
+
+import logging
+import os
+
+import cv2
+import numpy as np
+import pytest
+import soundfile as sf
+
+from pipelines.errors import DataError, ErrorPolicy
+from pipelines.manifest import read_manifest, write_manifest
+from pipelines.recording import Recording
+from pipelines.speakingfaces import read_speakingfaces
+from pipelines.synthetic import write_speakingfaces
+
+HEADER = "person,recording,audio,visible,thermal,notes"
+
+
+@pytest.fixture
+def data(tmp_path):
+    """A 48 kHz wav, an 8-bit png and a 16-bit tiff under tmp_path/media."""
+    media = tmp_path / "media"
+    media.mkdir()
+    rng = np.random.default_rng(0)
+    sf.write(media / "a.wav", rng.uniform(-0.5, 0.5, 480).astype(np.float32), 48000)
+    sf.write(media / "b.flac", rng.uniform(-0.5, 0.5, 160).astype(np.float32), 16000)
+    cv2.imwrite(str(media / "v.png"), rng.integers(0, 256, (4, 5, 3), dtype=np.uint8))
+    thermal = rng.integers(0, 65536, (4, 5), dtype=np.uint16)
+    cv2.imwrite(str(media / "t.tiff"), thermal)
+    return {"root": tmp_path, "media": media, "thermal": thermal}
+
+
+def write_csv(path, lines):
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_reads_rows_with_relative_absolute_and_empty_cells(data):
+    media = data["media"]
+    csv_path = write_csv(
+        data["root"] / "m.csv",
+        [
+            HEADER,
+            "p1,r1,media/a.wav,media/v.png,media/t.tiff,first",
+            f"p2,r2,{media / 'b.flac'},,media/t.tiff,",
+            "",  # blank lines are ignored
+            " p1 , r3 ,,media/v.png,,",
+        ],
+    )
+    recordings = read_manifest(csv_path)
+    assert recordings == [
+        Recording("r1", "p1", str(media / "a.wav"), str(media / "v.png"), str(media / "t.tiff")),
+        Recording("r2", "p2", str(media / "b.flac"), None, str(media / "t.tiff")),
+        Recording("r3", "p1", None, str(media / "v.png"), None),
+    ]
+    # The files are handed on untouched: a 48 kHz wav and a 16-bit tiff.
+    assert sf.info(recordings[0].audio).samplerate == 48000
+    thermal = cv2.imread(recordings[0].thermal, cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(thermal, data["thermal"])
+
+
+def test_modality_subset_keeps_only_the_run_modalities(data):
+    csv_path = write_csv(
+        data["root"] / "m.csv",
+        [HEADER, "p1,r1,media/a.wav,media/v.png,media/t.tiff,", "p2,r2,,media/v.png,media/t.tiff,"],
+    )
+    recordings = read_manifest(csv_path, modalities=("thermal", "audio"))
+    assert [r.visible for r in recordings] == [None, None]
+    assert recordings[0].audio.endswith("a.wav") and recordings[1].audio is None
+    assert all(r.thermal.endswith("t.tiff") for r in recordings)
+
+
+def test_columns_of_modalities_outside_the_run_are_optional(data):
+    csv_path = write_csv(data["root"] / "m.csv", ["recording,person,audio", "r1,p1,media/a.wav"])
+    assert read_manifest(csv_path, modalities="audio") == [
+        Recording("r1", "p1", str(data["media"] / "a.wav"))
+    ]
+    missing = r"missing required columns \['visible', 'thermal'\]"
+    with pytest.raises(DataError, match=missing) as info:
+        read_manifest(csv_path)
+    assert info.value.path == str(csv_path)
+
+
+BAD_ROWS = {
+    "empty person": (",r9,media/a.wav,,,", "empty person"),
+    "empty recording": ("p9,,media/a.wav,,,", "empty recording"),
+    "duplicate id": ("p9,r1,media/a.wav,,,", "duplicate recording id 'r1' \\(first on line 2\\)"),
+    "missing file": ("p9,r9,media/nope.wav,,,", "nope.wav does not exist"),
+    "bad audio suffix": ("p9,r9,media/v.png,,,", "audio file .*v.png must end with"),
+    "bad image suffix": ("p9,r9,,media/a.wav,,", "visible file .*a.wav must end with"),
+    "no modality": ("p9,r9,,,,only notes", "no file for any of the run's modalities"),
+    "malformed": ("p9,r9,media/a.wav", "malformed row: 3 fields, header has 6"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_ROWS))
+def test_bad_row_names_csv_and_line(data, name):
+    row, reason = BAD_ROWS[name]
+    csv_path = write_csv(
+        data["root"] / "m.csv",
+        [HEADER, "p1,r1,media/a.wav,media/v.png,media/t.tiff,", row, "p2,r2,media/a.wav,,,"],
+    )
+    with pytest.raises(DataError, match=reason) as info:
+        read_manifest(csv_path)
+    assert info.value.path == f"{csv_path}, line 3"
+
+    policy = ErrorPolicy("skip")
+    recordings = read_manifest(csv_path, policy=policy)
+    assert [r.recording for r in recordings] == ["r1", "r2"]
+    assert len(policy.skipped) == 1 and str(policy.skipped[0]).startswith(f"{csv_path}, line 3")
+
+
+def test_skip_mode_reports_the_count(data, caplog):
+    csv_path = write_csv(
+        data["root"] / "m.csv",
+        [HEADER, "p1,r1,media/a.wav,,,", "p1,r2,media/gone.wav,,,", "p1,r2,,,media/x.bmp,"],
+    )
+    with caplog.at_level(logging.INFO):
+        recordings = read_manifest(csv_path, on_error="skip")
+    assert [r.recording for r in recordings] == ["r1"]
+    assert "skipped 2 manifest rows" in caplog.text
+    assert "1 recordings of 1 people" in caplog.text
+
+
+def test_a_manifest_without_usable_rows_is_an_error(data):
+    root = data["root"]
+    missing = root / "absent.csv"
+    with pytest.raises(DataError, match="does not exist") as info:
+        read_manifest(missing)
+    assert info.value.path == str(missing)
+    for lines, reason in [
+        ([HEADER], "no data rows"),
+        ([HEADER, "", ","], "no data rows"),
+        ([""], "empty"),
+        ([HEADER, "p1,r1,media/gone.wav,,,"], "none of the 1 manifest rows"),
+    ]:
+        csv_path = write_csv(root / "m.csv", lines)
+        with pytest.raises(DataError, match=reason) as info:
+            read_manifest(csv_path, on_error="skip")
+        assert info.value.path == str(csv_path)
+
+
+def test_write_manifest_round_trip(data):
+    csv_path = write_csv(
+        data["root"] / "m.csv",
+        [HEADER, "p1,r1,media/a.wav,media/v.png,media/t.tiff,", "p2,\"r,2\",,,media/t.tiff,"],
+    )
+    recordings = read_manifest(csv_path)
+    out = data["root"] / "elsewhere" / "deeper" / "copy.csv"
+    assert write_manifest(recordings, out) == str(out)
+    text = out.read_text()
+    assert str(data["root"]) not in text  # paths are relative to the new csv
+    assert os.path.join("..", "..", "media", "a.wav") in text
+    assert read_manifest(out) == recordings
+    with pytest.raises(ValueError, match="no recordings"):
+        write_manifest([], out)
+
+
+def test_round_trip_of_a_speakingfaces_tree(tmp_path):
+    write_speakingfaces(
+        tmp_path / "sf", subjects=(1, 2), trials=(1,), positions=(1,), commands=(1, 2),
+        frames_per_recording=2, image_size=16, audio_seconds=0.5,
+    )
+    recordings = read_speakingfaces(tmp_path / "sf")
+    out = write_manifest(recordings, tmp_path / "manifest.csv")
+    assert read_manifest(out) == recordings
+    assert read_manifest(out, modalities=("visible",)) == [
+        Recording(r.recording, r.person, visible=r.visible) for r in recordings
+    ]
