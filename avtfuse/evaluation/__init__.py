@@ -1,1 +1,16 @@
-"""evaluation."""
+"""evaluation: per-condition accuracy, WA/UA/WF1/UF1, AUILC, result reports and plots."""
+
+from avtfuse.evaluation.accuracy import TABLE1_CONDITIONS, per_condition_accuracy
+from avtfuse.evaluation.metrics import auilc, classification_metrics
+from avtfuse.evaluation.plots import plot_confusion_matrix
+from avtfuse.evaluation.report import markdown_table, write_results
+
+__all__ = [
+    "TABLE1_CONDITIONS",
+    "auilc",
+    "classification_metrics",
+    "markdown_table",
+    "per_condition_accuracy",
+    "plot_confusion_matrix",
+    "write_results",
+]

@@ -1,0 +1,83 @@
+"""Accuracy per missing-sensor condition (the paper's Table 1 columns and more)."""
+
+import numpy as np
+
+from avtfuse.evaluation.metrics import as_label_arrays
+from avtfuse.modalities import MODALITIES, canonical_modalities, condition_name
+
+# The paper's Table 1 columns, in the paper's order.
+TABLE1_CONDITIONS = ("complete", "missing_visible", "missing_thermal", "missing_audio")
+
+AVERAGE = "average"
+
+
+def condition_order(name):
+    """Sort key that puts condition names in report order.
+
+    Table-1 conditions first (paper order), then only_<m> in canonical
+    modality order, then any other condition (with_*, none) alphabetically.
+    """
+    if name in TABLE1_CONDITIONS:
+        return (0, TABLE1_CONDITIONS.index(name), name)
+    single = [f"only_{m}" for m in MODALITIES]
+    if name in single:
+        return (1, single.index(name), name)
+    return (2, 0, name)
+
+
+def single_drop_conditions(modalities):
+    """Condition names of the run's full view and of each view with one modality dropped.
+
+    Report order. For audio+visible+thermal these are TABLE1_CONDITIONS; for a
+    bimodal run they are "complete" and the two only_<m> conditions.
+    """
+    modalities = canonical_modalities(modalities)
+    count = len(modalities)
+    names = ["complete"]
+    if count > 1:
+        names += [condition_name([int(i != dropped) for i in range(count)], modalities) for dropped in range(count)]
+    return sorted(names, key=condition_order)
+
+
+def per_condition_accuracy(y_true, y_pred, present, modalities):
+    """Accuracy of each missing-sensor condition found in the data.
+
+    y_true: [N] integer labels. y_pred: [N] labels or [N, P] class scores
+    (argmax is taken). present: [N, M] presence bits (1 real, 0 missing)
+    aligned with `modalities`, the run's modalities in canonical order.
+
+    Returns a dict in report order (see `condition_order`) mapping each
+    condition name from `avtfuse.modalities.condition_name` (complete,
+    missing_<m>, only_<m>, ...) to {"accuracy": float in [0, 1], "count": int},
+    plus, when any of them is present, "average": the unweighted mean accuracy
+    over the run's full view and its one-modality-dropped views found in the
+    data (for a trimodal run: the Table 1 conditions, i.e. the paper's avg
+    column), stored as {"accuracy", "count" (samples in those conditions),
+    "conditions" (the names averaged)}.
+    """
+    y_true, y_pred = as_label_arrays(y_true, y_pred)
+    names = canonical_modalities(modalities)
+    if not isinstance(modalities, str) and tuple(modalities) != names:
+        raise ValueError(f"modalities: must be in canonical order {names}, got {tuple(modalities)}")
+    present = np.asarray(present)
+    if present.ndim != 2 or present.shape[1] != len(names):
+        raise ValueError(f"present: expected shape [N, {len(names)}] for modalities {names}, got {present.shape}")
+    if present.shape[0] != y_true.shape[0]:
+        raise ValueError(f"present: {present.shape[0]} rows for {y_true.shape[0]} entries of y_true")
+
+    bits = present > 0.5
+    conditions = np.array([condition_name(row, names) for row in bits])
+    correct = y_true == y_pred
+    results = {}
+    for name in sorted(set(conditions.tolist()), key=condition_order):
+        selected = conditions == name
+        results[name] = {"accuracy": float(np.mean(correct[selected])), "count": int(np.sum(selected))}
+
+    averaged = [name for name in single_drop_conditions(names) if name in results]
+    if averaged:
+        results[AVERAGE] = {
+            "accuracy": float(np.mean([results[name]["accuracy"] for name in averaged])),
+            "count": int(sum(results[name]["count"] for name in averaged)),
+            "conditions": averaged,
+        }
+    return results

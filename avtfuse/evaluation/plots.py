@@ -1,0 +1,66 @@
+"""Confusion-matrix plot written as a PNG (matplotlib's Agg canvas, no display needed)."""
+
+import pathlib
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.metrics import confusion_matrix
+
+from avtfuse.evaluation.metrics import as_label_arrays
+
+# Above this many classes the cells are too small to carry their numbers.
+MAX_ANNOTATED_CLASSES = 20
+
+
+def plot_confusion_matrix(y_true, y_pred, class_names, path, title=None, normalize=True):
+    """Plots the confusion matrix of `y_pred` against `y_true` and saves it as a PNG at `path`.
+
+    y_true: [N] integer labels in 0..P-1; y_pred: [N] labels or [N, P] scores.
+    class_names: P names, one per label, used for both axes (rows: true,
+    columns: predicted). normalize=True divides each row by its class count
+    (rows of absent classes stay 0), so cells are per-class recall in [0, 1];
+    False plots raw counts. Cells are annotated when there are at most
+    MAX_ANNOTATED_CLASSES classes. The figure grows with P so labels stay
+    readable. Creates missing parent folders; returns the path as pathlib.Path.
+    """
+    y_true, y_pred = as_label_arrays(y_true, y_pred)
+    class_names = [str(name) for name in class_names]
+    count = len(class_names)
+    if count == 0:
+        raise ValueError("class_names: empty; need one name per class")
+    for argument, labels in (("y_true", y_true), ("y_pred", y_pred)):
+        if labels.min() < 0 or labels.max() >= count:
+            raise ValueError(f"{argument}: labels must lie in 0..{count - 1} for {count} class_names")
+
+    matrix = confusion_matrix(y_true, y_pred, labels=np.arange(count)).astype(np.float64)
+    if normalize:
+        totals = matrix.sum(axis=1, keepdims=True)
+        matrix = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+
+    side = min(4.0 + 0.35 * count, 40.0)
+    label_size = max(4.0, min(10.0, 240.0 / count))
+    figure = Figure(figsize=(side + 1.5, side), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    image = axes.imshow(matrix, interpolation="nearest", cmap="Blues", vmin=0.0, vmax=1.0 if normalize else None)
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    axes.set_xticks(np.arange(count), labels=class_names, rotation=90, fontsize=label_size)
+    axes.set_yticks(np.arange(count), labels=class_names, fontsize=label_size)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title or ("confusion matrix (row-normalised)" if normalize else "confusion matrix (counts)"))
+    if count <= MAX_ANNOTATED_CLASSES:
+        threshold = 0.5 if normalize else max(matrix.max(), 1.0) / 2.0
+        for row in range(count):
+            for column in range(count):
+                value = matrix[row, column]
+                text = f"{value:.2f}" if normalize else f"{int(value)}"
+                axes.text(column, row, text, ha="center", va="center", fontsize=label_size,
+                          color="white" if value > threshold else "black")
+    figure.tight_layout()
+
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")
+    return path
