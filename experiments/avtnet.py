@@ -177,7 +177,8 @@ def prepare_run_dir(config, fresh):
 
 def run(config, fresh=False, verbose=2):
     """Runs the whole experiment; returns the results dict (also written to results.json)."""
-    from avtfuse.evaluation.report import evaluate_run
+    from avtfuse.evaluation import (
+        classification_metrics, per_condition_accuracy, plot_confusion_matrix, write_results)
     from avtfuse.export import export_saved_model
     from avtfuse.training.runtime import setup_runtime
     from avtfuse.training.trainer import TwoPhaseTrainer
@@ -194,15 +195,24 @@ def run(config, fresh=False, verbose=2):
     embedding_model, recognizer, test_set = trainer.run()
     embeddings, labels, present = test_set
     predicted = recognizer.predict(embeddings, verbose=0).argmax(-1)
-    results = evaluate_run(
-        labels, predicted, present, config.data.modalities, data.class_names, config.run_dir,
-        extra={"protocol": config.data.protocol, "device": runtime.device, "precision": runtime.precision,
-               "train_samples": data.count("train"), "test_samples": data.count("test"),
-               "skipped_recordings": data.skipped})
     export_path = os.path.join(config.saved_models_dir, config.run_name)
     export_saved_model(embedding_model, recognizer, export_path, class_names=data.class_names)
-    results["saved_model"] = export_path
-    results["seconds"] = round(time.time() - start, 1)
+    results = {
+        "conditions": per_condition_accuracy(labels, predicted, present, config.data.modalities),
+        "metrics": classification_metrics(labels, predicted),
+        "modalities": list(config.data.modalities),
+        "protocol": config.data.protocol,
+        "sampler": config.train.sampler,
+        "device": runtime.device,
+        "precision": runtime.precision,
+        "train_samples": data.count("train"),
+        "test_samples": data.count("test"),
+        "skipped_recordings": data.skipped,
+        "saved_model": export_path,
+        "seconds": round(time.time() - start, 1),
+    }
+    write_results(results, config.run_dir, title=f"AVTNet: {config.run_name}")
+    plot_confusion_matrix(labels, predicted, data.class_names, os.path.join(config.run_dir, "confusion_matrix.png"))
     logger.info("SavedModel written to %s; run took %.0f s", export_path, results["seconds"])
     return results
 
@@ -216,7 +226,8 @@ def main(argv=None):
         raise SystemExit(f"error: {error}") from None
     verbose = args.verbose if args.verbose is not None else (1 if sys.stdout.isatty() else 2)
     results = run(config, fresh=args.fresh, verbose=verbose)
-    print(results["markdown"])
+    with open(os.path.join(config.run_dir, "results.md")) as f:
+        print(f.read())
     print(f"outputs: {config.run_dir}  SavedModel: {results['saved_model']}  time: {results['seconds']} s")
 
 

@@ -9,7 +9,9 @@ import numpy as np
 import tensorflow as tf
 
 from avtfuse.modalities import MODALITIES, canonical_modalities, condition_name
-from pipelines import ablation, cache, features, splits
+from pipelines import ablation, cache, splits
+from pipelines import features as feature_stage
+from pipelines.features import FeatureConfig
 from pipelines.errors import ErrorPolicy
 from pipelines.recording import assign_labels
 
@@ -32,7 +34,7 @@ class DataConfig:
 
     source: str | None = None
     modalities: tuple = MODALITIES
-    features: features.FeatureConfig = dataclasses.field(default_factory=features.FeatureConfig)
+    features: FeatureConfig = dataclasses.field(default_factory=FeatureConfig)
     protocol: str = "paper"
     test_fraction: float = splits.PAPER_TEST_FRACTION
     ablation: str = "paper"
@@ -46,7 +48,7 @@ class DataConfig:
     def __post_init__(self):
         self.modalities = canonical_modalities(self.modalities)
         if isinstance(self.features, dict):
-            self.features = features.FeatureConfig(**self.features)
+            self.features = FeatureConfig(**self.features)
         if self.protocol not in ("paper", "strict"):
             raise ValueError(f"DataConfig.protocol must be 'paper' or 'strict', got {self.protocol!r}")
 
@@ -149,7 +151,7 @@ def prepare(config):
     """
     policy = ErrorPolicy(config.on_error)
     recordings = load_recordings(config, policy)
-    key = features.fingerprint(recordings, config.modalities, config.features)
+    key = feature_stage.fingerprint(recordings, config.modalities, config.features)
     path = cache.cache_path(config.cache_dir, f"features-{key}")
     if cache.is_complete(path):
         with open(os.path.join(path, cache.META_FILE)) as f:
@@ -157,7 +159,7 @@ def prepare(config):
         logger.info("using cached features %s (%d recordings)", path, meta["count"])
     else:
         logger.info("validating %d recordings", len(recordings))
-        recordings, rates = features.validate_recordings(recordings, config.modalities, policy)
+        recordings, rates = feature_stage.validate_recordings(recordings, config.modalities, policy)
         labels, mapping = assign_labels(recordings)
         recorded = [[int(bool(r.path(m))) for m in config.modalities] for r in recordings]
         meta = {
@@ -167,19 +169,24 @@ def prepare(config):
             "recorded": recorded,
             "skipped": [str(e) for e in policy.skipped],
         }
-        stream = features.feature_dataset(recordings, labels, rates, config.modalities, config.features)
+        stream = feature_stage.feature_dataset(recordings, labels, rates, config.modalities, config.features)
         cache.write_cache(stream, path, recordings, config.modalities, meta=meta)
     skipped = policy.report("recordings") if policy.skipped else len(meta["skipped"])
     if meta["skipped"] and not policy.skipped:
         logger.warning("%d recordings were skipped when this cache was written", skipped)
     conditions = np.array(ablation.ablation_conditions(config.modalities, config.ablation), np.float32)
+    people = [meta["class_names"][label] for label in meta["labels"]]
     assignment = assign_samples(
-        np.array(meta["recorded"], np.float32), meta["recordings"], meta["labels"], conditions, config)
+        np.array(meta["recorded"], np.float32), meta["recordings"], people, conditions, config)
     return SplitData(config, path, meta["class_names"], conditions, assignment, skipped)
 
 
-def assign_samples(recorded, recording_ids, labels, conditions, config):
-    """The [N, C] train/test/none table of the ablated samples (see SplitData)."""
+def assign_samples(recorded, recording_ids, people, conditions, config):
+    """The [N, C] train/test/none table of the ablated samples (see SplitData).
+
+    `recorded` [N, M] marks the modalities each recording has; `people` [N]
+    names each recording's person (split errors name them).
+    """
     effective = recorded[:, None, :] * conditions[None, :, :]
     usable = effective.any(axis=-1)
     # A copy identical to an earlier copy of the same recording (a modality it never had) is dropped.
@@ -191,7 +198,7 @@ def assign_samples(recorded, recording_ids, labels, conditions, config):
         logger.info("%d ablated copies dropped: they would repeat a copy or hold no modality", dropped)
     rec_index, cond_index = np.nonzero(usable)
     is_test = splits.split_samples(
-        [recording_ids[i] for i in rec_index], [labels[i] for i in rec_index],
+        [recording_ids[i] for i in rec_index], [people[i] for i in rec_index],
         protocol=config.protocol, test_fraction=config.test_fraction, seed=config.seed)
     assignment = np.full(usable.shape, -1, np.int32)
     assignment[rec_index, cond_index] = is_test.astype(np.int32)
