@@ -142,7 +142,7 @@ def test_person_with_one_recording_under_strict(tmp_path):
                   for i, w in enumerate(written[:3])]
     csv = tmp_path / "manifest.csv"
     write_manifest(recordings, str(csv))
-    with pytest.raises(ValueError, match="person 2 has a single recording"):
+    with pytest.raises(ValueError, match="person '2' has a single recording"):
         prepare(DataConfig(source=str(csv), features=TINY, cache_dir=str(tmp_path / "cache"), protocol="strict"))
 
 
