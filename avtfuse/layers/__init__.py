@@ -1,1 +1,17 @@
-"""layers."""
+"""Feature branches, embedding heads and the transformer block of AVTNet and its baselines."""
+
+from avtfuse.layers.audio_branch import AudioBranch
+from avtfuse.layers.dense_joint_encoder import DenseJointEncoder
+from avtfuse.layers.embedding_head import EmbeddingHead
+from avtfuse.layers.image_branch import ImageBranch
+from avtfuse.layers.l2_normalize import L2Normalize
+from avtfuse.layers.transformer_block import TransformerBlock
+
+__all__ = [
+    "AudioBranch",
+    "DenseJointEncoder",
+    "EmbeddingHead",
+    "ImageBranch",
+    "L2Normalize",
+    "TransformerBlock",
+]

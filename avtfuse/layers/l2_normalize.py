@@ -1,0 +1,42 @@
+"""Guarded L2 normalisation of embedding vectors."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="avtfuse")
+class L2Normalize(keras.layers.Layer):
+    """Scales vectors to unit Euclidean norm along `axis`.
+
+    Computes and returns float32 whatever the dtype policy (squared norms of
+    float16 vectors overflow and `epsilon` underflows in float16), so the
+    embeddings reach the metric losses in float32. The squared norm is clamped
+    below at `epsilon`: an all-zero vector (an ablated modality) maps to zeros,
+    with finite values and gradients.
+
+    Input: float [..., D]. Output: float32 [..., D].
+
+    Args:
+        axis: the axis holding the vector components.
+        epsilon: lower bound of the squared norm (float32 units).
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-12, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+        self.epsilon = float(epsilon)
+        if self.epsilon <= 0:
+            raise ValueError(f"L2Normalize epsilon: must be > 0, got {epsilon}")
+
+    def call(self, inputs):
+        vectors = ops.cast(inputs, "float32")
+        squared_norm = ops.sum(ops.square(vectors), axis=self.axis, keepdims=True)
+        return vectors * ops.rsqrt(ops.maximum(squared_norm, self.epsilon))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"axis": self.axis, "epsilon": self.epsilon})
+        return config
