@@ -77,8 +77,8 @@ def parse_args(argv=None):
     data.add_argument("--n-mels", type=int, help="mel bands of the log-mel spectrogram (small: 64, paper: 128)")
     data.add_argument("--audio-seconds", type=float,
                       help="audio length in seconds after cutting/padding (small: 1.5, paper: 6.83 = 301,056 samples)")
-    data.add_argument("--synthetic-subjects", type=int, default=10,
-                      help="people in the built-in synthetic set (default 10)")
+    data.add_argument("--synthetic-subjects", type=int, default=12,
+                      help="people in the built-in synthetic set (default 12)")
     data.add_argument("--cache-dir", default=os.path.join(os.path.expanduser("~"), ".cache", "avtfuse"),
                       help="where the synthetic set and the decoded-feature cache are written")
     data.add_argument("--on-error", choices=("raise", "skip"), default="raise",

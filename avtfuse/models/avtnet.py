@@ -18,6 +18,7 @@ from avtfuse.losses import batch_hard_triplet_loss, missing_modality_loss, tripl
 from avtfuse.modalities import MODALITIES, canonical_modalities
 
 JOINTS = ("transformer", "dense")
+RECOGNIZER_EMBEDDINGS = ("all", "joint")
 MODALITY_LOSSES = ("missing_modality", "batch_hard")
 JOINT_LOSSES = {"batch_hard": batch_hard_triplet_loss, "prototypical": triplet_prototypical_loss}
 
@@ -44,6 +45,13 @@ class AVTNetConfig:
         joint_loss: "batch_hard" (paper) or "prototypical".
         soft, margin: soft-margin (softplus) or hinge triplet losses; the margin is
             in embedding distance units and used only when not soft.
+        standardize_inputs: put a keras Normalization layer (per mel band / per
+            channel) in front of each branch, fitted on the training data with
+            `AVTNet.adapt`. The paper is silent on input scaling; log-mels in dB
+            and [0, 1] frames differ by two orders of magnitude, and without it
+            the triplet losses collapse for many epochs before they learn.
+        recognizer_embeddings: "all" (the paper: every embedding feeds the
+            recogniser) or "joint" (the Prop-III baseline: only the joint one).
     """
 
     modalities: tuple = MODALITIES
@@ -67,6 +75,8 @@ class AVTNetConfig:
     joint_loss: str = "batch_hard"
     soft: bool = True
     margin: float = 1.0
+    standardize_inputs: bool = True
+    recognizer_embeddings: str = "all"
 
     def __post_init__(self):
         self.modalities = canonical_modalities(self.modalities)
@@ -102,6 +112,10 @@ class AVTNetConfig:
         choice(self.joint, "AVTNetConfig.joint", JOINTS)
         choice(self.modality_loss, "AVTNetConfig.modality_loss", MODALITY_LOSSES)
         choice(self.joint_loss, "AVTNetConfig.joint_loss", JOINT_LOSSES)
+        choice(self.recognizer_embeddings, "AVTNetConfig.recognizer_embeddings", RECOGNIZER_EMBEDDINGS)
+        if not isinstance(self.standardize_inputs, bool):
+            raise ValueError(
+                f"AVTNetConfig.standardize_inputs: expected True or False, got {self.standardize_inputs!r}")
         if not isinstance(self.soft, bool):
             raise ValueError(f"AVTNetConfig.soft: expected True or False, got {self.soft!r}")
         if not self.margin > 0:
@@ -166,8 +180,13 @@ class AVTNet(keras.Model):
             modality: keras.Input(shape=_input_shape(config, modality), name=modality)
             for modality in config.modalities
         }
+        branch_inputs = {
+            modality: keras.layers.Normalization(axis=-1, dtype=dtype, name=f"{modality}_standardize")(tensor)
+            if config.standardize_inputs else tensor
+            for modality, tensor in inputs.items()
+        }
         feature_maps = {
-            modality: _branch(config, modality, dtype)(inputs[modality])
+            modality: _branch(config, modality, dtype)(branch_inputs[modality])
             for modality in config.modalities
         }
         outputs = {
@@ -193,6 +212,24 @@ class AVTNet(keras.Model):
         """Output keys: the run's modalities in canonical order, then "joint"."""
         return (*self.config.modalities, "joint")
 
+    @property
+    def recognizer_names(self):
+        """The embeddings the recogniser sees, in order (all of them, or "joint" alone)."""
+        return ("joint",) if self.config.recognizer_embeddings == "joint" else self.embedding_names
+
+    def adapt(self, samples, max_samples=2048):
+        """Fits the input standardisation on real (present) training samples.
+
+        samples: an unbatched tf.data.Dataset of (inputs, label) in the data
+        contract; for each modality only the samples whose present bit is 1
+        are used (at most `max_samples`). A no-op when standardize_inputs is off.
+        """
+        if not self.config.standardize_inputs:
+            return
+        for index, modality in enumerate(self.config.modalities):
+            real = samples.filter(lambda x, y, i=index: x["present"][i] > 0).map(lambda x, y, m=modality: x[m])
+            self.get_layer(f"{modality}_standardize").adapt(real.take(max_samples).batch(256))
+
     def call(self, inputs, training=None, mask=None):
         if not isinstance(inputs, dict):
             raise ValueError(
@@ -205,12 +242,12 @@ class AVTNet(keras.Model):
         return super().call(modality_inputs, training=training, mask=mask)
 
     def concatenate_embeddings(self, outputs):
-        """The embeddings of `outputs` side by side in `embedding_names` order:
-        float32 [B, embedding_dim * len(embedding_names)] (the recogniser's input)."""
-        missing = [name for name in self.embedding_names if name not in outputs]
+        """The embeddings of `outputs` side by side in `recognizer_names` order:
+        float32 [B, embedding_dim * len(recognizer_names)] (the recogniser's input)."""
+        missing = [name for name in self.recognizer_names if name not in outputs]
         if missing:
             raise ValueError(f"AVTNet.concatenate_embeddings outputs: missing keys {missing}")
-        return ops.concatenate([outputs[name] for name in self.embedding_names], axis=-1)
+        return ops.concatenate([outputs[name] for name in self.recognizer_names], axis=-1)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """L = sum over run modalities of the modality loss + the joint loss (float32 scalar).

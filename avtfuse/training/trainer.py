@@ -67,9 +67,12 @@ class TwoPhaseTrainer:
         with self.runtime.strategy.scope():
             model = AVTNet(self.model_config)
             model.compile(optimizer=self._optimizer(), jit_compile=cfg.jit_compile)
+        model.adapt(self.data.samples("train"))
         logger.info("phase 1: training the embeddings for %d epochs", cfg.epochs_embed)
-        train = self.data.batches("train", cfg.batch_size, training=True, seed=cfg.seed)
-        model.fit(train, epochs=cfg.epochs_embed, verbose=self.verbose, callbacks=self._callbacks("phase1"))
+        train = self.data.batches("train", cfg.batch_size, training=True, seed=cfg.seed).repeat()
+        steps = max(self.data.count("train") // cfg.batch_size, 1)
+        model.fit(train, epochs=cfg.epochs_embed, steps_per_epoch=steps, shuffle=False,
+                  verbose=self.verbose, callbacks=self._callbacks("phase1"))
         model.save(path)
         return model
 
