@@ -11,9 +11,10 @@ import dataclasses
 import keras
 from keras import ops
 
-from avtfuse.layers import AudioBranch, DenseJointEncoder, EmbeddingHead, ImageBranch, TransformerBlock
+from avtfuse.layers import DenseJointEncoder, EmbeddingHead, TransformerBlock
 from avtfuse.layers.checks import choice, positive_int
 from avtfuse.layers.embedding_head import POOLINGS
+from avtfuse.models import branches
 from avtfuse.losses import batch_hard_triplet_loss, missing_modality_loss, triplet_prototypical_loss
 from avtfuse.modalities import MODALITIES, canonical_modalities
 
@@ -52,6 +53,8 @@ class AVTNetConfig:
             the triplet losses collapse for many epochs before they learn.
         recognizer_embeddings: "all" (the paper: every embedding feeds the
             recogniser) or "joint" (the Prop-III baseline: only the joint one).
+        individual_embeddings: one embedding per modality beside the joint one
+            (the paper); False leaves the joint embedding alone (JER baselines).
     """
 
     modalities: tuple = MODALITIES
@@ -76,6 +79,7 @@ class AVTNetConfig:
     soft: bool = True
     margin: float = 1.0
     standardize_inputs: bool = True
+    individual_embeddings: bool = True
     recognizer_embeddings: str = "all"
 
     def __post_init__(self):
@@ -113,9 +117,9 @@ class AVTNetConfig:
         choice(self.modality_loss, "AVTNetConfig.modality_loss", MODALITY_LOSSES)
         choice(self.joint_loss, "AVTNetConfig.joint_loss", JOINT_LOSSES)
         choice(self.recognizer_embeddings, "AVTNetConfig.recognizer_embeddings", RECOGNIZER_EMBEDDINGS)
-        if not isinstance(self.standardize_inputs, bool):
-            raise ValueError(
-                f"AVTNetConfig.standardize_inputs: expected True or False, got {self.standardize_inputs!r}")
+        for name in ("standardize_inputs", "individual_embeddings"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"AVTNetConfig.{name}: expected True or False, got {getattr(self, name)!r}")
         if not isinstance(self.soft, bool):
             raise ValueError(f"AVTNetConfig.soft: expected True or False, got {self.soft!r}")
         if not self.margin > 0:
@@ -176,19 +180,7 @@ class AVTNet(keras.Model):
             raise ValueError(
                 f"AVTNet config: expected an AVTNetConfig or a dict, got {type(config).__name__}"
             )
-        inputs = {
-            modality: keras.Input(shape=_input_shape(config, modality), name=modality)
-            for modality in config.modalities
-        }
-        branch_inputs = {
-            modality: keras.layers.Normalization(axis=-1, dtype=dtype, name=f"{modality}_standardize")(tensor)
-            if config.standardize_inputs else tensor
-            for modality, tensor in inputs.items()
-        }
-        feature_maps = {
-            modality: _branch(config, modality, dtype)(branch_inputs[modality])
-            for modality in config.modalities
-        }
+        inputs, feature_maps = branches.feature_maps(config, dtype)
         outputs = {
             modality: EmbeddingHead(
                 config.embedding_dim,
@@ -198,6 +190,7 @@ class AVTNet(keras.Model):
                 name=f"{modality}_embedding",
             )(feature_maps[modality])
             for modality in config.modalities
+            if config.individual_embeddings
         }
         outputs["joint"] = _joint_embedding(config, feature_maps, dtype)
         super().__init__(inputs=inputs, outputs=outputs, name=name, dtype=dtype, **kwargs)
@@ -209,8 +202,8 @@ class AVTNet(keras.Model):
 
     @property
     def embedding_names(self):
-        """Output keys: the run's modalities in canonical order, then "joint"."""
-        return (*self.config.modalities, "joint")
+        """Output keys: the run's modalities in canonical order (with individual embeddings), then "joint"."""
+        return (*self.config.modalities, "joint") if self.config.individual_embeddings else ("joint",)
 
     @property
     def recognizer_names(self):
@@ -218,17 +211,8 @@ class AVTNet(keras.Model):
         return ("joint",) if self.config.recognizer_embeddings == "joint" else self.embedding_names
 
     def adapt(self, samples, max_samples=2048):
-        """Fits the input standardisation on real (present) training samples.
-
-        samples: an unbatched tf.data.Dataset of (inputs, label) in the data
-        contract; for each modality only the samples whose present bit is 1
-        are used (at most `max_samples`). A no-op when standardize_inputs is off.
-        """
-        if not self.config.standardize_inputs:
-            return
-        for index, modality in enumerate(self.config.modalities):
-            real = samples.filter(lambda x, y, i=index: x["present"][i] > 0).map(lambda x, y, m=modality: x[m])
-            self.get_layer(f"{modality}_standardize").adapt(real.take(max_samples).batch(256))
+        """Fits the input standardisation (see `branches.adapt_standardization`)."""
+        branches.adapt_standardization(self, samples, max_samples)
 
     def call(self, inputs, training=None, mask=None):
         if not isinstance(inputs, dict):
@@ -267,7 +251,7 @@ class AVTNet(keras.Model):
         config = self.config
         present = x["present"]
         terms = {}
-        for index, modality in enumerate(config.modalities):
+        for index, modality in enumerate(config.modalities if config.individual_embeddings else ()):
             if config.modality_loss == "missing_modality":
                 terms[modality] = missing_modality_loss(y, y_pred[modality], present[:, index])
             else:
@@ -286,34 +270,6 @@ class AVTNet(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-def _input_shape(config, modality):
-    """Input shape (no batch axis) of one modality."""
-    if modality == "audio":
-        return config.audio_shape
-    channels = 3 if modality == "visible" else config.thermal_channels
-    return (*config.image_size, channels)
-
-
-def _branch(config, modality, dtype):
-    """The feature branch of one modality."""
-    if modality == "audio":
-        return AudioBranch(
-            config.token_dim,
-            config.audio_kernel_size,
-            config.audio_layers,
-            dtype=dtype,
-            name="audio_branch",
-        )
-    return ImageBranch(
-        config.image_filters,
-        config.image_kernel_size,
-        config.image_blocks,
-        output_filters=config.token_dim,
-        dtype=dtype,
-        name=f"{modality}_branch",
-    )
 
 
 def _joint_embedding(config, feature_maps, dtype):

@@ -11,7 +11,8 @@ unchanged.
 
 import keras
 
-from avtfuse.models.avtnet import AVTNet, AVTNetConfig, _branch, _input_shape
+from avtfuse.models import branches
+from avtfuse.models.avtnet import AVTNetConfig
 from avtfuse.models.recognizer import build_recognizer
 
 
@@ -50,17 +51,8 @@ class BranchFeatures(keras.Model):
             raise ValueError(
                 f"BranchFeatures config: expected an AVTNetConfig or a dict, got {type(config).__name__}"
             )
-        inputs = {
-            modality: keras.Input(shape=_input_shape(config, modality), name=modality)
-            for modality in config.modalities
-        }
-        pooled = []
-        for modality, tensor in inputs.items():
-            if config.standardize_inputs:
-                standardize = keras.layers.Normalization(axis=-1, dtype=dtype, name=f"{modality}_standardize")
-                tensor = standardize(tensor)
-            features = _branch(config, modality, dtype)(tensor)
-            pooled.append(_pooling(config.pooling, modality)(features))
+        inputs, feature_maps = branches.feature_maps(config, dtype)
+        pooled = [_pooling(config.pooling, m)(features) for m, features in feature_maps.items()]
         if len(pooled) > 1:
             features = keras.layers.Concatenate(axis=-1, dtype="float32", name="features")(pooled)
         else:
@@ -73,8 +65,9 @@ class BranchFeatures(keras.Model):
         """D, the size of the concatenated features."""
         return self.outputs[0].shape[-1]
 
-    # The same fitting of the "<modality>_standardize" layers as AVTNet's.
-    adapt = AVTNet.adapt
+    def adapt(self, samples, max_samples=2048):
+        """Fits the input standardisation (see `branches.adapt_standardization`)."""
+        branches.adapt_standardization(self, samples, max_samples)
 
     def call(self, inputs, training=None, mask=None):
         # Keras itself rejects most bad inputs (a dict missing a modality, a tensor for

@@ -281,9 +281,36 @@ def paper_parameter_count():
 
 def test_paper_shapes_parameter_count_and_one_training_step(rng):
     model = AVTNet()
-    assert model.count_params() == paper_parameter_count()
-    assert abs(model.count_params() - 36.5e6) < 0.05e6
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == paper_parameter_count()
+    assert abs(trainable - 36.5e6) < 0.05e6
     model.compile(optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5, beta_2=0.99), run_eagerly=True)
     inputs = make_inputs(model.config, 2, rng, np.array([[1, 1, 1], [1, 0, 1]], "float32"))
     logs = model.train_on_batch(inputs, np.array([0, 1]), return_dict=True)
     assert all(np.isfinite(logs[name]) for name in ("loss", "loss_audio", "loss_visible", "loss_thermal", "loss_joint"))
+
+
+def test_joint_only_variant_has_one_embedding_and_one_loss_term(rng):
+    model = AVTNet(tiny_config(individual_embeddings=False, joint="dense"))
+    inputs = make_inputs(model.config, 6, rng)
+    outputs = model(inputs)
+    assert set(outputs) == {"joint"} and model.embedding_names == ("joint",)
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    loss = model.compute_loss(inputs, labels, outputs)
+    np.testing.assert_allclose(float(loss), float(batch_hard_triplet_loss(labels, outputs["joint"])), rtol=1e-6)
+
+
+def test_recognizer_sees_only_the_joint_embedding_when_asked(rng):
+    model = AVTNet(tiny_config(recognizer_embeddings="joint"))
+    outputs = model(make_inputs(model.config, 4, rng))
+    np.testing.assert_array_equal(model.concatenate_embeddings(outputs), outputs["joint"])
+
+
+def test_adapt_standardizes_with_present_samples_only(rng):
+    model = AVTNet(tiny_config(modalities=("audio", "visible")))
+    inputs = make_inputs(model.config, 8, rng, np.array([[1, 1], [0, 1]] * 4, "float32"))
+    samples = tf.data.Dataset.from_tensor_slices((inputs, np.zeros(8, "int32")))
+    model.adapt(samples)
+    real_audio = inputs["audio"][inputs["present"][:, 0] > 0]
+    layer = model.get_layer("audio_standardize")
+    np.testing.assert_allclose(np.ravel(layer.mean), real_audio.reshape(-1, real_audio.shape[-1]).mean(0), rtol=1e-4, atol=1e-5)
