@@ -22,6 +22,28 @@ from avtfuse.modalities import MODALITIES
 
 logger = logging.getLogger("experiments.avtnet")
 
+# The seed paper's baselines and ablations (its Table 1) as changes of AVTNetConfig.
+VARIANTS = {
+    "prop": {},
+    "prop-1": {"joint": "dense"},
+    "prop-2": {"modality_loss": "batch_hard"},
+    "prop-3": {"recognizer_embeddings": "joint"},
+    "e2e": {},
+    "jer-1": {"joint": "dense", "individual_embeddings": False},
+    "jer-2": {"joint": "dense", "individual_embeddings": False, "joint_loss": "prototypical"},
+    "dense-triplet": {"joint": "dense", "modality_loss": "batch_hard"},
+}
+VARIANT_HELP = """variants (--variant):
+  prop           AVTNet as in the paper (default)
+  prop-1         joint embedding from three dense layers instead of the transformer
+  prop-2         every embedding trained with the batch-hard triplet loss (no missing-modality loss)
+  prop-3         only the joint embedding feeds the recogniser
+  e2e            feature branches concatenated into the recognition head, cross-entropy, one phase
+  jer-1          one joint embedding (three dense layers), batch-hard triplet loss, then the recogniser
+  jer-2          as jer-1 with the triplet prototypical loss
+  dense-triplet  individual embeddings with batch-hard triplet loss, dense joint embedding
+"""
+
 PRESETS = {
     # CPU-sized: a few minutes on 2 cores with the built-in synthetic data.
     "small": dict(image_size=48, n_mels=64, audio_samples=66150, epochs_embed=15, epochs_recognizer=15),
@@ -39,6 +61,7 @@ class ExperimentConfig:
     train: "TrainConfig"
     runtime: "RuntimeConfig"
     run_name: str
+    variant: str = "prop"
     output_dir: str = "runs"
     saved_models_dir: str = "saved_models"
 
@@ -53,6 +76,7 @@ class ExperimentConfig:
             "train": self.train.to_dict(),
             "runtime": dataclasses.asdict(self.runtime),
             "run_name": self.run_name,
+            "variant": self.variant,
             "output_dir": self.output_dir,
             "saved_models_dir": self.saved_models_dir,
         }
@@ -60,7 +84,7 @@ class ExperimentConfig:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m experiments.avtnet", description=__doc__,
+        prog="python -m experiments.avtnet", description=__doc__, epilog=VARIANT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group("data")
     data.add_argument("--data", help="a SpeakingFaces root folder or a manifest CSV "
@@ -86,6 +110,12 @@ def parse_args(argv=None):
     model = parser.add_argument_group("model and training")
     model.add_argument("--config", choices=sorted(PRESETS), default="small",
                        help="preset of shapes and epochs: small (CPU demo, default) or paper")
+    model.add_argument("--variant", choices=sorted(VARIANTS), default="prop",
+                       help="AVTNet or one of the paper's baselines (listed below; default prop)")
+    model.add_argument("--sampler", choices=("random", "pk"), default="random",
+                       help="training batches: random (the paper) or pk (P people x K samples, for triplet mining)")
+    model.add_argument("--people-per-batch", type=int, default=8,
+                       help="P of the pk sampler; K = batch size // P (default 8)")
     model.add_argument("--pooling", choices=("flatten", "average"), default="flatten",
                        help="how feature maps enter the embedding heads (default flatten)")
     model.add_argument("--epochs-embed", type=int, help="phase-1 epochs (small: 15, paper: 50)")
@@ -145,15 +175,17 @@ def build_config(args):
         cache_dir=args.cache_dir, on_error=args.on_error, seed=args.seed)
     model = AVTNetConfig(
         modalities=data.modalities, audio_shape=(features.audio_frames, features.n_mels),
-        image_size=features.image_size, pooling=args.pooling)
+        image_size=features.image_size, pooling=args.pooling, **VARIANTS[args.variant])
     train = TrainConfig(
         epochs_embed=preset["epochs_embed"] if args.epochs_embed is None else args.epochs_embed,
         epochs_recognizer=preset["epochs_recognizer"] if args.epochs_recognizer is None else args.epochs_recognizer,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, jit_compile=args.jit_compile, seed=args.seed)
+        batch_size=args.batch_size, learning_rate=args.learning_rate, sampler=args.sampler,
+        people_per_batch=args.people_per_batch, jit_compile=args.jit_compile, seed=args.seed)
     runtime = RuntimeConfig(gpus=args.gpus, precision=args.precision)
-    run_name = args.run_name or "avtnet-{}-{}-{}-seed{}".format(
-        args.config, "-".join(m[0] for m in data.modalities), args.protocol, args.seed)
-    return ExperimentConfig(data, model, train, runtime, run_name, args.output_dir, args.saved_models_dir)
+    run_name = args.run_name or "{}-{}-{}-{}-seed{}".format(
+        args.variant, args.config, "".join(m[0] for m in data.modalities), args.protocol, args.seed)
+    return ExperimentConfig(
+        data, model, train, runtime, run_name, args.variant, args.output_dir, args.saved_models_dir)
 
 
 def prepare_run_dir(config, fresh):
@@ -192,7 +224,7 @@ def run(config, fresh=False, verbose=2):
                 data.count("train"), data.condition_counts("train"), data.count("test"),
                 data.condition_counts("test"))
     trainer = TwoPhaseTrainer(config.model, config.train, data, runtime, config.run_dir, verbose=verbose)
-    embedding_model, recognizer, test_set = trainer.run()
+    embedding_model, recognizer, test_set = trainer.run(end_to_end=config.variant == "e2e")
     embeddings, labels, present = test_set
     predicted = recognizer.predict(embeddings, verbose=0).argmax(-1)
     export_path = os.path.join(config.saved_models_dir, config.run_name)
@@ -200,6 +232,7 @@ def run(config, fresh=False, verbose=2):
     results = {
         "conditions": per_condition_accuracy(labels, predicted, present, config.data.modalities),
         "metrics": classification_metrics(labels, predicted),
+        "variant": config.variant,
         "modalities": list(config.data.modalities),
         "protocol": config.data.protocol,
         "sampler": config.train.sampler,

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from avtfuse.modalities import MODALITIES, canonical_modalities, condition_name
-from pipelines import ablation, cache, splits
+from pipelines import ablation, cache, sampler, splits
 from pipelines import features as feature_stage
 from pipelines.features import FeatureConfig
 from pipelines.errors import ErrorPolicy
@@ -61,14 +61,15 @@ class DataConfig:
 class SplitData:
     """Cached features plus the ablated train/test assignment of every sample.
 
-    `conditions` [C, M] are the presence patterns of the ablation; `assignment`
-    [N, C] holds, per recording and condition, 0 (train), 1 (test) or -1 (no
+    `labels` [N] are the recordings' person labels; `conditions` [C, M] are
+    the presence patterns of the ablation; `assignment` [N, C] holds, per recording and condition, 0 (train), 1 (test) or -1 (no
     such sample, e.g. a copy that would have no modality left).
     """
 
     config: DataConfig
     cache_path: str
     class_names: list
+    labels: np.ndarray
     conditions: np.ndarray
     assignment: np.ndarray
     skipped: int
@@ -121,6 +122,17 @@ class SplitData:
         if training and dropout is not None:
             data = data.map(lambda x, y: (dropout(x), y), num_parallel_calls=tf.data.AUTOTUNE)
         return data.prefetch(tf.data.AUTOTUNE)
+
+
+    def pk_batches(self, split, people_per_batch, samples_per_person, seed=None):
+        """Infinite P x K batches (P people, K samples each) for triplet mining; the split's
+        samples are cached in memory. Returns (batches, steps_per_epoch)."""
+        rows, _ = np.nonzero(self.assignment == SPLIT_IDS[split])
+        labels = self.labels[rows]
+        batches = sampler.pk_batches(
+            self.samples(split).cache(), labels, people_per_batch, samples_per_person, seed=seed or 0)
+        steps = sampler.pk_steps_per_epoch(len(labels), people_per_batch, samples_per_person)
+        return batches.prefetch(tf.data.AUTOTUNE), steps
 
 
 def load_recordings(config, policy):
@@ -182,7 +194,8 @@ def prepare(config):
     people = [meta["class_names"][label] for label in meta["labels"]]
     assignment = assign_samples(
         np.array(meta["recorded"], np.float32), meta["recordings"], people, conditions, config)
-    return SplitData(config, path, meta["class_names"], conditions, assignment, skipped)
+    return SplitData(
+        config, path, meta["class_names"], np.array(meta["labels"]), conditions, assignment, skipped)
 
 
 def assign_samples(recorded, recording_ids, people, conditions, config):

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from avtfuse.models.avtnet import AVTNet
+from avtfuse.models.e2e import build_e2e
 from avtfuse.models.recognizer import build_recognizer
 from avtfuse.modalities import condition_name
 from avtfuse.training.callbacks import ConditionAccuracyLogger, LearningRateLogger, StopOnNaN
@@ -23,7 +24,8 @@ class TwoPhaseTrainer:
     """Trains AVTNet as the seed paper does.
 
     `data` provides `batches(split, batch_size, training=..., seed=...)`
-    yielding (inputs, label) batches of the data contract, `num_people` and
+    yielding (inputs, label) batches of the data contract, `pk_batches(split,
+    P, K, seed)`, `samples(split)`, `count(split)`, `num_people` and
     `config.modalities` (pipelines.dataset.SplitData does). `run_dir` receives
     phase1/embedding.keras, phase2/embeddings.npz, phase2/recognizer.keras,
     backups while training and TensorBoard logs under tensorboard/.
@@ -69,12 +71,40 @@ class TwoPhaseTrainer:
             model.compile(optimizer=self._optimizer(), jit_compile=cfg.jit_compile)
         model.adapt(self.data.samples("train"))
         logger.info("phase 1: training the embeddings for %d epochs", cfg.epochs_embed)
-        train = self.data.batches("train", cfg.batch_size, training=True, seed=cfg.seed).repeat()
-        steps = max(self.data.count("train") // cfg.batch_size, 1)
-        model.fit(train, epochs=cfg.epochs_embed, steps_per_epoch=steps, shuffle=False,
-                  verbose=self.verbose, callbacks=self._callbacks("phase1"))
+        self._fit(model, "phase1")
         model.save(path)
         return model
+
+    def _fit(self, model, phase):
+        """Fits `model` for epochs_embed epochs on training batches (random or P x K)."""
+        cfg = self.train_config
+        if cfg.sampler == "pk":
+            train, steps = self.data.pk_batches(
+                "train", cfg.people_per_batch, cfg.batch_size // cfg.people_per_batch, seed=cfg.seed)
+        else:
+            train = self.data.batches("train", cfg.batch_size, training=True, seed=cfg.seed).repeat()
+            steps = max(self.data.count("train") // cfg.batch_size, 1)
+        model.fit(train, epochs=cfg.epochs_embed, steps_per_epoch=steps, shuffle=False,
+                  verbose=self.verbose, callbacks=self._callbacks(phase))
+
+    def train_end_to_end(self):
+        """The E2E baseline: branches and recognition head trained together with
+        cross-entropy in one phase of epochs_embed epochs. Returns (features_model, recognizer)."""
+        paths = self._path("phase1", "features.keras"), self._path("phase2", "recognizer.keras")
+        if all(os.path.exists(p) for p in paths):
+            logger.info("end-to-end training already finished: loading %s", self.run_dir)
+            with self.runtime.strategy.scope():
+                return tuple(keras.models.load_model(p) for p in paths)
+        with self.runtime.strategy.scope():
+            features, recognizer, combined = build_e2e(self.model_config, self.data.num_people)
+            combined.compile(optimizer=self._optimizer(), loss="sparse_categorical_crossentropy",
+                             metrics=["accuracy"], jit_compile=self.train_config.jit_compile)
+        features.adapt(self.data.samples("train"))
+        logger.info("training end to end for %d epochs", self.train_config.epochs_embed)
+        self._fit(combined, "e2e")
+        features.save(paths[0])
+        recognizer.save(paths[1])
+        return features, recognizer
 
     def embed(self, model, split):
         """Embeds a split with the frozen phase-1 model.
@@ -128,8 +158,11 @@ class TwoPhaseTrainer:
         recognizer.save(path)
         return recognizer
 
-    def run(self):
-        """Both phases; returns (embedding_model, recognizer, test_set)."""
+    def run(self, end_to_end=False):
+        """Both phases (or the single end-to-end phase); returns (embedding_model, recognizer, test_set)."""
+        if end_to_end:
+            model, recognizer = self.train_end_to_end()
+            return model, recognizer, self.embed(model, "test")
         model = self.train_embeddings()
         train_set = self.embed(model, "train")
         test_set = self.embed(model, "test")
