@@ -190,19 +190,25 @@ def prepare(config):
     skipped = policy.report("recordings") if policy.skipped else len(meta["skipped"])
     if meta["skipped"] and not policy.skipped:
         logger.warning("%d recordings were skipped when this cache was written", skipped)
-    conditions = np.array(ablation.ablation_conditions(config.modalities, config.ablation), np.float32)
+    trained = ablation.ablation_conditions(config.modalities, config.ablation)
+    extra = [c for c in ablation.ablation_conditions(config.modalities, "subsets") if c not in trained]
+    conditions = np.array(trained + extra, np.float32)
     people = [meta["class_names"][label] for label in meta["labels"]]
     assignment = assign_samples(
-        np.array(meta["recorded"], np.float32), meta["recordings"], people, conditions, config)
+        np.array(meta["recorded"], np.float32), meta["recordings"], people, conditions, len(trained), config)
     return SplitData(
         config, path, meta["class_names"], np.array(meta["labels"]), conditions, assignment, skipped)
 
 
-def assign_samples(recorded, recording_ids, people, conditions, config):
+def assign_samples(recorded, recording_ids, people, conditions, num_trained, config):
     """The [N, C] train/test/none table of the ablated samples (see SplitData).
 
     `recorded` [N, M] marks the modalities each recording has; `people` [N]
-    names each recording's person (split errors name them).
+    names each recording's person (split errors name them). The first
+    `num_trained` conditions are the ablation's: their copies are split by the
+    protocol. The rest (e.g. single-modality conditions, which the paper's
+    ablation lacks) are evaluation-only: a recording's copies in them go to
+    the test side when the recording has any test sample, and nowhere otherwise.
     """
     effective = recorded[:, None, :] * conditions[None, :, :]
     usable = effective.any(axis=-1)
@@ -213,10 +219,12 @@ def assign_samples(recorded, recording_ids, people, conditions, config):
     dropped = int(usable.size - usable.sum())
     if dropped:
         logger.info("%d ablated copies dropped: they would repeat a copy or hold no modality", dropped)
-    rec_index, cond_index = np.nonzero(usable)
+    rec_index, cond_index = np.nonzero(usable[:, :num_trained])
     is_test = splits.split_samples(
         [recording_ids[i] for i in rec_index], [people[i] for i in rec_index],
         protocol=config.protocol, test_fraction=config.test_fraction, seed=config.seed)
     assignment = np.full(usable.shape, -1, np.int32)
     assignment[rec_index, cond_index] = is_test.astype(np.int32)
+    in_test = (assignment[:, :num_trained] == 1).any(axis=1, keepdims=True)
+    assignment[:, num_trained:] = np.where(usable[:, num_trained:] & in_test, 1, -1)
     return assignment
