@@ -46,7 +46,7 @@ VARIANT_HELP = """variants (--variant):
 
 PRESETS = {
     # CPU-sized: a few minutes on 2 cores with the built-in synthetic data.
-    "small": dict(image_size=48, n_mels=64, audio_samples=66150, epochs_embed=15, epochs_recognizer=15),
+    "small": dict(image_size=48, n_mels=64, audio_samples=66150, epochs_embed=40, epochs_recognizer=30),
     # The seed paper: 224 x 224 frames, 589 x 128 log-mels, 50 + 25 epochs.
     "paper": dict(image_size=224, n_mels=128, audio_samples=301056, epochs_embed=50, epochs_recognizer=25),
 }
@@ -118,8 +118,8 @@ def parse_args(argv=None):
                        help="P of the pk sampler; K = batch size // P (default 8)")
     model.add_argument("--pooling", choices=("flatten", "average"), default="flatten",
                        help="how feature maps enter the embedding heads (default flatten)")
-    model.add_argument("--epochs-embed", type=int, help="phase-1 epochs (small: 15, paper: 50)")
-    model.add_argument("--epochs-recognizer", type=int, help="phase-2 epochs (small: 15, paper: 25)")
+    model.add_argument("--epochs-embed", type=int, help="phase-1 epochs (small: 40, paper: 50)")
+    model.add_argument("--epochs-recognizer", type=int, help="phase-2 epochs (small: 30, paper: 25)")
     model.add_argument("--batch-size", type=int, default=32, help="batch size of both phases (default 32)")
     model.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     model.add_argument("--jit-compile", action="store_true", help="compile with XLA (helps on GPUs)")

@@ -9,11 +9,13 @@ lighting (brightness, colour cast, shading), background clutter, audio noise,
 microphone colouring, speaking rate and the words (the syllable sequence is
 set by the command, never by the person).
 
-People come in look-alike groups: person S is weak in modality (S - 1) % 3
-(audio, visible, thermal) and shares most of that modality's identity with
-the other member of their pair (subjects 1 & 4, 7 & 10 sound alike; 2 & 5,
-8 & 11 look alike; 3 & 6, 9 & 12 have alike heat patterns). So a different
-modality is weakest for different people and fusion visibly helps.
+People come in look-alike pairs that only one modality tells apart: the
+telling modality of person S is (S - 1) % 3 (audio, visible, thermal), and in
+the two other modalities S shares most of their identity with their partner
+(1 & 4 and 7 & 10 differ only by voice; 2 & 5 and 8 & 11 only by face; 3 & 6
+and 9 & 12 only by heat pattern). So every modality alone confuses some
+people, losing any one sensor costs the pairs it told apart, and only all
+three together tell everybody apart.
 
 Files (session 2, "cmd" recordings), for subject S, trial T, position P,
 command C and frame F:
@@ -54,10 +56,7 @@ SPEECH_END_SECONDS = 1.45  # speech always ends before this time (pipelines crop
 # Tuning knobs. Identity strength scales how far people sit from the average
 # person in that modality (0: everyone alike); nuisance strength scales how much
 # recordings of one person differ (0: every recording of a person is alike).
-# Defaults calibrated with a scikit-learn proxy (PCA + logistic regression on
-# 64-mel log-mels and 48 x 48 images, 25 % of each person's recordings held
-# out, seeds 0-2): audio 66-68 %, visible 74-83 %, thermal 72-81 %, all three
-# 94-99.5 %; each modality is the weakest for a third of the people.
+# Measured accuracies of AVTNet on the default set are in the README.
 IDENTITY_STRENGTH = {"audio": 1.0, "visible": 1.0, "thermal": 1.0}
 NUISANCE_STRENGTH = {"audio": 0.6, "visible": 0.75, "thermal": 0.7}
 # Camera positions: head shift (fraction of the image), log scale and rotation
@@ -65,7 +64,7 @@ NUISANCE_STRENGTH = {"audio": 0.6, "visible": 0.75, "thermal": 0.7}
 CAMERA_SHIFT = 0.06
 CAMERA_LOG_SCALE = 0.08
 CAMERA_ANGLE = 6.0
-# How much of their weak modality's identity look-alike partners share (0..1).
+# How much identity look-alike partners share outside their telling modality (0..1).
 LOOKALIKE_SIMILARITY = 0.95
 
 # Identity attributes per modality: name -> (centre, half range at strength 1).
@@ -218,8 +217,8 @@ def write_speakingfaces(
     return written
 
 
-def weak_modality(subject):
-    """The modality in which `subject` (1-based) has a look-alike partner."""
+def telling_modality(subject):
+    """The only modality that tells `subject` (1-based) from their look-alike partner."""
     return MODALITIES[(subject - 1) % len(MODALITIES)]
 
 
@@ -260,17 +259,17 @@ def _person(seed, subject, identity, similarity):
     """Identity attributes per modality for one subject (1-based).
 
     Each attribute is centre + clip(strength * z, -1.5, 1.5) * half_range with
-    z in [-1, 1]; in the subject's weak modality z is mostly shared with a
-    look-alike partner.
+    z in [-1, 1]; outside the subject's telling modality z is mostly shared
+    with a look-alike partner.
     """
     person = {}
-    weak = weak_modality(subject)
+    telling = telling_modality(subject)
     pair = ((subject - 1) // len(MODALITIES)) // 2
     for index, modality in enumerate(MODALITIES):
         attributes = ATTRIBUTES[modality]
         z = _rng(seed, _PERSON, subject, index).uniform(-1, 1, len(attributes))
-        if modality == weak:
-            shared = _rng(seed, _LOOKALIKE, index, pair).uniform(-1, 1, len(attributes))
+        if modality != telling:
+            shared = _rng(seed, _LOOKALIKE, index, pair, MODALITIES.index(telling)).uniform(-1, 1, len(attributes))
             z = similarity * shared + (1 - similarity) * z
         person[modality] = {
             name: centre + half * float(np.clip(identity[modality] * zi, -1.5, 1.5))
@@ -620,8 +619,8 @@ def main(argv=None):
                         help="how much recordings of one person vary in audio, visible, thermal "
                              f"(default {','.join(str(NUISANCE_STRENGTH[m]) for m in MODALITIES)})")
     parser.add_argument("--lookalike-similarity", type=float, default=LOOKALIKE_SIMILARITY,
-                        help="share of their weak modality's identity that look-alike partners have in "
-                             "common, 0..1 (default %(default)s)")
+                        help="share of identity that look-alike partners have in common outside their "
+                             "telling modality, 0..1 (default %(default)s)")
     args = parser.parse_args(argv)
     for name in ("subjects", "trials", "positions", "commands"):
         if getattr(args, name) < 1:

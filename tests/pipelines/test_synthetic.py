@@ -133,17 +133,18 @@ def test_recordings_of_one_person_are_closer_than_of_two(tiny, modality):
     assert distances[same & off_diagonal].mean() < 0.9 * distances[~same].mean()
 
 
-def test_lookalike_partners_share_their_weak_modality():
+def test_lookalike_partners_differ_only_in_their_telling_modality():
     people = {s: synthetic._person(0, s, synthetic.IDENTITY_STRENGTH, 0.95) for s in (1, 2, 4)}
-    assert synthetic.weak_modality(1) == synthetic.weak_modality(4) == "audio"
+    assert synthetic.telling_modality(1) == synthetic.telling_modality(4) == "audio"
 
     def gap(a, b, modality):
         """Distance between two people's attributes, in units of each attribute's half range."""
         return sum(abs(people[a][modality][name] - people[b][modality][name]) / half
                    for name, (_, half) in synthetic.ATTRIBUTES[modality].items())
 
-    assert gap(1, 4, "audio") < 0.25 * gap(1, 2, "audio")
-    assert gap(1, 4, "visible") > 4 * gap(1, 4, "audio")
+    for shared in ("visible", "thermal"):
+        assert gap(1, 4, shared) < 0.25 * gap(1, 2, shared)
+        assert gap(1, 4, "audio") > 4 * gap(1, 4, shared)
 
 
 @pytest.mark.parametrize(
