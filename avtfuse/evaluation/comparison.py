@@ -25,8 +25,8 @@ from avtfuse.modalities import MODALITIES, canonical_modalities
 STD_DDOF = 1
 
 PROTOCOL_NOTES = {
-    "paper": "samples split at random after ablation; copies of one recording may cross the split, as in the paper",
-    "strict": "every ablated copy of a recording on one side of the split",
+    "paper": "Samples split at random after ablation; copies of one recording may cross the split, as in the paper",
+    "strict": "Every ablated copy of a recording on one side of the split",
 }
 
 # Table 2 compares the trimodal reference variant with its bimodal runs.
@@ -59,6 +59,11 @@ def _check_run(index, run):
                              f"condition {name!r} has no 'accuracy'")
 
 
+def _sampler(run):
+    """The run's batch sampler: results["sampler"], else config["train"]["sampler"], else None."""
+    return run["results"].get("sampler") or ((run.get("config") or {}).get("train") or {}).get("sampler")
+
+
 def summarise(runs):
     """Mean and standard deviation over seeds of every condition's accuracy, in percent.
 
@@ -66,7 +71,8 @@ def summarise(runs):
     entry per (variant, modalities, protocol), in order of first appearance:
         {"variant", "modalities" (list, canonical order), "label" ("prop" or "prop (AV)" for a
          subset of the modalities), "protocol", "seeds" (sorted list), "sampler" (the batch
-         samplers named in the runs' results, joined by "+", or "not recorded"),
+         samplers of the runs, from results["sampler"] or config["train"]["sampler"], joined by
+         "+", or "not recorded"),
          "conditions": {name: {"mean": %, "std": % or None, "n": seeds with that condition,
                                "values": per-seed % in seed order}}}
     with conditions ordered Table 1, average, then only_<m> and the rest. std is
@@ -96,7 +102,7 @@ def summarise(runs):
                       for run in members if name in run["results"]["conditions"]]
             std = float(np.std(values, ddof=STD_DDOF)) if len(values) > STD_DDOF else None
             conditions[name] = {"mean": float(np.mean(values)), "std": std, "n": len(values), "values": values}
-        samplers = sorted({str(run["results"]["sampler"]) for run in members if run["results"].get("sampler")})
+        samplers = sorted({str(sampler) for sampler in map(_sampler, members) if sampler})
         label = variant if len(modalities) == len(MODALITIES) else f"{variant} ({modality_initials(modalities)})"
         summary.append({
             "variant": variant, "modalities": list(modalities), "label": label, "protocol": protocol,
@@ -165,7 +171,7 @@ def _header(title, summary):
 def _protocol_heading(protocol, entries):
     note = PROTOCOL_NOTES.get(protocol)
     seeds = sorted({seed for entry in entries for seed in entry["seeds"]})
-    return (f"## {protocol} protocol\n\n" + (f"{note[0].upper()}{note[1:]}. " if note else "")
+    return (f"## {protocol} protocol\n\n" + (f"{note}. " if note else "")
             + f"Seeds: {', '.join(str(seed) for seed in seeds)}.\n")
 
 
@@ -254,8 +260,9 @@ def write_table2(summary, out_dir, variant=TABLE2_VARIANT):
 def plot_robustness(summary, path):
     """Plots accuracy (%) per condition for each trimodal variant as a PNG at `path`.
 
-    One panel per protocol; x: the Table 1 columns (see `table1_conditions`); one line of markers per
-    variant, slightly offset so error bars (± std over seeds) do not overlap. Creates missing parent
+    One panel per protocol; x: the Table 1 columns (see `table1_conditions`), separated by light
+    lines; one marker per variant and condition, side by side within a condition so that the
+    error bars (± std over seeds) do not overlap. Creates missing parent
     folders; returns the path as pathlib.Path. Raises ValueError when there is no trimodal entry.
     """
     panels = [protocol for protocol in protocols(summary) if _trimodal(summary, protocol)]
@@ -265,7 +272,7 @@ def plot_robustness(summary, path):
     labels = list(dict.fromkeys(entry["label"] for protocol in panels for entry in _trimodal(summary, protocol)))
     colours = {label: f"C{index % 10}" for index, label in enumerate(labels)}
     markers = "os^Dv<>ph*"
-    spread = 0.6
+    spread = 0.75
 
     figure = Figure(figsize=(max(6.0, 1.1 * len(names)) * len(panels) + 2.5, 4.8), dpi=100)
     FigureCanvasAgg(figure)
@@ -282,7 +289,9 @@ def plot_robustness(summary, path):
                     means.append(stats["mean"])
                     stds.append(stats["std"] or 0.0)
             axes.errorbar(xs, means, yerr=stds, color=colours[entry["label"]], marker=markers[index % len(markers)],
-                          linestyle="-", linewidth=1.0, markersize=5, capsize=3, label=entry["label"])
+                          linestyle="none", markersize=6, capsize=3, label=entry["label"])
+        for boundary in np.arange(len(names) - 1) + 0.5:
+            axes.axvline(boundary, color="0.85", linewidth=0.8)
         axes.set_xticks(np.arange(len(names)), labels=[_condition_header(name) for name in names],
                         rotation=30, ha="right")
         axes.set_title(f"{protocol} protocol")
