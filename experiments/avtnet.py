@@ -116,6 +116,11 @@ def parse_args(argv=None):
                        help="training batches: random (the paper) or pk (P people x K samples, for triplet mining)")
     model.add_argument("--people-per-batch", type=int, default=8,
                        help="P of the pk sampler; K = batch size // P (default 8)")
+    model.add_argument("--modality-dropout", type=float, default=0.0,
+                       help="probability of dropping each modality of a training sample at random, on top of "
+                       "the static ablation (default 0: the paper)")
+    model.add_argument("--dropout-mode", choices=("hard", "soft", "noise"), default="hard",
+                       help="modality dropout as zeros (hard), alpha scaling (soft) or N(0, 1) noise")
     model.add_argument("--pooling", choices=("flatten", "average"), default="flatten",
                        help="how feature maps enter the embedding heads (default flatten)")
     model.add_argument("--epochs-embed", type=int, help="phase-1 epochs (small: 40, paper: 50)")
@@ -180,7 +185,8 @@ def build_config(args):
         epochs_embed=preset["epochs_embed"] if args.epochs_embed is None else args.epochs_embed,
         epochs_recognizer=preset["epochs_recognizer"] if args.epochs_recognizer is None else args.epochs_recognizer,
         batch_size=args.batch_size, learning_rate=args.learning_rate, sampler=args.sampler,
-        people_per_batch=args.people_per_batch, jit_compile=args.jit_compile, seed=args.seed)
+        people_per_batch=args.people_per_batch, modality_dropout=args.modality_dropout,
+        dropout_mode=args.dropout_mode, jit_compile=args.jit_compile, seed=args.seed)
     runtime = RuntimeConfig(gpus=args.gpus, precision=args.precision)
     run_name = args.run_name or "{}-{}-{}-{}-seed{}".format(
         args.variant, args.config, "".join(m[0] for m in data.modalities), args.protocol, args.seed)

@@ -110,17 +110,19 @@ class SplitData:
 
         return recordings.flat_map(copies)
 
-    def batches(self, split, batch_size, training=False, shuffle_buffer=2048, seed=None, dropout=None):
+    def batches(self, split, batch_size, training=False, shuffle_buffer=2048, seed=None,
+                dropout_rate=0.0, dropout_mode="hard"):
         """Batched, prefetched examples. Training batches are shuffled and drop the remainder.
 
-        `dropout` is an optional callable applied to each training batch (modality dropout).
+        With `dropout_rate` > 0 each training batch gets random modality
+        dropout (pipelines.ablation.ModalityDropout: "hard", "soft" or "noise").
         """
         data = self.samples(split, shuffle_recordings=training, seed=seed)
         if training:
             data = data.shuffle(min(shuffle_buffer, max(self.count(split), 1)), seed=seed)
         data = data.batch(batch_size, drop_remainder=training and self.count(split) >= batch_size)
-        if training and dropout is not None:
-            data = data.map(lambda x, y: (dropout(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+        if training and dropout_rate > 0:
+            data = data.map(ablation.ModalityDropout(dropout_rate, dropout_mode, seed=seed))
         return data.prefetch(tf.data.AUTOTUNE)
 
 

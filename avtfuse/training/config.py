@@ -9,7 +9,10 @@ class TrainConfig:
 
     Adam(learning_rate, beta_1, beta_2) in both phases, as in the paper.
     `sampler`: "random" (the paper's plain batches) or "pk" (P people x K
-    samples per batch, K = batch_size // people_per_batch).
+    samples per batch, K = batch_size // people_per_batch). `modality_dropout`:
+    probability of dropping each modality of a training sample at random
+    (on top of the static ablation; random batches only), as zeros ("hard"),
+    alpha scaling ("soft") or N(0, 1) noise ("noise").
     """
 
     epochs_embed: int = 50
@@ -20,6 +23,8 @@ class TrainConfig:
     beta_2: float = 0.99
     sampler: str = "random"
     people_per_batch: int = 8
+    modality_dropout: float = 0.0
+    dropout_mode: str = "hard"
     jit_compile: bool = False
     seed: int = 0
 
@@ -33,6 +38,10 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.learning_rate must be positive, got {self.learning_rate}")
         if self.sampler not in ("random", "pk"):
             raise ValueError(f"--sampler must be 'random' or 'pk', got {self.sampler!r}")
+        if not 0.0 <= self.modality_dropout < 1.0:
+            raise ValueError(f"--modality-dropout must be in [0, 1), got {self.modality_dropout}")
+        if self.dropout_mode not in ("hard", "soft", "noise"):
+            raise ValueError(f"--dropout-mode must be hard, soft or noise, got {self.dropout_mode!r}")
         if self.sampler == "pk" and self.batch_size // self.people_per_batch < 2:
             raise ValueError(
                 f"--people-per-batch {self.people_per_batch} leaves fewer than 2 samples per person "

@@ -82,7 +82,9 @@ class TwoPhaseTrainer:
             train, steps = self.data.pk_batches(
                 "train", cfg.people_per_batch, cfg.batch_size // cfg.people_per_batch, seed=cfg.seed)
         else:
-            train = self.data.batches("train", cfg.batch_size, training=True, seed=cfg.seed).repeat()
+            train = self.data.batches(
+                "train", cfg.batch_size, training=True, seed=cfg.seed,
+                dropout_rate=cfg.modality_dropout, dropout_mode=cfg.dropout_mode).repeat()
             steps = max(self.data.count("train") // cfg.batch_size, 1)
         model.fit(train, epochs=cfg.epochs_embed, steps_per_epoch=steps, shuffle=False,
                   verbose=self.verbose, callbacks=self._callbacks(phase))

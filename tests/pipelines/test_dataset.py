@@ -172,3 +172,16 @@ def test_bad_protocol_is_named():
 def test_paper_shapes():
     assert FeatureConfig.paper().shapes(("audio", "visible", "thermal")) == {
         "audio": (589, 128), "visible": (224, 224, 3), "thermal": (224, 224, 1)}
+
+
+def test_training_batches_with_modality_dropout(tree, tmp_path):
+    data = prepare(config(tree, tmp_path))
+    batches = list(data.batches("train", 8, training=True, seed=3, dropout_rate=0.5))
+    present = np.concatenate([x["present"].numpy() for x, _ in batches])
+    plain = np.concatenate([x["present"].numpy() for x, _ in data.batches("train", 8, training=True, seed=3)])
+    assert present.sum() < plain.sum() - 5  # some present modalities were dropped
+    assert (present.sum(axis=1) >= 1).all()  # never all of a sample
+    for x, _ in batches:
+        for index, m in enumerate(("audio", "visible", "thermal")):
+            dropped = x["present"].numpy()[:, index] == 0
+            assert not x[m].numpy()[dropped].any()
