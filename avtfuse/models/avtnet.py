@@ -141,6 +141,17 @@ class AVTNetConfig:
         }
 
     @classmethod
+    def coerce(cls, config, owner):
+        """`config` as an AVTNetConfig: None gives the paper's, a dict its fields; else ValueError naming `owner`."""
+        if config is None:
+            return cls()
+        if isinstance(config, dict):
+            return cls.from_dict(config)
+        if not isinstance(config, cls):
+            raise ValueError(f"{owner} config: expected an AVTNetConfig or a dict, got {type(config).__name__}")
+        return config
+
+    @classmethod
     def from_dict(cls, values):
         """The config from a dict of fields (as from `to_dict`); unknown keys raise ValueError."""
         known = {field.name for field in dataclasses.fields(cls)}
@@ -172,14 +183,7 @@ class AVTNet(keras.Model):
     """
 
     def __init__(self, config=None, name="avtnet", dtype=None, **kwargs):
-        if config is None:
-            config = AVTNetConfig()
-        elif isinstance(config, dict):
-            config = AVTNetConfig.from_dict(config)
-        elif not isinstance(config, AVTNetConfig):
-            raise ValueError(
-                f"AVTNet config: expected an AVTNetConfig or a dict, got {type(config).__name__}"
-            )
+        config = AVTNetConfig.coerce(config, "AVTNet")
         inputs, feature_maps = branches.feature_maps(config, dtype)
         outputs = {
             modality: EmbeddingHead(

@@ -43,14 +43,7 @@ class BranchFeatures(keras.Model):
     recognizer_names = ("features",)
 
     def __init__(self, config=None, name="branch_features", dtype=None, **kwargs):
-        if config is None:
-            config = AVTNetConfig()
-        elif isinstance(config, dict):
-            config = AVTNetConfig.from_dict(config)
-        elif not isinstance(config, AVTNetConfig):
-            raise ValueError(
-                f"BranchFeatures config: expected an AVTNetConfig or a dict, got {type(config).__name__}"
-            )
+        config = AVTNetConfig.coerce(config, "BranchFeatures")
         inputs, feature_maps = branches.feature_maps(config, dtype)
         pooled = [_pooling(config.pooling, m)(features) for m, features in feature_maps.items()]
         if len(pooled) > 1:
