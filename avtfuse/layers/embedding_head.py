@@ -21,7 +21,12 @@ def _shape_list(input_shape):
 @keras.saving.register_keras_serializable(package="avtfuse")
 class EmbeddingHead(keras.layers.Layer):
     """Pooling -> Dense(h, `activation`) per h in `hidden_units` -> Dense(`embedding_dim`)
-    -> L2 normalisation.
+    -> [BatchNormalization, with `batch_norm_neck`] -> L2 normalisation.
+
+    The optional batch-norm "neck" (as in BNNeck re-identification models)
+    keeps the embeddings spread across the batch: without it a head trained
+    only with the batch-hard triplet loss shrinks every embedding to one point
+    within an epoch (loss ln 2) and learns for a long time nothing else.
 
     Input: one float feature map [B, ..., C] or a list of them (each pooled,
     then concatenated along the feature axis). Pooling "flatten" keeps every
@@ -39,6 +44,7 @@ class EmbeddingHead(keras.layers.Layer):
         hidden_units=(256,),
         pooling="flatten",
         activation="relu",
+        batch_norm_neck=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -56,6 +62,10 @@ class EmbeddingHead(keras.layers.Layer):
         ]
         self.projection = keras.layers.Dense(
             self.embedding_dim, dtype=self.dtype_policy, name="projection"
+        )
+        self.batch_norm_neck = bool(batch_norm_neck)
+        self.neck = (
+            keras.layers.BatchNormalization(dtype=self.dtype_policy, name="neck") if self.batch_norm_neck else None
         )
         self.normalize = L2Normalize(dtype=self.dtype_policy, name="normalize")
 
@@ -81,6 +91,8 @@ class EmbeddingHead(keras.layers.Layer):
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
         self.projection.build(shape)
+        if self.neck is not None:
+            self.neck.build(self.projection.compute_output_shape(shape))
 
     def _pool(self, features):
         rank = len(features.shape)
@@ -90,13 +102,16 @@ class EmbeddingHead(keras.layers.Layer):
             return ops.mean(features, axis=tuple(range(1, rank - 1)))
         return ops.reshape(features, (-1, math.prod(features.shape[1:])))
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         feature_maps = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         pooled = [self._pool(features) for features in feature_maps]
         hidden = pooled[0] if len(pooled) == 1 else ops.concatenate(pooled, axis=-1)
         for layer in self.hidden_layers:
             hidden = layer(hidden)
-        return self.normalize(self.projection(hidden))
+        projected = self.projection(hidden)
+        if self.neck is not None:
+            projected = self.neck(projected, training=training)
+        return self.normalize(projected)
 
     def compute_output_shape(self, input_shape):
         return (_shape_list(input_shape)[0][0], self.embedding_dim)
@@ -109,6 +124,7 @@ class EmbeddingHead(keras.layers.Layer):
                 "hidden_units": list(self.hidden_units),
                 "pooling": self.pooling,
                 "activation": self.activation,
+                "batch_norm_neck": self.batch_norm_neck,
             }
         )
         return config

@@ -55,6 +55,11 @@ class AVTNetConfig:
             recogniser) or "joint" (the Prop-III baseline: only the joint one).
         individual_embeddings: one embedding per modality beside the joint one
             (the paper); False leaves the joint embedding alone (JER baselines).
+        batch_norm_neck: a BatchNormalization before the L2 normalisation of
+            every head trained with a plain triplet loss (the joint head, and the
+            individual heads under modality_loss="batch_hard"). Not in the paper:
+            without it those heads collapse to one point (loss ln 2) for dozens of
+            epochs; the missing-modality loss does not need it.
     """
 
     modalities: tuple = MODALITIES
@@ -80,6 +85,7 @@ class AVTNetConfig:
     margin: float = 1.0
     standardize_inputs: bool = True
     individual_embeddings: bool = True
+    batch_norm_neck: bool = True
     recognizer_embeddings: str = "all"
 
     def __post_init__(self):
@@ -117,7 +123,7 @@ class AVTNetConfig:
         choice(self.modality_loss, "AVTNetConfig.modality_loss", MODALITY_LOSSES)
         choice(self.joint_loss, "AVTNetConfig.joint_loss", JOINT_LOSSES)
         choice(self.recognizer_embeddings, "AVTNetConfig.recognizer_embeddings", RECOGNIZER_EMBEDDINGS)
-        for name in ("standardize_inputs", "individual_embeddings"):
+        for name in ("standardize_inputs", "individual_embeddings", "batch_norm_neck"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"AVTNetConfig.{name}: expected True or False, got {getattr(self, name)!r}")
         if not isinstance(self.soft, bool):
@@ -190,6 +196,7 @@ class AVTNet(keras.Model):
                 config.embedding_dim,
                 hidden_units=(config.hidden_dim,),
                 pooling=config.pooling,
+                batch_norm_neck=config.batch_norm_neck and config.modality_loss == "batch_hard",
                 dtype=dtype,
                 name=f"{modality}_embedding",
             )(feature_maps[modality])
@@ -283,6 +290,7 @@ def _joint_embedding(config, feature_maps, dtype):
             config.embedding_dim,
             hidden_units=(config.hidden_dim, config.hidden_dim),
             pooling=config.pooling,
+            batch_norm_neck=config.batch_norm_neck,
             dtype=dtype,
             name="joint_embedding",
         )(list(feature_maps.values()))
@@ -309,6 +317,7 @@ def _joint_embedding(config, feature_maps, dtype):
         config.embedding_dim,
         hidden_units=(config.hidden_dim,),
         pooling="average",
+        batch_norm_neck=config.batch_norm_neck,
         dtype=dtype,
         name="joint_embedding",
     )(tokens)

@@ -84,3 +84,15 @@ def test_serialisation(layer_checks, rng):
     features = rng.normal(size=(2, 3, 4)).astype("float32")
     layer_checks.config_round_trip(EmbeddingHead(8, hidden_units=(5, 4), pooling="average"), features)
     layer_checks.save_load(EmbeddingHead(8, hidden_units=(5,)), features)
+
+
+def test_batch_norm_neck_standardises_the_projection(rng, layer_checks):
+    features = rng.normal(size=(8, 5)).astype("float32")
+    head = EmbeddingHead(embedding_dim=6, hidden_units=(7,), batch_norm_neck=True)
+    result = head(features, training=True).numpy()
+    projected = head.projection(np.maximum(head.hidden_layers[0](features).numpy(), 0)).numpy()
+    neck = (projected - projected.mean(0)) / np.sqrt(projected.var(0) + head.neck.epsilon)
+    expected = neck / np.linalg.norm(neck, axis=1, keepdims=True)
+    np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-5)
+    layer_checks.config_round_trip(EmbeddingHead(6, hidden_units=(7,), batch_norm_neck=True), features)
+    layer_checks.save_load(EmbeddingHead(6, hidden_units=(7,), batch_norm_neck=True), features)
