@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from avtfuse.layers import AudioBranch
+from avtfuse.layers.audio_branch import AudioBranch
 
 
 def conv1d_same_relu(features, kernel, bias):

@@ -1,6 +1,7 @@
 import numpy as np
 
-from avtfuse.layers import DenseJointEncoder, EmbeddingHead
+from avtfuse.layers.dense_joint_encoder import DenseJointEncoder
+from avtfuse.layers.embedding_head import EmbeddingHead
 
 
 def test_concatenates_flattened_maps_into_three_dense_layers(rng):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from avtfuse.layers import EmbeddingHead
+from avtfuse.layers.embedding_head import EmbeddingHead
 
 
 def head_reference(pooled, head):

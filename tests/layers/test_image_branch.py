@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from avtfuse.layers import ImageBranch
+from avtfuse.layers.image_branch import ImageBranch
 
 
 def conv2d_same_relu(images, kernel, bias):

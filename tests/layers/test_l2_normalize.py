@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from avtfuse.layers import L2Normalize
+from avtfuse.layers.l2_normalize import L2Normalize
 
 
 def test_unit_norm_matches_numpy(rng):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from avtfuse.layers import TransformerBlock
+from avtfuse.layers.transformer_block import TransformerBlock
 
 
 def layer_norm(values, gamma, beta, epsilon):
