@@ -4,8 +4,8 @@
     python -m experiments.avtnet --data /data/SpeakingFaces --config paper --gpus 1
     python -m experiments.avtnet --data my_manifest.csv --modalities audio,thermal
 
-Outputs go to <output-dir>/<run-name>/ (config.json, results.json, results.md,
-confusion_matrix.png, tensorboard/) and the SavedModel to
+Outputs go to <output-dir>/<run-name>/ (config.json, labels.json (person id ->
+label), results.json, results.md, confusion_matrix.png, tensorboard/) and the SavedModel to
 <saved-models-dir>/<run-name>/. Running the same command again resumes.
 """
 
@@ -221,11 +221,14 @@ def run(config, fresh=False, verbose=2):
     from avtfuse.training.runtime import setup_runtime
     from avtfuse.training.trainer import TwoPhaseTrainer
     from pipelines.dataset import prepare
+    from pipelines.recording import save_label_mapping
 
     start = time.time()
     prepare_run_dir(config, fresh)
     runtime = setup_runtime(config.runtime)
     data = prepare(config.data)
+    save_label_mapping({name: i for i, name in enumerate(data.class_names)},
+                       os.path.join(config.run_dir, "labels.json"))
     logger.info("%d people; train %d samples %s; test %d samples %s", data.num_people,
                 data.count("train"), data.condition_counts("train"), data.count("test"),
                 data.condition_counts("test"))

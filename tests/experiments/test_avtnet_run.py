@@ -27,13 +27,14 @@ def finished_run(tmp_path_factory):
 def test_run_writes_every_output(finished_run):
     root, _ = finished_run
     run_dir = root / "runs" / "tiny"
-    for name in ("config.json", "results.json", "results.md", "confusion_matrix.png"):
+    for name in ("config.json", "labels.json", "results.json", "results.md", "confusion_matrix.png"):
         assert (run_dir / name).stat().st_size > 0, name
     for phase in ("phase1", "phase2"):
         assert list((run_dir / "tensorboard" / phase).rglob("events.out.tfevents*")), phase
     results = json.loads((run_dir / "results.json").read_text())
     for condition in ("complete", "missing_audio", "missing_visible", "missing_thermal"):
         assert 0.0 <= results["conditions"][condition]["accuracy"] <= 1.0
+    assert json.loads((run_dir / "labels.json").read_text()) == {"1": 0, "2": 1, "3": 2}
     config = json.loads((run_dir / "config.json").read_text())
     assert config["train"]["epochs_embed"] == 1 and config["data"]["features"]["n_mels"] == 16
 
