@@ -37,11 +37,11 @@ import os
 import cv2
 import numpy as np
 import soundfile
-from scipy import signal
 
 from avtfuse.modalities import MODALITIES
+from pipelines.synthetic_images import face_image, heat_image, write_png
+from pipelines.synthetic_voice import SAMPLE_RATE, speech, syllables
 
-SAMPLE_RATE = 44100
 SESSION = 2
 SPLITS = ("train", "valid", "test")
 
@@ -51,7 +51,6 @@ DEFAULT_POSITIONS = (1, 2, 3)
 DEFAULT_COMMANDS = (1, 2, 3, 4)
 DEFAULT_IMAGE_SIZE = 64
 DEFAULT_AUDIO_SECONDS = 1.6
-SPEECH_END_SECONDS = 1.45  # speech always ends before this time (pipelines crop from the start)
 
 # Tuning knobs. Identity strength scales how far people sit from the average
 # person in that modality (0: everyone alike); nuisance strength scales how much
@@ -108,14 +107,6 @@ HEAT_ATTRIBUTES = {
 }
 ATTRIBUTES = {"audio": VOICE_ATTRIBUTES, "visible": FACE_ATTRIBUTES, "thermal": HEAT_ATTRIBUTES}
 
-# Vowel formants F1, F2, F3 (Hz) of an average adult voice.
-VOWELS = np.array(
-    [[270, 2290, 3010], [530, 1840, 2480], [730, 1090, 2440], [570, 840, 2410],
-     [300, 870, 2240], [660, 1720, 2410], [490, 1350, 1690]],
-    dtype=float,
-)
-# Consonants: none, "s", "sh", plosive burst, nasal murmur.
-CONSONANTS = ("", "s", "sh", "p", "m")
 
 # Random-stream tags, so that every part draws from its own stream.
 _PERSON, _LOOKALIKE, _POSITION, _RECORDING, _COMMAND, _FRAME = range(1, 7)
@@ -194,22 +185,23 @@ def write_speakingfaces(
                     stem = f"{subject}_{trial}_{SESSION}_{position}_{command}"
                     rng = _rng(seed, _RECORDING, subject, trial, position, command)
                     audio_path = os.path.join(audio_dir, f"{stem}_1.wav")
-                    waveform = _speech(person["audio"], _syllables(seed, command), rng,
-                                       nuisance["audio"], int(round(audio_seconds * SAMPLE_RATE)))
+                    words = syllables(_rng(seed, _COMMAND, command))
+                    waveform = speech(person["audio"], words, rng, nuisance["audio"],
+                                      int(round(audio_seconds * SAMPLE_RATE)))
                     soundfile.write(audio_path, waveform, SAMPLE_RATE, subtype="PCM_16", format="WAV")
                     scene = _scene(rng, camera, nuisance)
                     rgb_paths, thermal_paths = [], []
                     for frame in range(1, frames_per_recording + 1):
                         frame_rng = _rng(seed, _FRAME, subject, trial, position, command, frame)
                         pose = _frame_pose(frame_rng, scene)
-                        rgb = _face_image(person["visible"], scene, pose, frame_rng, image_size,
+                        rgb = face_image(person["visible"], scene, pose, frame_rng, image_size,
                                           nuisance["visible"])
-                        heat = _heat_image(person["thermal"], scene, pose, frame_rng, image_size,
+                        heat = heat_image(person["thermal"], scene, pose, frame_rng, image_size,
                                            nuisance["thermal"])
                         rgb_path = os.path.join(rgb_dir, f"{stem}_{frame}_3.png")
                         thermal_path = os.path.join(thermal_dir, f"{stem}_{frame}_1.png")
-                        _write_png(rgb_path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-                        _write_png(thermal_path, cv2.applyColorMap(heat, cv2.COLORMAP_INFERNO))
+                        write_png(rgb_path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+                        write_png(thermal_path, cv2.applyColorMap(heat, cv2.COLORMAP_INFERNO))
                         rgb_paths.append(rgb_path)
                         thermal_paths.append(thermal_path)
                     written.append(SyntheticRecording(subject, trial, position, command, audio_path,
@@ -318,258 +310,6 @@ def _frame_pose(rng, scene):
         "angle": camera["angle"] + scene["angle"] + rng.normal(0, 1),
         "mouth_open": rng.uniform(0, 1),
     }
-
-
-# ---------------------------------------------------------------- audio
-
-
-def _syllables(seed, command):
-    """(consonant index, vowel index, relative length) for the words of one command."""
-    rng = _rng(seed, _COMMAND, command)
-    count = rng.integers(3, 6)
-    return [(rng.integers(len(CONSONANTS)), rng.integers(len(VOWELS)), rng.uniform(0.8, 1.2))
-            for _ in range(count)]
-
-
-def _speech(voice, syllables, rng, nuisance, n_samples):
-    """float32 [n_samples] waveform in [-1, 1]: the voice saying `syllables` with noise."""
-    sr = SAMPLE_RATE
-    rate = np.exp(rng.normal(0, 0.12 * nuisance))  # > 1: slower speech
-    f0 = 2 ** voice["log2_f0"] * np.exp(rng.normal(0, 0.05 * nuisance))
-    onset = rng.uniform(0.03, 0.03 + 0.1 * nuisance)
-    durations = np.array([0.2 * length * rate for _, _, length in syllables])
-    gap = 0.04 * rate
-    total = onset + durations.sum() + gap * len(syllables)
-    fit = min(1.0, (min(SPEECH_END_SECONDS, n_samples / sr) - onset) / (total - onset))
-    durations, gap = durations * fit, gap * fit
-
-    out = np.zeros(n_samples)
-    start = onset
-    for i, ((consonant, vowel, _), duration) in enumerate(zip(syllables, durations)):
-        consonant_length = 0.05 * fit * rate if CONSONANTS[consonant] else 0.0
-        if consonant_length:
-            burst = _consonant(CONSONANTS[consonant], voice, rng, int(consonant_length * sr))
-            _add(out, burst, int(start * sr))
-        declination = 1 - 0.1 * i / len(syllables)
-        vowel_sound = _vowel(VOWELS[vowel], voice, f0 * declination, rng,
-                             int((duration - consonant_length) * sr))
-        _add(out, vowel_sound, int((start + consonant_length) * sr))
-        start += duration + gap
-
-    microphone = rng.uniform(-0.5, 0.5) * nuisance  # pre-emphasis (> 0) or muffling (< 0)
-    out = signal.lfilter([1.0, -microphone], [1.0], out)
-    out /= np.max(np.abs(out)) + 1e-9
-    speech_power = np.mean(out[out != 0] ** 2) if np.any(out) else 1.0
-    snr_db = rng.uniform(30 - 12 * nuisance, 35)
-    noise = rng.normal(size=n_samples)
-    noise = signal.lfilter([1.0], [1.0, -rng.uniform(0, 0.95)], noise)  # white to reddish
-    noise *= np.sqrt(speech_power / 10 ** (snr_db / 10) / np.mean(noise ** 2))
-    out = out + noise
-    out *= rng.uniform(0.4, 0.8) / (np.max(np.abs(out)) + 1e-9)
-    return out.astype(np.float32)
-
-
-def _add(out, sound, start):
-    end = min(len(out), start + len(sound))
-    if end > start:
-        out[start:end] += sound[: end - start]
-
-
-def _envelope(n, attack, release):
-    env = np.ones(n)
-    a, r = min(n // 2, attack), min(n // 2, release)
-    if a:
-        env[:a] = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, a))
-    if r:
-        env[n - r:] = 0.5 + 0.5 * np.cos(np.linspace(0, np.pi, r))
-    return env
-
-
-def _resonator(x, freq, bandwidth):
-    """Second-order resonance at `freq` Hz with unit gain at 0 Hz."""
-    freq = min(freq, 0.45 * SAMPLE_RATE)
-    r = np.exp(-np.pi * bandwidth / SAMPLE_RATE)
-    a = [1.0, -2 * r * np.cos(2 * np.pi * freq / SAMPLE_RATE), r * r]
-    return signal.lfilter([sum(a)], a, x)
-
-
-def _vowel(formants, voice, f0, rng, n):
-    """A voiced vowel of n samples: glottal pulses + aspiration through the vocal tract."""
-    if n <= 0:
-        return np.zeros(0)
-    t = np.arange(n) / SAMPLE_RATE
-    contour = f0 * (1 + 0.03 * np.sin(2 * np.pi * 5.5 * t + rng.uniform(0, 2 * np.pi)))
-    phase = np.cumsum(contour / SAMPLE_RATE)
-    pulses = np.diff(np.floor(phase), prepend=0.0)
-    pole = voice["glottal_pole"]
-    source = signal.lfilter([(1 - pole) ** 2], [1, -2 * pole, pole * pole], pulses)
-    source /= np.std(source) + 1e-9
-    source += voice["breathiness"] * rng.normal(size=n)
-    scale, bw = voice["tract_scale"], voice["bandwidth_scale"]
-    sound = source
-    for freq, bandwidth in zip([*formants, 3500.0], [60.0, 90.0, 150.0, 200.0]):
-        sound = _resonator(sound, freq * scale, bandwidth * bw)
-    timbre = _resonator(source, voice["timbre_hz"] * scale, 250.0) - source
-    sound = sound + voice["timbre_gain"] * timbre
-    sound /= np.std(sound) + 1e-9
-    return sound * _envelope(n, int(0.015 * SAMPLE_RATE), int(0.03 * SAMPLE_RATE))
-
-
-def _consonant(kind, voice, rng, n):
-    """An unvoiced or nasal consonant of n samples."""
-    scale = voice["tract_scale"]
-    noise = rng.normal(size=n)
-    if kind == "s":
-        sound = _resonator(noise, 6500 * scale, 2000) - _resonator(noise, 2000, 2000)
-    elif kind == "sh":
-        sound = _resonator(noise, 3000 * scale, 1000) - _resonator(noise, 800, 800)
-    elif kind == "p":
-        sound = noise * np.exp(-np.arange(n) / (0.008 * SAMPLE_RATE))
-    else:  # "m": a low murmur at the voice's pitch
-        sound = _vowel(np.array([250.0, 1200.0, 2300.0]), voice, 2 ** voice["log2_f0"], rng, n)
-        sound = _resonator(sound, 300, 150)
-    sound /= np.std(sound) + 1e-9
-    return 0.4 * sound * _envelope(n, n // 4, n // 3)
-
-
-# ---------------------------------------------------------------- images
-
-_SUPERSAMPLE = 4
-
-
-def _place(layer, mask, pose, size, nuisance):
-    """Warps a canonical (centred) layer and its mask [size, size] to the frame pose,
-    its offsets scaled by the modality's nuisance strength."""
-    centre = (size / 2, size / 2)
-    matrix = cv2.getRotationMatrix2D(centre, nuisance * pose["angle"], np.exp(nuisance * pose["log_scale"]))
-    matrix[:, 2] += nuisance * np.asarray(pose["shift"]) * size
-    layer = cv2.warpAffine(layer, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    mask = cv2.warpAffine(mask, matrix, (size, size), flags=cv2.INTER_LINEAR)
-    return layer, mask
-
-
-def _ellipse(canvas, centre, axes, value, angle=0.0):
-    cv2.ellipse(canvas, (int(centre[0]), int(centre[1])), (max(1, int(axes[0])), max(1, int(axes[1]))),
-                angle, 0, 360, value, -1, cv2.LINE_AA)
-
-
-def _colour(hue, saturation, value):
-    """RGB float [3] in 0..255 from hue, saturation, value in 0..1."""
-    hsv = np.uint8([[[int(hue % 1.0 * 180) % 180, int(np.clip(saturation, 0, 1) * 255),
-                      int(np.clip(value, 0, 1) * 255)]]])
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(float)
-
-
-def _face_image(face, scene, pose, rng, image_size, nuisance):
-    """uint8 [image_size, image_size, 3] RGB: the face over a cluttered background, lit."""
-    size = image_size * _SUPERSAMPLE
-    background = np.empty((size, size, 3), np.float32)
-    background[:] = scene["background"]
-    for box, colour, round_shape in scene["clutter"]:
-        x0, y0 = box[:2] * size
-        w, h = (0.1 + 0.3 * box[2:]) * size
-        if round_shape:
-            _ellipse(background, (x0, y0), (w / 2, h / 2), colour.tolist())
-        else:
-            cv2.rectangle(background, (int(x0), int(y0)), (int(x0 + w), int(y0 + h)), colour.tolist(), -1)
-
-    skin = np.array([225.0, 190.0, 160.0]) * (1 - 0.28 * face["skin_tone"])
-    skin += np.array([0.0, 8.0, -4.0]) * face["skin_warmth"] + np.array([10.0, -6.0, 0.0]) * -face["skin_warmth"]
-    hair = np.array([60.0, 45.0, 30.0]) + (1 + face["hair_lightness"]) * np.array([80.0, 70.0, 40.0])
-    clothes = _colour(face["clothes_hue"], 0.6, face["clothes_lightness"])
-
-    layer = np.zeros((size, size, 3), np.float32)
-    mask = np.zeros((size, size), np.float32)
-    cx, cy = size / 2, size / 2
-    hw = face["head_width"] * size
-    hh = hw * face["head_aspect"] / 1.3 * 1.05
-    for canvas, paint in ((layer, None), (mask, 1.0)):
-        body = paint if paint is not None else clothes.tolist()
-        _ellipse(canvas, (cx, cy + hh + 0.5 * size), (1.6 * hw, 0.65 * size), body)
-        neck = paint if paint is not None else (skin * 0.9).tolist()
-        cv2.rectangle(canvas, (int(cx - 0.45 * hw), int(cy + 0.5 * hh)), (int(cx + 0.45 * hw), int(cy + 1.3 * hh)),
-                      neck, -1)
-        if face["hair_volume"] > 0.05:
-            _ellipse(canvas, (cx, cy - 0.12 * hh),
-                     (hw * (1.05 + 0.15 * face["hair_volume"]), hh * (0.9 + 0.25 * face["hair_volume"])),
-                     paint if paint is not None else hair.tolist())
-        _ellipse(canvas, (cx, cy), (hw, hh), paint if paint is not None else skin.tolist())
-    if face["hair_volume"] > 0.05:  # fringe over the top of the face
-        _ellipse(layer, (cx, cy - 0.75 * hh), (0.95 * hw, 0.25 * hh * (0.5 + face["hair_volume"])), hair.tolist())
-
-    eye_y = cy + face["eye_height"] * hh
-    eye_dx = face["eye_spacing"] * hw
-    eye_r = face["eye_size"] * hw
-    for side in (-1, 1):
-        _ellipse(layer, (cx + side * eye_dx, eye_y), (1.5 * eye_r, eye_r), (245, 245, 245))
-        _ellipse(layer, (cx + side * eye_dx, eye_y), (0.7 * eye_r, 0.7 * eye_r), (40, 30, 25))
-        cv2.line(layer, (int(cx + side * (eye_dx - 1.6 * eye_r)), int(eye_y - 2.2 * eye_r)),
-                 (int(cx + side * (eye_dx + 1.6 * eye_r)), int(eye_y - 2.4 * eye_r)),
-                 (hair * 0.7).tolist(), max(1, int(0.5 * eye_r)), cv2.LINE_AA)
-    nose_end = eye_y + face["nose_length"] * 2 * hh
-    cv2.line(layer, (int(cx), int(eye_y + eye_r)), (int(cx), int(nose_end)), (skin * 0.75).tolist(),
-             max(1, int(0.04 * hw)), cv2.LINE_AA)
-    mouth_y = cy + face["mouth_height"] * hh
-    _ellipse(layer, (cx, mouth_y), (face["mouth_width"] * hw, (0.04 + 0.1 * pose["mouth_open"]) * hw),
-             (150, 50, 60))
-
-    layer, mask = _place(layer, mask, pose, size, nuisance)
-    image = background * (1 - mask[..., None]) + layer * mask[..., None]
-
-    ys, xs = np.mgrid[0:size, 0:size] / size - 0.5
-    light = scene["brightness"] * (1 + scene["shading"][0] * xs + scene["shading"][1] * ys)
-    image = image * light[..., None] * scene["cast"]
-    image = cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA)
-    image += rng.normal(0, 4 * nuisance, image.shape)
-    return np.clip(np.round(image), 0, 255).astype(np.uint8)
-
-
-def _heat_image(heat, scene, pose, rng, image_size, nuisance):
-    """uint8 [image_size, image_size] gray heat map (0 cold .. 255 hot) of the head."""
-    size = image_size * _SUPERSAMPLE
-    temperature = np.full((size, size), scene["ambient"], np.float32)
-    for box, warmth in scene["warm_objects"]:
-        x0, y0 = box[:2] * size
-        w, h = (0.08 + 0.2 * box[2:]) * size
-        cv2.rectangle(temperature, (int(x0), int(y0)), (int(x0 + w), int(y0 + h)), float(warmth), -1)
-
-    face = heat["face_temp"]
-    layer = np.zeros((size, size), np.float32)
-    mask = np.zeros((size, size), np.float32)
-    cx, cy = size / 2, size / 2
-    hw = heat["head_width"] * size
-    hh = hw * heat["head_aspect"] / 1.3 * 1.05
-    for canvas, paint in ((layer, None), (mask, 1.0)):
-        _ellipse(canvas, (cx, cy + hh + 0.5 * size), (1.6 * hw, 0.65 * size),
-                 paint if paint is not None else face - 0.25)  # clothes insulate
-        cv2.rectangle(canvas, (int(cx - 0.45 * hw), int(cy + 0.5 * hh)), (int(cx + 0.45 * hw), int(cy + 1.3 * hh)),
-                      paint if paint is not None else face + heat["neck"], -1)
-        _ellipse(canvas, (cx, cy), (hw, hh), paint if paint is not None else face)
-    _ellipse(layer, (cx, cy - 0.55 * hh), (0.8 * hw, 0.3 * hh), face + heat["forehead"])
-    hair_bottom = cy - hh + 2 * hh * heat["hairline"] * 0.5
-    cv2.rectangle(layer, (0, 0), (size, int(hair_bottom)), face - 0.3, -1)
-    layer = np.where(mask > 0, layer, 0).astype(np.float32)
-    for side in (-1, 1):
-        _ellipse(layer, (cx + side * 0.5 * hw, cy + 0.2 * hh), (heat["cheek_spread"] * hw * 1.4,) * 2,
-                 face + heat["cheeks"])
-        _ellipse(layer, (cx + side * 0.18 * hw, cy - 0.1 * hh), (0.09 * hw, 0.07 * hw), face + heat["eye_corners"])
-    _ellipse(layer, (cx, cy + 0.15 * hh), (0.12 * hw, 0.2 * hh), face + heat["nose"])
-    _ellipse(layer, (cx, cy + 0.5 * hh), (0.3 * hw, (0.06 + 0.06 * pose["mouth_open"]) * hw),
-             face + heat["mouth"])
-    layer = cv2.GaussianBlur(layer, (0, 0), 0.04 * size)  # heat spreads
-
-    layer, mask = _place(layer, mask, pose, size, nuisance)
-    temperature = temperature * (1 - mask) + layer * mask
-    temperature = (temperature - 0.5) * scene["heat_gain"] + 0.5 + scene["heat_offset"]
-    temperature = cv2.resize(temperature, (image_size, image_size), interpolation=cv2.INTER_AREA)
-    temperature += rng.normal(0, 0.015 * nuisance, temperature.shape)
-    return np.clip(np.round(temperature * 255), 0, 255).astype(np.uint8)
-
-
-def _write_png(path, image):
-    if not cv2.imwrite(path, image):
-        raise OSError(f"{path}: could not write the png")
 
 
 # ---------------------------------------------------------------- shell

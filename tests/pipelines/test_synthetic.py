@@ -163,3 +163,29 @@ def test_lookalike_partners_differ_only_in_their_telling_modality():
 def test_bad_arguments_name_the_argument(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         synthetic.write_speakingfaces(tmp_path, **kwargs)
+
+
+def test_words_belong_to_the_command_and_speech_to_the_voice():
+    from pipelines import synthetic_voice
+
+    words = synthetic_voice.syllables(np.random.default_rng([0, 5, 1]))
+    assert words == synthetic_voice.syllables(np.random.default_rng([0, 5, 1]))
+    voices = [synthetic._person(0, s, synthetic.IDENTITY_STRENGTH, 0.0)["audio"] for s in (1, 2)]
+    clips = [synthetic_voice.speech(v, words, np.random.default_rng(7), 0.0, 44100) for v in voices]
+    assert all(c.shape == (44100,) and np.abs(c).max() <= 1.0 for c in clips)
+    assert not np.allclose(clips[0], clips[1])
+
+
+def test_frames_have_the_promised_shapes(tmp_path):
+    from pipelines import synthetic_images
+
+    rng = np.random.default_rng(0)
+    person = synthetic._person(0, 1, synthetic.IDENTITY_STRENGTH, 0.95)
+    scene = synthetic._scene(rng, synthetic._camera_position(0, 1), synthetic.NUISANCE_STRENGTH)
+    pose = synthetic._frame_pose(rng, scene)
+    face = synthetic_images.face_image(person["visible"], scene, pose, rng, 32, 0.75)
+    heat = synthetic_images.heat_image(person["thermal"], scene, pose, rng, 32, 0.7)
+    assert face.shape == (32, 32, 3) and face.dtype == np.uint8
+    assert heat.shape == (32, 32) and heat.dtype == np.uint8 and heat.std() > 0
+    synthetic_images.write_png(str(tmp_path / "f.png"), face)
+    assert cv2.imread(str(tmp_path / "f.png")).shape == (32, 32, 3)
