@@ -66,12 +66,15 @@ def _comma_list(text, flag):
     return items
 
 
-def _variants(text):
-    variants = _comma_list(text, "--variants")
-    unknown = [variant for variant in variants if variant not in VARIANTS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"--variants: unknown {unknown}; choose from {', '.join(VARIANTS)}")
-    return tuple(dict.fromkeys(variants))
+def _chosen_from(flag, allowed):
+    """An argparse type: a comma list of names from `allowed`, repeats dropped, order kept."""
+    def parse(text):
+        chosen = _comma_list(text, flag)
+        unknown = [item for item in chosen if item not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"{flag}: unknown {unknown}; choose from {', '.join(allowed)}")
+        return tuple(dict.fromkeys(chosen))
+    return parse
 
 
 def _seeds(text):
@@ -81,25 +84,17 @@ def _seeds(text):
         raise argparse.ArgumentTypeError(f"--seeds: cannot read {text!r}; use integers such as 0,1,2") from None
 
 
-def _protocols(text):
-    chosen = _comma_list(text, "--protocols")
-    unknown = [protocol for protocol in chosen if protocol not in PROTOCOLS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"--protocols: unknown {unknown}; choose from {', '.join(PROTOCOLS)}")
-    return tuple(dict.fromkeys(chosen))
-
-
 def parse_args(argv=None):
     """Returns (table args, flags passed through to every avtnet run)."""
     parser = argparse.ArgumentParser(
         prog="python -m experiments.avtnet_table", description=__doc__, allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", type=_variants, default=VARIANTS,
+    parser.add_argument("--variants", type=_chosen_from("--variants", VARIANTS), default=VARIANTS,
                         help=f"comma-separated variants to run (default all: {','.join(VARIANTS)})")
     parser.add_argument("--seeds", type=_seeds, default=(0, 1, 2),
                         help="comma-separated seeds; each seed is a separate data set, split and training "
                         "(default 0,1,2)")
-    parser.add_argument("--protocols", type=_protocols, default=PROTOCOLS,
+    parser.add_argument("--protocols", type=_chosen_from("--protocols", PROTOCOLS), default=PROTOCOLS,
                         help="comma-separated split protocols: paper (copies of a recording may cross the split, "
                         "as in the paper), strict (they may not) (default paper,strict)")
     parser.add_argument("--bimodal", action=argparse.BooleanOptionalAction, default=True,

@@ -22,7 +22,7 @@ import soundfile
 import tensorflow as tf
 import tensorflow_io as tfio
 
-from pipelines.errors import DataError
+from pipelines.errors import DataError, check_input_file
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 
@@ -66,12 +66,8 @@ def inspect_audio(path):
     (fewer frames than its header promises), holds no samples, or holds NaN or
     infinite samples.
     """
-    path = os.fspath(path)
+    path = check_input_file(path, AUDIO_SUFFIXES, "audio")
     suffix = os.path.splitext(path)[1].lower()
-    if not os.path.isfile(path):
-        raise DataError(path, "audio file not found")
-    if suffix not in AUDIO_SUFFIXES:
-        raise DataError(path, f"unsupported audio suffix {suffix!r}; expected one of {AUDIO_SUFFIXES}")
     try:
         with soundfile.SoundFile(path) as audio_file:
             info = AudioInfo(audio_file.samplerate, audio_file.frames, audio_file.channels)

@@ -1,6 +1,7 @@
 """Errors for bad input data, and the policy that raises or counts them."""
 
 import logging
+import os
 
 logger = logging.getLogger(__name__)
 
@@ -14,6 +15,17 @@ class DataError(ValueError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+def check_input_file(path, suffixes, kind):
+    """`path` as a str; DataError naming it when it is not a file or its suffix is not in `suffixes`."""
+    path = os.fspath(path)
+    suffix = os.path.splitext(path)[1].lower()
+    if not os.path.isfile(path):
+        raise DataError(path, f"{kind} file not found")
+    if suffix not in suffixes:
+        raise DataError(path, f"unsupported {kind} suffix {suffix!r}; expected one of {suffixes}")
+    return path
 
 
 class ErrorPolicy:

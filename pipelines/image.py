@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from scipy.spatial import cKDTree
 
-from pipelines.errors import DataError
+from pipelines.errors import DataError, check_input_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
@@ -33,12 +33,8 @@ def read_image(path):
     truncated (png without its IEND chunk, jpeg without its end marker), holds
     NaN or out-of-range floats, or has an unsupported dtype or channel count.
     """
-    path = os.fspath(path)
+    path = check_input_file(path, IMAGE_SUFFIXES, "image")
     suffix = os.path.splitext(path)[1].lower()
-    if not os.path.isfile(path):
-        raise DataError(path, "image file not found")
-    if suffix not in IMAGE_SUFFIXES:
-        raise DataError(path, f"unsupported image suffix {suffix!r}; expected one of {IMAGE_SUFFIXES}")
     encoded = np.fromfile(path, np.uint8)
     tail = encoded[-16:].tobytes()
     if suffix == ".png" and not tail.endswith(_PNG_END):
