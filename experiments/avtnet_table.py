@@ -24,7 +24,7 @@ import logging
 import os
 import sys
 
-from avtfuse.modalities import MODALITIES
+from avtfuse.contract import MODALITIES
 from experiments import avtnet
 
 logger = logging.getLogger("experiments.avtnet_table")

@@ -9,9 +9,8 @@ import itertools
 
 import tensorflow as tf
 
-from avtfuse.modalities import MODALITIES, canonical_modalities
+from avtfuse.contract import ABLATIONS, MODALITIES, blank_missing, canonical_modalities
 
-CONDITION_MODES = ("paper", "subsets")
 DROPOUT_MODES = ("hard", "soft", "noise")
 
 
@@ -42,7 +41,7 @@ def ablation_conditions(modalities, mode="paper"):
     if mode == "subsets":
         subsets = [bits for bits in itertools.product((1, 0), repeat=count) if any(bits)]
         return sorted(subsets, key=lambda bits: -sum(bits))
-    raise ValueError(f"mode must be one of {CONDITION_MODES}, got {mode!r}")
+    raise ValueError(f"mode must be one of {ABLATIONS}, got {mode!r}")
 
 
 def _broadcast_bit(bit, tensor):
@@ -76,13 +75,7 @@ def apply_presence(inputs, present, modalities):
         raise ValueError(f"present must have shape [{len(modalities)}] for {modalities}, got {present.shape}")
     if "present" in inputs:
         present = present * tf.cast(inputs["present"], tf.float32)
-    outputs = dict(inputs)
-    for index, modality in enumerate(modalities):
-        tensor = tf.convert_to_tensor(inputs[modality])
-        keep = _broadcast_bit(present[..., index] > 0, tensor)
-        outputs[modality] = tf.where(keep, tensor, tf.zeros_like(tensor))
-    outputs["present"] = present
-    return outputs
+    return blank_missing({**inputs, **{m: tf.convert_to_tensor(inputs[m]) for m in modalities}}, present, modalities)
 
 
 def modality_dropout(inputs, rate, seed, mode="hard", alpha=0.5):
@@ -119,22 +112,22 @@ def modality_dropout(inputs, rate, seed, mode="hard", alpha=0.5):
     rescued = tf.one_hot(tf.argmax(scores, axis=1), len(modalities), on_value=True, off_value=False)
     drop = drop & ~(rescued & all_dropped[:, None])
 
-    outputs = dict(inputs)
+    outputs = {**inputs, **{m: tf.convert_to_tensor(inputs[m]) for m in modalities}}
     any_dropped = tf.reduce_any(drop, axis=1)
     for index, modality in enumerate(modalities):
-        tensor = tf.convert_to_tensor(inputs[modality])
+        tensor = outputs[modality]
         dropped = _broadcast_bit(drop[:, index], tensor)
-        if mode == "hard":
-            outputs[modality] = tf.where(dropped, tf.zeros_like(tensor), tensor)
-        elif mode == "noise":
+        if mode == "noise":
             noise = tf.random.stateless_normal(tf.shape(tensor), noise_seeds[index], dtype=tensor.dtype)
             outputs[modality] = tf.where(dropped, noise, tensor)
-        else:
+        elif mode == "soft":
             kept_scale = tf.where(any_dropped, 1.0 - alpha, 1.0)
             scale = tf.where(drop[:, index], alpha, kept_scale)
             outputs[modality] = tensor * tf.cast(_broadcast_bit(scale, tensor), tensor.dtype)
-    outputs["present"] = present if mode == "soft" else tf.where(drop, 0.0, present)
-    return outputs
+    if mode == "soft":
+        return outputs
+    kept = tf.where(drop, 0.0, present)
+    return blank_missing(outputs, kept, modalities) if mode == "hard" else {**outputs, "present": kept}
 
 
 def _check_dropout_args(rate, mode, alpha):
@@ -147,26 +140,24 @@ def _check_dropout_args(rate, mode, alpha):
 
 
 class ModalityDropout:
-    """Seeded modality dropout for `batched_dataset.map(ModalityDropout(rate, ...))`.
+    """Seeded modality dropout for `batched_dataset.enumerate().map(ModalityDropout(rate, ...))`.
 
-    Calls `modality_dropout` with a fresh stateless seed per batch drawn from a
-    tf.random.Generator seeded with `seed` (None: non-deterministic), so a
-    sequential map (no num_parallel_calls) gives the same drops in every run
-    with the same seed; parallel maps may hand seeds to batches in any order.
-    Accepts `inputs` or `(inputs, label)` and returns the same structure.
+    Batch i gets `modality_dropout` with the stateless seed (seed, i), so the
+    drops are a function of the seed and the batch's position alone: the same
+    in every run, in any map order, and after a resume. Takes (index, inputs)
+    or (index, (inputs, label)) and returns inputs or (inputs, label).
     """
 
-    def __init__(self, rate, mode="hard", alpha=0.5, seed=None):
+    def __init__(self, rate, mode="hard", alpha=0.5, seed=0):
         _check_dropout_args(rate, mode, alpha)
         self.rate = float(rate)
         self.mode = mode
         self.alpha = float(alpha)
-        if seed is None:
-            self._generator = tf.random.Generator.from_non_deterministic_state()
-        else:
-            self._generator = tf.random.Generator.from_seed(seed)
+        self.seed = int(seed)
 
-    def __call__(self, inputs, label=None):
-        seed = self._generator.make_seeds(1)[:, 0]
-        outputs = modality_dropout(inputs, self.rate, seed, self.mode, self.alpha)
-        return outputs if label is None else (outputs, label)
+    def __call__(self, index, example):
+        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(index, tf.int64)])
+        if isinstance(example, tuple):
+            inputs, label = example
+            return modality_dropout(inputs, self.rate, seed, self.mode, self.alpha), label
+        return modality_dropout(example, self.rate, seed, self.mode, self.alpha)

@@ -1,11 +1,13 @@
 """A TFRecord cache of decoded per-recording features.
 
 A cache lives in `<cache_dir>/<fingerprint>/`: `shard-*.tfrecord` files and a
-`meta.json` written last, so a cache is used only once it is complete. Any
+`meta.json` (with the SHA-256 of the shards' contents, the data's identity in
+a run) written last, so a cache is used only once it is complete. Any
 change of files, modalities or feature settings gives a new fingerprint and so
 a new cache rather than stale data.
 """
 
+import hashlib
 import json
 import logging
 import os
@@ -59,11 +61,35 @@ def write_cache(features, path, recordings, modalities, num_shards=4, meta=None)
     finally:
         for w in writers:
             w.close()
+    meta = {"count": written, "num_shards": num_shards, **(meta or {})}
     with open(os.path.join(tmp, META_FILE), "w") as f:
-        json.dump({"count": written, "num_shards": num_shards, **(meta or {})}, f, indent=2)
+        json.dump({**meta, "content_sha256": content_sha256(tmp, num_shards)}, f, indent=2)
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
     return written
+
+
+def content_sha256(path, num_shards):
+    """SHA-256 (hex) of a cache's shards, in shard order: the identity of the decoded data."""
+    content = hashlib.sha256()
+    for index in range(num_shards):
+        with open(os.path.join(path, f"shard-{index:03d}.tfrecord"), "rb") as shard:
+            for block in iter(lambda: shard.read(1 << 20), b""):
+                content.update(block)
+    return content.hexdigest()
+
+
+def read_meta(path):
+    """A complete cache's meta.json; a cache written before contents were hashed gets its hash added."""
+    meta_path = os.path.join(path, META_FILE)
+    with open(meta_path) as f:
+        meta = json.load(f)
+    if "content_sha256" not in meta:
+        meta["content_sha256"] = content_sha256(path, meta["num_shards"])
+        with open(meta_path + ".partial", "w") as f:
+            json.dump(meta, f, indent=2)
+        os.replace(meta_path + ".partial", meta_path)
+    return meta
 
 
 def read_cache(path, shapes):

@@ -1,16 +1,16 @@
 """The whole input pipeline: read, decode, features (cached), ablate, split, shuffle, batch, prefetch."""
 
 import dataclasses
-import hashlib
-import json
 import logging
 import os
 
 import numpy as np
 import tensorflow as tf
 
-from avtfuse.modalities import MODALITIES, canonical_modalities, condition_name
-from pipelines import ablation, cache, sampler, splits
+from avtfuse.config import Config
+from avtfuse.contract import ABLATIONS, MODALITIES, PROTOCOLS, canonical_modalities, condition_name
+from pipelines import ablation, cache, splits
+from pipelines import sampler as sampler_module
 from pipelines import features as feature_stage
 from pipelines.features import FeatureConfig
 from pipelines.errors import ErrorPolicy
@@ -23,7 +23,7 @@ DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "avtfuse")
 
 
 @dataclasses.dataclass
-class DataConfig:
+class DataConfig(Config):
     """Where the data comes from and how it becomes ablated, split samples.
 
     `source`: a SpeakingFaces root folder, a manifest CSV, or None for the
@@ -48,13 +48,14 @@ class DataConfig:
 
     def __post_init__(self):
         self.modalities = canonical_modalities(self.modalities)
-        if isinstance(self.features, dict):
-            self.features = FeatureConfig(**self.features)
-        if self.protocol not in ("paper", "strict"):
-            raise ValueError(f"DataConfig.protocol must be 'paper' or 'strict', got {self.protocol!r}")
+        self.features = FeatureConfig.coerce(self.features)
+        self.check_choice("protocol", PROTOCOLS)
+        self.check_choice("ablation", ABLATIONS)
+        if self.subjects is not None:
+            self.subjects = tuple(self.subjects)
 
-    def to_dict(self):
-        return dataclasses.asdict(self)
+    # Settings that say where things are, not what the data is: a run resumes under other values.
+    LOCATION_FIELDS = ("cache_dir",)
 
 
 @dataclasses.dataclass
@@ -68,6 +69,7 @@ class SplitData:
 
     config: DataConfig
     cache_path: str
+    content_hash: str
     class_names: list
     labels: np.ndarray
     conditions: np.ndarray
@@ -98,7 +100,7 @@ class SplitData:
         assignment = tf.constant(self.assignment, tf.int32)
         recordings = cache.read_cache(self.cache_path, self.shapes)
         if shuffle_recordings:
-            recordings = recordings.shuffle(self.assignment.shape[0], seed=seed, reshuffle_each_iteration=True)
+            recordings = recordings.shuffle(self.assignment.shape[0], seed=seed)
 
         def copies(example):
             row = tf.gather(assignment, example["index"])
@@ -110,31 +112,39 @@ class SplitData:
 
         return recordings.flat_map(copies)
 
-    def batches(self, split, batch_size, training=False, shuffle_buffer=2048, seed=None,
-                dropout_rate=0.0, dropout_mode="hard"):
-        """Batched, prefetched examples. Training batches are shuffled and drop the remainder.
+    def batches(self, split, batch_size):
+        """Batched, prefetched examples of a split in cache order (evaluation and embedding)."""
+        return self.samples(split).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-        With `dropout_rate` > 0 each training batch gets random modality
-        dropout (pipelines.ablation.ModalityDropout: "hard", "soft" or "noise").
+    def training_batches(self, epoch, batch_size, seed, sampler="random", people_per_batch=8,
+                         dropout_rate=0.0, dropout_mode="hard"):
+        """The training batches of one epoch: (dataset of exactly `steps` batches, steps).
+
+        The batches are a function of (seed, epoch) alone, so a run resumed at
+        any epoch sees what an uninterrupted run saw. sampler "random":
+        shuffled samples, batches of `batch_size`, remainder dropped; "pk":
+        `people_per_batch` people x batch_size // people_per_batch samples each
+        (the split's samples are cached in memory). With `dropout_rate` > 0
+        each batch gets seeded modality dropout (pipelines.ablation.ModalityDropout).
         """
-        data = self.samples(split, shuffle_recordings=training, seed=seed)
-        if training:
-            data = data.shuffle(min(shuffle_buffer, max(self.count(split), 1)), seed=seed)
-        data = data.batch(batch_size, drop_remainder=training and self.count(split) >= batch_size)
-        if training and dropout_rate > 0:
-            data = data.map(ablation.ModalityDropout(dropout_rate, dropout_mode, seed=seed))
-        return data.prefetch(tf.data.AUTOTUNE)
-
-
-    def pk_batches(self, split, people_per_batch, samples_per_person, seed=None):
-        """Infinite P x K batches (P people, K samples each) for triplet mining; the split's
-        samples are cached in memory. Returns (batches, steps_per_epoch)."""
-        rows, _ = np.nonzero(self.assignment == SPLIT_IDS[split])
-        labels = self.labels[rows]
-        batches = sampler.pk_batches(
-            self.samples(split).cache(), labels, people_per_batch, samples_per_person, seed=seed or 0)
-        steps = sampler.pk_steps_per_epoch(len(labels), people_per_batch, samples_per_person)
-        return batches.prefetch(tf.data.AUTOTUNE), steps
+        epoch_seed = seed * 100_003 + epoch
+        if sampler == "pk":
+            samples_per_person = batch_size // people_per_batch
+            rows, _ = np.nonzero(self.assignment == SPLIT_IDS["train"])
+            steps = sampler_module.pk_steps_per_epoch(len(rows), people_per_batch, samples_per_person)
+            data = sampler_module.pk_batches(
+                self.samples("train").cache(), self.labels[rows], people_per_batch, samples_per_person,
+                seed=epoch_seed).take(steps)
+        else:
+            count = self.count("train")
+            if count < batch_size:
+                raise ValueError(f"batch_size: {batch_size} exceeds the {count} training samples")
+            steps = count // batch_size
+            data = self.samples("train", shuffle_recordings=True, seed=epoch_seed)
+            data = data.shuffle(min(2048, count), seed=epoch_seed).batch(batch_size, drop_remainder=True)
+        if dropout_rate > 0:
+            data = data.enumerate().map(ablation.ModalityDropout(dropout_rate, dropout_mode, seed=epoch_seed))
+        return data.prefetch(tf.data.AUTOTUNE), steps
 
 
 def load_recordings(config, policy):
@@ -143,8 +153,7 @@ def load_recordings(config, policy):
 
     source = config.source
     if source is None:
-        with open(synthetic.__file__, "rb") as f:
-            generator = hashlib.sha256(f.read()).hexdigest()[:8]  # a changed generator writes a new set
+        generator = synthetic.generator_fingerprint()  # a changed generator writes a new set
         source = os.path.join(
             config.cache_dir, f"synthetic-{config.synthetic_subjects}-seed{config.seed}-{generator}")
         if not os.path.exists(os.path.join(source, "complete")):
@@ -172,9 +181,7 @@ def prepare(config):
     key = feature_stage.fingerprint(recordings, config.modalities, config.features)
     path = cache.cache_path(config.cache_dir, f"features-{key}")
     if cache.is_complete(path):
-        with open(os.path.join(path, cache.META_FILE)) as f:
-            meta = json.load(f)
-        logger.info("using cached features %s (%d recordings)", path, meta["count"])
+        logger.info("using cached features %s", path)
     else:
         logger.info("validating %d recordings", len(recordings))
         recordings, rates = feature_stage.validate_recordings(recordings, config.modalities, policy)
@@ -189,6 +196,7 @@ def prepare(config):
         }
         stream = feature_stage.feature_dataset(recordings, labels, rates, config.modalities, config.features)
         cache.write_cache(stream, path, recordings, config.modalities, meta=meta)
+    meta = cache.read_meta(path)
     skipped = policy.report("recordings") if policy.skipped else len(meta["skipped"])
     if meta["skipped"] and not policy.skipped:
         logger.warning("%d recordings were skipped when this cache was written", skipped)
@@ -199,7 +207,7 @@ def prepare(config):
     assignment = assign_samples(
         np.array(meta["recorded"], np.float32), meta["recordings"], people, conditions, len(trained), config)
     return SplitData(
-        config, path, meta["class_names"], np.array(meta["labels"]), conditions, assignment, skipped)
+        config, path, meta["content_sha256"], meta["class_names"], np.array(meta["labels"]), conditions, assignment, skipped)
 
 
 def assign_samples(recorded, recording_ids, people, conditions, num_trained, config):

@@ -8,7 +8,8 @@ import os
 
 import tensorflow as tf
 
-from avtfuse.modalities import canonical_modalities
+from avtfuse.config import Config
+from avtfuse.contract import canonical_modalities
 from pipelines import audio, image
 from pipelines.errors import DataError, ErrorPolicy
 
@@ -16,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
-class FeatureConfig:
+class FeatureConfig(Config):
     """How raw files become model inputs.
 
     Audio is resampled to `sample_rate` (Hz), cut or zero-padded to
@@ -36,12 +37,10 @@ class FeatureConfig:
     thermal_palette: str = "gray"
 
     def __post_init__(self):
-        self.image_size = tuple(int(v) for v in self.image_size)
-        for name in ("sample_rate", "audio_samples", "n_mels", "n_fft", "hop_length"):
-            if int(getattr(self, name)) <= 0:
-                raise ValueError(f"FeatureConfig.{name} must be positive, got {getattr(self, name)}")
-        if len(self.image_size) != 2 or min(self.image_size) < 8:
-            raise ValueError(f"FeatureConfig.image_size must be (H, W) with H, W >= 8, got {self.image_size}")
+        self.check_positive_int("sample_rate", "audio_samples", "n_mels", "n_fft", "hop_length")
+        self.check_pair("image_size")
+        if min(self.image_size) < 8:
+            self._fail("image_size", "(H, W) with H, W >= 8")
 
     @classmethod
     def paper(cls):
@@ -60,9 +59,6 @@ class FeatureConfig:
             "thermal": (*self.image_size, 1),
         }
         return {m: all_shapes[m] for m in canonical_modalities(modalities)}
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
 
 
 def validate_recordings(recordings, modalities, policy=None):

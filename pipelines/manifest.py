@@ -9,7 +9,7 @@ import csv
 import logging
 import os
 
-from avtfuse.modalities import MODALITIES, canonical_modalities
+from avtfuse.contract import MODALITIES, canonical_modalities
 from pipelines.errors import DataError, ErrorPolicy
 from pipelines.recording import Recording
 

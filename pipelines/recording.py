@@ -1,9 +1,8 @@
 """One recording: a person and up to one file per modality."""
 
 import dataclasses
-import json
 
-from avtfuse.modalities import MODALITIES
+from avtfuse.contract import MODALITIES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,12 +38,6 @@ def assign_labels(recordings):
     people = sorted({r.person for r in recordings}, key=_natural_key)
     mapping = {p: i for i, p in enumerate(people)}
     return [mapping[r.person] for r in recordings], mapping
-
-
-def save_label_mapping(mapping, path):
-    """Writes the person id -> label mapping as JSON."""
-    with open(path, "w") as f:
-        json.dump(mapping, f, indent=2)
 
 
 def _natural_key(text):

@@ -16,7 +16,7 @@ import operator
 import os
 import re
 
-from avtfuse.modalities import MODALITIES, canonical_modalities
+from avtfuse.contract import MODALITIES, canonical_modalities
 from pipelines.errors import DataError, ErrorPolicy
 from pipelines.recording import Recording
 

@@ -32,13 +32,15 @@ Shell: python -m pipelines.synthetic OUT_DIR [--subjects N] [--seed S] ...
 
 import argparse
 import dataclasses
+import hashlib
 import os
 
 import cv2
 import numpy as np
 import soundfile
 
-from avtfuse.modalities import MODALITIES
+from avtfuse.contract import MODALITIES
+from pipelines import synthetic_images, synthetic_voice
 from pipelines.synthetic_images import face_image, heat_image, write_png
 from pipelines.synthetic_voice import SAMPLE_RATE, speech, syllables
 
@@ -207,6 +209,15 @@ def write_speakingfaces(
                     written.append(SyntheticRecording(subject, trial, position, command, audio_path,
                                                       tuple(rgb_paths), tuple(thermal_paths)))
     return written
+
+
+def generator_fingerprint():
+    """A short hash of the generator's code (this module, the voice and the image modules)."""
+    digest = hashlib.sha256()
+    for module in (__file__, synthetic_voice.__file__, synthetic_images.__file__):
+        with open(module, "rb") as source:
+            digest.update(source.read())
+    return digest.hexdigest()[:8]
 
 
 def telling_modality(subject):

@@ -3,40 +3,10 @@
 import numpy as np
 
 from avtfuse.evaluation.metrics import as_label_arrays
-from avtfuse.modalities import MODALITIES, canonical_modalities, condition_name
+from avtfuse.contract import AVERAGE, MODALITIES, canonical_modalities, condition_name, condition_order, headline_conditions
 
 # The paper's Table 1 columns, in the paper's order.
-TABLE1_CONDITIONS = ("complete", "missing_visible", "missing_thermal", "missing_audio")
-
-AVERAGE = "average"
-
-
-def condition_order(name):
-    """Sort key that puts condition names in report order.
-
-    Table-1 conditions first (paper order), then only_<m> in canonical
-    modality order, then any other condition (with_*, none) alphabetically.
-    """
-    if name in TABLE1_CONDITIONS:
-        return (0, TABLE1_CONDITIONS.index(name), name)
-    single = [f"only_{m}" for m in MODALITIES]
-    if name in single:
-        return (1, single.index(name), name)
-    return (2, 0, name)
-
-
-def single_drop_conditions(modalities):
-    """Condition names of the run's full view and of each view with one modality dropped.
-
-    Report order. For audio+visible+thermal these are TABLE1_CONDITIONS; for a
-    bimodal run they are "complete" and the two only_<m> conditions.
-    """
-    modalities = canonical_modalities(modalities)
-    count = len(modalities)
-    names = ["complete"]
-    if count > 1:
-        names += [condition_name([int(i != dropped) for i in range(count)], modalities) for dropped in range(count)]
-    return sorted(names, key=condition_order)
+TABLE1_CONDITIONS = tuple(headline_conditions(MODALITIES))
 
 
 def per_condition_accuracy(y_true, y_pred, present, modalities):
@@ -46,8 +16,8 @@ def per_condition_accuracy(y_true, y_pred, present, modalities):
     (argmax is taken). present: [N, M] presence bits (1 real, 0 missing)
     aligned with `modalities`, the run's modalities in canonical order.
 
-    Returns a dict in report order (see `condition_order`) mapping each
-    condition name from `avtfuse.modalities.condition_name` (complete,
+    Returns a dict in report order (see `avtfuse.contract.condition_order`) mapping each
+    condition name from `avtfuse.contract.condition_name` (complete,
     missing_<m>, only_<m>, ...) to {"accuracy": float in [0, 1], "count": int},
     plus, when any of them is present, "average": the unweighted mean accuracy
     over the run's full view and its one-modality-dropped views found in the
@@ -73,7 +43,7 @@ def per_condition_accuracy(y_true, y_pred, present, modalities):
         selected = conditions == name
         results[name] = {"accuracy": float(np.mean(correct[selected])), "count": int(np.sum(selected))}
 
-    averaged = [name for name in single_drop_conditions(names) if name in results]
+    averaged = [name for name in headline_conditions(names) if name in results]
     if averaged:
         results[AVERAGE] = {
             "accuracy": float(np.mean([results[name]["accuracy"] for name in averaged])),
@@ -81,3 +51,14 @@ def per_condition_accuracy(y_true, y_pred, present, modalities):
             "conditions": averaged,
         }
     return results
+
+
+def headline_rows(present, modalities):
+    """Bool [N]: the samples in the run's headline conditions (`avtfuse.contract.headline_conditions`).
+
+    The headline metrics and the confusion matrix are computed over these
+    rows alone; single-modality copies of a trimodal run are reported apart.
+    """
+    names = canonical_modalities(modalities)
+    wanted = set(headline_conditions(names))
+    return np.array([condition_name(row, names) in wanted for row in np.asarray(present) > 0.5], dtype=bool)

@@ -16,9 +16,10 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from avtfuse.evaluation.accuracy import AVERAGE, TABLE1_CONDITIONS, condition_order, single_drop_conditions
+from avtfuse.contract import AVERAGE, condition_order, headline_conditions
+from avtfuse.evaluation.accuracy import TABLE1_CONDITIONS
 from avtfuse.evaluation.report import json_safe, markdown_table
-from avtfuse.modalities import MODALITIES, canonical_modalities
+from avtfuse.contract import MODALITIES, canonical_modalities
 
 # Standard deviation over seeds is the sample standard deviation (np.std with ddof=1);
 # with a single seed it is undefined and reported as None (an empty cell).
@@ -225,7 +226,7 @@ def table2_rows(summary, protocol, variant=TABLE2_VARIANT):
             stats = entry["conditions"].get(name, {})
             row[f"{name}_mean"] = stats.get("mean")
             row[f"{name}_std"] = stats.get("std")
-        averaged = [name for name in entry["conditions"] if name in single_drop_conditions(entry["modalities"])]
+        averaged = [name for name in entry["conditions"] if name in headline_conditions(entry["modalities"])]
         row["averaged"] = ", ".join(_condition_header(name) for name in averaged)
         rows.append(row)
     return rows

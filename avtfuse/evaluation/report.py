@@ -9,7 +9,7 @@ import pathlib
 
 import numpy as np
 
-from avtfuse.evaluation.accuracy import AVERAGE, condition_order
+from avtfuse.contract import AVERAGE, condition_order
 
 
 def json_safe(value):

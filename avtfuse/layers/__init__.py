@@ -1,10 +1,11 @@
-"""Feature branches, embedding heads and the transformer block of AVTNet and its baselines."""
+"""Feature branches, embedding heads, input standardisation and the transformer block (shared by systems)."""
 
 from avtfuse.layers.audio_branch import AudioBranch
 from avtfuse.layers.dense_joint_encoder import DenseJointEncoder
 from avtfuse.layers.embedding_head import EmbeddingHead
 from avtfuse.layers.image_branch import ImageBranch
 from avtfuse.layers.l2_normalize import L2Normalize
+from avtfuse.layers.standardization import Standardization
 from avtfuse.layers.transformer_block import TransformerBlock
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "EmbeddingHead",
     "ImageBranch",
     "L2Normalize",
+    "Standardization",
     "TransformerBlock",
 ]

@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from avtfuse.distribute import batch_normalization
 from avtfuse.layers.checks import choice, positive_int
 from avtfuse.layers.l2_normalize import L2Normalize
 
@@ -65,7 +66,7 @@ class EmbeddingHead(keras.layers.Layer):
         )
         self.batch_norm_neck = bool(batch_norm_neck)
         self.neck = (
-            keras.layers.BatchNormalization(dtype=self.dtype_policy, name="neck") if self.batch_norm_neck else None
+            batch_normalization(dtype=self.dtype_policy, name="neck") if self.batch_norm_neck else None
         )
         self.normalize = L2Normalize(dtype=self.dtype_policy, name="normalize")
 

@@ -1,7 +1,8 @@
-"""Models: AVTNet, its phase-2 recogniser, and the E2E baseline."""
+"""Systems: one package each; `SYSTEMS` lists them by name (see avtfuse.models.system)."""
 
-from avtfuse.models.avtnet import AVTNet, AVTNetConfig
-from avtfuse.models.e2e import BranchFeatures, E2EClassifier, build_e2e
-from avtfuse.models.recognizer import build_recognizer
+from avtfuse.models import avtnet
+from avtfuse.models.base import ContractClassifier, ContractModel
 
-__all__ = ["AVTNet", "AVTNetConfig", "BranchFeatures", "E2EClassifier", "build_e2e", "build_recognizer"]
+SYSTEMS = {system.name: system for system in (avtnet.SYSTEM,)}
+
+__all__ = ["SYSTEMS", "ContractClassifier", "ContractModel"]

@@ -1,9 +1,12 @@
-"""Training callbacks: a clear stop on NaN, the learning rate and per-condition accuracy in logs."""
+"""Training callbacks: a clear stop on NaN, the learning rate in logs, progress with a time estimate."""
 
+import logging
 import math
+import time
 
 import keras
-import numpy as np
+
+logger = logging.getLogger(__name__)
 
 
 class StopOnNaN(keras.callbacks.Callback):
@@ -34,24 +37,33 @@ class LearningRateLogger(keras.callbacks.Callback):
             logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
 
-class ConditionAccuracyLogger(keras.callbacks.Callback):
-    """Adds the test accuracy per missing-sensor condition to the epoch logs of the recogniser.
+class ProgressLogger(keras.callbacks.Callback):
+    """Logs each finished epoch of a phase with its loss, the time it took and an estimate of the time left."""
 
-    `embeddings` [N, D], `labels` [N] and `conditions` [N] (condition names)
-    describe the test samples; logs get `val_acc_<condition>` for each.
-    """
-
-    def __init__(self, embeddings, labels, conditions, batch_size=256):
+    def __init__(self, phase, epochs, initial_epoch=0):
         super().__init__()
-        self.embeddings = embeddings
-        self.labels = np.asarray(labels)
-        self.conditions = np.asarray(conditions)
-        self.batch_size = batch_size
+        self.phase = phase
+        self.epochs = epochs
+        self.initial_epoch = initial_epoch
+        self.started = None
+
+    def on_train_begin(self, logs=None):
+        self.started = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is None:
-            return
-        predicted = self.model.predict(self.embeddings, batch_size=self.batch_size, verbose=0).argmax(-1)
-        for name in np.unique(self.conditions):
-            rows = self.conditions == name
-            logs[f"val_acc_{name}"] = float((predicted[rows] == self.labels[rows]).mean())
+        elapsed = time.monotonic() - self.started
+        per_epoch = elapsed / (epoch + 1 - self.initial_epoch)
+        left = per_epoch * (self.epochs - epoch - 1)
+        loss = (logs or {}).get("loss")
+        logger.info("%s: epoch %d/%d, loss %s, %.1f s/epoch, about %s left", self.phase, epoch + 1, self.epochs,
+                    "n/a" if loss is None else f"{float(loss):.4f}", per_epoch, format_duration(left))
+
+
+def format_duration(seconds):
+    """'1 h 02 min', '3 min 05 s' or '12 s'."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"

@@ -1,18 +1,26 @@
-"""Training settings (both phases)."""
+"""Training settings shared by every recipe."""
 
 import dataclasses
 
+from avtfuse.config import Config
+
+SAMPLERS = ("random", "pk")
+DROPOUT_MODES = ("hard", "soft", "noise")
+
 
 @dataclasses.dataclass
-class TrainConfig:
-    """Phase 1 fits the embeddings, phase 2 the recogniser on frozen embeddings.
+class TrainConfig(Config):
+    """How a recipe trains (the seed paper's values by default).
 
-    Adam(learning_rate, beta_1, beta_2) in both phases, as in the paper.
-    `sampler`: "random" (the paper's plain batches) or "pk" (P people x K
-    samples per batch, K = batch_size // people_per_batch). `modality_dropout`:
-    probability of dropping each modality of a training sample at random
-    (on top of the static ablation; random batches only), as zeros ("hard"),
-    alpha scaling ("soft") or N(0, 1) noise ("noise").
+    A two-phase recipe fits the embeddings for `epochs_embed` epochs, then
+    the recogniser on frozen embeddings for `epochs_recognizer`; a one-phase
+    recipe trains for `epochs_embed`. Adam(learning_rate, beta_1, beta_2) in
+    every phase. `sampler`: "random" (the paper's plain batches) or "pk" (P
+    people x K samples per batch, K = batch_size // people_per_batch).
+    `modality_dropout`: probability of dropping each modality of a training
+    sample at random (on top of the static ablation, with either sampler), as
+    zeros ("hard"), alpha scaling ("soft") or N(0, 1) noise ("noise").
+    `seed` fixes weight initialisation, data order and dropout.
     """
 
     epochs_embed: int = 50
@@ -29,23 +37,20 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("epochs_embed", "epochs_recognizer"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"TrainConfig.{name} must be 0 or more, got {getattr(self, name)}")
-        if self.batch_size < 2:
-            raise ValueError(f"--batch-size must be at least 2 (triplet mining needs pairs), got {self.batch_size}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"TrainConfig.learning_rate must be positive, got {self.learning_rate}")
-        if self.sampler not in ("random", "pk"):
-            raise ValueError(f"--sampler must be 'random' or 'pk', got {self.sampler!r}")
-        if not 0.0 <= self.modality_dropout < 1.0:
-            raise ValueError(f"--modality-dropout must be in [0, 1), got {self.modality_dropout}")
-        if self.dropout_mode not in ("hard", "soft", "noise"):
-            raise ValueError(f"--dropout-mode must be hard, soft or noise, got {self.dropout_mode!r}")
+        self.check_non_negative_int("epochs_embed", "epochs_recognizer", "seed")
+        self.check_positive_int("people_per_batch")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 2:
+            self._fail("batch_size", "an integer >= 2 (triplet mining needs pairs)")
+        self.check_positive("learning_rate")
+        self.check_rate("beta_1", "beta_2", "modality_dropout")
+        self.check_choice("sampler", SAMPLERS)
+        self.check_choice("dropout_mode", DROPOUT_MODES)
+        self.check_bool("jit_compile")
         if self.sampler == "pk" and self.batch_size // self.people_per_batch < 2:
-            raise ValueError(
-                f"--people-per-batch {self.people_per_batch} leaves fewer than 2 samples per person "
-                f"in a batch of {self.batch_size}")
+            self._fail("people_per_batch", f"at most batch_size / 2 = {self.batch_size // 2} "
+                       "(at least 2 samples per person in a batch)")
 
-    def to_dict(self):
-        return dataclasses.asdict(self)
+    @property
+    def samples_per_person(self):
+        """K of the P x K sampler."""
+        return self.batch_size // self.people_per_batch

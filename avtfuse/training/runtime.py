@@ -6,24 +6,25 @@ import logging
 import keras
 import tensorflow as tf
 
+from avtfuse.config import Config
+
 logger = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 
 @dataclasses.dataclass
-class RuntimeConfig:
+class RuntimeConfig(Config):
     """`gpus`: 0 for the CPU, 1 for one GPU, N > 1 for a MirroredStrategy over N GPUs.
-    `precision`: "auto" (mixed_float16 on GPU, float32 on CPU) or a Keras dtype policy name."""
+    `precision`: "auto" (mixed_float16 on GPU, float32 on CPU) or a Keras dtype policy name.
+    Neither is part of a run's identity: a run resumes under other values."""
 
     gpus: int = 1
     precision: str = "auto"
 
     def __post_init__(self):
-        if self.gpus < 0:
-            raise ValueError(f"--gpus must be 0 or more, got {self.gpus}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"--precision must be one of {PRECISIONS}, got {self.precision!r}")
+        self.check_non_negative_int("gpus")
+        self.check_choice("precision", PRECISIONS)
 
 
 @dataclasses.dataclass

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from avtfuse.evaluation.accuracy import TABLE1_CONDITIONS, per_condition_accuracy, single_drop_conditions
-from avtfuse.modalities import MODALITIES
+from avtfuse.contract import MODALITIES
 
 # Presence rows and the name each should get, written out by hand.
 TRIMODAL_ROWS = {

@@ -10,7 +10,7 @@ import pytest
 from avtfuse.evaluation import comparison
 from avtfuse.evaluation.accuracy import TABLE1_CONDITIONS
 from avtfuse.evaluation.report import json_safe
-from avtfuse.modalities import MODALITIES
+from avtfuse.contract import MODALITIES
 
 VARIANTS = ("prop", "e2e", "jer-1")
 SEEDS = (0, 1)

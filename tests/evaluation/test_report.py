@@ -7,7 +7,7 @@ import pytest
 
 from avtfuse.evaluation.accuracy import TABLE1_CONDITIONS, per_condition_accuracy
 from avtfuse.evaluation.report import json_safe, markdown_table, write_results
-from avtfuse.modalities import MODALITIES
+from avtfuse.contract import MODALITIES
 
 
 def table_rows(markdown):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from avtfuse.evaluation.accuracy import single_drop_conditions
-from avtfuse.modalities import MODALITIES
+from avtfuse.contract import MODALITIES
 from experiments import avtnet, avtnet_table
 
 VARIANTS = ("prop", "e2e")

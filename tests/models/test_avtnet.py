@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from avtfuse.layers import DenseJointEncoder, EmbeddingHead, TransformerBlock
 from avtfuse.losses import batch_hard_triplet_loss, missing_modality_loss, triplet_prototypical_loss
-from avtfuse.modalities import MODALITIES
+from avtfuse.contract import MODALITIES
 from avtfuse.models import AVTNet, AVTNetConfig
 
 TINY = {"audio_shape": (16, 8), "image_size": (16, 16)}

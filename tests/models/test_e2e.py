@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from avtfuse.export import export_saved_model, load_serving
 from avtfuse.layers import AudioBranch, ImageBranch
-from avtfuse.modalities import MODALITIES
+from avtfuse.contract import MODALITIES
 from avtfuse.models.avtnet import AVTNetConfig
 from avtfuse.models.e2e import BranchFeatures, E2EClassifier, build_e2e
 

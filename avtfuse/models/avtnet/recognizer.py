@@ -1,7 +1,8 @@
-"""AVTNet phase-2 recogniser: an MLP classifier on the concatenated embeddings."""
+"""AVTNet's recogniser (phase 2, and the E2E head): an MLP classifier on the concatenated embeddings."""
 
 import keras
 
+from avtfuse.distribute import batch_normalization
 from avtfuse.layers.checks import positive_int
 
 
@@ -31,7 +32,7 @@ def build_recognizer(input_dim, num_people, hidden_units=(512, 256), name="recog
     for index, units in enumerate(hidden_units):
         units = positive_int(units, "build_recognizer hidden_units")
         hidden = keras.layers.Dense(units, use_bias=False, name=f"dense_{index}")(hidden)
-        hidden = keras.layers.BatchNormalization(name=f"batch_norm_{index}")(hidden)
+        hidden = batch_normalization(name=f"batch_norm_{index}")(hidden)
         hidden = keras.layers.ReLU(name=f"relu_{index}")(hidden)
     outputs = keras.layers.Dense(
         num_people, activation="softmax", dtype="float32", name="probabilities"

@@ -1,0 +1,69 @@
+"""Quiet, readable console output for the experiments.
+
+`silence_tensorflow_notices` must run before TensorFlow is first imported
+(importing Keras imports it): the experiments package calls it on import.
+
+verbose 0: warnings and errors only; 1 (default): progress of every stage;
+2: also TensorFlow's C++ notices (TF-TRT, local rendezvous, CPU instruction
+sets) and the Keras warnings known to be harmless here.
+"""
+
+import logging
+import os
+import re
+import warnings
+
+# Keras warnings that say nothing to a user of avtfuse (the pipelines end
+# finite datasets on purpose; Normalization.adapt reads a finite dataset).
+HARMLESS_WARNINGS = (
+    r".*Your input ran out of data.*",
+    r".*local rendezvous.*",
+)
+
+
+class _DropMessages(logging.Filter):
+    """Drops log records whose message matches one of HARMLESS_WARNINGS."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not any(re.match(pattern, message, re.DOTALL) for pattern in HARMLESS_WARNINGS)
+
+
+def requested_verbosity(argv):
+    """The --verbose value among command-line arguments (1 when absent or unreadable)."""
+    for index, argument in enumerate(argv):
+        value = argument.split("=", 1)[1] if argument.startswith("--verbose=") else (
+            argv[index + 1] if argument == "--verbose" and index + 1 < len(argv) else None)
+        if value in ("0", "1", "2"):
+            return int(value)
+    return 1
+
+
+def silence_tensorflow_notices(verbose):
+    """Hides TensorFlow's C++ notices unless `verbose` is 2 (only effective before TensorFlow loads)."""
+    if verbose < 2:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def configure_output(verbose=1):
+    """Sets up logging for an experiment run at `verbose` 0, 1 or 2 (see the module docstring)."""
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"--verbose: expected 0, 1 or 2, got {verbose!r}")
+    silence_tensorflow_notices(verbose)
+    if verbose < 2:
+        for pattern in HARMLESS_WARNINGS:
+            warnings.filterwarnings("ignore", message=pattern)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", force=True)
+    if verbose < 2:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_DropMessages())
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        logging.getLogger("absl").setLevel(logging.ERROR)
+
+
+def keras_verbosity(verbose, interactive):
+    """Keras fit verbosity for a run's `verbose`: bars on a terminal, one line per epoch otherwise."""
+    if verbose == 0:
+        return 0
+    return 1 if interactive else 2

@@ -1,0 +1,140 @@
+"""The data contract's vocabulary: modality and condition names, protocols, labels, blanking a missing modality.
+
+Every other module takes these names from here. Nothing in this module imports
+a backend: `blank_missing` uses Python operators only, so it runs on NumPy
+arrays, TensorFlow tensors (in tf.data and in graphs) and JAX arrays alike.
+"""
+
+import json
+import os
+
+MODALITIES = ("audio", "visible", "thermal")
+
+# Split protocols: "paper" ablates then splits samples at random (copies of one
+# recording may sit on both sides, as in the seed paper); "strict" keeps every
+# copy of a recording on one side.
+PROTOCOLS = ("paper", "strict")
+
+# Static ablations: "paper" = complete + one copy per missing modality;
+# "subsets" = every non-empty subset of the run's modalities.
+ABLATIONS = ("paper", "subsets")
+
+COMPLETE = "complete"
+AVERAGE = "average"
+
+LABELS_FILE = "labels.json"
+
+
+def canonical_modalities(modalities):
+    """Returns `modalities` as a tuple in canonical order (audio, visible, thermal).
+
+    Accepts a sequence of names or a comma-separated string. Raises ValueError
+    for an unknown, repeated or empty selection.
+    """
+    if isinstance(modalities, str):
+        modalities = [m.strip() for m in modalities.split(",") if m.strip()]
+    modalities = list(modalities)
+    unknown = [m for m in modalities if m not in MODALITIES]
+    if unknown:
+        raise ValueError(f"modalities: unknown {unknown}; choose from {list(MODALITIES)}")
+    if len(set(modalities)) != len(modalities):
+        raise ValueError(f"modalities: repeated names in {modalities}")
+    if not modalities:
+        raise ValueError("modalities: at least one modality is needed")
+    return tuple(m for m in MODALITIES if m in modalities)
+
+
+def condition_name(present, modalities):
+    """Names the missing-sensor condition of a presence vector.
+
+    `present` is a sequence of 0/1 aligned with `modalities` (canonical order).
+    Returns "complete" when all are present, "missing_<m>" when exactly one of
+    several is missing, "only_<m>" when exactly one is present, otherwise
+    "with_<m1>_<m2>" naming the present ones, and "none" when all are missing.
+    """
+    modalities = tuple(modalities)
+    if len(present) != len(modalities):
+        raise ValueError(f"present has {len(present)} entries for modalities {modalities}")
+    kept = [m for m, p in zip(modalities, present) if p]
+    lost = [m for m, p in zip(modalities, present) if not p]
+    if not kept:
+        return "none"
+    if not lost:
+        return COMPLETE
+    if len(lost) == 1 and len(modalities) > 2:
+        return f"missing_{lost[0]}"
+    if len(kept) == 1:
+        return f"only_{kept[0]}"
+    return "with_" + "_".join(kept)
+
+
+def headline_conditions(modalities):
+    """The paper's conditions for a run: complete and each view with one modality dropped.
+
+    For audio, visible and thermal: complete, missing_visible, missing_thermal,
+    missing_audio (the seed paper's Table 1 columns, in its order); for a
+    bimodal run: complete and the two only_<m>; for one modality: complete.
+    The headline metrics and the average are computed over these alone.
+    """
+    modalities = canonical_modalities(modalities)
+    count = len(modalities)
+    names = [COMPLETE]
+    if count > 1:
+        names += [condition_name([int(i != dropped) for i in range(count)], modalities) for dropped in range(count)]
+    return sorted(names, key=condition_order)
+
+
+def condition_order(name):
+    """Sort key putting condition names in report order.
+
+    complete, then missing_visible, missing_thermal, missing_audio (the seed
+    paper's order), then only_<m> in canonical order, then any other condition
+    (with_*, none) alphabetically.
+    """
+    paper = (COMPLETE, "missing_visible", "missing_thermal", "missing_audio")
+    if name in paper:
+        return (0, paper.index(name), name)
+    single = [f"only_{m}" for m in MODALITIES]
+    if name in single:
+        return (1, single.index(name), name)
+    return (2, 0, name)
+
+
+def blank_missing(inputs, present, modalities):
+    """Zeros each modality whose presence bit is 0; returns a new dict with "present" set.
+
+    inputs: the data-contract dict, one example ([...] tensors, `present` [M])
+    or a batch ([B, ...] tensors, `present` [B, M]). present: float 0/1 of the
+    tensors' dtype, aligned with `modalities` (canonical order). Each modality
+    tensor is multiplied by its bit, broadcast over its trailing axes, so a
+    missing sensor becomes zeros whatever (finite) values it held; other keys
+    pass through.
+    """
+    outputs = dict(inputs)
+    for index, modality in enumerate(modalities):
+        tensor = inputs[modality]
+        bit = present[..., index]
+        trailing = len(tensor.shape) - len(bit.shape)
+        outputs[modality] = tensor * bit[(...,) + (None,) * trailing]
+    outputs["present"] = present
+    return outputs
+
+
+def save_class_names(class_names, path):
+    """Writes the person ids as labels.json: a JSON list, index = label. Written atomically."""
+    temporary = f"{path}.tmp"
+    with open(temporary, "w") as handle:
+        json.dump([str(name) for name in class_names], handle, indent=2)
+        handle.write("\n")
+    os.replace(temporary, path)
+
+
+def load_class_names(path):
+    """The person ids of a labels.json (see `save_class_names`), or None when the file is absent."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        names = json.load(handle)
+    if not isinstance(names, list):
+        raise ValueError(f"{path}: expected a JSON list of person ids (index = label)")
+    return names

@@ -1,0 +1,179 @@
+"""AVTNet: audio-visible-thermal person embeddings robust to a missing modality.
+
+John and Kawanishi, MMAsia 2022. One convolutional branch per modality gives a
+feature map of `token_dim`-d tokens; a per-modality head embeds each map, and a
+transformer over all tokens gives the joint embedding. Trained with the
+missing-modality loss per modality plus a triplet loss on the joint embedding.
+"""
+
+import keras
+from keras import ops
+
+from avtfuse.distribute import global_batch, num_replicas
+from avtfuse.layers import DenseJointEncoder, EmbeddingHead, TransformerBlock
+from avtfuse.losses import batch_hard_triplet_loss, missing_modality_loss, triplet_prototypical_loss
+from avtfuse.models.avtnet import branches
+from avtfuse.models.avtnet.config import AVTNetConfig
+from avtfuse.models.base import ContractModel
+
+JOINT_LOSSES = {"batch_hard": batch_hard_triplet_loss, "prototypical": triplet_prototypical_loss}
+
+
+@keras.saving.register_keras_serializable(package="avtfuse")
+class AVTNet(ContractModel, keras.Model):
+    """AVTNet embedding model (phase 1), a `ContractModel`.
+
+    Inputs: the data-contract dict with a float32 tensor per run modality,
+    "audio" [B, frames, n_mels], "visible" [B, H, W, 3], "thermal" [B, H, W,
+    thermal_channels]; other keys ("present", "recording", ...) are ignored by
+    the forward pass ("present" [B, M] is read by `compute_loss`).
+    Outputs: dict of float32 [B, embedding_dim] L2-normalised embeddings, one
+    per run modality plus "joint" (`config.embedding_names`).
+
+    Train with `compile(optimizer=...)` and no loss: `compute_loss` adds the
+    per-modality losses and the joint loss, and logs each term as
+    "loss_<name>" (e.g. loss_audio, loss_joint) beside the total "loss".
+
+    Args:
+        config: an `AVTNetConfig`, a dict of its fields, or None for the paper's.
+        name: model name.
+        dtype: dtype policy of every layer (None: the global policy).
+    """
+
+    def __init__(self, config=None, name="avtnet", dtype=None, **kwargs):
+        config = AVTNetConfig.coerce(config)
+        inputs, feature_maps = branches.feature_maps(config, dtype)
+        outputs = {
+            modality: EmbeddingHead(
+                config.embedding_dim,
+                hidden_units=(config.hidden_dim,),
+                pooling=config.pooling,
+                batch_norm_neck=modality in config.bn_neck_heads,
+                dtype=dtype,
+                name=f"{modality}_embedding",
+            )(feature_maps[modality])
+            for modality in config.embedding_names
+            if modality != "joint"
+        }
+        outputs["joint"] = _joint_embedding(config, feature_maps, dtype)
+        super().__init__(inputs=inputs, outputs=outputs, name=name, dtype=dtype, **kwargs)
+        self.config = config
+        self.loss_trackers = {
+            embedding: keras.metrics.Mean(name=f"loss_{embedding}") for embedding in config.embedding_names
+        }
+
+    @property
+    def embedding_names(self):
+        """Output keys: the run's modalities in canonical order (with individual embeddings), then "joint"."""
+        return self.config.embedding_names
+
+    @property
+    def recognizer_names(self):
+        """The embeddings the recogniser sees, in order (all of them, or "joint" alone)."""
+        return ("joint",) if self.config.recognizer_embeddings == "joint" else self.embedding_names
+
+    def input_shapes(self):
+        return branches.input_shapes(self.config)
+
+    def call(self, inputs, training=None, mask=None):
+        if not isinstance(inputs, dict):
+            raise ValueError(f"AVTNet inputs: expected a dict keyed by modality, got {type(inputs).__name__}")
+        missing = [modality for modality in self.config.modalities if modality not in inputs]
+        if missing:
+            raise ValueError(f"AVTNet inputs: missing keys {missing} (got {sorted(inputs)})")
+        modality_inputs = {modality: inputs[modality] for modality in self.config.modalities}
+        return super().call(modality_inputs, training=training, mask=mask)
+
+    def features(self, outputs):
+        """The embeddings of `outputs` side by side in `recognizer_names` order:
+        float32 [B, embedding_dim * len(recognizer_names)] (the recogniser's input)."""
+        missing = [name for name in self.recognizer_names if name not in outputs]
+        if missing:
+            raise ValueError(f"AVTNet.features outputs: missing keys {missing}")
+        return ops.concatenate([outputs[name] for name in self.recognizer_names], axis=-1)
+
+    def loss_terms(self, labels, embeddings, present):
+        """Each loss term on one (global) batch: {embedding name: float32 scalar}.
+
+        labels: int [B]; embeddings: the outputs dict; present: float [B, M].
+        """
+        config = self.config
+        terms = {}
+        for index, modality in enumerate(config.modalities if config.individual_embeddings else ()):
+            if config.modality_loss == "missing_modality":
+                terms[modality] = missing_modality_loss(labels, embeddings[modality], present[:, index])
+            else:
+                terms[modality] = batch_hard_triplet_loss(
+                    labels, embeddings[modality], soft=config.soft, margin=config.margin)
+        joint_loss = JOINT_LOSSES[config.joint_loss]
+        terms["joint"] = joint_loss(labels, embeddings["joint"], soft=config.soft, margin=config.margin)
+        return terms
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """L = sum over run modalities of the modality loss + the joint loss (float32 scalar).
+
+        x: the inputs dict, whose "present" [B, M] gives each modality's
+        presence bit; y: int labels [B]; y_pred: the outputs dict. Mining sees
+        the global batch: under a multi-replica tf.distribute strategy the
+        labels, presence bits and embeddings are gathered across replicas and
+        the loss is divided by the number of replicas, as Keras expects of a
+        per-replica loss (see `avtfuse.distribute`). Updates the
+        "loss_<name>" trackers with each term of the global batch.
+        """
+        if sample_weight is not None:
+            raise ValueError("AVTNet.compute_loss sample_weight: not supported (batch-level metric losses)")
+        if not isinstance(x, dict) or "present" not in x:
+            raise ValueError('AVTNet.compute_loss x: expected the inputs dict with a "present" [batch, M] entry')
+        names = self.embedding_names
+        labels, present, *gathered = global_batch(y, x["present"], *(y_pred[name] for name in names))
+        terms = self.loss_terms(labels, dict(zip(names, gathered)), present)
+        for name, term in terms.items():
+            self.loss_trackers[name].update_state(term)
+        return ops.sum(ops.stack(list(terms.values()))) / num_replicas()
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name, "dtype": self.dtype_policy.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _joint_embedding(config, feature_maps, dtype):
+    """The joint embedding (symbolic) from the feature maps of the run's modalities."""
+    if config.joint == "dense":
+        return DenseJointEncoder(
+            config.embedding_dim,
+            hidden_units=(config.hidden_dim, config.hidden_dim),
+            pooling=config.pooling,
+            batch_norm_neck="joint" in config.bn_neck_heads,
+            dtype=dtype,
+            name="joint_embedding",
+        )(list(feature_maps.values()))
+    tokens = []
+    for modality, features in feature_maps.items():
+        if modality != "audio":
+            height, width = features.shape[1:3]
+            features = keras.layers.Reshape(
+                (height * width, config.token_dim), dtype=dtype, name=f"{modality}_tokens"
+            )(features)
+        tokens.append(features)
+    if len(tokens) > 1:
+        tokens = keras.layers.Concatenate(axis=1, dtype=dtype, name="tokens")(tokens)
+    else:
+        tokens = tokens[0]
+    tokens = TransformerBlock(
+        config.num_heads,
+        ff_dim=config.ff_dim,
+        dropout=config.dropout,
+        dtype=dtype,
+        name="joint_transformer",
+    )(tokens)
+    return EmbeddingHead(
+        config.embedding_dim,
+        hidden_units=(config.hidden_dim,),
+        pooling="average",
+        batch_norm_neck="joint" in config.bn_neck_heads,
+        dtype=dtype,
+        name="joint_embedding",
+    )(tokens)

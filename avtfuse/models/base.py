@@ -1,0 +1,133 @@
+"""What every system provides: the inputs it reads from the data contract, its serving spec,
+its feature (embedding or logit) outputs, input standardisation, and the classifier over it.
+
+keras-hub's Backbone / Task split: a system's trainable model is a backbone
+(`ContractModel`: data-contract dict -> named outputs, with `features` turning
+those outputs into the one vector a head reads), and `ContractClassifier` puts a
+classification head on it. Export and evaluation only ever see a
+`ContractClassifier`, so one export serves every system.
+"""
+
+import keras
+from keras import ops
+
+from avtfuse.contract import blank_missing
+
+
+class ContractModel:
+    """Mixin for a system's backbone (use as `class Backbone(ContractModel, keras.Model)`).
+
+    A plain mixin rather than a keras.Model subclass: Keras rewrites the bases
+    of functional subclasses, which would leak into subclassed models sharing
+    a keras.Model base. The model sets `self.config`, a config with a
+    `modalities` tuple, and implements `input_shapes` and `features`.
+    """
+
+    def input_shapes(self):
+        """The contract inputs the model reads: {key: shape without the batch axis}."""
+        raise NotImplementedError
+
+    def serving_spec(self):
+        """{input name: (shape with a None batch axis, dtype)} of the serving signature.
+
+        The model's inputs, plus "present" [None, M] in canonical modality order.
+        """
+        spec = {name: ((None, *shape), "float32") for name, shape in self.input_shapes().items()}
+        spec["present"] = ((None, len(self.config.modalities)), "float32")
+        return spec
+
+    def features(self, outputs):
+        """The vector a head reads, float [B, D], from the model's outputs dict."""
+        raise NotImplementedError
+
+    @property
+    def feature_dim(self):
+        """D, the size of `features` (from one all-zero example)."""
+        probe = {name: ops.zeros((1, *shape)) for name, shape in self.input_shapes().items()}
+        return int(self.features(self(probe, training=False)).shape[-1])
+
+    def adapt(self, samples, max_samples=2048):
+        """Fits each "<modality>_standardize" layer on the real (present) training samples.
+
+        samples: an unbatched tf.data.Dataset of (inputs, label) in the data
+        contract; per modality only samples whose present bit is 1 are used, at
+        most `max_samples`. A model without such layers is left unchanged.
+        """
+        names = {layer.name for layer in self.layers}
+        for index, modality in enumerate(self.config.modalities):
+            if f"{modality}_standardize" not in names:
+                continue
+            real = samples.filter(lambda x, y, i=index: x["present"][i] > 0).map(lambda x, y, m=modality: x[m])
+            self.get_layer(f"{modality}_standardize").adapt(real.take(max_samples).batch(256))
+
+
+@keras.saving.register_keras_serializable(package="avtfuse")
+class ContractClassifier(keras.Model):
+    """A backbone and a classification head: `head(backbone.features(backbone(inputs)))`.
+
+    Inputs: the data-contract dict (keys the backbone does not read, such as
+    "recording", are ignored). Output of `call`: float32 [B, P] class
+    probabilities, so the model compiles with sparse categorical
+    cross-entropy and trains end to end (or serves a head trained apart on
+    frozen features). `serve` gives what the SavedModel returns.
+
+    Args:
+        backbone: a `ContractModel`.
+        head: a keras.Model, float [B, D] -> float32 [B, P] probabilities.
+    """
+
+    def __init__(self, backbone, head, name="classifier", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if not isinstance(backbone, ContractModel):
+            raise ValueError(f"ContractClassifier backbone: expected a ContractModel, got {type(backbone).__name__}")
+        self.backbone = backbone
+        self.head = head
+
+    @property
+    def modalities(self):
+        return self.backbone.config.modalities
+
+    def serving_spec(self):
+        """The backbone's serving spec (see `ContractModel.serving_spec`)."""
+        return self.backbone.serving_spec()
+
+    def adapt(self, samples, max_samples=2048):
+        """Fits the backbone's input standardisation (see `ContractModel.adapt`)."""
+        self.backbone.adapt(samples, max_samples=max_samples)
+
+    def call(self, inputs, training=None):
+        features = self.backbone.features(self.backbone(inputs, training=training))
+        return self.head(features, training=training)
+
+    def serve(self, inputs):
+        """Serving outputs for a batch of serving inputs (see `serving_spec`).
+
+        Each modality is first multiplied by its present bit, so whatever a
+        client sends for a missing sensor counts as zeros, as in training.
+        Returns {"probabilities": float32 [B, P], "label": int32 [B],
+        "embedding": float32 [B, D] (the features the head saw)}.
+        """
+        present = ops.cast(inputs["present"], "float32")
+        model_inputs = blank_missing(
+            {m: ops.cast(inputs[m], "float32") for m in self.modalities}, present, self.modalities)
+        features = ops.cast(self.backbone.features(self.backbone(model_inputs, training=False)), "float32")
+        probabilities = ops.cast(self.head(features, training=False), "float32")
+        return {
+            "probabilities": probabilities,
+            "label": ops.cast(ops.argmax(probabilities, axis=-1), "int32"),
+            "embedding": features,
+        }
+
+    def get_config(self):
+        return {
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "head": keras.saving.serialize_keras_object(self.head),
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("backbone", "head"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

@@ -1,0 +1,75 @@
+"""How a system describes itself to the shared training and experiment code.
+
+A system is one package under `avtfuse/models/` that exports a `System`: its
+model config class, its variants (a backbone class, the recipe that trains it
+and the config changes that make the variant) and its presets (config
+factories). `avtfuse.models.SYSTEMS` lists them by name; nothing shared
+branches on a system's or variant's name.
+"""
+
+import dataclasses
+from collections.abc import Callable
+
+from avtfuse.config import Config
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One trainable variant of a system.
+
+    backbone: the `ContractModel` class built from the system's model config.
+    recipe: the name of its recipe in `avtfuse.training.recipes.RECIPES`.
+    overrides: model-config fields that make this variant (empty: the system as published).
+    description: one line for --help.
+    """
+
+    backbone: type
+    recipe: str
+    overrides: dict
+    description: str
+
+
+@dataclasses.dataclass
+class Preset(Config):
+    """Settings for one scale of run: feature settings (pipelines.features.FeatureConfig fields)
+    and training settings (TrainConfig fields)."""
+
+    features: dict = dataclasses.field(default_factory=dict)
+    train: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class System:
+    """What the experiment runner needs of a system.
+
+    name: the system's name (its package and experiment).
+    config_class: the model config (a `Config` with a `modalities` field).
+    variants: {variant name: Variant}; the first is the default.
+    presets: {preset name: function () -> Preset}; the first is the default.
+    input_fields: function (shapes {modality: example shape}) -> model-config
+        fields that follow from the data (input shapes).
+    head: function (feature_dim, num_people) -> keras.Model, float [B, D] ->
+        float32 [B, P] probabilities: the classification head on the backbone.
+    """
+
+    name: str
+    config_class: type
+    variants: dict
+    presets: dict
+    input_fields: Callable
+    head: Callable
+
+    def model_config(self, variant, modalities, shapes, **changes):
+        """The model config of `variant` for data of these modalities and example `shapes`."""
+        if variant not in self.variants:
+            raise ValueError(f"variant: {variant!r} is not a variant of {self.name}; "
+                             f"choose from {', '.join(self.variants)}")
+        fields = {"modalities": modalities, **self.input_fields(shapes), **self.variants[variant].overrides,
+                  **changes}
+        return self.config_class(**fields)
+
+    def preset(self, name):
+        """The named Preset."""
+        if name not in self.presets:
+            raise ValueError(f"preset: {name!r} is not a preset of {self.name}; choose from {', '.join(self.presets)}")
+        return self.presets[name]()

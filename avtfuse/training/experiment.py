@@ -1,0 +1,205 @@
+"""One experiment: config, data, the variant's recipe, evaluation, export and the run folder.
+
+    config = build_experiment("avtnet", variant="prop", preset="small", data={"protocol": "strict"})
+    results = run_experiment(config)
+
+A run folder <output_dir>/<run_name>/ holds config.json (the whole config),
+identity.json (what the results depend on: the config less runtime and path
+settings, plus the SHA-256 of the data's decoded contents), labels.json,
+results.json, results.md, timing.json, confusion_matrix.png, tensorboard/,
+checkpoints/ and each phase's models. The SavedModel goes to
+<saved_models_dir>/<run_name>/. Running the same config again resumes; a
+folder whose identity differs is refused.
+"""
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from avtfuse.config import Config
+from avtfuse.contract import LABELS_FILE, save_class_names
+from avtfuse.evaluation import classification_metrics, per_condition_accuracy, plot_confusion_matrix, write_results
+from avtfuse.evaluation.accuracy import headline_rows
+from avtfuse.export import export_saved_model
+from avtfuse.models import SYSTEMS
+from avtfuse.training.config import TrainConfig
+from avtfuse.training.phase import PhaseRunner, atomic_write
+from avtfuse.training.recipes import RECIPES, RecipeContext
+from avtfuse.training.runtime import RuntimeConfig, setup_runtime
+from pipelines.dataset import DataConfig, prepare
+from pipelines.features import FeatureConfig
+
+logger = logging.getLogger(__name__)
+
+
+class RunMismatch(ValueError):
+    """A run folder holds a run with other settings or other data."""
+
+
+@dataclasses.dataclass
+class ExperimentConfig(Config):
+    """Everything a run depends on; written as config.json next to its outputs.
+
+    system, variant, preset: names in `avtfuse.models.SYSTEMS`. model: the
+    system's model config (a dict of its fields is accepted). run_name,
+    output_dir, saved_models_dir: where the outputs go.
+    """
+
+    system: str = "avtnet"
+    variant: str = "prop"
+    preset: str = "small"
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: object = None
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
+    run_name: str = "run"
+    output_dir: str = "runs"
+    saved_models_dir: str = "saved_models"
+
+    def __post_init__(self):
+        self.check_choice("system", SYSTEMS)
+        system = SYSTEMS[self.system]
+        self.check_choice("variant", system.variants)
+        self.check_choice("preset", system.presets)
+        self.model = system.config_class.coerce(self.model)
+        if not self.run_name or os.sep in self.run_name:
+            self._fail("run_name", "a folder name")
+
+    @property
+    def run_dir(self):
+        return os.path.join(self.output_dir, self.run_name)
+
+    def identity(self):
+        """What the results depend on: the config less runtime settings and locations (a dict)."""
+        values = self.to_dict()
+        for key in ("runtime", "run_name", "output_dir", "saved_models_dir"):
+            values.pop(key)
+        for key in DataConfig.LOCATION_FIELDS:
+            values["data"].pop(key)
+        return values
+
+
+def build_experiment(system="avtnet", variant=None, preset=None, data=None, features=None, model=None,
+                     train=None, runtime=None, run_name=None, output_dir="runs", saved_models_dir="saved_models"):
+    """An ExperimentConfig from a system's preset and variant plus changes per section (dicts of fields).
+
+    The model config follows from the variant and the data's shapes; `train`
+    and `features` changes go over the preset's. The default run name is
+    <variant>-<preset>-<modality initials>-<protocol>-seed<seed>.
+    """
+    if system not in SYSTEMS:
+        raise ValueError(f"system: {system!r} is unknown; choose from {', '.join(SYSTEMS)}")
+    spec = SYSTEMS[system]
+    variant = variant or next(iter(spec.variants))
+    preset_name = preset or next(iter(spec.presets))
+    preset = spec.preset(preset_name)
+    feature_config = FeatureConfig(**{**preset.features, **(features or {})})
+    data_config = DataConfig(**{**(data or {}), "features": feature_config})
+    model_config = spec.model_config(
+        variant, data_config.modalities, feature_config.shapes(data_config.modalities), **(model or {}))
+    train_config = TrainConfig(**{**preset.train, **(train or {})})
+    if run_name is None:
+        run_name = "{}-{}-{}-{}-seed{}".format(variant, preset_name, "".join(m[0] for m in data_config.modalities),
+                                               data_config.protocol, train_config.seed)
+    return ExperimentConfig(system, variant, preset_name, data_config, model_config, train_config,
+                            RuntimeConfig(**(runtime or {})), run_name, output_dir, saved_models_dir)
+
+
+def open_run_dir(config, data_sha256, fresh=False):
+    """Creates or reopens the run folder; refuses one whose identity (settings and data) differs."""
+    if fresh:
+        shutil.rmtree(config.run_dir, ignore_errors=True)
+    identity = {"config": config.identity(), "data_sha256": data_sha256}
+    identity = json.loads(json.dumps(identity))
+    path = os.path.join(config.run_dir, "identity.json")
+    if os.path.exists(path):
+        with open(path) as handle:
+            earlier = json.load(handle)
+        if earlier != identity:
+            what = "other data" if earlier.get("config") == identity["config"] else "other settings"
+            raise RunMismatch(f"{config.run_dir} holds a run with {what} (see its identity.json); "
+                              "pass --fresh to replace it, or --run-name to start another")
+        logger.info("resuming the run in %s", config.run_dir)
+    _write_json(path, identity)
+    _write_json(os.path.join(config.run_dir, "config.json"), config.to_dict())
+
+
+def run_experiment(config, fresh=False, verbose=2):
+    """Runs (or resumes) the experiment; returns the results dict (also in results.json)."""
+    start = time.time()
+    runtime = setup_runtime(config.runtime)
+    keras.utils.set_random_seed(config.train.seed)
+    tf.config.experimental.enable_op_determinism()
+    data = prepare(config.data)
+    open_run_dir(config, data.content_hash, fresh)
+    save_class_names(data.class_names, os.path.join(config.run_dir, LABELS_FILE))
+    logger.info("%d people; train %d samples %s; test %d samples %s", data.num_people, data.count("train"),
+                data.condition_counts("train"), data.count("test"), data.condition_counts("test"))
+    system = SYSTEMS[config.system]
+    variant = system.variants[config.variant]
+    context = RecipeContext(system, variant, config.model, config.train, data, runtime,
+                            PhaseRunner(config.run_dir, verbose))
+    classifier = RECIPES[variant.recipe](context)
+
+    logger.info("evaluating on %d test samples", data.count("test"))
+    labels, predicted, present = predict_split(classifier, data, "test", config.train.batch_size)
+    export_path = os.path.join(config.saved_models_dir, config.run_name)
+    export_saved_model(classifier, export_path, class_names=data.class_names)
+    results = summarize(labels, predicted, present, config, runtime, data)
+    results["saved_model"] = export_path
+    write_results(results, config.run_dir, title=f"{config.system}: {config.run_name}")
+    headline = headline_rows(present, config.data.modalities)
+    plot_confusion_matrix(labels[headline], predicted[headline], data.class_names,
+                          os.path.join(config.run_dir, "confusion_matrix.png"))
+    seconds = round(time.time() - start, 1)
+    _write_json(os.path.join(config.run_dir, "timing.json"), {"seconds": seconds})
+    logger.info("SavedModel written to %s; run took %.0f s", export_path, seconds)
+    return results
+
+
+def predict_split(classifier, data, split, batch_size):
+    """Labels, predicted labels and presence bits of every sample of a split: ([N], [N], [N, M])."""
+    labels, predicted, present = [], [], []
+    for inputs, label in data.batches(split, batch_size):
+        probabilities = keras.ops.convert_to_numpy(classifier(inputs, training=False))
+        predicted.append(probabilities.argmax(-1))
+        labels.append(label.numpy())
+        present.append(inputs["present"].numpy())
+    return np.concatenate(labels), np.concatenate(predicted), np.concatenate(present)
+
+
+def summarize(labels, predicted, present, config, runtime, data):
+    """results.json: accuracy per condition, and WA/UA/WF1/UF1 over the headline conditions alone."""
+    model = config.model
+    headline = headline_rows(present, config.data.modalities)
+    return {
+        "conditions": per_condition_accuracy(labels, predicted, present, config.data.modalities),
+        "metrics": classification_metrics(labels[headline], predicted[headline]),
+        "metrics_over": "the headline conditions (complete and each one-modality-missing view)",
+        "system": config.system,
+        "variant": config.variant,
+        "modalities": list(config.data.modalities),
+        "protocol": config.data.protocol,
+        "sampler": config.train.sampler,
+        "bn_neck_heads": list(getattr(model, "bn_neck_heads", ())),
+        "device": runtime.device,
+        "precision": runtime.precision,
+        "train_samples": data.count("train"),
+        "test_samples": data.count("test"),
+        "skipped_recordings": data.skipped,
+    }
+
+
+def _write_json(path, values):
+    def write(temporary):
+        with open(temporary, "w") as handle:
+            json.dump(values, handle, indent=2)
+            handle.write("\n")
+    atomic_write(path, write)

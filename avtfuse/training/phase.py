@@ -1,0 +1,121 @@
+"""One resumable training phase: fit, checkpoint every epoch, stop on NaN, TensorBoard, completion marker.
+
+A phase named N of a run keeps in the run folder:
+  checkpoints/N/epoch-0007.weights.h5   weights and optimizer state after 7 epochs (the latest only)
+  tensorboard/N/                        losses, learning rate, epoch time
+  N.done                                the completion marker, written after the phase's artefacts
+Every file is written under a temporary name and renamed, so a run killed at
+any moment (kill -9 included) resumes from the last whole epoch. Each epoch's
+batches are a function of (seed, epoch) (see `SplitData.training_batches`),
+so a resumed run computes what an uninterrupted one would have.
+"""
+
+import glob
+import logging
+import os
+import re
+import time
+
+import keras
+
+from avtfuse.training.callbacks import LearningRateLogger, ProgressLogger, StopOnNaN
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_PATTERN = re.compile(r"epoch-(\d+)\.weights\.h5$")
+
+
+def atomic_write(path, write):
+    """Calls write(temporary_path), then renames the result to `path` (parent folders created)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    folder, name = os.path.split(path)
+    temporary = os.path.join(folder, f".partial-{name}")  # the same extension: Keras checks it
+    write(temporary)
+    os.replace(temporary, path)
+    return path
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves weights and optimizer state after every epoch as epoch-NNNN.weights.h5, atomically,
+    and removes the older checkpoints."""
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder = folder
+
+    def on_epoch_end(self, epoch, logs=None):
+        path = os.path.join(self.folder, f"epoch-{epoch + 1:04d}.weights.h5")
+        atomic_write(path, self.model.save_weights)
+        for older in glob.glob(os.path.join(self.folder, "epoch-*.weights.h5")):
+            if older != path:
+                os.remove(older)
+
+
+class PhaseRunner:
+    """Runs the named phases of one run folder, resumably.
+
+    Args:
+        run_dir: the run folder.
+        verbose: Keras progress (0 silent, 1 bars, 2 one line per epoch).
+    """
+
+    def __init__(self, run_dir, verbose=2):
+        self.run_dir = run_dir
+        self.verbose = verbose
+
+    def path(self, *parts):
+        """A path inside the run folder."""
+        return os.path.join(self.run_dir, *parts)
+
+    def is_done(self, phase):
+        """True once `finish(phase)` has written the phase's completion marker."""
+        return os.path.exists(self.path(f"{phase}.done"))
+
+    def finish(self, phase, artefacts):
+        """Writes each artefact atomically, then the completion marker.
+
+        artefacts: {file name in the run folder: write(path) function}.
+        """
+        for name, write in artefacts.items():
+            atomic_write(self.path(name), write)
+        atomic_write(self.path(f"{phase}.done"), lambda path: open(path, "w").close())
+        logger.info("%s: finished", phase)
+
+    def restored_epoch(self, phase, model):
+        """Loads the phase's latest checkpoint into the compiled `model`; returns its epoch (0 when none)."""
+        folder = self.path("checkpoints", phase)
+        epochs = sorted(int(m.group(1)) for m in (CHECKPOINT_PATTERN.search(p) for p in os.listdir(folder))
+                        if m) if os.path.isdir(folder) else []
+        if not epochs:
+            return 0
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(os.path.join(folder, f"epoch-{epochs[-1]:04d}.weights.h5"))
+        logger.info("%s: resuming after epoch %d", phase, epochs[-1])
+        return epochs[-1]
+
+    def fit(self, phase, model, epoch_batches, epochs, callbacks=()):
+        """Fits a compiled `model` for `epochs` epochs, continuing from the phase's last checkpoint.
+
+        epoch_batches(epoch) -> (dataset of exactly `steps` batches, steps): the
+        training batches of one epoch, the same whenever asked for. Returns the
+        model; a phase already finished must not be fitted again (see `is_done`).
+        """
+        start = self.restored_epoch(phase, model)
+        if start >= epochs:
+            return model
+        first, steps = epoch_batches(start)
+        data = first
+        for epoch in range(start + 1, epochs):
+            data = data.concatenate(epoch_batches(epoch)[0])
+        logger.info("%s: epochs %d-%d of %d, %d steps each", phase, start + 1, epochs, epochs, steps)
+        model.fit(
+            data, shuffle=False, initial_epoch=start, epochs=epochs, steps_per_epoch=steps, verbose=self.verbose,
+            callbacks=[
+                *callbacks,
+                LearningRateLogger(),
+                StopOnNaN(phase),
+                ProgressLogger(phase, epochs, start),
+                EpochCheckpoint(self.path("checkpoints", phase)),
+                keras.callbacks.TensorBoard(self.path("tensorboard", phase)),
+            ])
+        return model

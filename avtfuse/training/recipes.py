@@ -1,0 +1,113 @@
+"""Recipes: which phases train a system's variant. Each returns the trained `ContractClassifier`.
+
+`RECIPES` maps the recipe names that `avtfuse.models.system.Variant` uses to
+functions of a `RecipeContext`. A phase finished earlier in the run folder is
+loaded instead of trained again (see `PhaseRunner`).
+"""
+
+import dataclasses
+import logging
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from avtfuse.models.base import ContractClassifier
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class RecipeContext:
+    """Everything a recipe reads.
+
+    system, variant: the `System` and its `Variant`; model_config: the variant's
+    model config; train: the TrainConfig; data: the prepared SplitData;
+    runtime: the Runtime (strategy, precision); runner: the run's PhaseRunner.
+    """
+
+    system: object
+    variant: object
+    model_config: object
+    train: object
+    data: object
+    runtime: object
+    runner: object
+
+    def optimizer(self):
+        cfg = self.train
+        return keras.optimizers.Adam(learning_rate=cfg.learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
+
+    def training_batches(self, epoch):
+        """One epoch of training batches of the data contract: (dataset, steps)."""
+        cfg = self.train
+        return self.data.training_batches(
+            epoch, cfg.batch_size, cfg.seed, sampler=cfg.sampler, people_per_batch=cfg.people_per_batch,
+            dropout_rate=cfg.modality_dropout, dropout_mode=cfg.dropout_mode)
+
+    def load(self, name):
+        with self.runtime.strategy.scope():
+            return keras.models.load_model(self.runner.path(name))
+
+
+def embed_then_recognize(context):
+    """AVTNet's two phases: "embeddings" (the backbone's own metric losses, `compute_loss`),
+    then "recognizer" (the head, cross-entropy, on the frozen backbone's features)."""
+    cfg, runner = context.train, context.runner
+    if runner.is_done("embeddings"):
+        backbone = context.load("embeddings.keras")
+    else:
+        with context.runtime.strategy.scope():
+            backbone = context.variant.backbone(context.model_config)
+            backbone.compile(optimizer=context.optimizer(), jit_compile=cfg.jit_compile)
+        backbone.adapt(context.data.samples("train"))
+        runner.fit("embeddings", backbone, context.training_batches, cfg.epochs_embed)
+        runner.finish("embeddings", {"embeddings.keras": backbone.save})
+    if runner.is_done("recognizer"):
+        head = context.load("recognizer.keras")
+    else:
+        features, labels = _features(backbone, context.data.batches("train", cfg.batch_size))
+        with context.runtime.strategy.scope():
+            head = context.system.head(features.shape[1], context.data.num_people)
+            head.compile(optimizer=context.optimizer(), loss="sparse_categorical_crossentropy",
+                         metrics=["accuracy"], jit_compile=cfg.jit_compile)
+        runner.fit("recognizer", head, lambda epoch: _feature_batches(features, labels, epoch, cfg),
+                   cfg.epochs_recognizer)
+        runner.finish("recognizer", {"recognizer.keras": head.save})
+    return ContractClassifier(backbone, head)
+
+
+def end_to_end(context):
+    """One phase, "end_to_end": backbone and head trained together with cross-entropy."""
+    cfg, runner = context.train, context.runner
+    if runner.is_done("end_to_end"):
+        return context.load("classifier.keras")
+    with context.runtime.strategy.scope():
+        backbone = context.variant.backbone(context.model_config)
+        classifier = ContractClassifier(backbone, context.system.head(backbone.feature_dim, context.data.num_people))
+        classifier.compile(optimizer=context.optimizer(), loss="sparse_categorical_crossentropy",
+                           metrics=["accuracy"], jit_compile=cfg.jit_compile)
+    classifier.adapt(context.data.samples("train"))
+    runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed)
+    runner.finish("end_to_end", {"classifier.keras": classifier.save})
+    return classifier
+
+
+def _features(backbone, batches):
+    """The frozen backbone's features of every sample: (float32 [N, D], int [N])."""
+    features, labels = [], []
+    for inputs, label in batches:
+        features.append(keras.ops.convert_to_numpy(backbone.features(backbone(inputs, training=False))))
+        labels.append(label.numpy())
+    return np.concatenate(features).astype(np.float32), np.concatenate(labels)
+
+
+def _feature_batches(features, labels, epoch, cfg):
+    """One epoch of shuffled (features, label) batches, a function of (seed, epoch): (dataset, steps)."""
+    steps = -(-len(labels) // cfg.batch_size)
+    data = tf.data.Dataset.from_tensor_slices((features, labels))
+    data = data.shuffle(len(labels), seed=cfg.seed * 100_003 + epoch).batch(cfg.batch_size)
+    return data.prefetch(tf.data.AUTOTUNE), steps
+
+
+RECIPES = {"embed_then_recognize": embed_then_recognize, "end_to_end": end_to_end}

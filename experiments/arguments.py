@@ -1,0 +1,108 @@
+"""Command-line flags every experiment shares (data, training, runtime) and their mapping to
+`avtfuse.training.experiment.build_experiment` keyword arguments. No TensorFlow is imported here."""
+
+import argparse
+import os
+
+from avtfuse.contract import ABLATIONS, MODALITIES, PROTOCOLS
+
+DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "avtfuse")
+
+
+def parser(prog, description, epilog=None):
+    """An ArgumentParser with the shared data, training and runtime flags."""
+    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog, allow_abbrev=False,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", help="a SpeakingFaces root folder or a manifest CSV "
+                      "(person,recording,audio,visible,thermal); omitted: the built-in synthetic set")
+    data.add_argument("--modalities", default=",".join(MODALITIES),
+                      help="comma-separated subset of audio,visible,thermal (default: all three)")
+    data.add_argument("--protocol", choices=PROTOCOLS, default="paper",
+                      help="paper: ablate then split samples at random (copies of a recording may cross the "
+                      "split, as in the paper); strict: every copy of a recording on one side")
+    data.add_argument("--ablation", choices=ABLATIONS, default="paper",
+                      help="training copies: paper (complete + one missing modality) or subsets (every subset)")
+    data.add_argument("--subjects", help="SpeakingFaces subject numbers to use, e.g. 1-75 or 1,2,5")
+    data.add_argument("--frame", default="middle",
+                      help="which frame of a recording to use: middle, first, last or a frame number")
+    data.add_argument("--image-size", type=int, help="frame height and width in pixels (small: 48, paper: 224)")
+    data.add_argument("--n-mels", type=int, help="mel bands of the log-mel spectrogram (small: 64, paper: 128)")
+    data.add_argument("--audio-seconds", type=float,
+                      help="audio length in seconds after cutting/padding (small: 1.5, paper: 6.83 = 301,056 samples)")
+    data.add_argument("--synthetic-subjects", type=int, default=12,
+                      help="people in the built-in synthetic set (default 12)")
+    data.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR,
+                      help="where the synthetic set and the decoded-feature cache are written")
+    data.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                      help="bad input files: stop with an error naming the file, or skip and count them")
+    train = parser.add_argument_group("training")
+    train.add_argument("--config", default="small", help="preset of shapes and epochs: small (CPU demo, default) "
+                       "or paper")
+    train.add_argument("--sampler", choices=("random", "pk"), default="random",
+                       help="training batches: random (the paper) or pk (P people x K samples, for triplet mining)")
+    train.add_argument("--people-per-batch", type=int, default=8,
+                       help="P of the pk sampler; K = batch size // P (default 8)")
+    train.add_argument("--modality-dropout", type=float, default=0.0,
+                       help="probability of dropping each modality of a training sample at random, on top of "
+                       "the static ablation (default 0: the paper)")
+    train.add_argument("--dropout-mode", choices=("hard", "soft", "noise"), default="hard",
+                       help="modality dropout as zeros (hard), alpha scaling (soft) or N(0, 1) noise")
+    train.add_argument("--epochs-embed", type=int, help="epochs of the first (or only) phase (small: 40, paper: 50)")
+    train.add_argument("--epochs-recognizer", type=int, help="epochs of the recogniser (small: 30, paper: 25)")
+    train.add_argument("--batch-size", type=int, default=32, help="batch size of every phase (default 32)")
+    train.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    train.add_argument("--jit-compile", action="store_true", help="compile with XLA (helps on GPUs)")
+    train.add_argument("--seed", type=int, default=0,
+                       help="seed of the data set, split, weight initialisation, data order and dropout")
+    runtime = parser.add_argument_group("runtime and outputs (a run resumes under other values of these)")
+    runtime.add_argument("--gpus", type=int, default=1,
+                         help="0: CPU; 1: one GPU; N: MirroredStrategy over N GPUs (no GPU: falls back to the CPU)")
+    runtime.add_argument("--precision", default="auto",
+                         choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+                         help="auto: mixed_float16 on GPU, float32 on CPU")
+    runtime.add_argument("--output-dir", default="runs", help="parent folder of the run folder (default runs)")
+    runtime.add_argument("--run-name", help="name of the run folder and SavedModel (default from the settings)")
+    runtime.add_argument("--saved-models-dir", default="saved_models",
+                         help="where the SavedModel is exported (default saved_models)")
+    runtime.add_argument("--fresh", action="store_true", help="delete an earlier run of the same name first")
+    runtime.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                         help="0 warnings only; 1 progress (default); 2 also TensorFlow's notices and Keras warnings")
+    return parser
+
+
+def parse_subjects(text):
+    """'1-75' or '1,2,5' -> tuple of ints; None stays None."""
+    if not text:
+        return None
+    subjects = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        try:
+            subjects.extend(range(int(first), int(last or first) + 1))
+        except ValueError:
+            raise ValueError(f"--subjects: cannot read {part!r}; use e.g. 1-75 or 1,2,5") from None
+    return tuple(subjects)
+
+
+def experiment_kwargs(args, sample_rate=44100):
+    """`build_experiment` keyword arguments from the shared flags (the system's own flags are added by the caller)."""
+    features = {}
+    if args.image_size:
+        features["image_size"] = (args.image_size, args.image_size)
+    if args.n_mels:
+        features["n_mels"] = args.n_mels
+    if args.audio_seconds:
+        features["sample_rate"] = sample_rate
+        features["audio_samples"] = round(args.audio_seconds * sample_rate)
+    train = {name: getattr(args, name) for name in ("epochs_embed", "epochs_recognizer") if getattr(args, name) is not None}
+    train.update(batch_size=args.batch_size, learning_rate=args.learning_rate, sampler=args.sampler,
+                 people_per_batch=args.people_per_batch, modality_dropout=args.modality_dropout,
+                 dropout_mode=args.dropout_mode, jit_compile=args.jit_compile, seed=args.seed)
+    frame = int(args.frame) if args.frame.isdigit() else args.frame
+    data = dict(source=args.data, modalities=args.modalities, protocol=args.protocol, ablation=args.ablation,
+                subjects=parse_subjects(args.subjects), frame=frame, synthetic_subjects=args.synthetic_subjects,
+                cache_dir=args.cache_dir, on_error=args.on_error, seed=args.seed)
+    return dict(preset=args.config, data=data, features=features, train=train,
+                runtime=dict(gpus=args.gpus, precision=args.precision), run_name=args.run_name,
+                output_dir=args.output_dir, saved_models_dir=args.saved_models_dir)
