@@ -11,6 +11,7 @@ sets) and the Keras warnings known to be harmless here.
 import logging
 import os
 import re
+import time
 import warnings
 
 # Keras warnings that say nothing to a user of avtfuse (the pipelines end
@@ -53,8 +54,8 @@ def configure_output(verbose=1):
     if verbose < 2:
         for pattern in HARMLESS_WARNINGS:
             warnings.filterwarnings("ignore", message=pattern)
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S", force=True)
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
     if verbose < 2:
         for handler in logging.getLogger().handlers:
             handler.addFilter(_DropMessages())
@@ -67,3 +68,31 @@ def keras_verbosity(verbose, interactive):
     if verbose == 0:
         return 0
     return 1 if interactive else 2
+
+
+def format_duration(seconds):
+    """'1 h 02 min', '3 min 05 s' or '12 s'."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+class Progress:
+    """Logs "<verb> n / total <items> (rate/s, about T left)" at most every `interval` seconds and at the end."""
+
+    def __init__(self, logger, verb, total, items="recordings", interval=10.0):
+        self.logger, self.verb, self.total, self.items, self.interval = logger, verb, total, items, interval
+        self.started = self.last = time.monotonic()
+
+    def update(self, done):
+        now = time.monotonic()
+        if done < self.total and now - self.last < self.interval:
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-9)
+        left = (self.total - done) / rate if rate > 0 else 0.0
+        self.logger.info("%s %d / %d %s (%.1f/s, about %s left)", self.verb, done, self.total, self.items, rate,
+                         format_duration(left))

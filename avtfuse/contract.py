@@ -8,6 +8,8 @@ arrays, TensorFlow tensors (in tf.data and in graphs) and JAX arrays alike.
 import json
 import os
 
+from avtfuse.files import atomic_text
+
 MODALITIES = ("audio", "visible", "thermal")
 
 # Split protocols: "paper" ablates then splits samples at random (copies of one
@@ -122,11 +124,7 @@ def blank_missing(inputs, present, modalities):
 
 def save_class_names(class_names, path):
     """Writes the person ids as labels.json: a JSON list, index = label. Written atomically."""
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump([str(name) for name in class_names], handle, indent=2)
-        handle.write("\n")
-    os.replace(temporary, path)
+    atomic_text(path, json.dumps([str(name) for name in class_names], indent=2) + "\n")
 
 
 def load_class_names(path):

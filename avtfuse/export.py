@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from avtfuse.contract import LABELS_FILE, load_class_names, save_class_names
+from avtfuse.files import atomic_folder
 from avtfuse.models.base import ContractClassifier
 
 SIGNATURE_NAME = "serving_default"
@@ -39,7 +40,7 @@ def export_saved_model(classifier, path, class_names=None):
         raise ValueError(f"classifier: expected a ContractClassifier, got {type(classifier).__name__}")
     specs = serving_input_signature(classifier)
     probe = {name: tf.zeros([1] + spec.shape[1:].as_list(), spec.dtype) for name, spec in specs.items()}
-    num_classes = classifier.serve(probe)["probabilities"].shape[-1]
+    num_classes = classifier(probe, training=False).shape[-1]  # builds a classifier never called yet
     if class_names is not None and len(class_names) != num_classes:
         raise ValueError(f"class_names: {len(class_names)} names for a classifier with {num_classes} classes")
 
@@ -47,7 +48,7 @@ def export_saved_model(classifier, path, class_names=None):
     archive.track(classifier)
     archive.add_endpoint(SIGNATURE_NAME, classifier.serve, input_signature=[specs])
     path = pathlib.Path(path)
-    archive.write_out(str(path), verbose=False)
+    atomic_folder(path, lambda temporary: archive.write_out(temporary, verbose=False))
     if class_names is not None:
         save_class_names(class_names, path / LABELS_FILE)
     return path

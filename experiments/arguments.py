@@ -14,8 +14,7 @@ def parser(prog, description, epilog=None):
     parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group("data")
-    data.add_argument("--data", help="a SpeakingFaces root folder or a manifest CSV "
-                      "(person,recording,audio,visible,thermal); omitted: the built-in synthetic set")
+    data.add_argument("--data", help="a SpeakingFaces root or a manifest CSV; omitted: the built-in synthetic set")
     data.add_argument("--modalities", default=",".join(MODALITIES),
                       help="comma-separated subset of audio,visible,thermal (default: all three)")
     data.add_argument("--protocol", choices=PROTOCOLS, default="paper",
@@ -30,42 +29,35 @@ def parser(prog, description, epilog=None):
     data.add_argument("--n-mels", type=int, help="mel bands of the log-mel spectrogram (small: 64, paper: 128)")
     data.add_argument("--audio-seconds", type=float,
                       help="audio length in seconds after cutting/padding (small: 1.5, paper: 6.83 = 301,056 samples)")
-    data.add_argument("--synthetic-subjects", type=int, default=12,
-                      help="people in the built-in synthetic set (default 12)")
+    data.add_argument("--synthetic-subjects", type=int, default=12, help="people in the synthetic set (default 12)")
     data.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR,
                       help="where the synthetic set and the decoded-feature cache are written")
     data.add_argument("--on-error", choices=("raise", "skip"), default="raise",
-                      help="bad input files: stop with an error naming the file, or skip and count them")
+                      help="bad input files: stop naming the file, or skip and count them")
     train = parser.add_argument_group("training")
-    train.add_argument("--config", default="small", help="preset of shapes and epochs: small (CPU demo, default) "
-                       "or paper")
+    train.add_argument("--config", default="small", help="preset of shapes and epochs: small (default) or paper")
     train.add_argument("--sampler", choices=("random", "pk"), default="random",
                        help="training batches: random (the paper) or pk (P people x K samples, for triplet mining)")
-    train.add_argument("--people-per-batch", type=int, default=8,
-                       help="P of the pk sampler; K = batch size // P (default 8)")
-    train.add_argument("--modality-dropout", type=float, default=0.0,
-                       help="probability of dropping each modality of a training sample at random, on top of "
-                       "the static ablation (default 0: the paper)")
+    train.add_argument("--people-per-batch", type=int, default=8, help="P of the pk sampler; K = batch size // P")
+    train.add_argument("--modality-dropout", type=float, default=0.0, help="probability of dropping each "
+                       "modality of a training sample, on top of the static ablation (default 0: the paper)")
     train.add_argument("--dropout-mode", choices=("hard", "soft", "noise"), default="hard",
                        help="modality dropout as zeros (hard), alpha scaling (soft) or N(0, 1) noise")
-    train.add_argument("--epochs-embed", type=int, help="epochs of the first (or only) phase (small: 40, paper: 50)")
-    train.add_argument("--epochs-recognizer", type=int, help="epochs of the recogniser (small: 30, paper: 25)")
+    train.add_argument("--epochs-embed", type=int, help="epochs of the first (or only) phase (small 40, paper 50)")
+    train.add_argument("--epochs-recognizer", type=int, help="epochs of the recogniser (small 30, paper 25)")
     train.add_argument("--batch-size", type=int, default=32, help="batch size of every phase (default 32)")
     train.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     train.add_argument("--jit-compile", action="store_true", help="compile with XLA (helps on GPUs)")
     train.add_argument("--seed", type=int, default=0,
                        help="seed of the data set, split, weight initialisation, data order and dropout")
     runtime = parser.add_argument_group("runtime and outputs (a run resumes under other values of these)")
-    runtime.add_argument("--gpus", type=int, default=1,
-                         help="0: CPU; 1: one GPU; N: MirroredStrategy over N GPUs (no GPU: falls back to the CPU)")
-    runtime.add_argument("--precision", default="auto",
-                         choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+    runtime.add_argument("--gpus", type=int, default=1, help="0 CPU; 1 one GPU; N MirroredStrategy (no GPU: the CPU)")
+    runtime.add_argument("--precision", default="auto", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
                          help="auto: mixed_float16 on GPU, float32 on CPU")
-    runtime.add_argument("--output-dir", default="runs", help="parent folder of the run folder (default runs)")
+    runtime.add_argument("--output-dir", default="runs", help="parent of the run folder (default runs)")
     runtime.add_argument("--run-name", help="name of the run folder and SavedModel (default from the settings)")
-    runtime.add_argument("--saved-models-dir", default="saved_models",
-                         help="where the SavedModel is exported (default saved_models)")
-    runtime.add_argument("--fresh", action="store_true", help="delete an earlier run of the same name first")
+    runtime.add_argument("--saved-models-dir", default="saved_models", help="where SavedModels go (default saved_models)")
+    runtime.add_argument("--fresh", action="store_true", help="delete an earlier run of this name first")
     runtime.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                          help="0 warnings only; 1 progress (default); 2 also TensorFlow's notices and Keras warnings")
     return parser

@@ -47,7 +47,7 @@ def experiment_config(args):
 def main(argv=None):
     args = parse_args(argv)
     configure_output(args.verbose)
-    from avtfuse.training.experiment import RunMismatch, run_experiment
+    from avtfuse.training.experiment import run_experiment
 
     try:
         config = experiment_config(args)

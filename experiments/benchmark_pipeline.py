@@ -21,7 +21,7 @@ from pipelines.features import FeatureConfig
 
 def samples_per_second(data, batch_size):
     start, count = time.perf_counter(), 0
-    for _, labels in data.batches("train", batch_size, training=True, seed=0):
+    for _, labels in data.training_batches(0, batch_size, seed=0)[0]:
         count += int(labels.shape[0])
     return count / (time.perf_counter() - start)
 

@@ -125,7 +125,7 @@ def modality_dropout(inputs, rate, seed, mode="hard", alpha=0.5):
             scale = tf.where(drop[:, index], alpha, kept_scale)
             outputs[modality] = tensor * tf.cast(_broadcast_bit(scale, tensor), tensor.dtype)
     if mode == "soft":
-        return outputs
+        return {**outputs, "present": present}
     kept = tf.where(drop, 0.0, present)
     return blank_missing(outputs, kept, modalities) if mode == "hard" else {**outputs, "present": kept}
 

@@ -12,10 +12,10 @@ import json
 import logging
 import os
 import shutil
-import time
 
 import tensorflow as tf
 
+from avtfuse.console import Progress
 from pipelines.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def write_cache(features, path, recordings, modalities, num_shards=4, meta=None)
     os.makedirs(tmp)
     writers = [tf.io.TFRecordWriter(os.path.join(tmp, f"shard-{i:03d}.tfrecord")) for i in range(num_shards)]
     iterator = iter(features)
-    start, written = time.time(), 0
+    progress, written = Progress(logger, "decoded and cached", len(recordings)), 0
     try:
         while True:
             try:
@@ -55,9 +55,7 @@ def write_cache(features, path, recordings, modalities, num_shards=4, meta=None)
                 raise DataError(files, f"could not be decoded: {error.message}") from None
             writers[written % num_shards].write(_serialize(example, modalities))
             written += 1
-            if written % 200 == 0 or written == len(recordings):
-                rate = written / max(time.time() - start, 1e-9)
-                logger.info("cached %d / %d recordings (%.1f/s)", written, len(recordings), rate)
+            progress.update(written)
     finally:
         for w in writers:
             w.close()

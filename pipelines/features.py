@@ -9,6 +9,7 @@ import os
 import tensorflow as tf
 
 from avtfuse.config import Config
+from avtfuse.console import Progress
 from avtfuse.contract import canonical_modalities
 from pipelines import audio, image
 from pipelines.errors import DataError, ErrorPolicy
@@ -71,7 +72,9 @@ def validate_recordings(recordings, modalities, policy=None):
     modalities = canonical_modalities(modalities)
     policy = policy or ErrorPolicy("raise")
     valid, rates = [], []
+    progress = Progress(logger, "validated", len(recordings))
     for count, rec in enumerate(recordings, 1):
+        progress.update(count - 1)
         try:
             rate = 0
             if "audio" in modalities and rec.audio:
@@ -87,8 +90,7 @@ def validate_recordings(recordings, modalities, policy=None):
             continue
         valid.append(rec)
         rates.append(rate)
-        if count % 500 == 0:
-            logger.info("validated %d / %d recordings", count, len(recordings))
+    progress.update(len(recordings))
     return valid, rates
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from avtfuse.export import export_saved_model, load_class_names, load_serving
-from avtfuse.models.avtnet import AVTNet, AVTNetConfig
-from avtfuse.models.recognizer import build_recognizer
+from avtfuse.export import export_saved_model, exported_class_names, load_serving
+from avtfuse.models.avtnet import AVTNet, AVTNetConfig, build_recognizer
+from avtfuse.models.base import ContractClassifier
 
 AUDIO_SHAPE = (16, 8)
 IMAGE_SIZE = (16, 16)
@@ -49,7 +49,7 @@ def random_inputs(modalities, seed):
 
 
 def keras_outputs(embedding_model, recognizer, inputs):
-    embedding = embedding_model.concatenate_embeddings(embedding_model(inputs, training=False))
+    embedding = embedding_model.features(embedding_model(inputs, training=False))
     probabilities = recognizer(embedding, training=False)
     return np.asarray(probabilities), np.asarray(embedding)
 
@@ -63,9 +63,8 @@ def served(signature, inputs):
 def trimodal(tmp_path_factory):
     modalities = ("audio", "visible", "thermal")
     embedding_model, recognizer = build_models(modalities)
-    path = export_saved_model(
-        embedding_model, recognizer, tmp_path_factory.mktemp("export") / "avtnet", class_names=["ana", "bo", "cy"]
-    )
+    path = export_saved_model(ContractClassifier(embedding_model, recognizer),
+                              tmp_path_factory.mktemp("export") / "avtnet", class_names=["ana", "bo", "cy"])
     return modalities, embedding_model, recognizer, path
 
 
@@ -122,14 +121,14 @@ def test_missing_modality_matches_keras_on_zeros(trimodal, missing):
 def test_labels_saved_beside_model(trimodal):
     _, _, _, path = trimodal
     assert json.loads((path / "labels.json").read_text()) == ["ana", "bo", "cy"]
-    assert load_class_names(path) == ["ana", "bo", "cy"]
+    assert exported_class_names(path) == ["ana", "bo", "cy"]
 
 
 def test_bimodal_export_without_avtfuse(tmp_path):
     modalities = ("audio", "thermal")
     embedding_model, recognizer = build_models(modalities)
-    path = export_saved_model(embedding_model, recognizer, tmp_path / "at")
-    assert load_class_names(path) is None
+    path = export_saved_model(ContractClassifier(embedding_model, recognizer), tmp_path / "at")
+    assert exported_class_names(path) is None
     inputs = random_inputs(modalities, seed=3)
     inputs["present"][0, 1] = 0.0
     inputs["thermal"][0] = 0.0
@@ -154,11 +153,12 @@ def test_bimodal_export_without_avtfuse(tmp_path):
 
 def test_bad_arguments(tmp_path, trimodal):
     _, embedding_model, recognizer, _ = trimodal
+    classifier = ContractClassifier(embedding_model, recognizer)
     with pytest.raises(ValueError, match="class_names"):
-        export_saved_model(embedding_model, recognizer, tmp_path / "m", class_names=["a", "b"])
-    with pytest.raises(ValueError, match="recognizer"):
-        export_saved_model(embedding_model, build_recognizer(64, NUM_PEOPLE), tmp_path / "m")
-    with pytest.raises(ValueError, match="embedding_model"):
-        export_saved_model(recognizer, recognizer, tmp_path / "m")
+        export_saved_model(classifier, tmp_path / "m", class_names=["a", "b"])
+    with pytest.raises(ValueError, match="incompatible"):
+        export_saved_model(ContractClassifier(embedding_model, build_recognizer(64, NUM_PEOPLE)), tmp_path / "m")
+    with pytest.raises(ValueError, match="ContractClassifier"):
+        export_saved_model(recognizer, tmp_path / "m")
     with pytest.raises(ValueError, match="no saved_model.pb"):
         load_serving(tmp_path)

@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
 from avtfuse.evaluation.metrics import as_label_arrays
+from avtfuse.files import atomic_write
 
 # Above this many classes the cells are too small to carry their numbers.
 MAX_ANNOTATED_CLASSES = 20
@@ -62,5 +63,5 @@ def plot_confusion_matrix(y_true, y_pred, class_names, path, title=None, normali
 
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
+    atomic_write(path, lambda temporary: figure.savefig(temporary, format="png"))
     return path

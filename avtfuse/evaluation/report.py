@@ -10,6 +10,7 @@ import pathlib
 import numpy as np
 
 from avtfuse.contract import AVERAGE, condition_order
+from avtfuse.files import atomic_text
 
 
 def json_safe(value):
@@ -126,7 +127,7 @@ def write_results(results, out_dir, title="Results"):
     markdown_path = out_dir / "results.md"
 
     safe = json_safe(results)
-    json_path.write_text(json.dumps(safe, indent=2, allow_nan=False) + "\n")
+    atomic_text(json_path, json.dumps(safe, indent=2, allow_nan=False) + "\n")
 
     condition_table = markdown_table(
         condition_rows(per_condition),
@@ -142,5 +143,5 @@ def write_results(results, out_dir, title="Results"):
         if key in extras and isinstance(value, dict) and value and all(isinstance(v, plain) for v in value.values()):
             rows = [{"name": name, "value": item} for name, item in value.items()]
             sections += [f"## {key}\n", markdown_table(rows, float_format="{:.4f}")]
-    markdown_path.write_text("\n".join(sections))
+    atomic_text(markdown_path, "\n".join(sections))
     return json_path, markdown_path

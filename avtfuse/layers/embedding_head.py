@@ -35,7 +35,8 @@ class EmbeddingHead(keras.layers.Layer):
     all non-batch, non-channel axes (a no-op on [B, C]).
     Output: float32 [B, embedding_dim] with unit norm (all zeros for a zero
     projection; see `L2Normalize`). The output is float32 under any dtype
-    policy so that the metric losses get float32 distances.
+    policy so that the metric losses get float32 distances (symbolic calls
+    declare float32 too).
     Paper defaults: flatten, Dense(256, ReLU), Dense(256).
     """
 
@@ -116,6 +117,10 @@ class EmbeddingHead(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (_shape_list(input_shape)[0][0], self.embedding_dim)
+
+    def compute_output_spec(self, inputs, training=None):
+        shapes = [x.shape for x in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape
+        return keras.KerasTensor(self.compute_output_shape(shapes), dtype="float32")
 
     def get_config(self):
         config = super().get_config()

@@ -6,6 +6,8 @@ import time
 
 import keras
 
+from avtfuse.console import format_duration
+
 logger = logging.getLogger(__name__)
 
 
@@ -57,13 +59,3 @@ class ProgressLogger(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         logger.info("%s: epoch %d/%d, loss %s, %.1f s/epoch, about %s left", self.phase, epoch + 1, self.epochs,
                     "n/a" if loss is None else f"{float(loss):.4f}", per_epoch, format_duration(left))
-
-
-def format_duration(seconds):
-    """'1 h 02 min', '3 min 05 s' or '12 s'."""
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds} s"

@@ -28,15 +28,20 @@ from avtfuse.contract import LABELS_FILE, save_class_names
 from avtfuse.evaluation import classification_metrics, per_condition_accuracy, plot_confusion_matrix, write_results
 from avtfuse.evaluation.accuracy import headline_rows
 from avtfuse.export import export_saved_model
+from avtfuse.files import atomic_text
 from avtfuse.models import SYSTEMS
 from avtfuse.training.config import TrainConfig
-from avtfuse.training.phase import PhaseRunner, atomic_write
+from avtfuse.training.phase import PhaseRunner
 from avtfuse.training.recipes import RECIPES, RecipeContext
 from avtfuse.training.runtime import RuntimeConfig, setup_runtime
 from pipelines.dataset import DataConfig, prepare
 from pipelines.features import FeatureConfig
 
 logger = logging.getLogger(__name__)
+
+
+# The completion marker of a whole run (evaluated, exported, reported).
+RUN_PHASE = "run"
 
 
 class RunMismatch(ValueError):
@@ -120,8 +125,7 @@ def open_run_dir(config, data_sha256, fresh=False):
     identity = json.loads(json.dumps(identity))
     path = os.path.join(config.run_dir, "identity.json")
     if os.path.exists(path):
-        with open(path) as handle:
-            earlier = json.load(handle)
+        earlier = _read_json(path)
         if earlier != identity:
             what = "other data" if earlier.get("config") == identity["config"] else "other settings"
             raise RunMismatch(f"{config.run_dir} holds a run with {what} (see its identity.json); "
@@ -129,6 +133,21 @@ def open_run_dir(config, data_sha256, fresh=False):
         logger.info("resuming the run in %s", config.run_dir)
     _write_json(path, identity)
     _write_json(os.path.join(config.run_dir, "config.json"), config.to_dict())
+
+
+def finished_results(config):
+    """The results of a finished run of `config` in its folder, or None when it has not finished.
+
+    A finished run of other settings raises RunMismatch (its data is checked
+    when the run is opened by `run_experiment`).
+    """
+    if not PhaseRunner(config.run_dir).is_done(RUN_PHASE):
+        return None
+    earlier = _read_json(os.path.join(config.run_dir, "identity.json"))
+    if earlier["config"] != json.loads(json.dumps(config.identity())):
+        raise RunMismatch(f"{config.run_dir} holds a finished run with other settings (see its identity.json); "
+                          "use another output folder or delete that one")
+    return _read_json(os.path.join(config.run_dir, "results.json"))
 
 
 def run_experiment(config, fresh=False, verbose=2):
@@ -142,11 +161,14 @@ def run_experiment(config, fresh=False, verbose=2):
     save_class_names(data.class_names, os.path.join(config.run_dir, LABELS_FILE))
     logger.info("%d people; train %d samples %s; test %d samples %s", data.num_people, data.count("train"),
                 data.condition_counts("train"), data.count("test"), data.condition_counts("test"))
+    runner = PhaseRunner(config.run_dir, verbose)
+    if runner.is_done(RUN_PHASE):
+        logger.info("%s already finished: its results.json stands", config.run_dir)
+        return _read_json(os.path.join(config.run_dir, "results.json"))
     system = SYSTEMS[config.system]
     variant = system.variants[config.variant]
-    context = RecipeContext(system, variant, config.model, config.train, data, runtime,
-                            PhaseRunner(config.run_dir, verbose))
-    classifier = RECIPES[variant.recipe](context)
+    classifier = RECIPES[variant.recipe](
+        RecipeContext(system, variant, config.model, config.train, data, runtime, runner))
 
     logger.info("evaluating on %d test samples", data.count("test"))
     labels, predicted, present = predict_split(classifier, data, "test", config.train.batch_size)
@@ -160,6 +182,7 @@ def run_experiment(config, fresh=False, verbose=2):
                           os.path.join(config.run_dir, "confusion_matrix.png"))
     seconds = round(time.time() - start, 1)
     _write_json(os.path.join(config.run_dir, "timing.json"), {"seconds": seconds})
+    runner.finish(RUN_PHASE, {})
     logger.info("SavedModel written to %s; run took %.0f s", export_path, seconds)
     return results
 
@@ -197,9 +220,10 @@ def summarize(labels, predicted, present, config, runtime, data):
     }
 
 
+def _read_json(path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
 def _write_json(path, values):
-    def write(temporary):
-        with open(temporary, "w") as handle:
-            json.dump(values, handle, indent=2)
-            handle.write("\n")
-    atomic_write(path, write)
+    atomic_text(path, json.dumps(values, indent=2) + "\n")

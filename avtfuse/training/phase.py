@@ -14,25 +14,16 @@ import glob
 import logging
 import os
 import re
-import time
 
 import keras
 
+from avtfuse.files import atomic_text, atomic_write
 from avtfuse.training.callbacks import LearningRateLogger, ProgressLogger, StopOnNaN
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_PATTERN = re.compile(r"epoch-(\d+)\.weights\.h5$")
-
-
-def atomic_write(path, write):
-    """Calls write(temporary_path), then renames the result to `path` (parent folders created)."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    folder, name = os.path.split(path)
-    temporary = os.path.join(folder, f".partial-{name}")  # the same extension: Keras checks it
-    write(temporary)
-    os.replace(temporary, path)
-    return path
+# Matched against whole file names: a .partial- checkpoint (a kill mid-write) is not one.
+CHECKPOINT_PATTERN = re.compile(r"epoch-(\d+)\.weights\.h5")
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -78,18 +69,19 @@ class PhaseRunner:
         """
         for name, write in artefacts.items():
             atomic_write(self.path(name), write)
-        atomic_write(self.path(f"{phase}.done"), lambda path: open(path, "w").close())
+        atomic_text(self.path(f"{phase}.done"), "")
         logger.info("%s: finished", phase)
 
     def restored_epoch(self, phase, model):
         """Loads the phase's latest checkpoint into the compiled `model`; returns its epoch (0 when none)."""
         folder = self.path("checkpoints", phase)
-        epochs = sorted(int(m.group(1)) for m in (CHECKPOINT_PATTERN.search(p) for p in os.listdir(folder))
+        epochs = sorted(int(m.group(1)) for m in (CHECKPOINT_PATTERN.fullmatch(p) for p in os.listdir(folder))
                         if m) if os.path.isdir(folder) else []
         if not epochs:
             return 0
-        model.optimizer.build(model.trainable_variables)
-        model.load_weights(os.path.join(folder, f"epoch-{epochs[-1]:04d}.weights.h5"))
+        with model.distribute_strategy.scope():  # the strategy the model was compiled under holds its optimizer
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(os.path.join(folder, f"epoch-{epochs[-1]:04d}.weights.h5"))
         logger.info("%s: resuming after epoch %d", phase, epochs[-1])
         return epochs[-1]
 

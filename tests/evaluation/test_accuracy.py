@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from avtfuse.evaluation.accuracy import TABLE1_CONDITIONS, per_condition_accuracy, single_drop_conditions
+from avtfuse.evaluation.accuracy import TABLE1_CONDITIONS, headline_rows, per_condition_accuracy
 from avtfuse.contract import MODALITIES
 
 # Presence rows and the name each should get, written out by hand.
@@ -85,7 +85,13 @@ def test_bimodal_run_names_and_average():
     assert results["only_audio"]["accuracy"] == 0.5
     assert results["only_thermal"]["accuracy"] == 0.5
     assert results["average"]["accuracy"] == pytest.approx(2.0 / 3.0)
-    assert single_drop_conditions(("audio", "thermal")) == ["complete", "only_audio", "only_thermal"]
+
+
+def test_headline_rows_leave_out_single_modality_copies_of_a_trimodal_run():
+    present = np.array([[1, 1, 1], [0, 1, 1], [1, 0, 0], [0, 0, 1], [1, 1, 0]])
+    np.testing.assert_array_equal(headline_rows(present, MODALITIES), [True, True, False, False, True])
+    # In a bimodal run the single-modality views are the headline conditions.
+    np.testing.assert_array_equal(headline_rows(present[:, :2], ("audio", "visible")), [True, True, True, False, True])
 
 
 @pytest.mark.parametrize(

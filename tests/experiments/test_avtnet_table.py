@@ -9,9 +9,10 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from avtfuse.evaluation.accuracy import single_drop_conditions
-from avtfuse.contract import MODALITIES
-from experiments import avtnet, avtnet_table
+from avtfuse.contract import MODALITIES, headline_conditions
+from avtfuse.training import experiment, table as table_module
+from avtfuse.training.phase import PhaseRunner
+from experiments import avtnet_table
 
 VARIANTS = ("prop", "e2e")
 SEEDS = (0, 1)
@@ -21,27 +22,27 @@ PASSTHROUGH = ["--", "--epochs-embed", "3", "--image-size", "16", "--synthetic-s
 
 
 class FakeRun:
-    """Stands in for avtnet.run: writes config.json and results.json into config.run_dir and records the call."""
+    """Stands in for run_experiment: opens the run folder, writes results.json and the run's completion
+    marker, and records the call."""
 
     def __init__(self):
         self.configs = []
 
-    def __call__(self, config, fresh=False, verbose=2):
-        assert not fresh and verbose == 0
+    def __call__(self, config, verbose=2):
+        assert verbose == 0
         self.configs.append(config)
         rng = np.random.default_rng(zlib.crc32(config.run_name.encode()))
         modalities = tuple(config.data.modalities)
-        names = single_drop_conditions(modalities)
+        names = headline_conditions(modalities)
         conditions = {name: {"accuracy": float(rng.uniform(0.5, 1.0)), "count": 10} for name in names}
         conditions["average"] = {"accuracy": float(np.mean([conditions[n]["accuracy"] for n in names])),
                                  "count": 10 * len(names), "conditions": names}
         results = {"conditions": conditions, "protocol": config.data.protocol, "sampler": config.train.sampler,
                    "modalities": list(modalities)}
-        os.makedirs(config.run_dir, exist_ok=True)
-        with open(os.path.join(config.run_dir, "config.json"), "w") as handle:
-            json.dump(config.to_dict(), handle)
+        experiment.open_run_dir(config, "data")
         with open(os.path.join(config.run_dir, "results.json"), "w") as handle:
             json.dump(results, handle)
+        PhaseRunner(config.run_dir).finish(experiment.RUN_PHASE, {})
         return results
 
 
@@ -51,7 +52,7 @@ def table(tmp_path_factory):
     out = tmp_path_factory.mktemp("table")
     fake = FakeRun()
     patch = pytest.MonkeyPatch()
-    patch.setattr(avtnet, "run", fake)
+    patch.setattr(table_module, "run_experiment", fake)
     flags = ["--variants", ",".join(VARIANTS), "--seeds", ",".join(map(str, SEEDS)), "--protocols",
              ",".join(PROTOCOLS), "--output-dir", str(out)] + PASSTHROUGH
     try:
@@ -68,7 +69,7 @@ def test_every_run_once_and_resume_repeats_none(table):
     expected = {(variant, MODALITIES, protocol, seed) for variant in VARIANTS for protocol in PROTOCOLS
                 for seed in SEEDS}
     expected |= {("prop", pair, protocol, seed) for pair in PAIRS for protocol in PROTOCOLS for seed in SEEDS}
-    done = [(config.run_name.split("-")[0], tuple(config.data.modalities), config.data.protocol, config.data.seed)
+    done = [(config.variant, tuple(config.data.modalities), config.data.protocol, config.data.seed)
             for config in fake.configs]
     assert first_calls == len(expected) == len(done)  # the second invocation ran nothing
     assert set(done) == expected
@@ -110,16 +111,17 @@ def test_outputs_are_written(table):
 
 def test_finished_run_with_other_settings_is_refused(table, monkeypatch):
     out, fake, _, flags = table
-    monkeypatch.setattr(avtnet, "run", fake)
+    monkeypatch.setattr(table_module, "run_experiment", fake)
     changed = flags + ["--epochs-embed", "4"]  # the last value of a repeated flag wins
     with pytest.raises(SystemExit, match="other settings"):
         avtnet_table.main(changed)
 
 
 def test_flags_are_checked(capsys):
-    specs = avtnet_table.run_specs(avtnet_table.VARIANTS, (0, 1, 2), ("paper", "strict"), bimodal=True)
-    assert len(specs) == 3 * 2 * (len(avtnet_table.VARIANTS) + 3) and len(set(specs)) == len(specs)
-    assert len(avtnet_table.run_specs(("prop",), (0,), ("paper",), bimodal=False)) == 1
+    variants = tuple(avtnet_table.VARIANTS)
+    specs = table_module.table_runs(variants, (0, 1, 2), ("paper", "strict"), "prop")
+    assert len(specs) == 3 * 2 * (len(variants) + 3) and len(set(specs)) == len(specs)
+    assert len(table_module.table_runs(("prop",), (0,), ("paper",))) == 1
     for bad in (["--variants", "prop,nope"], ["--seeds", "a"], ["--protocols", "loose"],
                 ["--", "--seed", "3"], ["--", "--run-name", "x"]):
         with pytest.raises(SystemExit):
@@ -132,10 +134,10 @@ def test_flags_are_checked(capsys):
 
 
 def test_progress_is_logged(tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(avtnet, "run", FakeRun())
+    monkeypatch.setattr(table_module, "run_experiment", FakeRun())
     flags = ["--variants", "e2e", "--seeds", "5", "--protocols", "strict", "--no-bimodal",
              "--output-dir", str(tmp_path)] + PASSTHROUGH
-    with caplog.at_level("INFO", logger="experiments.avtnet_table"):
+    with caplog.at_level("INFO", logger="avtfuse.training.table"):
         avtnet_table.main(flags)
         avtnet_table.main(flags)
     assert "run 1/1: e2e strict seed 5" in caplog.text

@@ -36,6 +36,8 @@ def test_variant_trains_and_exports(manifest, variant, extra):
     avtnet.main(flags)
     results = json.loads((root / "runs" / variant / "results.json").read_text())
     assert results["variant"] == variant
+    phases = ("end_to_end",) if variant == "e2e" else ("embeddings", "recognizer")
+    assert all((root / "runs" / variant / f"{phase}.done").exists() for phase in phases)
     assert results["sampler"] == ("pk" if "pk" in extra else "random")
     assert set(results["conditions"]) >= {"complete", "only_audio", "only_thermal", "average"}
     serve = tf.saved_model.load(str(root / "saved" / variant)).signatures["serving_default"]

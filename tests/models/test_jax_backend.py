@@ -9,7 +9,8 @@ SCRIPT = textwrap.dedent("""
     import keras, numpy as np
     assert keras.backend.backend() == "jax"
     from avtfuse.losses import missing_modality_loss, batch_hard_triplet_loss
-    from avtfuse.models import AVTNet, AVTNetConfig, build_e2e
+    from avtfuse.models.avtnet import AVTNet, AVTNetConfig, BranchFeatures, build_recognizer
+    from avtfuse.models.base import ContractClassifier
     from experiments.benchmark import random_batch
     config = AVTNetConfig(audio_shape=(16, 8), image_size=(16, 16))
     inputs, labels = random_batch(config, 8, np.random.default_rng(0))
@@ -20,7 +21,8 @@ SCRIPT = textwrap.dedent("""
     emb = model(inputs)["audio"]
     value = float(missing_modality_loss(labels, emb, inputs["present"][:, 0]))
     assert np.isfinite(value) and np.isfinite(float(batch_hard_triplet_loss(labels, emb)))
-    features, recognizer, combined = build_e2e(config, 4)
+    backbone = BranchFeatures(config)
+    combined = ContractClassifier(backbone, build_recognizer(backbone.feature_dim, 4))
     combined.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     assert np.isfinite(combined.train_on_batch(inputs, labels))
     print("jax ok", logs["loss"])

@@ -138,7 +138,8 @@ def test_modality_dropout_class_in_dataset_is_seeded():
     labels = np.arange(16, dtype=np.int32)
 
     def run(seed):
-        dataset = tf.data.Dataset.from_tensors((batch, labels)).repeat(5).map(ModalityDropout(0.4, seed=seed))
+        dataset = tf.data.Dataset.from_tensors((batch, labels)).repeat(5).enumerate().map(
+            ModalityDropout(0.4, seed=seed))
         return np.stack([inputs["present"].numpy() for inputs, _ in dataset])
 
     first, second, other = run(5), run(5), run(6)

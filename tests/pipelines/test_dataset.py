@@ -1,6 +1,5 @@
 """The assembled pipeline on tiny synthetic data: counts, contract, splits, cache, bad input."""
 
-import os
 
 import numpy as np
 import pytest
@@ -98,11 +97,25 @@ def test_cache_is_reused_and_keyed_by_settings(tree, tmp_path, monkeypatch):
 
 def test_batches(tree, tmp_path):
     data = prepare(config(tree, tmp_path))
-    batches = list(data.batches("train", 8, training=True, seed=1))
+    batches, steps = data.training_batches(0, 8, seed=1)
+    batches = list(batches)
     assert all(x["audio"].shape[0] == 8 for x, _ in batches)
-    assert len(batches) == data.count("train") // 8
+    assert len(batches) == steps == data.count("train") // 8
     test = list(data.batches("test", 8))
     assert sum(int(y.shape[0]) for _, y in test) == data.count("test")
+
+
+def test_training_batches_are_a_function_of_seed_and_epoch(tree, tmp_path):
+    data = prepare(config(tree, tmp_path))
+
+    def recordings(epoch, seed=1, **kwargs):
+        batches, _ = data.training_batches(epoch, 4, seed=seed, **kwargs)
+        return [x["recording"].numpy().tolist() + x["present"].numpy().ravel().tolist() for x, _ in batches]
+
+    assert recordings(2) == recordings(2)
+    assert recordings(2) != recordings(3) and recordings(2) != recordings(2, seed=2)
+    dropped = recordings(1, dropout_rate=0.5)
+    assert dropped == recordings(1, dropout_rate=0.5) != recordings(1)
 
 
 def corrupt_copy(tree, tmp_path):
@@ -169,6 +182,19 @@ def test_bad_protocol_is_named():
         DataConfig(protocol="leaky")
 
 
+def test_pk_batches_take_modality_dropout(tree, tmp_path):
+    data = prepare(config(tree, tmp_path))
+    plain, steps = data.training_batches(0, 4, seed=5, sampler="pk", people_per_batch=2)
+    dropped, _ = data.training_batches(0, 4, seed=5, sampler="pk", people_per_batch=2, dropout_rate=0.6)
+    plain, dropped = list(plain), list(dropped)
+    assert len(plain) == len(dropped) == steps
+    before = sum(float(x["present"].numpy().sum()) for x, _ in plain)
+    after = sum(float(x["present"].numpy().sum()) for x, _ in dropped)
+    assert after < before
+    for x, y in dropped:
+        assert len(set(y.numpy().tolist())) == 2  # still P x K: two people per batch
+
+
 def test_paper_shapes():
     assert FeatureConfig.paper().shapes(("audio", "visible", "thermal")) == {
         "audio": (589, 128), "visible": (224, 224, 3), "thermal": (224, 224, 1)}
@@ -176,9 +202,9 @@ def test_paper_shapes():
 
 def test_training_batches_with_modality_dropout(tree, tmp_path):
     data = prepare(config(tree, tmp_path))
-    batches = list(data.batches("train", 8, training=True, seed=3, dropout_rate=0.5))
+    batches = list(data.training_batches(0, 8, seed=3, dropout_rate=0.5)[0])
     present = np.concatenate([x["present"].numpy() for x, _ in batches])
-    plain = np.concatenate([x["present"].numpy() for x, _ in data.batches("train", 8, training=True, seed=3)])
+    plain = np.concatenate([x["present"].numpy() for x, _ in data.training_batches(0, 8, seed=3)[0]])
     assert present.sum() < plain.sum() - 5  # some present modalities were dropped
     assert (present.sum(axis=1) >= 1).all()  # never all of a sample
     for x, _ in batches:

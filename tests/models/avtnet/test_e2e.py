@@ -1,4 +1,4 @@
-"""Tests for avtfuse.models.e2e: the E2E baseline (branch features -> recogniser, one phase)."""
+"""Tests for avtfuse.models.avtnet.e2e: the E2E baseline (branch features -> recogniser, one phase)."""
 
 import itertools
 
@@ -10,8 +10,8 @@ import tensorflow as tf
 from avtfuse.export import export_saved_model, load_serving
 from avtfuse.layers import AudioBranch, ImageBranch
 from avtfuse.contract import MODALITIES
-from avtfuse.models.avtnet import AVTNetConfig
-from avtfuse.models.e2e import BranchFeatures, E2EClassifier, build_e2e
+from avtfuse.models.avtnet import AVTNetConfig, BranchFeatures, build_recognizer
+from avtfuse.models.base import ContractClassifier
 
 NUM_PEOPLE = 3
 BATCH = 6
@@ -22,6 +22,13 @@ SUBSETS = [subset for size in (1, 2, 3) for subset in itertools.combinations(MOD
 
 def tiny_config(**overrides):
     return AVTNetConfig(**{**TINY, **overrides})
+
+
+def build_e2e(config, num_people):
+    """(backbone, recogniser, classifier) of the E2E baseline, as its recipe builds them."""
+    features_model = BranchFeatures(config)
+    recognizer = build_recognizer(features_model.feature_dim, num_people)
+    return features_model, recognizer, ContractClassifier(features_model, recognizer)
 
 
 def make_inputs(config, batch, seed=0, present=None):
@@ -75,8 +82,7 @@ def test_shapes_and_interface():
     inputs = make_inputs(config, BATCH)
     outputs = features_model(inputs)
     assert set(outputs) == {"features"}
-    assert features_model.embedding_names == features_model.recognizer_names == ("features",)
-    features = numpy(features_model.concatenate_embeddings(outputs))
+    features = numpy(features_model.features(outputs))
     assert features.shape == (BATCH, features_model.feature_dim) and features.dtype == np.float32
     assert recognizer.inputs[0].shape[-1] == features_model.feature_dim
     assert isinstance(features_model.get_layer("audio_branch"), AudioBranch)
@@ -91,7 +97,7 @@ def test_shapes_and_interface():
         features_model({"audio": inputs["audio"]})
     with pytest.raises(ValueError, match="dict"):
         features_model(inputs["audio"])
-    with pytest.raises(ValueError, match="BranchFeatures config"):
+    with pytest.raises(ValueError, match="AVTNetConfig"):
         BranchFeatures("audio")
 
 
@@ -158,13 +164,13 @@ def test_combined_equals_recognizer_on_features(tmp_path):
     features_model, recognizer, combined = build_e2e(config, NUM_PEOPLE)
     move_batch_norm_statistics(recognizer)
     inputs = make_inputs(config, BATCH)
-    features = features_model.concatenate_embeddings(features_model(inputs))
+    features = features_model.features(features_model(inputs))
     expected = numpy(recognizer(features, training=False))
     np.testing.assert_allclose(numpy(combined(inputs, training=False)), expected, rtol=1e-6, atol=1e-7)
     path = tmp_path / "e2e.keras"
     combined.save(path)
     loaded = keras.models.load_model(path)
-    assert isinstance(loaded, E2EClassifier) and isinstance(loaded.features_model, BranchFeatures)
+    assert isinstance(loaded, ContractClassifier) and isinstance(loaded.backbone, BranchFeatures)
     np.testing.assert_allclose(numpy(loaded(inputs, training=False)), expected, rtol=1e-6, atol=1e-7)
 
 
@@ -196,7 +202,7 @@ def test_export_saved_model_matches_combined(tmp_path):
     move_batch_norm_statistics(recognizer)
     present = np.array([[1, 1, 1], [0, 1, 1], [1, 0, 1], [1, 1, 0], [1, 1, 1], [0, 0, 1]], "float32")
     inputs = make_inputs(config, BATCH, present=present)
-    export_saved_model(features_model, recognizer, tmp_path / "e2e")
+    export_saved_model(combined, tmp_path / "e2e")
     signature = load_serving(tmp_path / "e2e")
     served = signature(**{key: tf.constant(inputs[key]) for key in (*config.modalities, "present")})
     expected = numpy(combined(inputs, training=False))

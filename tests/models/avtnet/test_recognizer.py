@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from avtfuse.models import build_recognizer
+from avtfuse.models.avtnet import build_recognizer
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import tensorflow as tf
 from avtfuse.layers import DenseJointEncoder, EmbeddingHead, TransformerBlock
 from avtfuse.losses import batch_hard_triplet_loss, missing_modality_loss, triplet_prototypical_loss
 from avtfuse.contract import MODALITIES
-from avtfuse.models import AVTNet, AVTNetConfig
+from avtfuse.models.avtnet import AVTNet, AVTNetConfig
 
 TINY = {"audio_shape": (16, 8), "image_size": (16, 16)}
 SUBSETS = [
@@ -83,7 +83,7 @@ def test_every_modality_subset_builds(modalities, rng):
     assert sorted(outputs) == sorted(model.embedding_names)
     tokens = sum(16 if m == "audio" else 2 * 2 for m in modalities)
     assert model.get_layer("joint_transformer").output.shape == (None, tokens, 8)
-    concatenated = keras.ops.convert_to_numpy(model.concatenate_embeddings(outputs))
+    concatenated = keras.ops.convert_to_numpy(model.features(outputs))
     assert concatenated.shape == (2, 256 * (len(modalities) + 1))
     np.testing.assert_array_equal(concatenated[:, -256:], outputs["joint"])
     np.testing.assert_array_equal(concatenated[:, :256], outputs[modalities[0]])
@@ -307,7 +307,7 @@ def test_joint_only_variant_has_one_embedding_and_one_loss_term(rng):
 def test_recognizer_sees_only_the_joint_embedding_when_asked(rng):
     model = AVTNet(tiny_config(recognizer_embeddings="joint"))
     outputs = model(make_inputs(model.config, 4, rng))
-    np.testing.assert_array_equal(model.concatenate_embeddings(outputs), outputs["joint"])
+    np.testing.assert_array_equal(model.features(outputs), outputs["joint"])
 
 
 def test_adapt_standardizes_with_present_samples_only(rng):

@@ -2,7 +2,7 @@
 
 import keras
 
-from avtfuse.models import branches
+from avtfuse.models.avtnet import branches
 from avtfuse.models.avtnet import AVTNetConfig
 
 
@@ -23,4 +23,4 @@ def test_standardisation_layers_only_when_asked():
         model = keras.Model(inputs, maps)
         names = {layer.name for layer in model.layers}
         assert ({"audio_standardize", "thermal_standardize"} <= names) == standardize
-        assert branches.input_shape(config, "thermal") == (16, 16, 1)
+        assert branches.input_shapes(config) == {"audio": (20, 8), "thermal": (16, 16, 1)}

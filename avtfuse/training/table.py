@@ -1,0 +1,81 @@
+"""A comparison table: many runs of one system (variants x modality subsets x protocols x seeds), resumable.
+
+The runs are driven through the library (`run_experiment`); a finished run
+is read back, never repeated. The reports are avtfuse.evaluation.comparison's.
+"""
+
+import dataclasses
+import logging
+import os
+
+from avtfuse.contract import MODALITIES
+from avtfuse.evaluation import comparison
+from avtfuse.training.experiment import finished_results, run_experiment
+
+logger = logging.getLogger(__name__)
+
+# Table 2 of the AVTNet paper: the proposed model on each pair of modalities.
+BIMODAL_MODALITIES = (("audio", "visible"), ("audio", "thermal"), ("visible", "thermal"))
+
+
+@dataclasses.dataclass(frozen=True)
+class TableRun:
+    """One cell of the table: a variant on some modalities under a protocol with a seed."""
+
+    variant: str
+    modalities: tuple
+    protocol: str
+    seed: int
+
+    @property
+    def name(self):
+        """Run folder name, e.g. prop-avt-paper-seed0."""
+        initials = "".join(name[0] for name in self.modalities)
+        return f"{self.variant}-{initials}-{self.protocol}-seed{self.seed}"
+
+    def describe(self):
+        subset = "" if len(self.modalities) == len(MODALITIES) else " " + ",".join(self.modalities)
+        return f"{self.variant}{subset} {self.protocol} seed {self.seed}"
+
+
+def table_runs(variants, seeds, protocols, bimodal_variant=None):
+    """Every run of the table, seed by seed so that an interrupted table is complete for the early seeds.
+
+    bimodal_variant: also run this variant on each pair of modalities (Table 2), or None.
+    """
+    runs = []
+    for seed in seeds:
+        for protocol in protocols:
+            runs += [TableRun(variant, MODALITIES, protocol, seed) for variant in variants]
+            if bimodal_variant:
+                runs += [TableRun(bimodal_variant, pair, protocol, seed) for pair in BIMODAL_MODALITIES]
+    return runs
+
+
+def run_table(runs, configure, verbose=2):
+    """Runs (or reads back) every run; returns the run list avtfuse.evaluation.comparison expects.
+
+    configure(TableRun) -> the ExperimentConfig of that run.
+    """
+    done = []
+    for index, run in enumerate(runs, start=1):
+        config = configure(run)
+        results = finished_results(config)
+        if results is not None:
+            logger.info("run %d/%d: %s already finished (%s)", index, len(runs), run.describe(), config.run_dir)
+        else:
+            logger.info("run %d/%d: %s", index, len(runs), run.describe())
+            results = run_experiment(config, verbose=verbose)
+        done.append({"variant": run.variant, "modalities": list(run.modalities), "protocol": run.protocol,
+                     "seed": run.seed, "run_dir": config.run_dir, "results": results, "config": config.to_dict()})
+    return done
+
+
+def write_reports(runs, output_dir):
+    """Writes table1.md/.csv, table2.md (with bimodal runs), robustness.png and comparison.json; returns the paths."""
+    summary = comparison.summarise(runs)
+    paths = list(comparison.write_table1(summary, output_dir))
+    paths.append(comparison.write_table2(summary, output_dir))
+    paths.append(comparison.plot_robustness(summary, os.path.join(output_dir, "robustness.png")))
+    paths.append(comparison.write_comparison_json(runs, summary, os.path.join(output_dir, "comparison.json")))
+    return [path for path in paths if path is not None]

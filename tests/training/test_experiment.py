@@ -1,0 +1,56 @@
+"""The experiment config: built from presets and variants, round trip, identity, run-folder checks."""
+
+import json
+
+import pytest
+
+from avtfuse.models.avtnet import AVTNetConfig
+from avtfuse.training.experiment import (
+    ExperimentConfig, RunMismatch, build_experiment, finished_results, open_run_dir)
+
+
+def test_build_from_preset_and_variant():
+    config = build_experiment("avtnet", variant="prop-2", data={"modalities": "audio,thermal", "protocol": "strict"},
+                              train={"epochs_embed": 2})
+    assert config.run_name == "prop-2-small-at-strict-seed0"
+    assert isinstance(config.model, AVTNetConfig) and config.model.modality_loss == "batch_hard"
+    assert config.model.audio_shape == (130, 64) and config.model.image_size == (48, 48)
+    assert config.train.epochs_embed == 2 and config.train.epochs_recognizer == 30  # the rest from the preset
+    paper = build_experiment("avtnet", preset="paper")
+    assert paper.model.audio_shape == (589, 128) and paper.data.features.image_size == (224, 224)
+
+
+def test_json_round_trip():
+    config = build_experiment("avtnet", variant="jer-2", features={"n_mels": 16}, runtime={"gpus": 0})
+    values = json.loads(json.dumps(config.to_dict()))
+    assert ExperimentConfig.from_dict(values) == config
+
+
+def test_identity_leaves_out_runtime_and_locations():
+    base = build_experiment("avtnet")
+    moved = build_experiment("avtnet", data={"cache_dir": "/elsewhere"}, runtime={"gpus": 0, "precision": "float32"},
+                             output_dir="out", saved_models_dir="saved", run_name="other")
+    assert base.identity() == moved.identity()
+    assert base.identity() != build_experiment("avtnet", train={"learning_rate": 0.01}).identity()
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"system": "nope"}, "system"), ({"variant": "prop-9"}, "variant"), ({"preset": "huge"}, "preset"),
+    ({"train": {"batch_size": 1}}, "TrainConfig.batch_size"), ({"data": {"protocol": "loose"}}, "protocol"),
+    ({"model": {"bn_neck": "some"}}, "AVTNetConfig.bn_neck"),
+])
+def test_bad_settings_name_the_field(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        build_experiment(**{"system": "avtnet", **kwargs})
+
+
+def test_run_folder_refuses_other_settings_or_data(tmp_path):
+    config = build_experiment("avtnet", output_dir=str(tmp_path))
+    open_run_dir(config, "a" * 64)
+    open_run_dir(config.replace(runtime=config.runtime.replace(gpus=0)), "a" * 64)  # runtime does not block
+    with pytest.raises(RunMismatch, match="other data"):
+        open_run_dir(config, "b" * 64)
+    with pytest.raises(RunMismatch, match="other settings"):
+        open_run_dir(config.replace(train=config.train.replace(seed=3)), "a" * 64)
+    assert finished_results(config) is None
+    open_run_dir(config, "b" * 64, fresh=True)
