@@ -1,6 +1,7 @@
 """Devices, distribution strategy and precision policy for a run."""
 
 import dataclasses
+import functools
 import logging
 
 import keras
@@ -34,6 +35,17 @@ class Runtime:
     device: str
 
 
+@functools.lru_cache(maxsize=None)
+def mirrored_strategy(devices):
+    """One MirroredStrategy per device tuple for the whole process.
+
+    A second MirroredStrategy over the same devices in one process makes
+    collective ops of later steps fail (tensorflow/tensorflow#62790), so runs
+    in one process (a comparison table) share it.
+    """
+    return tf.distribute.MirroredStrategy(list(devices))
+
+
 def setup_runtime(config):
     """Chooses devices, sets the global Keras dtype policy and returns the Runtime.
 
@@ -56,8 +68,7 @@ def setup_runtime(config):
     elif gpus == 1:
         strategy, device = tf.distribute.OneDeviceStrategy("/gpu:0"), "1 GPU"
     else:
-        names = [f"/gpu:{i}" for i in range(gpus)]
-        strategy, device = tf.distribute.MirroredStrategy(names), f"{gpus} GPUs (MirroredStrategy)"
+        strategy, device = mirrored_strategy(tuple(f"/gpu:{i}" for i in range(gpus))), f"{gpus} GPUs (MirroredStrategy)"
     precision = config.precision
     if precision == "auto":
         precision = "mixed_float16" if gpus > 0 else "float32"

@@ -35,3 +35,11 @@ def test_explicit_mixed_precision_on_cpu_warns(caplog):
 def test_bad_arguments_are_named(kwargs, word):
     with pytest.raises(ValueError, match=word):
         RuntimeConfig(**kwargs)
+
+
+def test_one_mirrored_strategy_per_device_list():
+    from avtfuse.training.runtime import mirrored_strategy
+
+    first = mirrored_strategy(("/cpu:0",))
+    assert mirrored_strategy(("/cpu:0",)) is first
+    assert first.num_replicas_in_sync == 1
