@@ -10,15 +10,16 @@ class L2Normalize(keras.layers.Layer):
 
     Computes and returns float32 whatever the dtype policy (squared norms of
     float16 vectors overflow and `epsilon` underflows in float16), so the
-    embeddings reach the metric losses in float32. The squared norm is clamped
-    below at `epsilon`: an all-zero vector (an ablated modality) maps to zeros,
-    with finite values and gradients.
+    embeddings reach the metric losses in float32. A vector whose squared norm
+    is below `epsilon` (an all-zero vector: an ablated modality) maps to zeros
+    with a zero gradient; clamping the norm instead would give it a gradient of
+    1/sqrt(epsilon) (1e6), inf once cast back to a float16 input.
 
-    Input: float [..., D]. Output: float32 [..., D].
+    Input: float [..., D]. Output: float32 [..., D]; symbolic calls declare float32 too.
 
     Args:
         axis: the axis holding the vector components.
-        epsilon: lower bound of the squared norm (float32 units).
+        epsilon: squared norm (float32 units) below which a vector counts as zero.
     """
 
     def __init__(self, axis=-1, epsilon=1e-12, **kwargs):
@@ -31,10 +32,14 @@ class L2Normalize(keras.layers.Layer):
     def call(self, inputs):
         vectors = ops.cast(inputs, "float32")
         squared_norm = ops.sum(ops.square(vectors), axis=self.axis, keepdims=True)
-        return vectors * ops.rsqrt(ops.maximum(squared_norm, self.epsilon))
+        normalized = vectors * ops.rsqrt(ops.maximum(squared_norm, self.epsilon))
+        return ops.where(squared_norm < self.epsilon, ops.zeros_like(normalized), normalized)
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs.shape, dtype="float32")
 
     def get_config(self):
         config = super().get_config()

@@ -29,6 +29,16 @@ class Standardization(keras.layers.Normalization):
         if self.input_mean is None and self.built:
             self.variance = ops.where(self.variance < self.min_variance, ops.ones_like(self.variance), self.variance)
 
+    def set_weights(self, weights):
+        """Sets the statistics, as Layer.set_weights, and refreshes the tensors `call` uses.
+
+        Keras' Normalization copies its statistics into tensors at adapt and
+        load time only; without the refresh a layer given weights this way
+        would keep standardising with its old statistics.
+        """
+        super().set_weights(weights)
+        self.finalize_state()
+
     def get_config(self):
         config = super().get_config()
         config.update({"min_variance": self.min_variance})

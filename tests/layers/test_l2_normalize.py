@@ -46,3 +46,22 @@ def test_serialisation(layer_checks, rng):
     vectors = rng.normal(size=(4, 6)).astype("float32")
     layer_checks.config_round_trip(L2Normalize(epsilon=1e-8), vectors)
     layer_checks.save_load(L2Normalize(), vectors)
+
+
+def test_zero_vector_gradient_is_finite_under_mixed_float16():
+    vectors = tf.constant([[0.0, 0.0, 0.0], [3.0, 0.0, 4.0]], tf.float16)
+    with tf.GradientTape() as tape:
+        tape.watch(vectors)
+        result = L2Normalize(dtype="mixed_float16")(vectors)
+        total = tf.reduce_sum(result * tf.constant([[1.0, 2.0, 3.0]]))
+    gradient = tape.gradient(total, vectors)
+    assert gradient.dtype == tf.float16
+    np.testing.assert_array_equal(result.numpy()[0], 0.0)
+    assert np.all(np.isfinite(gradient.numpy()))
+    # d(w . x/|x|)/dx = (w - (w . u) u) / |x| with u = x/|x|: [-0.16, 0.4, 0.12] for the second row.
+    np.testing.assert_allclose(gradient.numpy()[1], [-0.16, 0.4, 0.12], rtol=1e-2)
+
+
+def test_vectors_below_epsilon_map_to_zeros():
+    result = L2Normalize(epsilon=1e-4)(np.array([[1e-3, 0.0], [0.1, 0.0]], "float32")).numpy()
+    np.testing.assert_array_equal(result, [[0.0, 0.0], [1.0, 0.0]])

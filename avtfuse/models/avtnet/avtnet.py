@@ -57,6 +57,8 @@ class AVTNet(ContractModel, keras.Model):
         }
         outputs["joint"] = _joint_embedding(config, feature_maps, dtype)
         super().__init__(inputs=inputs, outputs=outputs, name=name, dtype=dtype, **kwargs)
+        if dtype is not None:
+            self.dtype_policy = dtype  # keras' functional init drops it
         self.config = config
         self.loss_trackers = {
             embedding: keras.metrics.Mean(name=f"loss_{embedding}") for embedding in config.embedding_names

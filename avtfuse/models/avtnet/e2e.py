@@ -44,6 +44,8 @@ class BranchFeatures(ContractModel, keras.Model):
         else:
             features = pooled[0]
         super().__init__(inputs=inputs, outputs={"features": features}, name=name, dtype=dtype, **kwargs)
+        if dtype is not None:
+            self.dtype_policy = dtype  # keras' functional init drops it
         self.config = config
 
     def input_shapes(self):
