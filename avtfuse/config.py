@@ -53,20 +53,12 @@ class Config:
     def _fail(self, name, expected):
         raise ValueError(f"{type(self).__name__}.{name}: expected {expected}, got {getattr(self, name)!r}")
 
-    def check_positive_int(self, *names):
-        """Each named field is an integer >= 1 (stored as int)."""
+    def check_int(self, *names, minimum=1):
+        """Each named field is an integer >= `minimum` (stored as int)."""
         for name in names:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                self._fail(name, "an integer >= 1")
-            setattr(self, name, int(value))
-
-    def check_non_negative_int(self, *names):
-        """Each named field is an integer >= 0 (stored as int)."""
-        for name in names:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-                self._fail(name, "an integer >= 0")
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+                self._fail(name, f"an integer >= {minimum}")
             setattr(self, name, int(value))
 
     def check_positive(self, *names):

@@ -38,7 +38,7 @@ class FeatureConfig(Config):
     thermal_palette: str = "gray"
 
     def __post_init__(self):
-        self.check_positive_int("sample_rate", "audio_samples", "n_mels", "n_fft", "hop_length")
+        self.check_int("sample_rate", "audio_samples", "n_mels", "n_fft", "hop_length")
         self.check_pair("image_size")
         if min(self.image_size) < 8:
             self._fail("image_size", "(H, W) with H, W >= 8")

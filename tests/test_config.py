@@ -25,7 +25,7 @@ class Outer(Config):
     inner: Inner = dataclasses.field(default_factory=Inner)
 
     def __post_init__(self):
-        self.check_positive_int("count")
+        self.check_int("count")
         self.check_choice("name", ("a", "b"))
         self.inner = Inner.coerce(self.inner)
 

@@ -37,10 +37,9 @@ class TrainConfig(Config):
     seed: int = 0
 
     def __post_init__(self):
-        self.check_non_negative_int("epochs_embed", "epochs_recognizer", "seed")
-        self.check_positive_int("people_per_batch")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 2:
-            self._fail("batch_size", "an integer >= 2 (triplet mining needs pairs)")
+        self.check_int("epochs_embed", "epochs_recognizer", "seed", minimum=0)
+        self.check_int("people_per_batch")
+        self.check_int("batch_size", minimum=2)  # triplet mining needs pairs
         self.check_positive("learning_rate")
         self.check_rate("beta_1", "beta_2", "modality_dropout")
         self.check_choice("sampler", SAMPLERS)

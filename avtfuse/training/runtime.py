@@ -24,7 +24,7 @@ class RuntimeConfig(Config):
     precision: str = "auto"
 
     def __post_init__(self):
-        self.check_non_negative_int("gpus")
+        self.check_int("gpus", minimum=0)
         self.check_choice("precision", PRECISIONS)
 
 

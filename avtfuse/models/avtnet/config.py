@@ -82,7 +82,7 @@ class AVTNetConfig(Config):
         self.modalities = canonical_modalities(self.modalities)
         self.check_pair("audio_shape")
         self.check_pair("image_size")
-        self.check_positive_int(
+        self.check_int(
             "thermal_channels", "audio_kernel_size", "audio_layers", "image_filters", "image_kernel_size",
             "image_blocks", "token_dim", "embedding_dim", "hidden_dim", "num_heads", "ff_dim")
         if min(self.image_size) < 2**self.image_blocks:
