@@ -93,14 +93,15 @@ class SplitData:
         return {n: int(k) for n, k in zip(names, per)}
 
     def samples(self, split, shuffle_recordings=False, seed=None):
-        """Unbatched (inputs, label) examples of one split, in the data contract."""
+        """Unbatched (inputs, label) examples of one split, in the data contract (with shuffle_recordings:
+        recordings in an order fixed by `seed`, the same on every iteration)."""
         modalities = self.config.modalities
         split_id = SPLIT_IDS[split]
         conditions = tf.constant(self.conditions, tf.float32)
         assignment = tf.constant(self.assignment, tf.int32)
         recordings = cache.read_cache(self.cache_path, self.shapes)
         if shuffle_recordings:
-            recordings = recordings.shuffle(self.assignment.shape[0], seed=seed)
+            recordings = recordings.shuffle(self.assignment.shape[0], seed=seed, reshuffle_each_iteration=False)
 
         def copies(example):
             row = tf.gather(assignment, example["index"])
@@ -120,8 +121,10 @@ class SplitData:
                          dropout_rate=0.0, dropout_mode="hard"):
         """The training batches of one epoch: (dataset of exactly `steps` batches, steps).
 
-        The batches are a function of (seed, epoch) alone, so a run resumed at
-        any epoch sees what an uninterrupted run saw. sampler "random":
+        The batches are a function of (seed, epoch) alone, the same on every
+        iteration of the dataset (Keras reads a first batch from an iterator of
+        its own under a distribution strategy), so a run resumed at any epoch
+        sees what an uninterrupted run saw. sampler "random":
         shuffled samples, batches of `batch_size`, remainder dropped; "pk":
         `people_per_batch` people x batch_size // people_per_batch samples each
         (the split's samples are cached in memory). With `dropout_rate` > 0
@@ -141,7 +144,8 @@ class SplitData:
                 raise ValueError(f"batch_size: {batch_size} exceeds the {count} training samples")
             steps = count // batch_size
             data = self.samples("train", shuffle_recordings=True, seed=epoch_seed)
-            data = data.shuffle(min(2048, count), seed=epoch_seed).batch(batch_size, drop_remainder=True)
+            data = data.shuffle(min(2048, count), seed=epoch_seed, reshuffle_each_iteration=False)
+            data = data.batch(batch_size, drop_remainder=True)
         if dropout_rate > 0:
             data = data.enumerate().map(ablation.ModalityDropout(dropout_rate, dropout_mode, seed=epoch_seed))
         return data.prefetch(tf.data.AUTOTUNE), steps

@@ -20,9 +20,11 @@ def pk_batches(dataset, labels, people_per_batch, samples_per_person, seed=0, sh
     samples_per_person samples of each, grouped by person (the first K
     belong to one person, and so on); every tensor gets a leading axis P * K.
     A person with at least K samples contributes K distinct samples per batch
-    (drawn without replacement from a reshuffled pass over their samples; the
-    leftover n mod K of a pass are skipped, different ones every pass); a
-    person with fewer than K repeats their samples to fill K. Each person's
+    (drawn without replacement from a pass over their samples in an order
+    fixed by the seed; the leftover n mod K of a pass are skipped); a person
+    with fewer than K repeats their samples to fill K. Every iteration of the
+    returned dataset yields the same batches (a resumed or re-read epoch sees
+    what the first read saw); vary `seed` per epoch for new orders. Each person's
     stream filters the whole `dataset`, so pass a cached one. shuffle_buffer
     caps each person's shuffle buffer (default: all their samples).
     Deterministic for a seed. The caller sets the steps per epoch
@@ -44,7 +46,7 @@ def pk_batches(dataset, labels, people_per_batch, samples_per_person, seed=0, sh
     for index, (person, count) in enumerate(zip(people, sample_counts)):
         own = dataset.filter(lambda inputs, label, person=person: tf.equal(label, tf.cast(person, label.dtype)))
         buffer = int(count if shuffle_buffer is None else min(count, shuffle_buffer))
-        own = own.shuffle(buffer, seed=seed * 100_003 + index, reshuffle_each_iteration=True)
+        own = own.shuffle(buffer, seed=seed * 100_003 + index, reshuffle_each_iteration=False)
         if count >= samples_per_person:
             own = own.batch(samples_per_person, drop_remainder=True).repeat()
         else:

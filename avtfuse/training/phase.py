@@ -89,8 +89,11 @@ class PhaseRunner:
         """Fits a compiled `model` for `epochs` epochs, continuing from the phase's last checkpoint.
 
         epoch_batches(epoch) -> (dataset of exactly `steps` batches, steps): the
-        training batches of one epoch, the same whenever asked for. Returns the
-        model; a phase already finished must not be fitted again (see `is_done`).
+        training batches of one epoch, the same whenever asked for and on every
+        iteration (under a distribution strategy Keras first reads a batch from
+        an iterator of its own: shuffle with reshuffle_each_iteration=False).
+        Returns the model; a phase already finished must not be fitted again
+        (see `is_done`).
         """
         start = self.restored_epoch(phase, model)
         if start >= epochs:

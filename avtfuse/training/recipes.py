@@ -103,10 +103,12 @@ def _features(backbone, batches):
 
 
 def _feature_batches(features, labels, epoch, cfg):
-    """One epoch of shuffled (features, label) batches, a function of (seed, epoch): (dataset, steps)."""
+    """One epoch of shuffled (features, label) batches, a function of (seed, epoch), the same on every
+    iteration: (dataset, steps)."""
     steps = -(-len(labels) // cfg.batch_size)
     data = tf.data.Dataset.from_tensor_slices((features, labels))
-    data = data.shuffle(len(labels), seed=cfg.seed * 100_003 + epoch).batch(cfg.batch_size)
+    data = data.shuffle(len(labels), seed=cfg.seed * 100_003 + epoch, reshuffle_each_iteration=False)
+    data = data.batch(cfg.batch_size)
     return data.prefetch(tf.data.AUTOTUNE), steps
 
 

@@ -84,3 +84,11 @@ def test_steps_per_epoch():
         pk_steps_per_epoch(0, 4, 8)
     with pytest.raises(ValueError, match="samples_per_person"):
         pk_steps_per_epoch(10, 4, 1)
+
+
+def test_every_iteration_yields_the_same_batches():
+    dataset, labels = make_dataset()
+    batches = pk_batches(dataset, labels, 2, 3, seed=4).take(12)
+    first = [inputs["index"] for inputs, _ in batches.as_numpy_iterator()]
+    again = [inputs["index"] for inputs, _ in batches.as_numpy_iterator()]
+    np.testing.assert_array_equal(np.stack(first), np.stack(again))

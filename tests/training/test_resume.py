@@ -1,0 +1,162 @@
+"""Kill -9 and resume: a run killed in each phase and started again ends as an uninterrupted run does."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from experiments import avtnet
+from pipelines.dataset import prepare
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FLAGS = [
+    "--synthetic-subjects", "3", "--image-size", "8", "--n-mels", "8", "--audio-seconds", "0.1",
+    "--epochs-embed", "2", "--epochs-recognizer", "3", "--batch-size", "8", "--gpus", "0", "--verbose", "1",
+]
+RUN = "tiny"
+
+
+def command(root, name, cache_dir):
+    """The command line of run `name` (its own output and SavedModel folders, the shared cache)."""
+    return [sys.executable, "-m", "experiments.avtnet", *FLAGS, "--cache-dir", str(cache_dir),
+            "--output-dir", str(root / name), "--saved-models-dir", str(root / f"{name}-saved"), "--run-name", RUN]
+
+
+def start(args, log):
+    """Starts a command in the repository, its stderr (the log) going to the file `log`."""
+    with open(log, "w") as stderr:
+        return subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)
+
+
+def kill_after(args, marker, log, delay=0.0, timeout=300):
+    """Starts a command, kills it with SIGKILL `delay` seconds after the file `marker` appears; returns its log."""
+    process = start(args, log)
+    try:
+        deadline = time.monotonic() + timeout
+        while not marker.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the run ended (status {process.returncode}) or timed out before writing {marker}:\n"
+                            + log.read_text()[-3000:])
+            time.sleep(0.02)
+        time.sleep(delay)
+        assert process.poll() is None, f"the run finished within {delay} s of writing {marker}: nothing to resume"
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    return log.read_text()
+
+
+def run_to_end(args, log, timeout=300):
+    """Runs a command to completion; returns its log."""
+    process = start(args, log)
+    try:
+        assert process.wait(timeout) == 0, log.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+    return log.read_text()
+
+
+def checkpoint_epochs(run_dir, phase):
+    """The epochs of the phase's whole checkpoints in the run folder."""
+    folder = run_dir / "checkpoints" / phase
+    names = os.listdir(folder) if folder.is_dir() else []
+    return sorted(int(name[6:10]) for name in names if name.startswith("epoch-"))
+
+
+def h5_arrays(path):
+    """Every dataset of an HDF5 file (weights and optimizer state): {name: array}."""
+    arrays = {}
+
+    def collect(name, item):
+        if isinstance(item, h5py.Dataset):
+            arrays[name] = item[()]
+
+    with h5py.File(path, "r") as handle:
+        handle.visititems(collect)
+    return arrays
+
+
+def results(run_dir):
+    """results.json less the SavedModel path, which names the run's own folder."""
+    values = json.loads((run_dir / "results.json").read_text())
+    assert values.pop("saved_model").endswith(os.path.join(f"{run_dir.parent.name}-saved", RUN))
+    return values
+
+
+def kill_twice(args, run_dir, logs):
+    """Kills a run in epoch 2 of the first phase, restarts it and kills it in the second phase, restarts it to
+    the end. Returns {"first"/"second": (the killed phase's checkpoint epochs at the kill, log of the restart)}."""
+    kill_after(args, run_dir / "checkpoints" / "embeddings" / "epoch-0001.weights.h5", logs / "b-1.log", delay=0.3)
+    assert not (run_dir / "embeddings.done").exists(), "killed after the first phase had finished"
+    first = checkpoint_epochs(run_dir, "embeddings")
+    log = kill_after(args, run_dir / "checkpoints" / "recognizer" / "epoch-0001.weights.h5", logs / "b-2.log")
+    assert not (run_dir / "recognizer.done").exists(), "killed after the second phase had finished"
+    second = checkpoint_epochs(run_dir, "recognizer")
+    return {"first": (first, log), "second": (second, run_to_end(args, logs / "b-3.log"))}
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    """The synthetic data and feature cache every run shares, written once (here, so runs can start together)."""
+    path = tmp_path_factory.mktemp("cache")
+    prepare(avtnet.experiment_config(avtnet.parse_args([*FLAGS, "--cache-dir", str(path)])).data)
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, cache_dir):
+    """Run A start to end in one go and, beside it, run B killed twice (see `kill_twice`).
+
+    Returns (A's run folder, B's run folder, what `kill_twice` saw).
+    """
+    root = tmp_path_factory.mktemp("resume")
+    uninterrupted = start(command(root, "a", cache_dir), root / "a.log")
+    try:
+        seen = kill_twice(command(root, "b", cache_dir), root / "b" / RUN, root)
+        assert uninterrupted.wait(300) == 0, (root / "a.log").read_text()[-3000:]
+    finally:
+        if uninterrupted.poll() is None:
+            os.kill(uninterrupted.pid, signal.SIGKILL)
+            uninterrupted.wait()
+    return root / "a" / RUN, root / "b" / RUN, seen
+
+
+def test_kill_in_the_first_phase_resumes_from_its_checkpoint(runs):
+    _, resumed, seen = runs
+    epochs, log = seen["first"]
+    assert epochs and epochs[-1] in (1, 2)
+    assert f"embeddings: resuming after epoch {epochs[-1]}" in log
+    assert (resumed / "embeddings.done").exists()
+
+
+def test_kill_in_the_second_phase_resumes_from_its_checkpoint(runs):
+    _, _, seen = runs
+    epochs, log = seen["second"]
+    assert epochs and epochs[-1] in (1, 2, 3)
+    assert f"recognizer: resuming after epoch {epochs[-1]}" in log
+    assert "embeddings: epochs" not in log and "embeddings: resuming" not in log
+
+
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(runs):
+    uninterrupted, resumed, _ = runs
+    for checkpoint in ("embeddings/epoch-0002.weights.h5", "recognizer/epoch-0003.weights.h5"):
+        expected = h5_arrays(uninterrupted / "checkpoints" / checkpoint)
+        got = h5_arrays(resumed / "checkpoints" / checkpoint)
+        assert sorted(got) == sorted(expected) and any(name.startswith("optimizer") for name in got)
+        for name, array in expected.items():
+            np.testing.assert_array_equal(got[name], array, err_msg=f"{checkpoint}: {name}")
+
+
+def test_resumed_run_gives_the_results_of_an_uninterrupted_one(runs):
+    uninterrupted, resumed, _ = runs
+    assert results(resumed) == results(uninterrupted)
