@@ -64,8 +64,9 @@ def configure_output(verbose=1):
 
 
 def keras_verbosity(verbose, interactive):
-    """Keras fit verbosity for a run's `verbose`: bars on a terminal, one line per epoch otherwise."""
-    if verbose == 0:
+    """Keras fit verbosity for a run's `verbose`: progress bars on a terminal; elsewhere Keras' epoch lines
+    only at verbose 2 (the phase runner logs one line per epoch itself)."""
+    if verbose == 0 or (verbose == 1 and not interactive):
         return 0
     return 1 if interactive else 2
 

@@ -40,7 +40,8 @@ class LearningRateLogger(keras.callbacks.Callback):
 
 
 class ProgressLogger(keras.callbacks.Callback):
-    """Logs each finished epoch of a phase with its loss, the time it took and an estimate of the time left."""
+    """Logs each finished epoch of a phase with its losses and metrics, the time it took and an estimate of the
+    time left (one line per epoch: Keras' own epoch lines are shown with --verbose 2 or on a terminal)."""
 
     def __init__(self, phase, epochs, initial_epoch=0):
         super().__init__()
@@ -56,6 +57,7 @@ class ProgressLogger(keras.callbacks.Callback):
         elapsed = time.monotonic() - self.started
         per_epoch = elapsed / (epoch + 1 - self.initial_epoch)
         left = per_epoch * (self.epochs - epoch - 1)
-        loss = (logs or {}).get("loss")
-        logger.info("%s: epoch %d/%d, loss %s, %.1f s/epoch, about %s left", self.phase, epoch + 1, self.epochs,
-                    "n/a" if loss is None else f"{float(loss):.4f}", per_epoch, format_duration(left))
+        values = ", ".join(f"{name} {float(value):.4f}" for name, value in (logs or {}).items()
+                           if name != "learning_rate")
+        logger.info("%s: epoch %d/%d, %s, %.1f s/epoch, about %s left", self.phase, epoch + 1, self.epochs,
+                    values or "no logs", per_epoch, format_duration(left))

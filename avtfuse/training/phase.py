@@ -92,14 +92,13 @@ class PhaseRunner:
         training batches of one epoch, the same whenever asked for and on every
         iteration (under a distribution strategy Keras first reads a batch from
         an iterator of its own: shuffle with reshuffle_each_iteration=False).
-        Returns the model; a phase already finished must not be fitted again
-        (see `is_done`).
+        `callbacks` run before the runner's own. Returns the model; a phase
+        already finished must not be fitted again (see `is_done`).
         """
         start = self.restored_epoch(phase, model)
         if start >= epochs:
             return model
-        first, steps = epoch_batches(start)
-        data = first
+        data, steps = epoch_batches(start)
         for epoch in range(start + 1, epochs):
             data = data.concatenate(epoch_batches(epoch)[0])
         logger.info("%s: epochs %d-%d of %d, %d steps each", phase, start + 1, epochs, epochs, steps)

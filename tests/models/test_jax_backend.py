@@ -11,7 +11,7 @@ SCRIPT = textwrap.dedent("""
     from avtfuse.losses import missing_modality_loss, batch_hard_triplet_loss
     from avtfuse.models.avtnet import AVTNet, AVTNetConfig, BranchFeatures, build_recognizer
     from avtfuse.models.base import ContractClassifier
-    from experiments.benchmark import random_batch
+    from avtfuse.training.speed import random_batch
     config = AVTNetConfig(audio_shape=(16, 8), image_size=(16, 16))
     inputs, labels = random_batch(config, 8, np.random.default_rng(0))
     model = AVTNet(config)
