@@ -23,8 +23,7 @@ def parser(prog, description, epilog=None):
     data.add_argument("--ablation", choices=ABLATIONS, default="paper",
                       help="training copies: paper (complete + one missing modality) or subsets (every subset)")
     data.add_argument("--subjects", help="SpeakingFaces subject numbers to use, e.g. 1-75 or 1,2,5")
-    data.add_argument("--frame", default="middle",
-                      help="which frame of a recording to use: middle, first, last or a frame number")
+    data.add_argument("--frame", default="middle", help="frame of a recording: middle, first, last or a number")
     data.add_argument("--image-size", type=int, help="frame height and width in pixels (small: 48, paper: 224)")
     data.add_argument("--n-mels", type=int, help="mel bands of the log-mel spectrogram (small: 64, paper: 128)")
     data.add_argument("--audio-seconds", type=float,
