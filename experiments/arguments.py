@@ -55,7 +55,7 @@ def parser(prog, description, epilog=None):
                          help="auto: mixed_float16 on GPU, float32 on CPU")
     runtime.add_argument("--output-dir", default="runs", help="parent of the run folder (default runs)")
     runtime.add_argument("--run-name", help="name of the run folder and SavedModel (default from the settings)")
-    runtime.add_argument("--saved-models-dir", default="saved_models", help="where SavedModels go (default saved_models)")
+    runtime.add_argument("--saved-models-dir", default="saved_models", help="SavedModel folder (default saved_models)")
     runtime.add_argument("--fresh", action="store_true", help="delete an earlier run of this name first")
     runtime.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                          help="0 warnings only; 1 progress (default); 2 also TensorFlow's notices and Keras warnings")
@@ -86,7 +86,7 @@ def experiment_kwargs(args, sample_rate=44100):
     if args.audio_seconds:
         features["sample_rate"] = sample_rate
         features["audio_samples"] = round(args.audio_seconds * sample_rate)
-    train = {name: getattr(args, name) for name in ("epochs_embed", "epochs_recognizer") if getattr(args, name) is not None}
+    train = {k: v for k in ("epochs_embed", "epochs_recognizer") if (v := getattr(args, k)) is not None}
     train.update(batch_size=args.batch_size, learning_rate=args.learning_rate, sampler=args.sampler,
                  people_per_batch=args.people_per_batch, modality_dropout=args.modality_dropout,
                  dropout_mode=args.dropout_mode, jit_compile=args.jit_compile, seed=args.seed)

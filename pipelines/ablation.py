@@ -113,21 +113,20 @@ def modality_dropout(inputs, rate, seed, mode="hard", alpha=0.5):
     drop = drop & ~(rescued & all_dropped[:, None])
 
     outputs = {**inputs, **{m: tf.convert_to_tensor(inputs[m]) for m in modalities}}
+    kept = tf.where(drop, 0.0, present)
+    if mode == "hard":
+        return blank_missing(outputs, kept, modalities)
     any_dropped = tf.reduce_any(drop, axis=1)
     for index, modality in enumerate(modalities):
         tensor = outputs[modality]
-        dropped = _broadcast_bit(drop[:, index], tensor)
         if mode == "noise":
             noise = tf.random.stateless_normal(tf.shape(tensor), noise_seeds[index], dtype=tensor.dtype)
-            outputs[modality] = tf.where(dropped, noise, tensor)
-        elif mode == "soft":
+            outputs[modality] = tf.where(_broadcast_bit(drop[:, index], tensor), noise, tensor)
+        else:
             kept_scale = tf.where(any_dropped, 1.0 - alpha, 1.0)
             scale = tf.where(drop[:, index], alpha, kept_scale)
             outputs[modality] = tensor * tf.cast(_broadcast_bit(scale, tensor), tensor.dtype)
-    if mode == "soft":
-        return {**outputs, "present": present}
-    kept = tf.where(drop, 0.0, present)
-    return blank_missing(outputs, kept, modalities) if mode == "hard" else {**outputs, "present": kept}
+    return {**outputs, "present": present if mode == "soft" else kept}
 
 
 def _check_dropout_args(rate, mode, alpha):

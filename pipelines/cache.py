@@ -16,6 +16,7 @@ import shutil
 import tensorflow as tf
 
 from avtfuse.console import Progress
+from avtfuse.files import atomic_text
 from pipelines.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -84,9 +85,7 @@ def read_meta(path):
         meta = json.load(f)
     if "content_sha256" not in meta:
         meta["content_sha256"] = content_sha256(path, meta["num_shards"])
-        with open(meta_path + ".partial", "w") as f:
-            json.dump(meta, f, indent=2)
-        os.replace(meta_path + ".partial", meta_path)
+        atomic_text(meta_path, json.dumps(meta, indent=2))
     return meta
 
 

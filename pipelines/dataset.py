@@ -1,6 +1,7 @@
 """The whole input pipeline: read, decode, features (cached), ablate, split, shuffle, batch, prefetch."""
 
 import dataclasses
+import functools
 import logging
 import os
 
@@ -117,6 +118,11 @@ class SplitData:
         """Batched, prefetched examples of a split in cache order (evaluation and embedding)."""
         return self.samples(split).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
+    @functools.cached_property
+    def cached_training_samples(self):
+        """The training samples in cache order, held in memory once for every epoch of the P x K sampler."""
+        return self.samples("train").cache()
+
     def training_batches(self, epoch, batch_size, seed, sampler="random", people_per_batch=8,
                          dropout_rate=0.0, dropout_mode="hard"):
         """The training batches of one epoch: (dataset of exactly `steps` batches, steps).
@@ -136,7 +142,7 @@ class SplitData:
             rows, _ = np.nonzero(self.assignment == SPLIT_IDS["train"])
             steps = sampler_module.pk_steps_per_epoch(len(rows), people_per_batch, samples_per_person)
             data = sampler_module.pk_batches(
-                self.samples("train").cache(), self.labels[rows], people_per_batch, samples_per_person,
+                self.cached_training_samples, self.labels[rows], people_per_batch, samples_per_person,
                 seed=epoch_seed).take(steps)
         else:
             count = self.count("train")
@@ -185,7 +191,7 @@ def prepare(config):
     key = feature_stage.fingerprint(recordings, config.modalities, config.features)
     path = cache.cache_path(config.cache_dir, f"features-{key}")
     if cache.is_complete(path):
-        logger.info("using cached features %s", path)
+        logger.info("using the cached features in %s", path)
     else:
         logger.info("validating %d recordings", len(recordings))
         recordings, rates = feature_stage.validate_recordings(recordings, config.modalities, policy)
@@ -211,7 +217,8 @@ def prepare(config):
     assignment = assign_samples(
         np.array(meta["recorded"], np.float32), meta["recordings"], people, conditions, len(trained), config)
     return SplitData(
-        config, path, meta["content_sha256"], meta["class_names"], np.array(meta["labels"]), conditions, assignment, skipped)
+        config, path, meta["content_sha256"], meta["class_names"], np.array(meta["labels"]), conditions, assignment,
+        skipped)
 
 
 def assign_samples(recorded, recording_ids, people, conditions, num_trained, config):

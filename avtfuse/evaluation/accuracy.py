@@ -2,8 +2,9 @@
 
 import numpy as np
 
+from avtfuse.contract import (
+    AVERAGE, MODALITIES, canonical_modalities, condition_name, condition_order, headline_conditions)
 from avtfuse.evaluation.metrics import as_label_arrays
-from avtfuse.contract import AVERAGE, MODALITIES, canonical_modalities, condition_name, condition_order, headline_conditions
 
 # The paper's Table 1 columns, in the paper's order.
 TABLE1_CONDITIONS = tuple(headline_conditions(MODALITIES))

@@ -16,10 +16,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from avtfuse.contract import AVERAGE, condition_order, headline_conditions
+from avtfuse.contract import AVERAGE, MODALITIES, canonical_modalities, condition_order, headline_conditions
 from avtfuse.evaluation.accuracy import TABLE1_CONDITIONS
 from avtfuse.evaluation.report import json_safe, markdown_table
-from avtfuse.contract import MODALITIES, canonical_modalities
 
 # Standard deviation over seeds is the sample standard deviation (np.std with ddof=1);
 # with a single seed it is undefined and reported as None (an empty cell).

@@ -129,5 +129,6 @@ def test_mixed_float16_training_step_with_a_missing_modality(set_policy):
             break
     assert int(model.optimizer.iterations) == 1
     assert all(np.all(np.isfinite(variable.numpy())) for variable in model.variables)
-    changed = [not np.array_equal(variable.numpy(), value) for variable, value in zip(model.trainable_variables, initial)]
+    changed = [not np.array_equal(variable.numpy(), value)
+               for variable, value in zip(model.trainable_variables, initial)]
     assert any(changed)

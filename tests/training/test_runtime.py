@@ -31,7 +31,8 @@ def test_explicit_mixed_precision_on_cpu_warns(caplog):
     assert "slowly" in caplog.text
 
 
-@pytest.mark.parametrize("kwargs, word", [({"gpus": -1}, "RuntimeConfig.gpus"), ({"precision": "fp8"}, "RuntimeConfig.precision")])
+@pytest.mark.parametrize("kwargs, word", [
+    ({"gpus": -1}, "RuntimeConfig.gpus"), ({"precision": "fp8"}, "RuntimeConfig.precision")])
 def test_bad_arguments_are_named(kwargs, word):
     with pytest.raises(ValueError, match=word):
         RuntimeConfig(**kwargs)

@@ -14,13 +14,12 @@ from avtfuse.layers import DenseJointEncoder, EmbeddingHead, TransformerBlock
 from avtfuse.losses import batch_hard_triplet_loss, missing_modality_loss, triplet_prototypical_loss
 from avtfuse.models.avtnet import branches
 from avtfuse.models.avtnet.config import AVTNetConfig
-from avtfuse.models.base import ContractModel
 
 JOINT_LOSSES = {"batch_hard": batch_hard_triplet_loss, "prototypical": triplet_prototypical_loss}
 
 
 @keras.saving.register_keras_serializable(package="avtfuse")
-class AVTNet(ContractModel, keras.Model):
+class AVTNet(branches.BranchBackbone, keras.Model):
     """AVTNet embedding model (phase 1), a `ContractModel`.
 
     Inputs: the data-contract dict with a float32 tensor per run modality,
@@ -74,18 +73,6 @@ class AVTNet(ContractModel, keras.Model):
         """The embeddings the recogniser sees, in order (all of them, or "joint" alone)."""
         return ("joint",) if self.config.recognizer_embeddings == "joint" else self.embedding_names
 
-    def input_shapes(self):
-        return branches.input_shapes(self.config)
-
-    def call(self, inputs, training=None, mask=None):
-        if not isinstance(inputs, dict):
-            raise ValueError(f"AVTNet inputs: expected a dict keyed by modality, got {type(inputs).__name__}")
-        missing = [modality for modality in self.config.modalities if modality not in inputs]
-        if missing:
-            raise ValueError(f"AVTNet inputs: missing keys {missing} (got {sorted(inputs)})")
-        modality_inputs = {modality: inputs[modality] for modality in self.config.modalities}
-        return super().call(modality_inputs, training=training, mask=mask)
-
     def features(self, outputs):
         """The embeddings of `outputs` side by side in `recognizer_names` order:
         float32 [B, embedding_dim * len(recognizer_names)] (the recogniser's input)."""
@@ -132,13 +119,6 @@ class AVTNet(ContractModel, keras.Model):
         for name, term in terms.items():
             self.loss_trackers[name].update_state(term)
         return ops.sum(ops.stack(list(terms.values()))) / num_replicas()
-
-    def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name, "dtype": self.dtype_policy.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 def _joint_embedding(config, feature_maps, dtype):

@@ -3,6 +3,7 @@
 import keras
 
 from avtfuse.layers import AudioBranch, ImageBranch, Standardization
+from avtfuse.models.base import ContractModel
 
 
 def input_shapes(config):
@@ -44,3 +45,32 @@ def feature_maps(config, dtype):
             tensor = Standardization(axis=-1, name=f"{modality}_standardize")(tensor)
         maps[modality] = branch(config, modality, dtype)(tensor)
     return inputs, maps
+
+
+class BranchBackbone(ContractModel):
+    """Mixin of the functional backbones built on these branches (AVTNet, BranchFeatures).
+
+    Reads the run's modalities from the contract dict (other keys, such as
+    "present" and "recording", are dropped), and round-trips through its
+    config: `get_config` gives {"config", "name", "dtype"}.
+    """
+
+    def input_shapes(self):
+        return input_shapes(self.config)
+
+    def call(self, inputs, training=None, mask=None):
+        owner = type(self).__name__
+        if not isinstance(inputs, dict):
+            raise ValueError(f"{owner} inputs: expected a dict keyed by modality, got {type(inputs).__name__}")
+        missing = [modality for modality in self.config.modalities if modality not in inputs]
+        if missing:
+            raise ValueError(f"{owner} inputs: missing keys {missing} (got {sorted(inputs)})")
+        modality_inputs = {modality: inputs[modality] for modality in self.config.modalities}
+        return super().call(modality_inputs, training=training, mask=mask)
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name, "dtype": self.dtype_policy.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -9,11 +9,10 @@ import keras
 
 from avtfuse.models.avtnet import branches
 from avtfuse.models.avtnet.config import AVTNetConfig
-from avtfuse.models.base import ContractModel
 
 
 @keras.saving.register_keras_serializable(package="avtfuse")
-class BranchFeatures(ContractModel, keras.Model):
+class BranchFeatures(branches.BranchBackbone, keras.Model):
     """AVTNet's feature branches, pooled and concatenated (the E2E baseline's features).
 
     Inputs: the data-contract dict, "audio" [B, frames, n_mels], "visible"
@@ -48,19 +47,6 @@ class BranchFeatures(ContractModel, keras.Model):
             self.dtype_policy = dtype  # keras' functional init drops it
         self.config = config
 
-    def input_shapes(self):
-        return branches.input_shapes(self.config)
-
-    def call(self, inputs, training=None, mask=None):
-        # Keras itself rejects most bad inputs (a dict missing a modality, a tensor for
-        # several inputs); a tensor for a one-modality model reaches this check.
-        if not isinstance(inputs, dict):
-            raise ValueError(
-                f"BranchFeatures inputs: expected a dict keyed by modality, got {type(inputs).__name__}"
-            )
-        modality_inputs = {modality: inputs[modality] for modality in self.config.modalities}
-        return super().call(modality_inputs, training=training, mask=mask)
-
     def features(self, outputs):
         """The recogniser's input from the outputs dict: outputs["features"], float32 [B, D]."""
         if "features" not in outputs:
@@ -68,13 +54,6 @@ class BranchFeatures(ContractModel, keras.Model):
                 f"BranchFeatures.features outputs: no 'features' key (got {sorted(outputs)})"
             )
         return outputs["features"]
-
-    def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name, "dtype": self.dtype_policy.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 def _pooling(pooling, modality):
