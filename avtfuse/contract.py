@@ -14,8 +14,14 @@ MODALITIES = ("audio", "visible", "thermal")
 
 # Split protocols: "paper" ablates then splits samples at random (copies of one
 # recording may sit on both sides, as in the seed paper); "strict" keeps every
-# copy of a recording on one side.
-PROTOCOLS = ("paper", "strict")
+# copy of a recording, and every recording of a group, on one side; "official"
+# and "manifest" take each recording's side from the data (SpeakingFaces'
+# train/valid/test folders; a manifest's `split` column).
+PROTOCOLS = ("paper", "strict", "official", "manifest")
+GIVEN_PROTOCOLS = ("official", "manifest")
+
+# The splits of a data set, in the order of their integer ids.
+SPLITS = ("train", "test", "valid")
 
 # Static ablations: "paper" = complete + one copy per missing modality;
 # "subsets" = every non-empty subset of the run's modalities.

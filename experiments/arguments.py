@@ -2,6 +2,7 @@
 `avtfuse.training.experiment.build_experiment` keyword arguments. No TensorFlow is imported here."""
 
 import argparse
+import contextlib
 import os
 
 from avtfuse.contract import ABLATIONS, MODALITIES, PROTOCOLS
@@ -14,12 +15,17 @@ def parser(prog, description, epilog=None):
     parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog, allow_abbrev=False,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group("data")
-    data.add_argument("--data", help="a SpeakingFaces root or a manifest CSV; omitted: the built-in synthetic set")
+    data.add_argument("--data", help="a SpeakingFaces root, a RAVDESS folder or a manifest CSV (media or .npy "
+                      "features); omitted: the built-in synthetic set")
+    data.add_argument("--label", choices=("actor", "emotion"), default="actor", help="RAVDESS classes (default actor)")
     data.add_argument("--modalities", default=",".join(MODALITIES),
                       help="comma-separated subset of audio,visible,thermal (default: all three)")
     data.add_argument("--protocol", choices=PROTOCOLS, default="paper",
                       help="paper: ablate then split samples at random (copies of a recording may cross the "
-                      "split, as in the paper); strict: every copy of a recording on one side")
+                      "split, as in the paper); strict: every copy of a recording, and every recording of a group, "
+                      "on one side; official: SpeakingFaces' train/valid/test folders; manifest: its split column")
+    data.add_argument("--validation-fraction", type=float, default=0.1,
+                      help="share of the data in the validation split, which early stopping reads (default 0.1)")
     data.add_argument("--ablation", choices=ABLATIONS, default="paper",
                       help="training copies: paper (complete + one missing modality) or subsets (every subset)")
     data.add_argument("--subjects", help="SpeakingFaces subject numbers to use, e.g. 1-75 or 1,2,5")
@@ -28,6 +34,14 @@ def parser(prog, description, epilog=None):
     data.add_argument("--n-mels", type=int, help="mel bands of the log-mel spectrogram (small: 64, paper: 128)")
     data.add_argument("--audio-seconds", type=float,
                       help="audio length in seconds after cutting/padding (small: 1.5, paper: 6.83 = 301,056 samples)")
+    data.add_argument("--audio-crop", choices=("trim", "center", "start"), default="trim",
+                      help="audio window: centred on the speech after trimming silence (default), centred on the "
+                      "file, or its start")
+    data.add_argument("--trim-db", type=float, default=20.0,
+                      help="silence = frames this many dB below the loudest (default 20)")
+    data.add_argument("--thermal-palette", default="auto",
+                      help="palette colour-mapped thermal frames were written with: iron, inferno, jet, grey, ... "
+                      "(default auto: the synthetic set's inferno, grey for --data)")
     data.add_argument("--synthetic-subjects", type=int, default=12, help="people in the synthetic set (default 12)")
     data.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR,
                       help="where the synthetic set and the decoded-feature cache are written")
@@ -46,6 +60,10 @@ def parser(prog, description, epilog=None):
     train.add_argument("--epochs-recognizer", type=int, help="epochs of the recogniser (small 30, paper 25)")
     train.add_argument("--batch-size", type=int, default=32, help="batch size of every phase (default 32)")
     train.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    train.add_argument("--spec-augment", type=int, default=0, metavar="WIDTH",
+                       help="SpecAugment time and frequency masks of up to WIDTH frames / bands (default 0: off)")
+    train.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE",
+                       help="stop a phase when validation has not improved for this many epochs (default 0: off)")
     train.add_argument("--jit-compile", action="store_true", help="compile with XLA (helps on GPUs)")
     train.add_argument("--seed", type=int, default=0,
                        help="seed of the data set, split, weight initialisation, data order and dropout")
@@ -59,7 +77,19 @@ def parser(prog, description, epilog=None):
     runtime.add_argument("--fresh", action="store_true", help="delete an earlier run of this name first")
     runtime.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                          help="0 warnings only; 1 progress (default); 2 also TensorFlow's notices and Keras warnings")
+    runtime.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     return parser
+
+
+@contextlib.contextmanager
+def errors_exit(debug):
+    """Turns a bad-input or bad-argument error into its message and exit status 1 (the traceback with --debug)."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as error:
+        if debug:
+            raise
+        raise SystemExit(f"error: {error}") from None
 
 
 def parse_subjects(text):
@@ -78,7 +108,7 @@ def parse_subjects(text):
 
 def experiment_kwargs(args, sample_rate=44100):
     """`build_experiment` keyword arguments from the shared flags (the system's own flags are added by the caller)."""
-    features = {}
+    features = dict(audio_crop=args.audio_crop, trim_db=args.trim_db, thermal_palette=args.thermal_palette)
     if args.image_size:
         features["image_size"] = (args.image_size, args.image_size)
     if args.n_mels:
@@ -89,9 +119,11 @@ def experiment_kwargs(args, sample_rate=44100):
     train = {k: v for k in ("epochs_embed", "epochs_recognizer") if (v := getattr(args, k)) is not None}
     train.update(batch_size=args.batch_size, learning_rate=args.learning_rate, sampler=args.sampler,
                  people_per_batch=args.people_per_batch, modality_dropout=args.modality_dropout,
-                 dropout_mode=args.dropout_mode, jit_compile=args.jit_compile, seed=args.seed)
+                 dropout_mode=args.dropout_mode, jit_compile=args.jit_compile, early_stopping=args.early_stopping,
+                 spec_augment=args.spec_augment, seed=args.seed)
     frame = int(args.frame) if args.frame.isdigit() else args.frame
     data = dict(source=args.data, modalities=args.modalities, protocol=args.protocol, ablation=args.ablation,
+                label=args.label, validation_fraction=args.validation_fraction,
                 subjects=parse_subjects(args.subjects), frame=frame, synthetic_subjects=args.synthetic_subjects,
                 cache_dir=args.cache_dir, on_error=args.on_error, seed=args.seed)
     return dict(preset=args.config, data=data, features=features, train=train,

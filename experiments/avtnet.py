@@ -49,11 +49,9 @@ def main(argv=None):
     configure_output(args.verbose)
     from avtfuse.training.experiment import run_experiment
 
-    try:
+    with arguments.errors_exit(args.debug):
         config = experiment_config(args)
         results = run_experiment(config, fresh=args.fresh, verbose=keras_verbosity(args.verbose, sys.stdout.isatty()))
-    except (ValueError, FileNotFoundError) as error:
-        raise SystemExit(f"error: {error}") from None
     with open(os.path.join(config.run_dir, "results.md")) as handle:
         print(handle.read())
     print(f"outputs: {config.run_dir}  SavedModel: {results['saved_model']}")

@@ -20,7 +20,7 @@ import sys
 from avtfuse.console import configure_output, keras_verbosity
 from avtfuse.contract import PROTOCOLS
 from avtfuse.models.avtnet.presets import VARIANTS
-from experiments import avtnet
+from experiments import arguments, avtnet
 
 # avtnet flags this command sets for every run itself.
 RESERVED_FLAGS = ("--variant", "--modalities", "--protocol", "--seed", "--run-name", "--output-dir",
@@ -77,11 +77,9 @@ def main(argv=None):
             "saved_models_dir": os.path.join(args.output_dir, "saved_models")}))
 
     runs = table_runs(args.variants, args.seeds, args.protocols, "prop" if args.bimodal else None)
-    try:
+    with arguments.errors_exit(run_args.debug):
         configure(runs[0])  # bad pass-through flags fail here, before any run starts
         finished = run_table(runs, configure, keras_verbosity(run_args.verbose, sys.stdout.isatty()))
-    except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
     paths = write_reports(finished, args.output_dir)
     print(paths[0].read_text())
     print("outputs: " + ", ".join(str(path) for path in paths))

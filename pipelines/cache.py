@@ -1,10 +1,13 @@
 """A TFRecord cache of decoded per-recording features.
 
 A cache lives in `<cache_dir>/<fingerprint>/`: `shard-*.tfrecord` files and a
-`meta.json` (with the SHA-256 of the shards' contents, the data's identity in
-a run) written last, so a cache is used only once it is complete. Any
-change of files, modalities or feature settings gives a new fingerprint and so
-a new cache rather than stale data.
+`meta.json` (the recordings in cache order, their people, groups and given
+splits, the example shapes, the problems found, and the SHA-256 of the
+shards' contents, the data's identity in a run) written last, so a cache is
+used only once it is complete. Any change of files, modalities or feature
+settings gives a new fingerprint and so a new cache rather than stale data.
+Each example holds `index` (its position in the cache), `recorded` float32
+[M] and each modality as raw float32 bytes (zeros where not recorded).
 """
 
 import hashlib
@@ -13,11 +16,10 @@ import logging
 import os
 import shutil
 
+import numpy as np
 import tensorflow as tf
 
-from avtfuse.console import Progress
 from avtfuse.files import atomic_text
-from pipelines.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -32,40 +34,38 @@ def is_complete(path):
     return os.path.exists(os.path.join(path, META_FILE))
 
 
-def write_cache(features, path, recordings, modalities, num_shards=4, meta=None):
-    """Writes the elements of `features` (from `feature_dataset`) as TFRecord shards.
+def write_cache(examples, path, modalities, shapes, describe, num_shards=4):
+    """Writes (recording, {modality: float32 array}) pairs (from `features.extract_features`) as TFRecord shards.
 
-    A decoding failure is reported as a DataError naming the recording's files
-    (the dataset is deterministic, so the failing element is the next one).
+    `describe(written)` -> dict of meta entries for the list of recordings
+    written, in cache order. Returns that list. The shards are written under
+    `<path>.partial` and moved into place with meta.json only when `examples`
+    is exhausted without an exception.
     """
     tmp = path + ".partial"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     writers = [tf.io.TFRecordWriter(os.path.join(tmp, f"shard-{i:03d}.tfrecord")) for i in range(num_shards)]
-    iterator = iter(features)
-    progress, written = Progress(logger, "decoded and cached", len(recordings)), 0
+    written = []
     try:
-        while True:
-            try:
-                example = next(iterator)
-            except StopIteration:
-                break
-            except tf.errors.OpError as error:
-                rec = recordings[written]
-                files = ", ".join(p for p in (rec.path(m) for m in modalities) if p)
-                raise DataError(files, f"could not be decoded: {error.message}") from None
-            writers[written % num_shards].write(_serialize(example, modalities))
-            written += 1
-            progress.update(written)
+        for recording, decoded in examples:
+            writers[len(written) % num_shards].write(_serialize(len(written), decoded, modalities, shapes))
+            written.append(recording)
     finally:
         for w in writers:
             w.close()
-    meta = {"count": written, "num_shards": num_shards, **(meta or {})}
-    with open(os.path.join(tmp, META_FILE), "w") as f:
-        json.dump({**meta, "content_sha256": content_sha256(tmp, num_shards)}, f, indent=2)
+    meta = {"count": len(written), "num_shards": num_shards, "shapes": {m: list(shapes[m]) for m in modalities},
+            **describe(written)}
+    meta["content_sha256"] = content_sha256(tmp, num_shards)
+    atomic_text(os.path.join(tmp, META_FILE), json.dumps(meta, indent=2))
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
     return written
+
+
+def discard_partial(path):
+    """Removes an unfinished cache written to `path` (after its input was refused)."""
+    shutil.rmtree(path + ".partial", ignore_errors=True)
 
 
 def content_sha256(path, num_shards):
@@ -79,57 +79,41 @@ def content_sha256(path, num_shards):
 
 
 def read_meta(path):
-    """A complete cache's meta.json; a cache written before contents were hashed gets its hash added."""
-    meta_path = os.path.join(path, META_FILE)
-    with open(meta_path) as f:
-        meta = json.load(f)
-    if "content_sha256" not in meta:
-        meta["content_sha256"] = content_sha256(path, meta["num_shards"])
-        atomic_text(meta_path, json.dumps(meta, indent=2))
-    return meta
-
-
-def read_cache(path, shapes):
-    """Reads a cache back as per-recording feature dicts (deterministic order within shards).
-
-    `shapes` maps each modality to its example shape (FeatureConfig.shapes).
-    """
+    """A complete cache's meta.json as a dict."""
     with open(os.path.join(path, META_FILE)) as f:
-        num_shards = json.load(f)["num_shards"]
-    files = [os.path.join(path, f"shard-{i:03d}.tfrecord") for i in range(num_shards)]
-    spec = {k: tf.io.FixedLenFeature([], tf.string) for k in (*shapes, "recorded", "recording")}
-    spec.update(index=tf.io.FixedLenFeature([], tf.int64), label=tf.io.FixedLenFeature([], tf.int64))
+        return json.load(f)
+
+
+def read_cache(path):
+    """Reads a cache back as per-recording dicts {"index", "recorded", <modality>...} (deterministic order)."""
+    meta = read_meta(path)
+    shapes = {m: tuple(shape) for m, shape in meta["shapes"].items()}
+    files = [os.path.join(path, f"shard-{i:03d}.tfrecord") for i in range(meta["num_shards"])]
+    spec = {m: tf.io.FixedLenFeature([], tf.string) for m in shapes}
+    spec.update(index=tf.io.FixedLenFeature([], tf.int64),
+                recorded=tf.io.FixedLenFeature([len(shapes)], tf.float32))
 
     def parse(record):
         raw = tf.io.parse_single_example(record, spec)
-        example = {
-            "index": tf.cast(raw["index"], tf.int32),
-            "label": tf.cast(raw["label"], tf.int32),
-            "recording": raw["recording"],
-            "recorded": tf.ensure_shape(tf.io.parse_tensor(raw["recorded"], tf.float32), [len(shapes)]),
-        }
+        example = {"index": tf.cast(raw["index"], tf.int32), "recorded": raw["recorded"]}
         for m, shape in shapes.items():
-            example[m] = tf.ensure_shape(tf.io.parse_tensor(raw[m], tf.float32), shape)
+            example[m] = tf.reshape(tf.io.decode_raw(raw[m], tf.float32), shape)
         return example
 
     return tf.data.Dataset.from_tensor_slices(files).interleave(
-        tf.data.TFRecordDataset, cycle_length=num_shards,
+        tf.data.TFRecordDataset, cycle_length=meta["num_shards"],
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
     ).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _serialize(example, modalities):
-    def as_bytes(tensor):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[tf.io.serialize_tensor(tensor).numpy()]))
-
-    def as_int(value):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-
-    feature = {m: as_bytes(example[m]) for m in modalities}
-    feature.update(
-        recorded=as_bytes(example["recorded"]),
-        recording=tf.train.Feature(bytes_list=tf.train.BytesList(value=[example["recording"].numpy()])),
-        index=as_int(example["index"]),
-        label=as_int(example["label"]),
-    )
+def _serialize(index, decoded, modalities, shapes):
+    """One tf.train.Example: raw float32 bytes per modality (zeros where not recorded)."""
+    feature = {
+        "index": tf.train.Feature(int64_list=tf.train.Int64List(value=[index])),
+        "recorded": tf.train.Feature(float_list=tf.train.FloatList(value=[float(m in decoded) for m in modalities])),
+    }
+    for m in modalities:
+        values = decoded[m] if m in decoded else np.zeros(shapes[m], np.float32)
+        data = np.ascontiguousarray(values, np.float32).tobytes()
+        feature[m] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()

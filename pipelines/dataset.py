@@ -9,29 +9,38 @@ import numpy as np
 import tensorflow as tf
 
 from avtfuse.config import Config
-from avtfuse.contract import ABLATIONS, MODALITIES, PROTOCOLS, canonical_modalities, condition_name
-from pipelines import ablation, cache, splits
+from avtfuse.contract import (ABLATIONS, GIVEN_PROTOCOLS, MODALITIES, PROTOCOLS, SPLITS, canonical_modalities,
+                              condition_name)
+from pipelines import ablation, augment, cache, splits, synthetic
 from pipelines import sampler as sampler_module
 from pipelines import features as feature_stage
 from pipelines.features import FeatureConfig
-from pipelines.errors import ErrorPolicy
-from pipelines.recording import assign_labels
+from pipelines.errors import DataError, ErrorPolicy
+from pipelines.recording import assign_labels, check_shared_files
 
 logger = logging.getLogger(__name__)
 
-SPLIT_IDS = {"train": 0, "test": 1}
+SPLIT_IDS = {name: index for index, name in enumerate(SPLITS)}
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "avtfuse")
+LABELS = ("actor", "emotion")
 
 
 @dataclasses.dataclass
 class DataConfig(Config):
     """Where the data comes from and how it becomes ablated, split samples.
 
-    `source`: a SpeakingFaces root folder, a manifest CSV, or None for the
-    built-in synthetic set (written once under `cache_dir`). `protocol`:
-    "paper" (ablate, then split samples at random) or "strict" (every copy of
-    a recording on one side). `ablation`: "paper" (complete + one copy per
-    missing modality) or "subsets" (every non-empty subset).
+    `source`: a SpeakingFaces root folder, a RAVDESS folder (`Actor_XX/`
+    inside), a manifest CSV (media or `.npy` feature files), or None for the
+    built-in synthetic set (written once under `cache_dir`). `label`: what a
+    RAVDESS class is ("actor" or "emotion"). `protocol`: "paper" (ablate, then
+    split samples at random), "strict" (every copy of a recording, and every
+    recording of a group, on one side), "official" / "manifest" (the side the
+    data gives). `validation_fraction` of the data forms the validation split,
+    `test_fraction` the test split. `ablation`: "paper" (complete + one copy
+    per missing modality) or "subsets" (every non-empty subset). `frame`: the
+    camera frame of a recording (SpeakingFaces folders and video files). A
+    thermal palette "auto" becomes the synthetic set's palette without a
+    `source`, "grey" with one.
     """
 
     source: str | None = None
@@ -39,7 +48,9 @@ class DataConfig(Config):
     features: FeatureConfig = dataclasses.field(default_factory=FeatureConfig)
     protocol: str = "paper"
     test_fraction: float = splits.PAPER_TEST_FRACTION
+    validation_fraction: float = 0.1
     ablation: str = "paper"
+    label: str = "actor"
     subjects: tuple | None = None
     frame: str = "middle"
     synthetic_subjects: int = 12
@@ -50,8 +61,16 @@ class DataConfig(Config):
     def __post_init__(self):
         self.modalities = canonical_modalities(self.modalities)
         self.features = FeatureConfig.coerce(self.features)
+        if self.features.thermal_palette == "auto":  # the synthetic set's own palette; grey frames elsewhere
+            self.features = self.features.replace(
+                thermal_palette=synthetic.THERMAL_PALETTE if self.source is None else "grey")
         self.check_choice("protocol", PROTOCOLS)
         self.check_choice("ablation", ABLATIONS)
+        self.check_choice("label", LABELS)
+        if not 0.0 < self.test_fraction < 1.0:
+            self._fail("test_fraction", "a fraction in (0, 1)")
+        if not 0.0 <= self.validation_fraction < 1.0 - self.test_fraction:
+            self._fail("validation_fraction", f"a fraction in [0, {1.0 - self.test_fraction:.3f})")
         if self.subjects is not None:
             self.subjects = tuple(self.subjects)
 
@@ -61,18 +80,27 @@ class DataConfig(Config):
 
 @dataclasses.dataclass
 class SplitData:
-    """Cached features plus the ablated train/test assignment of every sample.
+    """Cached features plus the ablated train/test/validation assignment of every sample.
 
-    `labels` [N] are the recordings' person labels; `conditions` [C, M] are
-    the presence patterns of the ablation; `assignment` [N, C] holds, per recording and condition, 0 (train), 1 (test) or -1 (no
-    such sample, e.g. a copy that would have no modality left).
+    `modalities`: the run's modalities that some recording has (canonical
+    order); `shapes`: their example shapes; `recordings` [N]: recording ids in
+    cache order; `labels` [N]: their class labels; `recorded` [N, M]: 1 where
+    a recording has the modality; `conditions` [C, M]: the
+    presence patterns of the ablation; `assignment` [N, C]: per recording and
+    condition, the split id (SPLIT_IDS: 0 train, 1 test, 2 valid) or -1 (no
+    such sample, e.g. a copy that would have no modality left). `skipped`:
+    the bad input items (files, rows) left out.
     """
 
     config: DataConfig
     cache_path: str
     content_hash: str
+    modalities: tuple
+    shapes: dict
+    recordings: list
     class_names: list
     labels: np.ndarray
+    recorded: np.ndarray
     conditions: np.ndarray
     assignment: np.ndarray
     skipped: int
@@ -81,38 +109,58 @@ class SplitData:
     def num_people(self):
         return len(self.class_names)
 
-    @property
-    def shapes(self):
-        return self.config.features.shapes(self.config.modalities)
-
     def count(self, split):
         return int((self.assignment == SPLIT_IDS[split]).sum())
 
     def condition_counts(self, split):
-        names = [condition_name(c, self.config.modalities) for c in self.conditions]
+        names = [condition_name(c, self.modalities) for c in self.conditions]
         per = (self.assignment == SPLIT_IDS[split]).sum(axis=0)
-        return {n: int(k) for n, k in zip(names, per)}
+        return {n: int(k) for n, k in zip(names, per) if k}
 
     def samples(self, split, shuffle_recordings=False, seed=None):
         """Unbatched (inputs, label) examples of one split, in the data contract (with shuffle_recordings:
         recordings in an order fixed by `seed`, the same on every iteration)."""
-        modalities = self.config.modalities
+        modalities = self.modalities
         split_id = SPLIT_IDS[split]
         conditions = tf.constant(self.conditions, tf.float32)
         assignment = tf.constant(self.assignment, tf.int32)
-        recordings = cache.read_cache(self.cache_path, self.shapes)
+        labels = tf.constant(self.labels, tf.int32)
+        recording_ids = tf.constant(self.recordings)
+        recordings = cache.read_cache(self.cache_path)
         if shuffle_recordings:
             recordings = recordings.shuffle(self.assignment.shape[0], seed=seed, reshuffle_each_iteration=False)
 
         def copies(example):
             row = tf.gather(assignment, example["index"])
+            label = tf.gather(labels, example["index"])
             inputs = {m: example[m] for m in modalities}
-            inputs.update(present=example["recorded"], recording=example["recording"])
+            inputs.update(present=example["recorded"], recording=tf.gather(recording_ids, example["index"]))
             chosen = tf.data.Dataset.from_tensor_slices((row, conditions)).filter(lambda a, _: a == split_id)
-            return chosen.map(
-                lambda _, present: (ablation.apply_presence(inputs, present, modalities), example["label"]))
+            return chosen.map(lambda _, present: (ablation.apply_presence(inputs, present, modalities), label))
 
         return recordings.flat_map(copies)
+
+    def modality_arrays(self, modality, split):
+        """The recorded inputs of one modality over a split, for a reference model: (float32 [n, *shape], labels
+        [n]). Train: each recording with a training sample that keeps the modality; test and valid: each recording
+        with a sample on that side holding that modality alone (as evaluation counts it: by the sample's presence
+        bits). Under the paper protocol a recording may be in both."""
+        column = self.modalities.index(modality)
+        effective = self.recorded[:, None, :] * self.conditions[None, :, :]  # [N, C, M] presence of each copy
+        on_side = self.assignment == SPLIT_IDS[split]
+        if split == "train":
+            chosen = (on_side & (effective[:, :, column] > 0)).any(axis=1)
+        else:
+            alone = np.eye(len(self.modalities), dtype=effective.dtype)[column]
+            chosen = (on_side & (effective == alone).all(axis=-1)).any(axis=1)
+        inputs, labels = [], []
+        for example in cache.read_cache(self.cache_path).as_numpy_iterator():
+            index = example["index"]
+            if chosen[index]:
+                inputs.append(example[modality])
+                labels.append(self.labels[index])
+        shape = self.shapes[modality]
+        return np.array(inputs, np.float32).reshape(-1, *shape), np.array(labels, np.int64)
 
     def batches(self, split, batch_size):
         """Batched, prefetched examples of a split in cache order (evaluation and embedding)."""
@@ -124,7 +172,7 @@ class SplitData:
         return self.samples("train").cache()
 
     def training_batches(self, epoch, batch_size, seed, sampler="random", people_per_batch=8,
-                         dropout_rate=0.0, dropout_mode="hard"):
+                         dropout_rate=0.0, dropout_mode="hard", spec_augment=0):
         """The training batches of one epoch: (dataset of exactly `steps` batches, steps).
 
         The batches are a function of (seed, epoch) alone, the same on every
@@ -134,7 +182,9 @@ class SplitData:
         shuffled samples, batches of `batch_size`, remainder dropped; "pk":
         `people_per_batch` people x batch_size // people_per_batch samples each
         (the split's samples are cached in memory). With `dropout_rate` > 0
-        each batch gets seeded modality dropout (pipelines.ablation.ModalityDropout).
+        each batch gets seeded modality dropout (pipelines.ablation.ModalityDropout);
+        with `spec_augment` > 0 the audio gets time and frequency masks of up
+        to that width (pipelines.augment.SpecAugment; not redrawn alike on resume).
         """
         epoch_seed = seed * 100_003 + epoch
         if sampler == "pk":
@@ -152,6 +202,8 @@ class SplitData:
             data = self.samples("train", shuffle_recordings=True, seed=epoch_seed)
             data = data.shuffle(min(2048, count), seed=epoch_seed, reshuffle_each_iteration=False)
             data = data.batch(batch_size, drop_remainder=True)
+        if spec_augment and "audio" in self.modalities:
+            data = data.map(augment.SpecAugment(spec_augment))
         if dropout_rate > 0:
             data = data.enumerate().map(ablation.ModalityDropout(dropout_rate, dropout_mode, seed=epoch_seed))
         return data.prefetch(tf.data.AUTOTUNE), steps
@@ -159,7 +211,7 @@ class SplitData:
 
 def load_recordings(config, policy):
     """Reads the recordings of `config.source` (or writes the synthetic default first)."""
-    from pipelines import manifest, speakingfaces, synthetic
+    from pipelines import manifest, ravdess, speakingfaces
 
     source = config.source
     if source is None:
@@ -173,63 +225,113 @@ def load_recordings(config, policy):
             open(os.path.join(source, "complete"), "w").close()
     if not os.path.exists(source):
         raise FileNotFoundError(f"--data {source}: no such file or folder")
-    if os.path.isdir(source):
+    if not os.path.isdir(source):
+        return manifest.read_manifest(source, modalities=config.modalities, policy=policy)
+    if any(os.path.isdir(os.path.join(source, folder)) for folder in speakingfaces.SPLIT_FOLDERS):
         return speakingfaces.read_speakingfaces(
             source, modalities=config.modalities, subjects=config.subjects, frame=config.frame, policy=policy)
-    return manifest.read_manifest(source, modalities=config.modalities, policy=policy)
+    return ravdess.read_ravdess(source, modalities=config.modalities, label=config.label, actors=config.subjects,
+                                policy=policy)
+
+
+def recorded_modalities(recordings, modalities):
+    """The run's modalities that at least one recording has; logs those that none has."""
+    kept = tuple(m for m in modalities if any(r.path(m) for r in recordings))
+    absent = [m for m in modalities if m not in kept]
+    if absent:
+        logger.warning("no recording has %s: the run uses %s", " or ".join(absent), ", ".join(kept))
+    return kept
 
 
 def prepare(config):
-    """Reads, validates and caches the data of `config`; returns its SplitData.
+    """Reads, checks and caches the data of `config`; returns its SplitData.
 
     A complete cache for the same files and settings is reused without
-    decoding anything again. Bad files raise, or are skipped and counted
-    (config.on_error="skip").
+    decoding anything again. Every file is checked before anything trains:
+    all problems are raised together (InputErrors, one line per file), or the
+    bad recordings are skipped and listed (config.on_error="skip").
     """
     policy = ErrorPolicy(config.on_error)
-    recordings = load_recordings(config, policy)
-    key = feature_stage.fingerprint(recordings, config.modalities, config.features)
+    recordings = check_shared_files(load_recordings(config, policy), config.modalities, policy)
+    modalities = recorded_modalities(recordings, config.modalities)
+    key = feature_stage.fingerprint(recordings, modalities, config.features, config.frame)
     path = cache.cache_path(config.cache_dir, f"features-{key}")
     if cache.is_complete(path):
         logger.info("using the cached features in %s", path)
+        known = {str(error) for error in policy.skipped}
+        for file, reason in cache.read_meta(path)["skipped"]:  # files refused when the cache was written
+            if str(DataError(file, reason)) not in known:
+                policy.handle(DataError(file, reason))
+        policy.report("recordings")
     else:
-        logger.info("validating %d recordings", len(recordings))
-        recordings, rates = feature_stage.validate_recordings(recordings, config.modalities, policy)
-        labels, mapping = assign_labels(recordings)
-        recorded = [[int(bool(r.path(m))) for m in config.modalities] for r in recordings]
-        meta = {
-            "recordings": [r.recording for r in recordings],
-            "labels": labels,
-            "class_names": list(mapping),
-            "recorded": recorded,
-            "skipped": [str(e) for e in policy.skipped],
-        }
-        stream = feature_stage.feature_dataset(recordings, labels, rates, config.modalities, config.features)
-        cache.write_cache(stream, path, recordings, config.modalities, meta=meta)
+        logger.info("checking and decoding %d recordings", len(recordings))
+        _write_features(recordings, modalities, config, policy, path)
     meta = cache.read_meta(path)
-    skipped = policy.report("recordings") if policy.skipped else len(meta["skipped"])
-    if meta["skipped"] and not policy.skipped:
-        logger.warning("%d recordings were skipped when this cache was written", skipped)
-    trained = ablation.ablation_conditions(config.modalities, config.ablation)
-    extra = [c for c in ablation.ablation_conditions(config.modalities, "subsets") if c not in trained]
+    skipped = len(meta["skipped"])
+    labels, mapping = assign_labels(meta["people"])
+    trained = ablation.ablation_conditions(modalities, config.ablation)
+    extra = [c for c in ablation.ablation_conditions(modalities, "subsets") if c not in trained]
     conditions = np.array(trained + extra, np.float32)
-    people = [meta["class_names"][label] for label in meta["labels"]]
-    assignment = assign_samples(
-        np.array(meta["recorded"], np.float32), meta["recordings"], people, conditions, len(trained), config)
-    return SplitData(
-        config, path, meta["content_sha256"], meta["class_names"], np.array(meta["labels"]), conditions, assignment,
-        skipped)
+    recorded = np.array(meta["recorded"], np.float32)
+    assignment = assign_samples(recorded, meta["groups"], meta["people"], meta["splits"], conditions, len(trained),
+                                config)
+    _check_given_split(assignment, np.array(labels), mapping, config)
+    shapes = {m: tuple(shape) for m, shape in meta["shapes"].items()}
+    return SplitData(config, path, meta["content_sha256"], modalities, shapes, meta["recordings"], list(mapping),
+                     np.array(labels), recorded, conditions, assignment, skipped)
 
 
-def assign_samples(recorded, recording_ids, people, conditions, num_trained, config):
-    """The [N, C] train/test/none table of the ablated samples (see SplitData).
+def _check_given_split(assignment, labels, mapping, config):
+    """Under a split the data gives (official, manifest), warns of an empty validation split and of people
+    tested but never trained on (a closed-set recogniser cannot name them)."""
+    if config.protocol not in GIVEN_PROTOCOLS:
+        return
+    if not (assignment == SPLIT_IDS["valid"]).any():
+        logger.warning("the data gives no validation split: nothing can be chosen on validation")
+    names = list(mapping)
+    trained = set(labels[(assignment == SPLIT_IDS["train"]).any(axis=1)])
+    untrained = sorted({names[label] for label in labels[(assignment == SPLIT_IDS["test"]).any(axis=1)]
+                        if label not in trained})
+    if untrained:
+        logger.warning("%d people are in the test split but not in training: %s", len(untrained),
+                       ", ".join(untrained[:10]))
 
-    `recorded` [N, M] marks the modalities each recording has; `people` [N]
-    names each recording's person (split errors name them). The first
-    `num_trained` conditions are the ablation's: their copies are split by the
-    protocol. The rest (e.g. single-modality conditions, which the paper's
-    ablation lacks) are evaluation-only: a recording's copies in them go to
-    the test side when the recording has any test sample, and nowhere otherwise.
+
+def _write_features(recordings, modalities, config, policy, path):
+    """Decodes every recording into the cache at `path`; raises InputErrors (and keeps no cache) when a file is
+    bad and config.on_error is "raise"."""
+    shapes = feature_stage.data_shapes(recordings, modalities, config.features)
+
+    def checked():
+        yield from feature_stage.extract_features(recordings, modalities, config.features, shapes, policy,
+                                                  frame=config.frame)
+        policy.report("recordings")  # raises every problem at once under on_error="raise"
+
+    def describe(written):
+        if not written:
+            raise DataError(config.source or path, "no usable recording")
+        return dict(recordings=[r.recording for r in written], people=[r.person for r in written],
+                    groups=[r.group_key for r in written], splits=[r.split for r in written],
+                    recorded=[[int(bool(r.path(m))) for m in modalities] for r in written],
+                    skipped=[[e.path, e.reason] for e in policy.skipped])
+
+    try:
+        cache.write_cache(checked(), path, modalities, shapes, describe)
+    except Exception:
+        cache.discard_partial(path)
+        raise
+
+
+def assign_samples(recorded, groups, people, given, conditions, num_trained, config):
+    """The [N, C] split-id table of the ablated samples (see SplitData).
+
+    `recorded` [N, M] marks the modalities each recording has; `groups`,
+    `people`, `given` [N] are each recording's group key, person and the
+    data's own split (or None). The first `num_trained` conditions are the
+    ablation's: their copies are split by the protocol. The rest (e.g.
+    single-modality conditions, which the paper's ablation lacks) are
+    evaluation-only: a recording's copies in them go to the test side when the
+    recording has any test sample, and nowhere otherwise.
     """
     effective = recorded[:, None, :] * conditions[None, :, :]
     usable = effective.any(axis=-1)
@@ -241,11 +343,12 @@ def assign_samples(recorded, recording_ids, people, conditions, num_trained, con
     if dropped:
         logger.info("%d ablated copies dropped: they would repeat a copy or hold no modality", dropped)
     rec_index, cond_index = np.nonzero(usable[:, :num_trained])
-    is_test = splits.split_samples(
-        [recording_ids[i] for i in rec_index], [people[i] for i in rec_index],
-        protocol=config.protocol, test_fraction=config.test_fraction, seed=config.seed)
+    split_ids = splits.split_samples(
+        [groups[i] for i in rec_index], [people[i] for i in rec_index], protocol=config.protocol,
+        test_fraction=config.test_fraction, validation_fraction=config.validation_fraction, seed=config.seed,
+        given=[given[i] for i in rec_index] if config.protocol in GIVEN_PROTOCOLS else None)
     assignment = np.full(usable.shape, -1, np.int32)
-    assignment[rec_index, cond_index] = is_test.astype(np.int32)
-    in_test = (assignment[:, :num_trained] == 1).any(axis=1, keepdims=True)
-    assignment[:, num_trained:] = np.where(usable[:, num_trained:] & in_test, 1, -1)
+    assignment[rec_index, cond_index] = split_ids
+    in_test = (assignment[:, :num_trained] == SPLIT_IDS["test"]).any(axis=1, keepdims=True)
+    assignment[:, num_trained:] = np.where(usable[:, num_trained:] & in_test, SPLIT_IDS["test"], -1)
     return assignment

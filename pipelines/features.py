@@ -1,47 +1,72 @@
-"""Feature settings, input validation, and the read -> decode -> features stage."""
+"""Feature settings and the decode -> features stage that fills the cache.
 
+Every file is decoded once, in Python threads (libsndfile, soxr and OpenCV
+release the interpreter while they work): audio -> mono waveform at the run's
+rate -> the speech window; frames -> [h, w, c] in [0, 1]; `.npy` files
+(pre-extracted features) are read as they are. The log-mel spectrogram of a
+chunk of windows is then one tf.signal call. Every bad file is handed to the
+ErrorPolicy, so that one pass reports all of them.
+"""
+
+import concurrent.futures
 import dataclasses
 import hashlib
 import json
 import logging
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from avtfuse.config import Config
 from avtfuse.console import Progress
 from avtfuse.contract import canonical_modalities
 from pipelines import audio, image
-from pipelines.errors import DataError, ErrorPolicy
+from pipelines.errors import DataError
 
 logger = logging.getLogger(__name__)
+
+FEATURE_SUFFIX = ".npy"
+CHUNK = 64  # recordings decoded between two log-mel calls
 
 
 @dataclasses.dataclass
 class FeatureConfig(Config):
     """How raw files become model inputs.
 
-    Audio is resampled to `sample_rate` (Hz), cut or zero-padded to
-    `audio_samples` samples and turned into a log-mel spectrogram
-    [audio_frames, n_mels] (dB). Frames are resized to `image_size` (H, W) and
-    scaled to [0, 1]; thermal frames are mapped to one channel with
-    `thermal_palette` ("gray" luminance, or a cv2 colormap name to invert).
-    The paper's settings are `FeatureConfig.paper()`.
+    Audio is resampled to `sample_rate` (Hz); a window of `audio_samples`
+    samples is cut as `audio_crop` says ("trim": centred on the speech left
+    after trimming silence more than `trim_db` dB below the loudest frame;
+    "center"; "start") and turned into a log-mel spectrogram [audio_frames,
+    n_mels] (dB). Frames are resized to `image_size` (H, W) and scaled to
+    [0, 1]; colour-mapped thermal frames are inverted through
+    `thermal_palette` (pipelines.palettes; "auto": the palette of the data
+    source, settled by DataConfig). The paper's shapes are
+    `FeatureConfig.paper()`.
     """
 
     sample_rate: int = 44100
     audio_samples: int = 66150
+    audio_crop: str = "trim"
+    trim_db: float = 20.0
     n_mels: int = 64
     n_fft: int = 2048
     hop_length: int = 512
     image_size: tuple = (48, 48)
-    thermal_palette: str = "gray"
+    thermal_palette: str = "auto"
 
     def __post_init__(self):
         self.check_int("sample_rate", "audio_samples", "n_mels", "n_fft", "hop_length")
+        self.check_choice("audio_crop", audio.AUDIO_CROPS)
+        self.check_positive("trim_db")
         self.check_pair("image_size")
         if min(self.image_size) < 8:
             self._fail("image_size", "(H, W) with H, W >= 8")
+        if self.thermal_palette != "auto":
+            try:
+                self.thermal_palette = image.check_palette(self.thermal_palette)
+            except ValueError as error:
+                self._fail("thermal_palette", str(error))
 
     @classmethod
     def paper(cls):
@@ -53,7 +78,7 @@ class FeatureConfig(Config):
         return audio.num_frames(self.audio_samples, self.hop_length)
 
     def shapes(self, modalities):
-        """Per-example tensor shapes of the run's modalities."""
+        """Per-example tensor shapes of the run's modalities, decoded from media files."""
         all_shapes = {
             "audio": (self.audio_frames, self.n_mels),
             "visible": (*self.image_size, 3),
@@ -62,86 +87,110 @@ class FeatureConfig(Config):
         return {m: all_shapes[m] for m in canonical_modalities(modalities)}
 
 
-def validate_recordings(recordings, modalities, policy=None):
-    """Decodes every file of the run's modalities once in Python.
-
-    Returns (valid_recordings, audio_rates) where audio_rates[i] is the native
-    sample rate of recording i's audio (0 when it has none). Bad files raise
-    a DataError naming the file, or are skipped and counted under the policy.
-    """
-    modalities = canonical_modalities(modalities)
-    policy = policy or ErrorPolicy("raise")
-    valid, rates = [], []
-    progress = Progress(logger, "validated", len(recordings))
-    for count, rec in enumerate(recordings, 1):
-        progress.update(count - 1)
-        try:
-            rate = 0
-            if "audio" in modalities and rec.audio:
-                rate = audio.inspect_audio(rec.audio).sample_rate
-            for m in ("visible", "thermal"):
-                if m in modalities and rec.path(m):
-                    image.read_image(rec.path(m))
-        except DataError as error:
-            policy.handle(error)
-            continue
-        if not any(rec.path(m) for m in modalities):
-            policy.handle(DataError(rec.recording, f"has none of the modalities {modalities}"))
-            continue
-        valid.append(rec)
-        rates.append(rate)
-    progress.update(len(recordings))
-    return valid, rates
+def is_feature_file(path):
+    return bool(path) and path.lower().endswith(FEATURE_SUFFIX)
 
 
-def feature_dataset(recordings, labels, audio_rates, modalities, config):
-    """tf.data of per-recording features in the order of `recordings`.
-
-    Each element is a dict: "index" int32, "recording" string, "label" int32,
-    "recorded" float32 [M] (1 where the recording has that modality), and the
-    run's modality tensors (zeros where not recorded), shapes as `config.shapes`.
-    """
-    modalities = canonical_modalities(modalities)
-    table = {
-        "index": tf.range(len(recordings), dtype=tf.int32),
-        "recording": tf.constant([r.recording for r in recordings]),
-        "label": tf.constant(labels, dtype=tf.int32),
-        "audio_rate": tf.constant(audio_rates, dtype=tf.int64),
-    }
-    for m in modalities:
-        table[f"{m}_path"] = tf.constant([r.path(m) or "" for r in recordings])
+def data_shapes(recordings, modalities, config):
+    """Per-example shapes of the run's modalities: from the settings for media files; for a modality given as
+    `.npy` features, [D] or [T, D] as most of its files are, T the longest of those (shorter ones are
+    zero-padded at the end). Files of another layout are refused when they are decoded."""
     shapes = config.shapes(modalities)
-    loaders = {
-        "audio": lambda row: audio.load_log_mel(
-            row["audio_path"], row["audio_rate"], config.sample_rate, config.audio_samples,
-            config.n_mels, config.n_fft, config.hop_length),
-        "visible": lambda row: image.tf_load_visible(row["visible_path"], config.image_size),
-        "thermal": lambda row: image.tf_load_thermal(
-            row["thermal_path"], config.image_size, config.thermal_palette),
-    }
-
-    def extract(row):
-        example = {k: row[k] for k in ("index", "recording", "label")}
-        recorded = []
-        for m in modalities:
-            has_file = tf.strings.length(row[f"{m}_path"]) > 0
-            example[m] = tf.cond(
-                has_file, lambda m=m: loaders[m](row), lambda m=m: tf.zeros(shapes[m], tf.float32))
-            example[m] = tf.ensure_shape(example[m], shapes[m])
-            recorded.append(tf.cast(has_file, tf.float32))
-        example["recorded"] = tf.stack(recorded)
-        return example
-
-    return tf.data.Dataset.from_tensor_slices(table).map(
-        extract, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    for m in shapes:
+        found = []
+        for path in (r.path(m) for r in recordings if is_feature_file(r.path(m))):
+            try:
+                found.append(np.load(path, mmap_mode="r", allow_pickle=False).shape)
+            except (OSError, ValueError):
+                continue  # reported when decoded
+        layouts = [(len(shape), shape[-1]) for shape in found if len(shape) in (1, 2)]
+        if not layouts:
+            continue
+        rank, width = max(set(layouts), key=layouts.count)
+        steps = [shape[0] for shape in found if len(shape) == rank == 2 and shape[-1] == width]
+        shapes[m] = (width,) if rank == 1 else (max(steps), width)
+    return shapes
 
 
-def fingerprint(recordings, modalities, config):
+def _load_features(path, shape):
+    """A `.npy` feature file as float32 `shape` (a shorter [T, D] zero-padded at the end); DataError if bad."""
+    try:
+        values = np.load(path, allow_pickle=False).astype(np.float32)
+    except (OSError, ValueError) as error:
+        raise DataError(path, f"cannot read features: {error}") from None
+    if values.ndim != len(shape) or values.shape[1:] != tuple(shape[1:]) or values.shape[0] > shape[0]:
+        layout = "[D]" if len(shape) == 1 else "[T, D]"
+        raise DataError(path, f"features of shape {list(values.shape)}; this set's are {layout} = {list(shape)}")
+    if not np.isfinite(values).all():
+        raise DataError(path, "features hold NaN or infinite values")
+    return np.pad(values, [(0, shape[0] - values.shape[0])] + [(0, 0)] * (values.ndim - 1)) if values.ndim == 2 \
+        else values
+
+
+def decode_recording(recording, modalities, config, shapes, frame="middle"):
+    """The decoded inputs of one recording: {modality: float32 array} for the modalities it has (audio: the
+    waveform window [audio_samples], or its features). Raises DataError naming the first bad file."""
+    decoded = {}
+    for m in modalities:
+        path = recording.path(m)
+        if not path:
+            continue
+        if is_feature_file(path):
+            decoded[m] = _load_features(path, shapes[m])
+        elif m == "audio":
+            decoded[m] = audio.load_waveform(
+                path, config.sample_rate, config.audio_samples, config.audio_crop, config.trim_db)
+        elif m == "visible":
+            decoded[m] = image.load_visible(path, config.image_size, frame=frame)
+        else:
+            decoded[m] = image.load_thermal(path, config.image_size, config.thermal_palette, frame=frame)
+    if not decoded:
+        raise DataError(recording.recording, f"has none of the modalities {list(modalities)}")
+    return decoded
+
+
+def extract_features(recordings, modalities, config, shapes, policy, frame="middle", workers=None):
+    """Yields (recording, {modality: float32 array of `shapes[modality]`}) for each good recording, in order.
+
+    Modalities a recording lacks are absent from its dict. Decoding runs in
+    `workers` threads (default: the CPU count); a bad recording is handed to
+    `policy` and left out.
+    """
+    modalities = canonical_modalities(modalities)
+    log_mel = tf.function(lambda waveforms: audio.log_mel_spectrogram(
+        waveforms, config.sample_rate, config.n_mels, config.n_fft, config.hop_length), reduce_retracing=True)
+    progress = Progress(logger, "decoded", len(recordings))
+
+    def decode(recording):
+        try:
+            return decode_recording(recording, modalities, config, shapes, frame)
+        except DataError as error:
+            return error
+
+    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count()) as pool:
+        for start in range(0, len(recordings), CHUNK):
+            chunk = recordings[start:start + CHUNK]
+            decoded = list(pool.map(decode, chunk))
+            waves = [i for i, d in enumerate(decoded)
+                     if isinstance(d, dict) and "audio" in d and not is_feature_file(chunk[i].audio)]
+            if waves:
+                spectra = log_mel(np.stack([decoded[i]["audio"] for i in waves])).numpy()
+                for i, spectrum in zip(waves, spectra):
+                    decoded[i]["audio"] = spectrum
+            for recording, result in zip(chunk, decoded):
+                if isinstance(result, DataError):
+                    policy.handle(result)
+                else:
+                    yield recording, result
+            progress.update(start + len(chunk))
+
+
+def fingerprint(recordings, modalities, config, frame):
     """A short hash of the file list (paths, sizes, modification times), modalities and settings."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([config.to_dict(), list(canonical_modalities(modalities))]).encode())
+    digest.update(json.dumps([config.to_dict(), list(canonical_modalities(modalities)), str(frame)]).encode())
     for rec in recordings:
-        digest.update(f"{rec.recording}|{rec.person}".encode())
+        digest.update(f"{rec.recording}|{rec.person}|{rec.group_key}|{rec.split}".encode())
         for m in canonical_modalities(modalities):
             path = rec.path(m)
             stat = os.stat(path) if path and os.path.exists(path) else None

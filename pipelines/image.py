@@ -1,61 +1,136 @@
-"""Image decoding (OpenCV) and the visible / thermal frame features.
+"""Image and video-frame decoding (OpenCV) into the data contract's visible and thermal frames.
 
-`read_image` validates and decodes png, jpg and tiff files of 8 or 16 bits;
-`to_visible` and `to_thermal` turn a decoded image into the data contract's
-float32 [h, w, 3] and [h, w, 1] frames in [0, 1]; the `tf_load_*` wrappers
-run them inside `tf.data.Dataset.map`.
+The feature cache calls these NumPy loaders once per file, in Python:
+`load_visible` gives float32 [h, w, 3] and `load_thermal` float32 [h, w, 1],
+both in [0, 1]. Either takes an image file (`IMAGE_SUFFIXES`) or a video file
+(`pipelines.video.VIDEO_SUFFIXES`, one frame chosen by `frame`; see that
+module); `frame` must be valid but is unused for an image. `check_palette`
+(from pipelines.palettes) normalises a palette name when a config is built.
+
+Images: png, jpg/jpeg, bmp, webp, tif/tiff; 8 or 16 bit (divided by 255 or
+65535) or float tiff already in [0, 1]; grey or colour. A png without its
+IEND chunk or a jpeg without its end marker is refused as truncated.
+
+Limit: a frame of more than MAX_IMAGE_PIXELS = 8192 x 8192 = 67,108,864
+pixels is refused, naming its size W x H. It is checked on the decoded frame;
+OpenCV itself refuses images above 2**30 pixels before decoding them.
+
+Channel rules (none is silent; a frame that fits none is refused):
+  - 2 channels (grey + alpha) and 4 channels (colour + alpha): alpha dropped.
+    OpenCV decodes a grey + alpha png as colour + alpha: its grey arrives as
+    three equal channels, as does grey webp (webp has no grey mode).
+  - visible from a grey frame: the grey is replicated to 3 channels.
+  - thermal from a 1-channel frame: the frame is the heat; the palette is unused.
+  - thermal from a 3-channel frame: colour-mapped, so it is inverted through
+    the palette it was written with (`pipelines.palettes.invert`); a frame
+    whose colours do not match that palette is refused.
+  - thermal with palette "grey" from a 3-channel frame: grey stored as colour
+    when its channels agree within GREY_SPREAD = 2/255 at every pixel (heat =
+    their mean); otherwise refused ("colour thermal frame but
+    --thermal-palette is grey; name the palette it was written with").
+Frames are resized to `size` = (h, w) last: INTER_AREA when shrinking both
+sides, else INTER_LINEAR.
 """
 
-import functools
 import os
 
 import cv2
 import numpy as np
-import tensorflow as tf
-from scipy.spatial import cKDTree
 
+from pipelines import palettes, video
 from pipelines.errors import DataError, check_input_file
+from pipelines.palettes import check_palette
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+MAX_IMAGE_PIXELS = 8192 * 8192
+GREY_SPREAD = 2 / 255  # largest channel difference of a grey frame stored as colour
 
 _PNG_END = b"IEND\xaeB`\x82"  # IEND chunk type and its CRC: the last 8 bytes of every complete png
 _JPEG_END = b"\xff\xd9"
 _INTEGER_RANGES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-_LUMINANCE_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, R G B
 
 
 def read_image(path):
     """Decodes an image file to float32 [H, W, C] in [0, 1], RGB order, C in {1, 3}.
 
-    8-bit images are divided by 255, 16-bit ones by 65535; float tiffs must
-    already lie in [0, 1]. Alpha is dropped. Raises DataError naming the file
-    when it is missing, has an unsupported suffix, cannot be decoded, is
-    truncated (png without its IEND chunk, jpeg without its end marker), holds
-    NaN or out-of-range floats, or has an unsupported dtype or channel count.
+    Raises DataError naming the file when it is missing, empty, has an
+    unsupported suffix, cannot be decoded, is truncated, is larger than
+    MAX_IMAGE_PIXELS, holds NaN or out-of-range floats, or has an unsupported
+    dtype or channel count.
     """
     path = check_input_file(path, IMAGE_SUFFIXES, "image")
     suffix = os.path.splitext(path)[1].lower()
     encoded = np.fromfile(path, np.uint8)
+    if encoded.size == 0:
+        raise DataError(path, "empty image file (0 bytes)")
     tail = encoded[-16:].tobytes()
     if suffix == ".png" and not tail.endswith(_PNG_END):
         raise DataError(path, "truncated png: the IEND chunk is missing")
     if suffix in (".jpg", ".jpeg") and not tail.rstrip(b"\x00").endswith(_JPEG_END):
         raise DataError(path, "truncated jpeg: the end-of-image marker is missing")
-    image = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED) if encoded.size else None
+    image = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise DataError(path, "cannot decode image (corrupt or not an image)")
-    if image.ndim == 2:
-        image = image[:, :, np.newaxis]
+    _check_pixels(path, image)
+    image = image.reshape(*image.shape[:2], -1)
     channels = image.shape[2]
-    if channels == 2:  # gray + alpha
+    if channels == 2:  # grey + alpha
         image = image[:, :, :1]
-    elif channels == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    elif channels == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    elif channels in (3, 4):  # BGR or BGRA -> RGB
+        image = image[:, :, 2::-1]
     elif channels != 1:
         raise DataError(path, f"unsupported number of channels {channels}")
     return _to_unit_range(path, image)
+
+
+def load_visible(path, size, frame="middle"):
+    """Visible frame from an image or video file: float32 [h, w, 3] in [0, 1]."""
+    height, width = _check_size(size)
+    image = _read_frame(path, frame)
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)
+    return _resize(image, height, width)
+
+
+def load_thermal(path, size, palette="grey", frame="middle"):
+    """Thermal frame from an image or video file: heat float32 [h, w, 1] in [0, 1] (module channel rules)."""
+    palette = check_palette(palette)
+    height, width = _check_size(size)
+    image = _read_frame(path, frame)
+    if image.shape[2] == 3 and palette == "grey":
+        spread = float((image.max(axis=2) - image.min(axis=2)).max())
+        if spread > GREY_SPREAD + 1e-6:
+            raise DataError(
+                path,
+                "colour thermal frame but --thermal-palette is grey; name the palette it was written with "
+                f"(iron, inferno, jet, ...); its channels differ by up to {round(spread * 255)}/255",
+            )
+        image = image.mean(axis=2, keepdims=True)
+    elif image.shape[2] == 3:
+        try:
+            image = palettes.invert(image, palette)
+        except palettes.PaletteMismatch as error:
+            raise DataError(path, str(error)) from None
+    return _resize(image, height, width)
+
+
+def _read_frame(path, frame):
+    """float32 [H, W, C in {1, 3}] in [0, 1] from an image, or the chosen frame of a video."""
+    video.check_frame(frame)
+    if os.path.splitext(os.fspath(path))[1].lower() not in video.VIDEO_SUFFIXES:
+        return read_image(path)
+    image = video.read_video_frame(path, frame)
+    _check_pixels(os.fspath(path), image)
+    return image
+
+
+def _check_pixels(path, image):
+    """DataError naming the file and its W x H when the frame has more than MAX_IMAGE_PIXELS pixels."""
+    height, width = image.shape[:2]
+    if height * width > MAX_IMAGE_PIXELS:
+        raise DataError(
+            path, f"frame of {width} x {height} pixels exceeds the limit of {MAX_IMAGE_PIXELS:,} (MAX_IMAGE_PIXELS)"
+        )
 
 
 def _to_unit_range(path, image):
@@ -72,15 +147,12 @@ def _to_unit_range(path, image):
     return image
 
 
-def _resize(image, size):
-    """float32 [H, W, C] -> [h, w, C]; INTER_AREA when shrinking both sides, else INTER_LINEAR."""
-    height, width = _check_size(size)
+def _resize(image, height, width):
+    """float32 [H, W, C] -> [height, width, C]; INTER_AREA when shrinking both sides, else INTER_LINEAR."""
     if image.shape[:2] == (height, width):
         return image
     shrinking = height <= image.shape[0] and width <= image.shape[1]
-    resized = cv2.resize(
-        image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    )
+    resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
     return resized.reshape(height, width, image.shape[2])
 
 
@@ -89,81 +161,3 @@ def _check_size(size):
     if len(size) != 2 or any(int(side) != side or side <= 0 for side in size):
         raise ValueError(f"size must be (height, width) with two positive integers, got {size!r}")
     return int(size[0]), int(size[1])
-
-
-def to_visible(image, size):
-    """float32 [H, W, C in {1, 3}] in [0, 1] -> float32 [h, w, 3]; gray is replicated to 3 channels."""
-    if image.shape[2] == 1:
-        image = np.repeat(image, 3, axis=2)
-    return _resize(image, size)
-
-
-@functools.lru_cache(maxsize=None)
-def _palette_index(palette):
-    """Nearest-colour search tree over the 256 RGB colours (in [0, 1]) of cv2.COLORMAP_<PALETTE>."""
-    colormap = getattr(cv2, f"COLORMAP_{palette.upper()}", None)
-    if colormap is None:
-        raise ValueError(
-            f"palette must be 'gray' or an OpenCV colormap name such as 'inferno', got {palette!r}"
-        )
-    ramp = np.arange(256, dtype=np.uint8).reshape(256, 1)
-    lut_bgr = cv2.applyColorMap(ramp, colormap).reshape(256, 3)
-    return cKDTree(lut_bgr[:, ::-1].astype(np.float32) / 255.0)
-
-
-def to_thermal(image, size, palette="gray"):
-    """float32 [H, W, C in {1, 3}] in [0, 1] -> thermal intensity float32 [h, w, 1] in [0, 1].
-
-    A 1-channel image is the intensity. A 3-channel (colour-mapped) image is
-    turned back into intensity: palette="gray" takes its BT.601 luminance;
-    an OpenCV colormap name ("inferno", "jet", "hot", ...) inverts that
-    palette, mapping each pixel to the nearest of the map's 256 colours
-    (intensity = index / 255). Resizing happens after the inversion.
-    """
-    if image.shape[2] == 1:
-        intensity = image
-    elif palette == "gray":
-        intensity = (image @ _LUMINANCE_WEIGHTS)[:, :, np.newaxis]
-    else:
-        _, index = _palette_index(palette).query(image.reshape(-1, 3))
-        intensity = (index.astype(np.float32) / 255.0).reshape(*image.shape[:2], 1)
-    return _resize(intensity.astype(np.float32), size)
-
-
-def load_visible(path, size):
-    """Visible frame from an image file: float32 [h, w, 3] in [0, 1]."""
-    return to_visible(read_image(path), size)
-
-
-def load_thermal(path, size, palette="gray"):
-    """Thermal frame from an image file: float32 [h, w, 1] in [0, 1] (see to_thermal)."""
-    return to_thermal(read_image(path), size, palette)
-
-
-def _load_from_bytes(load, path, **kwargs):
-    """Calls load on a path that tf.numpy_function hands over as bytes."""
-    return load(os.fsdecode(path), **kwargs)
-
-
-def _tf_load(load, path, size, channels, **kwargs):
-    """Runs a NumPy loader inside the graph; float32 [h, w, channels] with the static shape set."""
-    height, width = _check_size(size)
-    frame = tf.numpy_function(
-        functools.partial(_load_from_bytes, load, size=(height, width), **kwargs),
-        [path],
-        tf.float32,
-        stateful=False,
-    )
-    return tf.ensure_shape(frame, [height, width, channels])
-
-
-def tf_load_visible(path, size):
-    """load_visible for tf.data: scalar tf.string path -> float32 [h, w, 3]."""
-    return _tf_load(load_visible, path, size, 3)
-
-
-def tf_load_thermal(path, size, palette="gray"):
-    """load_thermal for tf.data: scalar tf.string path -> float32 [h, w, 1]."""
-    if palette != "gray":
-        _palette_index(palette)  # a bad palette fails here, not inside the graph
-    return _tf_load(load_thermal, path, size, 1, palette=palette)

@@ -1,26 +1,37 @@
-"""Bring-your-own data: a CSV manifest with one row per recording.
+"""Bring-your-own data: a CSV manifest (UTF-8) with one row per recording.
 
-Header: `person,recording,audio,visible,thermal` (extra columns are ignored).
-Paths are relative to the CSV's folder, or absolute; an empty cell means that
-modality was not recorded. Files are found and checked here, not decoded.
+Header: `person,recording,audio,visible,thermal`, optionally `split` (train,
+valid or test: the `manifest` protocol) and `group` (recordings that must stay
+on one side of a strict split); other columns are ignored. Paths are relative
+to the CSV's folder, or absolute; an empty cell means that modality was not
+recorded. A cell may name a media file (audio: anything libsndfile reads;
+cameras: an image or a video) or a `.npy` file of pre-extracted features
+([D] or [T, D] per recording: a features manifest). Files are found and
+checked here, not decoded.
 """
 
 import csv
+import io
 import logging
 import os
 
 from avtfuse.contract import MODALITIES, canonical_modalities
+from pipelines.audio import AUDIO_SUFFIXES
 from pipelines.errors import DataError, ErrorPolicy
+from pipelines.features import FEATURE_SUFFIX, is_feature_file
+from pipelines.image import IMAGE_SUFFIXES
 from pipelines.recording import Recording
+from pipelines.video import VIDEO_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
 ID_COLUMNS = ("person", "recording")
+OPTIONAL_COLUMNS = ("split", "group")
 COLUMNS = ID_COLUMNS + MODALITIES
 SUFFIXES = {
-    "audio": (".wav", ".flac"),
-    "visible": (".png", ".jpg", ".jpeg", ".tif", ".tiff"),
-    "thermal": (".png", ".jpg", ".jpeg", ".tif", ".tiff"),
+    "audio": (*AUDIO_SUFFIXES, FEATURE_SUFFIX),
+    "visible": (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES, FEATURE_SUFFIX),
+    "thermal": (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES, FEATURE_SUFFIX),
 }
 
 
@@ -29,9 +40,11 @@ def read_manifest(csv_path, modalities=MODALITIES, on_error="raise", policy=None
 
     Only the run's `modalities` are kept (the others are None); the columns
     `person`, `recording` and one per run modality are required. Paths come
-    back absolute. Bad rows raise DataError naming the CSV and line number, or
-    (on_error="skip") are skipped and counted; with `policy` given the caller
-    reports the count. Raises DataError for a missing CSV or one without rows.
+    back absolute. Every bad row is handed to the error policy as a DataError
+    naming the CSV and line number: with `policy` given the caller reports
+    them; otherwise they are raised together as InputErrors (or, with
+    on_error="skip", left out and counted). Raises DataError for a missing,
+    non-UTF-8 or empty CSV.
     """
     modalities = canonical_modalities(modalities)
     own_policy = policy is None
@@ -43,34 +56,51 @@ def read_manifest(csv_path, modalities=MODALITIES, on_error="raise", policy=None
     folder = os.path.dirname(os.path.abspath(csv_path))
 
     recordings, first_line = [], {}
-    with open(csv_path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = [name.strip() for name in next(reader, [])]
-        if not header:
-            raise DataError(csv_path, "manifest is empty (no header line)")
-        missing = [c for c in ID_COLUMNS + modalities if c not in header]
-        if missing:
-            raise DataError(csv_path, f"missing required columns {missing} in header {header}")
-        rows = 0
-        for cells in reader:
-            if not any(cell.strip() for cell in cells):
-                continue
+    with open(csv_path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise DataError(csv_path, f"not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line}); "
+                                  "save the manifest as UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = [name.strip() for name in next(reader, [])]
+    if not header:
+        raise DataError(csv_path, "manifest is empty (no header line)")
+    missing = [c for c in ID_COLUMNS + modalities if c not in header]
+    if missing:
+        raise DataError(csv_path, f"missing required columns {missing} in header {header}")
+    rows = 0
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader, None)
+        except csv.Error as error:
             rows += 1
-            where = f"{csv_path}, line {reader.line_num}"
-            try:
-                recording = _parse_row(cells, header, modalities, folder, where)
-                if recording.recording in first_line:
-                    raise DataError(
-                        where,
-                        f"duplicate recording id {recording.recording!r} "
-                        f"(first on line {first_line[recording.recording]})",
-                    )
-            except DataError as error:
-                policy.handle(error)
-                continue
-            first_line[recording.recording] = reader.line_num
-            recordings.append(recording)
-    if own_policy:
+            policy.handle(DataError(f"{csv_path}, line {start}", f"unreadable row: {error}"))
+            continue
+        if cells is None:
+            break
+        if not any(cell.strip() for cell in cells):
+            continue
+        rows += 1
+        where = f"{csv_path}, line {start}"
+        try:
+            recording = _parse_row(cells, header, modalities, folder, where)
+            if recording.recording in first_line:
+                raise DataError(
+                    where,
+                    f"duplicate recording id {recording.recording!r} "
+                    f"(first on line {first_line[recording.recording]})",
+                )
+        except DataError as error:
+            policy.handle(error)
+            continue
+        first_line[recording.recording] = start
+        recordings.append(recording)
+    recordings = _one_kind_per_column(recordings, modalities, policy)
+    if own_policy or not recordings:
         policy.report("manifest rows")
     if not rows:
         raise DataError(csv_path, "manifest has no data rows")
@@ -83,10 +113,28 @@ def read_manifest(csv_path, modalities=MODALITIES, on_error="raise", policy=None
     return recordings
 
 
+def _one_kind_per_column(recordings, modalities, policy):
+    """The recordings less those whose file is of the minority kind (`.npy` features or media) in a modality's
+    column, each handed to `policy`: a modality's inputs are all features or all media."""
+    kept = []
+    kinds = {m: [is_feature_file(r.path(m)) for r in recordings if r.path(m)] for m in modalities}
+    features = {m: 2 * sum(k) > len(k) for m, k in kinds.items()}
+    for rec in recordings:
+        odd = [m for m in modalities if rec.path(m) and is_feature_file(rec.path(m)) != features[m]]
+        for m in odd:
+            policy.handle(DataError(rec.path(m), f"the {m} column holds {'.npy features' if features[m] else 'media'} "
+                                                 "files; a modality's files are all features or all media"))
+        if not odd:
+            kept.append(rec)
+    return kept
+
+
 def _parse_row(cells, header, modalities, folder, where):
     """Returns the Recording of one CSV row; DataError naming `where` if it is bad."""
     if len(cells) != len(header):
         raise DataError(where, f"malformed row: {len(cells)} fields, header has {len(header)}")
+    if any("\x00" in cell for cell in cells):
+        raise DataError(where, "unreadable row: it holds a NUL byte")
     row = {name: cell.strip() for name, cell in zip(header, cells)}
     for column in ID_COLUMNS:
         if not row[column]:
@@ -105,7 +153,8 @@ def _parse_row(cells, header, modalities, folder, where):
         paths[modality] = path
     if not paths:
         raise DataError(where, f"no file for any of the run's modalities {list(modalities)}")
-    return Recording(recording=row["recording"], person=row["person"], **paths)
+    optional = {column: row.get(column) or None for column in OPTIONAL_COLUMNS}
+    return Recording(recording=row["recording"], person=row["person"], **paths, **optional)
 
 
 def write_manifest(recordings, csv_path):
@@ -120,13 +169,14 @@ def write_manifest(recordings, csv_path):
     csv_path = os.fspath(csv_path)
     folder = os.path.dirname(os.path.abspath(csv_path))
     os.makedirs(folder, exist_ok=True)
+    optional = [c for c in OPTIONAL_COLUMNS if any(getattr(r, c) is not None for r in recordings)]
     with open(csv_path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(COLUMNS)
+        writer.writerow(COLUMNS + tuple(optional))
         for r in recordings:
             paths = [
                 "" if r.path(m) is None else os.path.relpath(os.path.abspath(r.path(m)), folder)
                 for m in MODALITIES
             ]
-            writer.writerow([r.person, r.recording, *paths])
+            writer.writerow([r.person, r.recording, *paths, *(getattr(r, c) or "" for c in optional)])
     return csv_path

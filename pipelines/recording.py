@@ -1,8 +1,10 @@
 """One recording: a person and up to one file per modality."""
 
 import dataclasses
+import os
 
 from avtfuse.contract import MODALITIES
+from pipelines.errors import DataError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -11,8 +13,13 @@ class Recording:
 
     `recording` is a unique id (kept by every ablated copy, so that strict
     splits keep copies together); `person` is the raw person id as the data
-    names it; `audio`, `visible`, `thermal` are file paths, or None where that
-    modality was not recorded.
+    names it; `audio`, `visible`, `thermal` are file paths (media, or `.npy`
+    pre-extracted features), or None where that modality was not recorded.
+    `group`: recordings that are near-duplicates of each other (SpeakingFaces:
+    one trial and position; RAVDESS: one actor's statement) share a group, and
+    a strict split keeps a group on one side; None = the recording alone.
+    `split`: the data's own assignment ("train", "valid" or "test"; the
+    `official` and `manifest` protocols use it), or None.
     """
 
     recording: str
@@ -20,6 +27,13 @@ class Recording:
     audio: str | None = None
     visible: str | None = None
     thermal: str | None = None
+    group: str | None = None
+    split: str | None = None
+
+    @property
+    def group_key(self):
+        """The id a strict split keeps on one side: the group, else the recording."""
+        return self.group if self.group is not None else self.recording
 
     def path(self, modality):
         if modality not in MODALITIES:
@@ -27,17 +41,33 @@ class Recording:
         return getattr(self, modality)
 
 
-def assign_labels(recordings):
-    """Renumbers people 0..P-1 in sorted order of their ids.
+def assign_labels(people):
+    """Renumbers people 0..P-1 in natural sorted order of their ids ("2" before "10").
 
-    Returns (labels, mapping): a list of int labels aligned with `recordings`
-    and a dict from person id to label. Raises ValueError for no recordings.
+    `people`: each recording's person id. Returns (labels, mapping): a list of
+    int labels aligned with `people` and a dict from person id to label.
+    Raises ValueError for no recordings.
     """
-    if not recordings:
+    if not people:
         raise ValueError("no recordings: the data set is empty")
-    people = sorted({r.person for r in recordings}, key=_natural_key)
-    mapping = {p: i for i, p in enumerate(people)}
-    return [mapping[r.person] for r in recordings], mapping
+    mapping = {p: i for i, p in enumerate(sorted(set(people), key=_natural_key))}
+    return [mapping[p] for p in people], mapping
+
+
+def check_shared_files(recordings, modalities, policy):
+    """The recordings less those whose file of a run modality already belongs to another recording id (it would
+    leak across any split); each one is handed to `policy` naming both ids."""
+    owner, kept = {}, []
+    for rec in recordings:
+        paths = [os.path.realpath(rec.path(m)) for m in modalities if rec.path(m)]
+        shared = next((p for p in paths if p in owner), None)
+        if shared is not None:
+            policy.handle(DataError(shared, f"used by recordings {owner[shared]!r} and {rec.recording!r}; "
+                                            "a file must belong to one recording"))
+            continue
+        owner.update((p, rec.recording) for p in paths)
+        kept.append(rec)
+    return kept
 
 
 def _natural_key(text):

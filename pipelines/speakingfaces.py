@@ -8,7 +8,10 @@ Layout: `<root>/{train,valid,test}_data/sub_{S}/trial_{T}/<stream>/` with
 - thermal: `thr_image_cmd/{S}_{T}_2_{pos}_{cmd}_{frame}_1.png`.
 
 One Recording per (subject, trial, position, command), with one wav and one
-chosen frame per camera. Files are found and checked here, not decoded.
+chosen frame per camera; its group is (subject, trial, position), the
+near-duplicates a strict split keeps on one side, and its split the folder
+it lies in (train, valid or test: the `official` protocol). Files are found
+and checked here, not decoded.
 """
 
 import logging
@@ -60,15 +63,15 @@ def read_speakingfaces(
 
     trials = _find_trials(root, policy)
     if wanted is not None:
-        absent = sorted(wanted - {subject for subject, _, _ in trials})
+        absent = sorted(wanted - {trial[0] for trial in trials})
         if absent:
             policy.handle(DataError(root, f"requested subjects {absent} not found"))
         trials = [trial for trial in trials if trial[0] in wanted]
 
     keyed = []
-    for subject, trial, trial_dir in trials:
-        keyed.extend(_read_trial(subject, trial, trial_dir, modalities, frame, policy))
-    if own_policy:
+    for subject, trial, trial_dir, split in trials:
+        keyed.extend(_read_trial(subject, trial, trial_dir, split, modalities, frame, policy))
+    if own_policy or not keyed:
         policy.report("SpeakingFaces recordings")
     if not keyed:
         raise DataError(root, f"no SpeakingFaces recording found for modalities {list(modalities)}")
@@ -110,22 +113,23 @@ def _numbered_dirs(folder, pattern):
 
 
 def _find_trials(root, policy):
-    """Returns sorted (subject, trial, folder) over all split folders present."""
+    """Returns sorted (subject, trial, folder, split name) over all split folders present."""
     if not os.path.isdir(root):
         raise DataError(root, "SpeakingFaces root is not a folder")
-    splits = [os.path.join(root, s) for s in SPLIT_FOLDERS if os.path.isdir(os.path.join(root, s))]
+    splits = [s for s in SPLIT_FOLDERS if os.path.isdir(os.path.join(root, s))]
     if not splits:
         raise DataError(root, f"none of the split folders {list(SPLIT_FOLDERS)} exists")
-    trials = {}
+    trials, split_of = {}, {}
     for split in splits:
-        for subject, subject_dir in _numbered_dirs(split, _SUBJECT_DIR):
+        for subject, subject_dir in _numbered_dirs(os.path.join(root, split), _SUBJECT_DIR):
             for trial, trial_dir in _numbered_dirs(subject_dir, _TRIAL_DIR):
                 if (subject, trial) in trials:
                     reason = f"duplicate of {trials[subject, trial]}; trial skipped"
                     policy.handle(DataError(trial_dir, reason))
                     continue
                 trials[subject, trial] = trial_dir
-    return [(s, t, trials[s, t]) for s, t in sorted(trials)]
+                split_of[subject, trial] = split.removesuffix("_data")
+    return [(s, t, trials[s, t], split_of[s, t]) for s, t in sorted(trials)]
 
 
 def _stream_folder(trial_dir, modality):
@@ -182,7 +186,7 @@ def _expected_path(folder, subject, trial, pos, cmd, modality, frame):
     return os.path.join(folder, f"{prefix}_{number}_{IMAGE_STREAMS[modality][1]}.png")
 
 
-def _read_trial(subject, trial, trial_dir, modalities, frame, policy):
+def _read_trial(subject, trial, trial_dir, split, modalities, frame, policy):
     """Returns [((S, T, pos, cmd), Recording)] for one trial folder."""
     folders, indexes = {}, {}
     for modality in modalities:
@@ -213,8 +217,7 @@ def _read_trial(subject, trial, trial_dir, modalities, frame, policy):
                 break
             paths[modality] = numbered[chosen]
         else:
-            recording = Recording(
-                recording=f"{subject}_{trial}_{pos}_{cmd}", person=str(subject), **paths
-            )
+            recording = Recording(recording=f"{subject}_{trial}_{pos}_{cmd}", person=str(subject), **paths,
+                                  group=f"{subject}_{trial}_{pos}", split=split)
             keyed.append(((subject, trial, pos, cmd), recording))
     return keyed

@@ -1,70 +1,270 @@
-"""Train/test splits of (ablated) samples, by sample (the paper) or by recording (strict)."""
+"""Train/test/valid splits of (ablated) samples: by sample (the paper), by recording group (strict), or as given.
+
+`split_samples` returns one int8 split id per sample, the index of its split
+in `avtfuse.contract.SPLITS`: TRAIN = 0, TEST = 1, VALID = 2. Validation is a
+split of its own, never the test split: validation chooses, test is read once.
+
+- "paper": samples, not groups, are drawn at random, as the seed paper did:
+  round(n * test_fraction) go to test, then round(n * validation_fraction) of
+  the rest go to valid. The ablated copies of one recording (and near-duplicate
+  recordings) may therefore land on several sides: the paper's leak, kept so
+  that its numbers can be reproduced.
+- "strict": whole recording groups go to one side, chosen per person. A person
+  with g groups gets n_test = clip(round(g * test_fraction), 1, g - 1) test
+  groups and, when validation_fraction > 0 and g - n_test - 1 >= 1,
+  n_valid = clip(round(g * validation_fraction), 1, g - n_test - 1) valid
+  groups (else none: a person with two groups has one train and one test
+  group and no validation group); the rest train. Every person is on the
+  train and test sides and no group is on two sides. Each person needs two
+  groups, and a group may hold one person only.
+- "official" and "manifest": each sample's side is the data's own split name
+  (`given`: train, valid or test; validation, val and dev mean valid; any
+  case). Every sample needs one, and a group may not sit on two sides. These
+  protocols do not check that each person is on the train side.
+
+Rounding is Python's `round` (half to even). The fractions are of the whole:
+test_fraction in (0, 1), validation_fraction in [0, 1), their sum below 1.
+An empty train or test split is an error; so is an empty valid split under
+"paper" and "strict" unless validation_fraction == 0; under "official" and
+"manifest" an empty valid split is returned as it is (the caller warns).
+
+Assignments are deterministic for a seed. Under "strict" each person draws
+from a generator seeded by (seed, person id), so a person's groups land on the
+same sides whatever the order of the samples and whoever else is in the data;
+under "paper" the draw is over the samples sorted (stably) by group and
+person, so reordering the recordings does not change any recording's sides.
+
+Errors are `SplitError` (a ValueError) with a one-line message that names the
+argument or the offending ids, all of them of a kind at once (the first ten,
+then how many more).
+"""
+
+import hashlib
+import math
+import numbers
 
 import numpy as np
 
-PROTOCOLS = ("paper", "strict")
+from avtfuse.contract import PROTOCOLS, SPLITS
+
 PAPER_TEST_FRACTION = 2729 / 13893  # the paper: 11,164 train / 2,729 test samples
 
+TRAIN = SPLITS.index("train")
+TEST = SPLITS.index("test")
+VALID = SPLITS.index("valid")
 
-def split_samples(recordings, labels, protocol="paper", test_fraction=PAPER_TEST_FRACTION, seed=0):
-    """Returns is_test, a bool array with one entry per sample.
+# Split names the data may use, lower-cased, to their split.
+SPLIT_ALIASES = {
+    "train": "train", "test": "test",
+    "valid": "valid", "validation": "valid", "val": "valid", "dev": "valid",
+}
 
-    recordings: per-sample recording id (an ablated data set has several
-    samples per recording); labels: per-sample person label.
-    protocol="paper": round(n * test_fraction) samples drawn at random go to
-    test, so copies of one recording can land on both sides (as in the paper).
-    protocol="strict": whole recordings go to one side; per person,
-    round(r * test_fraction) of their r recordings, clipped to [1, r - 1], go
-    to test, so every person is on both sides and no recording is on both.
-    Every person needs at least two recordings. Deterministic for a seed.
+LISTED = 10  # offending ids named in one message; the rest are counted
+
+
+class SplitError(ValueError):
+    """A split cannot be made as asked: bad arguments, inputs or data."""
+
+
+def split_samples(groups, people, protocol="paper", test_fraction=PAPER_TEST_FRACTION, validation_fraction=0.1,
+                  seed=0, given=None):
+    """Returns an int8 array with one split id (TRAIN, TEST or VALID) per sample.
+
+    groups: per-sample group key (str): the ablated copies of one recording,
+    and near-duplicate recordings, share a key. people: per-sample person id.
+    given: per-sample split names, read by "official" and "manifest" (ignored
+    by "paper" and "strict"). See the module docstring for each protocol's
+    rules. Raises SplitError.
     """
     if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    recordings = np.asarray(recordings)
-    labels = np.asarray(labels)
-    if recordings.ndim != 1 or labels.ndim != 1:
-        raise ValueError(f"recordings and labels must be 1-D, got shapes {recordings.shape} and {labels.shape}")
-    if len(recordings) == 0:
-        raise ValueError("recordings: no samples to split")
-    if len(recordings) != len(labels):
-        raise ValueError(f"recordings has {len(recordings)} entries but labels has {len(labels)}")
-    rng = np.random.default_rng(seed)
+        raise SplitError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    _check_fractions(test_fraction, validation_fraction)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise SplitError(f"seed must be a non-negative integer, got {seed!r}")
+    groups = _strings("groups", groups)
+    people = _strings("people", people)
+    if len(groups) != len(people):
+        raise SplitError(f"groups has {len(groups)} entries but people has {len(people)}")
+    if len(groups) == 0:
+        raise SplitError("groups: no samples to split")
     if protocol == "paper":
-        return _split_paper(len(recordings), test_fraction, rng)
-    return _split_strict(recordings, labels, test_fraction, rng)
+        return _split_paper(groups, people, test_fraction, validation_fraction, int(seed))
+    if protocol == "strict":
+        return _split_strict(groups, people, test_fraction, validation_fraction, int(seed))
+    return _split_given(groups, given, protocol)
 
 
-def _split_paper(count, test_fraction, rng):
-    test_count = int(round(count * test_fraction))
-    if not 0 < test_count < count:
-        side = "test" if test_count == 0 else "train"
-        raise ValueError(
-            f"test_fraction={test_fraction} of {count} samples leaves the {side} split empty")
-    is_test = np.zeros(count, dtype=bool)
-    is_test[rng.permutation(count)[:test_count]] = True
-    return is_test
+def describe(split_ids):
+    """Counts the samples of each split: {"train": n, "test": n, "valid": n}.
+
+    Ids outside 0..2 (e.g. -1 for a copy used nowhere) are not counted.
+    """
+    ids = np.asarray(split_ids).ravel()
+    return {name: int(np.count_nonzero(ids == index)) for index, name in enumerate(SPLITS)}
 
 
-def _split_strict(recordings, labels, test_fraction, rng):
-    unique_recordings, first, recording_index = np.unique(
-        recordings, return_index=True, return_inverse=True)
-    person_of_recording = labels[first]
-    mixed = np.flatnonzero(person_of_recording[recording_index] != labels)
+def _check_fractions(test_fraction, validation_fraction):
+    problems = []
+    if not 0.0 < test_fraction < 1.0:
+        problems.append(f"test_fraction must be in (0, 1), got {test_fraction}")
+    if not 0.0 <= validation_fraction < 1.0:
+        problems.append(f"validation_fraction must be in [0, 1), got {validation_fraction}")
+    if not problems and not test_fraction + validation_fraction < 1.0:
+        problems.append(f"test_fraction + validation_fraction must be below 1, got "
+                        f"{test_fraction} + {validation_fraction} = {test_fraction + validation_fraction}")
+    if problems:
+        raise SplitError("; ".join(problems))
+
+
+def _strings(name, values):
+    if values is None:
+        raise SplitError(f"{name}: one entry per sample is needed, got None")
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise SplitError(f"{name} must be 1-D (one entry per sample), got shape {values.shape}")
+    return values.astype(str)
+
+
+def _listing(items):
+    """Joins the first LISTED items and says how many more there are."""
+    items = list(items)
+    shown = ", ".join(items[:LISTED])
+    return shown if len(items) <= LISTED else f"{shown} and {len(items) - LISTED} more"
+
+
+def _count(total, fraction):
+    """round(total * fraction), Python's round (half to even), as an int."""
+    return round(total * float(fraction))
+
+
+def _natural(text):
+    return (0, int(text), "") if text.isdigit() else (1, 0, text)
+
+
+def _plural(count, one, many):
+    return f"{count} {one if count == 1 else many}"
+
+
+def _split_paper(groups, people, test_fraction, validation_fraction, seed):
+    count = len(groups)
+    test_count = _count(count, test_fraction)
+    valid_count = min(_count(count, validation_fraction), count - test_count)
+    problems = []
+    if count - test_count - valid_count <= 0:
+        problems.append(f"the train split is empty (test and valid take all {count} samples)")
+    if test_count == 0:
+        problems.append(f"the test split is empty (test_fraction={test_fraction} of {count} samples rounds to 0)")
+    if _count(count, validation_fraction) == 0 and validation_fraction > 0:
+        problems.append(f"the valid split is empty (validation_fraction={validation_fraction} of {count} samples "
+                        "rounds to 0; set validation_fraction=0 to train without validation)")
+    if problems:
+        raise SplitError("paper protocol: " + "; ".join(problems))
+    order = np.lexsort((people, groups))  # stable: the draw does not depend on the order of the recordings
+    drawn = order[np.random.default_rng(seed).permutation(count)]
+    split_ids = np.full(count, TRAIN, dtype=np.int8)
+    split_ids[drawn[:test_count]] = TEST
+    split_ids[drawn[test_count:test_count + valid_count]] = VALID
+    return split_ids
+
+
+def _person_seed(seed, person):
+    digest = hashlib.blake2b(person.encode("utf-8"), digest_size=8).digest()
+    return [seed, int.from_bytes(digest, "little")]
+
+
+def _split_strict(groups, people, test_fraction, validation_fraction, seed):
+    group_keys, group_index = np.unique(groups, return_inverse=True)
+    person_keys, person_index = np.unique(people, return_inverse=True)
+    pairs = np.unique(np.stack([group_index, person_index], axis=1), axis=0)  # (group, person), sorted
+    people_per_group = np.bincount(pairs[:, 0], minlength=len(group_keys))
+    mixed = np.flatnonzero(people_per_group > 1)
     if mixed.size:
-        raise ValueError(
-            f"recordings: recording {unique_recordings[recording_index[mixed[0]]]!r} "
-            "has samples of more than one person")
-    people, recording_counts = np.unique(person_of_recording, return_counts=True)
-    single = people[recording_counts < 2]
-    if single.size:
-        raise ValueError(
-            f"labels: person {single[0]!r} has a single recording ({single.size} such people in all); "
-            "the strict protocol needs every person on both sides, so each needs at least two recordings")
-    test_recording = np.zeros(len(unique_recordings), dtype=bool)
-    for person, count in zip(people, recording_counts):
-        own = np.flatnonzero(person_of_recording == person)
-        test_count = min(max(int(round(count * test_fraction)), 1), count - 1)
-        test_recording[rng.permutation(own)[:test_count]] = True
-    return test_recording[recording_index]
+        named = []
+        for g in mixed:
+            owners = sorted((str(person_keys[p]) for p in pairs[pairs[:, 0] == g, 1]), key=_natural)
+            named.append(f"{str(group_keys[g])!r} (people {', '.join(repr(p) for p in owners)})")
+        raise SplitError(
+            f"strict protocol: {_plural(mixed.size, 'recording group holds', 'recording groups hold')} samples of "
+            f"more than one person (a group stays on one side, so it must be one person's): {_listing(named)}")
+    person_of_group = pairs[:, 1]  # one row per group, in group order
+    groups_per_person = np.bincount(person_of_group, minlength=len(person_keys))
+    short = sorted((str(person_keys[p]) for p in np.flatnonzero(groups_per_person < 2)), key=_natural)
+    if short:
+        named = [f"{p!r} (1 group)" for p in short]
+        raise SplitError(
+            f"strict protocol: {_plural(len(short), 'person has', 'people have')} fewer than 2 recording groups "
+            f"(each needs one for training and one for testing): {_listing(named)}")
+    side_of_group = np.full(len(group_keys), TRAIN, dtype=np.int8)
+    for p, person in enumerate(person_keys):
+        own = np.flatnonzero(person_of_group == p)  # sorted by group key: independent of the sample order
+        total = len(own)
+        test_count = min(max(_count(total, test_fraction), 1), total - 1)
+        room = total - test_count - 1
+        valid_count = min(max(_count(total, validation_fraction), 1), room) \
+            if validation_fraction > 0 and room >= 1 else 0
+        drawn = own[np.random.default_rng(_person_seed(seed, str(person))).permutation(total)]
+        side_of_group[drawn[:test_count]] = TEST
+        side_of_group[drawn[test_count:test_count + valid_count]] = VALID
+    split_ids = side_of_group[group_index]
+    if validation_fraction > 0 and not (split_ids == VALID).any():
+        raise SplitError(
+            "strict protocol: the valid split is empty: no person has the 3 recording groups it takes "
+            "(one each for train, valid and test); set validation_fraction=0 to train without validation")
+    return split_ids
+
+
+def _split_name(value):
+    """The canonical split of one given name, None when missing, or ("unknown", name) when unknown."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    return SPLIT_ALIASES.get(text.lower(), ("unknown", text))
+
+
+def _split_given(groups, given, protocol):
+    count = len(groups)
+    if given is None:
+        names = [None] * count
+    else:
+        given = np.asarray(given, dtype=object)
+        if given.ndim != 1:
+            raise SplitError(f"given must be 1-D (one split name per sample), got shape {given.shape}")
+        if len(given) != count:
+            raise SplitError(f"given has {len(given)} entries but groups has {count}")
+        names = [_split_name(value) for value in given.tolist()]
+    missing = [i for i, name in enumerate(names) if name is None]
+    if missing:
+        raise SplitError(
+            f"{protocol} protocol: {_plural(len(missing), 'sample has', 'samples have')} no split name "
+            f"(the data's train/valid/test assignment, passed as given); the first is in group "
+            f"{str(groups[missing[0]])!r}")
+    unknown = {}
+    for name in names:
+        if isinstance(name, tuple):
+            unknown[name[1]] = unknown.get(name[1], 0) + 1
+    if unknown:
+        named = [f"{text!r} ({_plural(n, 'sample', 'samples')})" for text, n in sorted(unknown.items())]
+        raise SplitError(
+            f"{protocol} protocol: unknown split names {_listing(named)}; use train, test or valid "
+            f"(validation, val and dev also mean valid)")
+    split_ids = np.array([SPLITS.index(name) for name in names], dtype=np.int8)
+    group_keys, group_index = np.unique(groups, return_inverse=True)
+    sides = np.zeros((len(group_keys), len(SPLITS)), dtype=bool)
+    sides[group_index, split_ids] = True
+    leaking = np.flatnonzero(sides.sum(axis=1) > 1)
+    if leaking.size:
+        named = [f"{str(group_keys[g])!r} ({', '.join(n for n, on in zip(SPLITS, sides[g]) if on)})"
+                 for g in leaking]
+        raise SplitError(
+            f"{protocol} protocol: {_plural(leaking.size, 'recording group is', 'recording groups are')} on more "
+            f"than one side of the given split (a leak between the splits): {_listing(named)}")
+    counts = describe(split_ids)
+    empty = [name for name in ("train", "test") if not counts[name]]
+    if empty:
+        given_counts = ", ".join(f"{name}: {n}" for name, n in counts.items() if n)
+        raise SplitError(
+            f"{protocol} protocol: " + "; ".join(f"the {name} split is empty" for name in empty)
+            + f" (the given split names count {given_counts})")
+    return split_ids

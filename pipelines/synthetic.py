@@ -47,6 +47,7 @@ from pipelines.synthetic_voice import SAMPLE_RATE, speech, syllables
 SESSION = 2
 SPLITS = ("train", "valid", "test")
 
+THERMAL_PALETTE = "inferno"  # the palette the thermal frames are written with (pipelines.palettes)
 DEFAULT_SUBJECTS = tuple(range(1, 13))
 DEFAULT_TRIALS = (1, 2)
 DEFAULT_POSITIONS = (1, 2, 3)

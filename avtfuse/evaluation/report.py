@@ -85,8 +85,10 @@ def markdown_table(rows, columns=None, headers=None, float_format="{:.2f}"):
     return "\n".join(lines) + "\n"
 
 
-def condition_rows(per_condition):
-    """Rows {"condition", "accuracy_percent", "count"} in report order, "average" last.
+def condition_rows(per_condition, references=None):
+    """Rows {"condition", "accuracy_percent", "count"} in report order, "average" last; a condition with an
+    entry in `references` ({condition: {"accuracy", ...}}) also gets "reference_percent" and "versus_reference"
+    (model minus reference, in points).
 
     per_condition: the dict returned by `per_condition_accuracy`.
     """
@@ -99,7 +101,11 @@ def condition_rows(per_condition):
         if not isinstance(entry, dict) or "accuracy" not in entry:
             raise ValueError(f"results: condition {name!r} has no 'accuracy' entry")
         accuracy_percent = 100.0 * float(entry["accuracy"])
-        rows.append({"condition": name, "accuracy_percent": accuracy_percent, "count": int(entry.get("count", 0))})
+        row = {"condition": name, "accuracy_percent": accuracy_percent, "count": int(entry.get("count", 0))}
+        if name in (references or {}):
+            row["reference_percent"] = 100.0 * float(references[name]["accuracy"])
+            row["versus_reference"] = accuracy_percent - row["reference_percent"]
+        rows.append(row)
     return rows
 
 
@@ -111,8 +117,10 @@ def write_results(results, out_dir, title="Results"):
     config, timings, ...). results.json gets everything, made JSON-safe with
     `json_safe`. results.md gets a table with one row per condition (Table 1
     order, then only_<m>, then the rest, then the average) giving the accuracy
-    in percent to 2 decimals and the sample count; other top-level entries
-    that are numbers or strings, or flat dicts of them, follow as tables.
+    in percent to 2 decimals and the sample count, with the scikit-learn
+    reference's accuracy beside each condition that results["reference"]
+    covers; other top-level entries that are numbers or strings, or flat dicts
+    of them, follow as tables.
     Returns (json_path, markdown_path) as pathlib.Path.
     """
     if not isinstance(results, dict) or not results:
@@ -129,12 +137,19 @@ def write_results(results, out_dir, title="Results"):
     safe = json_safe(results)
     atomic_text(json_path, json.dumps(safe, indent=2, allow_nan=False) + "\n")
 
+    references = extras.get("reference") or {}
     condition_table = markdown_table(
-        condition_rows(per_condition),
-        columns=["condition", "accuracy_percent", "count"],
-        headers={"accuracy_percent": "accuracy (%)", "count": "samples"},
+        condition_rows(per_condition, references),
+        columns=["condition", "accuracy_percent", "count"] + (["reference_percent", "versus_reference"]
+                                                              if references else []),
+        headers={"accuracy_percent": "accuracy (%)", "count": "samples", "reference_percent": "reference (%)",
+                 "versus_reference": "model - reference"},
     )
     sections = [f"# {title}\n", "## Accuracy per condition\n", condition_table]
+    if references:
+        sections.append("Reference: " + "; ".join(f"{name}: {entry['description']} ({entry['train']} train / "
+                                                  f"{entry['test']} test recordings)"
+                                                  for name, entry in references.items()) + ".\n")
     plain = (str, int, float)
     scalars = [{"entry": k, "value": v} for k, v in safe.items() if k in extras and isinstance(v, plain)]
     if scalars:

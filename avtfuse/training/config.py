@@ -20,6 +20,11 @@ class TrainConfig(Config):
     `modality_dropout`: probability of dropping each modality of a training
     sample at random (on top of the static ablation, with either sampler), as
     zeros ("hard"), alpha scaling ("soft") or N(0, 1) noise ("noise").
+    `spec_augment`: 0, or the largest width (frames and mel bands) of the
+    time and frequency masks put on each training spectrogram.
+    `early_stopping`: 0 trains the fixed epochs; N > 0 stops a phase once its
+    validation metric (phase 1: loss; recogniser and end-to-end: accuracy)
+    has not improved for N epochs and keeps the best epoch's weights.
     `seed` fixes weight initialisation, data order and dropout.
     """
 
@@ -33,11 +38,13 @@ class TrainConfig(Config):
     people_per_batch: int = 8
     modality_dropout: float = 0.0
     dropout_mode: str = "hard"
+    spec_augment: int = 0
     jit_compile: bool = False
+    early_stopping: int = 0
     seed: int = 0
 
     def __post_init__(self):
-        self.check_int("epochs_embed", "epochs_recognizer", "seed", minimum=0)
+        self.check_int("epochs_embed", "epochs_recognizer", "spec_augment", "early_stopping", "seed", minimum=0)
         self.check_int("people_per_batch")
         self.check_int("batch_size", minimum=2)  # triplet mining needs pairs
         self.check_positive("learning_rate")

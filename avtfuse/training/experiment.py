@@ -24,9 +24,10 @@ import numpy as np
 import tensorflow as tf
 
 from avtfuse.config import Config
-from avtfuse.contract import LABELS_FILE, save_class_names
+from avtfuse.contract import LABELS_FILE, condition_name, save_class_names
 from avtfuse.evaluation import classification_metrics, per_condition_accuracy, plot_confusion_matrix, write_results
 from avtfuse.evaluation.accuracy import headline_rows
+from avtfuse.evaluation.reference import reference_accuracy, reference_description
 from avtfuse.export import export_saved_model
 from avtfuse.files import atomic_text
 from avtfuse.models import SYSTEMS
@@ -157,10 +158,12 @@ def run_experiment(config, fresh=False, verbose=2):
     keras.utils.set_random_seed(config.train.seed)
     tf.config.experimental.enable_op_determinism()
     data = prepare(config.data)
+    fit_model_to_data(config, data)
     open_run_dir(config, data.content_hash, fresh)
     save_class_names(data.class_names, os.path.join(config.run_dir, LABELS_FILE))
-    logger.info("%d people; train %d samples %s; test %d samples %s", data.num_people, data.count("train"),
-                data.condition_counts("train"), data.count("test"), data.condition_counts("test"))
+    logger.info("%d people; train %d samples %s; validation %d; test %d samples %s", data.num_people,
+                data.count("train"), data.condition_counts("train"), data.count("valid"), data.count("test"),
+                data.condition_counts("test"))
     runner = PhaseRunner(config.run_dir, verbose)
     if runner.is_done(RUN_PHASE):
         logger.info("%s already finished: its results.json stands", config.run_dir)
@@ -175,9 +178,10 @@ def run_experiment(config, fresh=False, verbose=2):
     export_path = os.path.join(config.saved_models_dir, config.run_name)
     export_saved_model(classifier, export_path, class_names=data.class_names)
     results = summarize(labels, predicted, present, config, runtime, data)
+    results["reference"] = reference_results(data, results["conditions"], config.train.seed)
     results["saved_model"] = export_path
     write_results(results, config.run_dir, title=f"{config.system}: {config.run_name}")
-    headline = headline_rows(present, config.data.modalities)
+    headline = headline_rows(present, data.modalities)
     plot_confusion_matrix(labels[headline], predicted[headline], data.class_names,
                           os.path.join(config.run_dir, "confusion_matrix.png"))
     seconds = round(time.time() - start, 1)
@@ -185,6 +189,35 @@ def run_experiment(config, fresh=False, verbose=2):
     runner.finish(RUN_PHASE, {})
     logger.info("SavedModel written to %s; run took %.0f s", export_path, seconds)
     return results
+
+
+def fit_model_to_data(config, data):
+    """Sets the model config's modalities and input shapes to those of the prepared data, where they differ from
+    the settings' (a modality no recording has; `.npy` features of their own shape)."""
+    fields = {"modalities": data.modalities, **SYSTEMS[config.system].input_fields(data.shapes)}
+    if any(getattr(config.model, name) != value for name, value in fields.items()):
+        logger.info("model inputs follow the data: %s", data.shapes)
+        config.model = config.model.replace(**fields)
+
+
+def reference_results(data, conditions, seed):
+    """The scikit-learn reference of each single-modality condition, trained on the same split:
+    {"only_<m>": {"accuracy", "model_accuracy", "description", "train", "test"}} (fractions)."""
+    references = {}
+    for modality in data.modalities:
+        name = condition_name([int(m == modality) for m in data.modalities], data.modalities)
+        if name not in conditions:
+            continue
+        train_inputs, train_labels = data.modality_arrays(modality, "train")
+        test_inputs, test_labels = data.modality_arrays(modality, "test")
+        if len(set(train_labels)) < 2 or not len(test_labels):
+            continue
+        references[name] = {
+            "accuracy": reference_accuracy(modality, train_inputs, train_labels, test_inputs, test_labels, seed),
+            "model_accuracy": conditions[name]["accuracy"],
+            "description": reference_description(modality, train_inputs),
+            "train": len(train_labels), "test": len(test_labels)}
+    return references
 
 
 def predict_split(classifier, data, split, batch_size):
@@ -201,20 +234,21 @@ def predict_split(classifier, data, split, batch_size):
 def summarize(labels, predicted, present, config, runtime, data):
     """results.json: accuracy per condition, and WA/UA/WF1/UF1 over the headline conditions alone."""
     model = config.model
-    headline = headline_rows(present, config.data.modalities)
+    headline = headline_rows(present, data.modalities)
     return {
-        "conditions": per_condition_accuracy(labels, predicted, present, config.data.modalities),
+        "conditions": per_condition_accuracy(labels, predicted, present, data.modalities),
         "metrics": classification_metrics(labels[headline], predicted[headline]),
         "metrics_over": "the headline conditions (complete and each one-modality-missing view)",
         "system": config.system,
         "variant": config.variant,
-        "modalities": list(config.data.modalities),
+        "modalities": list(data.modalities),
         "protocol": config.data.protocol,
         "sampler": config.train.sampler,
         "bn_neck_heads": list(getattr(model, "bn_neck_heads", ())),
         "device": runtime.device,
         "precision": runtime.precision,
         "train_samples": data.count("train"),
+        "validation_samples": data.count("valid"),
         "test_samples": data.count("test"),
         "skipped_recordings": data.skipped,
     }

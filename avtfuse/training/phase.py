@@ -2,6 +2,7 @@
 
 A phase named N of a run keeps in the run folder:
   checkpoints/N/epoch-0007.weights.h5   weights and optimizer state after 7 epochs (the latest only)
+  checkpoints/N/best.weights.h5, best.json   with early stopping: the best validation epoch's weights and record
   tensorboard/N/                        losses, learning rate, epoch time
   N.done                                the completion marker, written after the phase's artefacts
 Every file is written under a temporary name and renamed, so a run killed at
@@ -11,7 +12,9 @@ so a resumed run computes what an uninterrupted one would have.
 """
 
 import glob
+import json
 import logging
+import math
 import os
 import re
 
@@ -40,6 +43,51 @@ class EpochCheckpoint(keras.callbacks.Callback):
         for older in glob.glob(os.path.join(self.folder, "epoch-*.weights.h5")):
             if older != path:
                 os.remove(older)
+
+
+class EarlyStopping(keras.callbacks.Callback):
+    """Stops a phase once `monitor` (a validation metric) has not improved for `patience` epochs; resumable.
+
+    After every epoch the record {"epoch": best epoch, "value", "wait": epochs since, "last": last epoch seen,
+    "stopped"} is written to best.json and the best epoch's weights to best.weights.h5 (atomically), so a
+    resumed phase goes on counting where it was. mode "min" or "max".
+    """
+
+    def __init__(self, folder, monitor, mode, patience):
+        super().__init__()
+        self.folder, self.monitor, self.mode, self.patience = folder, monitor, mode, patience
+        self.state = self.read(folder)
+
+    @staticmethod
+    def read(folder):
+        """The record in best.json, or a fresh one."""
+        path = os.path.join(folder, "best.json")
+        if not os.path.exists(path):
+            return {"epoch": 0, "value": None, "wait": 0, "last": 0, "stopped": False}
+        with open(path) as handle:
+            return json.load(handle)
+
+    def improved(self, value):
+        best = self.state["value"]
+        return best is None or (value < best if self.mode == "min" else value > best)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 <= self.state["last"]:  # an epoch redone after a kill: already counted
+            return
+        if self.monitor not in (logs or {}):
+            raise KeyError(f"early stopping: no {self.monitor!r} in the epoch logs {sorted(logs or {})}")
+        value = float(logs[self.monitor])
+        if math.isfinite(value) and self.improved(value):
+            atomic_write(os.path.join(self.folder, "best.weights.h5"), self.model.save_weights)
+            self.state.update(epoch=epoch + 1, value=value, wait=0)
+        else:
+            self.state["wait"] += 1
+        self.state.update(last=epoch + 1, stopped=self.state["wait"] >= self.patience)
+        atomic_text(os.path.join(self.folder, "best.json"), json.dumps(self.state))
+        if self.state["stopped"]:
+            logger.info("early stopping after epoch %d: %s last improved at epoch %d (%.4f)", epoch + 1,
+                        self.monitor, self.state["epoch"], self.state["value"])
+            self.model.stop_training = True
 
 
 class PhaseRunner:
@@ -85,8 +133,14 @@ class PhaseRunner:
         logger.info("%s: resuming after epoch %d", phase, epochs[-1])
         return epochs[-1]
 
-    def fit(self, phase, model, epoch_batches, epochs, callbacks=()):
+    def fit(self, phase, model, epoch_batches, epochs, callbacks=(), validation=None, early_stopping=None):
         """Fits a compiled `model` for `epochs` epochs, continuing from the phase's last checkpoint.
+
+        validation: a dataset of validation batches, evaluated after every
+        epoch (val_* in the logs and TensorBoard), or None. early_stopping:
+        None, or (monitor, mode, patience): stop once the validation metric
+        `monitor` has not improved for `patience` epochs and end with the best
+        epoch's weights.
 
         epoch_batches(epoch) -> (dataset of exactly `steps` batches, steps): the
         training batches of one epoch, the same whenever asked for and on every
@@ -95,21 +149,33 @@ class PhaseRunner:
         `callbacks` run before the runner's own. Returns the model; a phase
         already finished must not be fitted again (see `is_done`).
         """
+        folder = self.path("checkpoints", phase)
         start = self.restored_epoch(phase, model)
-        if start >= epochs:
-            return model
-        data, steps = epoch_batches(start)
-        for epoch in range(start + 1, epochs):
-            data = data.concatenate(epoch_batches(epoch)[0])
-        logger.info("%s: epochs %d-%d of %d, %d steps each", phase, start + 1, epochs, epochs, steps)
-        model.fit(
-            data, shuffle=False, initial_epoch=start, epochs=epochs, steps_per_epoch=steps, verbose=self.verbose,
-            callbacks=[
-                *callbacks,
-                LearningRateLogger(),
-                StopOnNaN(phase),
-                ProgressLogger(phase, epochs, start),
-                EpochCheckpoint(self.path("checkpoints", phase)),
-                keras.callbacks.TensorBoard(self.path("tensorboard", phase)),
-            ])
+        stopper = None
+        if early_stopping is not None:
+            if validation is None:
+                raise ValueError(f"{phase}: early stopping needs a validation split (--validation-fraction > 0)")
+            stopper = EarlyStopping(folder, *early_stopping)
+        if start < epochs and not (stopper and stopper.state["stopped"]):
+            data, steps = epoch_batches(start)
+            for epoch in range(start + 1, epochs):
+                data = data.concatenate(epoch_batches(epoch)[0])
+            logger.info("%s: epochs %d-%d of %d, %d steps each", phase, start + 1, epochs, epochs, steps)
+            model.fit(
+                data, shuffle=False, initial_epoch=start, epochs=epochs, steps_per_epoch=steps, verbose=self.verbose,
+                validation_data=validation,
+                callbacks=[
+                    *callbacks,
+                    LearningRateLogger(),
+                    StopOnNaN(phase),
+                    *([stopper] if stopper else []),
+                    ProgressLogger(phase, epochs, start),
+                    EpochCheckpoint(folder),
+                    keras.callbacks.TensorBoard(self.path("tensorboard", phase)),
+                ])
+        if stopper and stopper.state["epoch"]:
+            with model.distribute_strategy.scope():
+                model.load_weights(os.path.join(folder, "best.weights.h5"))
+            logger.info("%s: kept the weights of epoch %d (%s %.4f)", phase, stopper.state["epoch"],
+                        stopper.monitor, stopper.state["value"])
         return model

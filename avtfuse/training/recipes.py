@@ -1,5 +1,8 @@
 """Recipes: which phases train a system's variant. Each returns the trained `ContractClassifier`.
 
+Every phase ends by measuring its batch-norm statistics on the training data
+(`avtfuse.training.batch_norm`), so that inference normalises as training did.
+
 `RECIPES` maps the recipe names that `avtfuse.models.system.Variant` uses to
 functions of a `RecipeContext`. A phase finished earlier in the run folder is
 loaded instead of trained again (see `PhaseRunner`).
@@ -13,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from avtfuse.models.base import ContractClassifier
+from avtfuse.training.batch_norm import refresh_batch_norm
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +47,15 @@ class RecipeContext:
         cfg = self.train
         return self.data.training_batches(
             epoch, cfg.batch_size, cfg.seed, sampler=cfg.sampler, people_per_batch=cfg.people_per_batch,
-            dropout_rate=cfg.modality_dropout, dropout_mode=cfg.dropout_mode)
+            dropout_rate=cfg.modality_dropout, dropout_mode=cfg.dropout_mode, spec_augment=cfg.spec_augment)
+
+    def validation_batches(self):
+        """The validation split's batches, or None when it is empty."""
+        return self.data.batches("valid", self.train.batch_size) if self.data.count("valid") else None
+
+    def early_stopping(self, monitor, mode):
+        """PhaseRunner.fit's early_stopping argument: None when TrainConfig.early_stopping is 0."""
+        return (monitor, mode, self.train.early_stopping) if self.train.early_stopping else None
 
     def load(self, name):
         with self.runtime.strategy.scope():
@@ -61,7 +73,9 @@ def embed_then_recognize(context):
             backbone = context.variant.backbone(context.model_config)
             backbone.compile(optimizer=context.optimizer(), jit_compile=cfg.jit_compile)
         backbone.adapt(context.data.samples("train"))
-        runner.fit("embeddings", backbone, context.training_batches, cfg.epochs_embed)
+        runner.fit("embeddings", backbone, context.training_batches, cfg.epochs_embed,
+                   validation=context.validation_batches(), early_stopping=context.early_stopping("val_loss", "min"))
+        refresh_batch_norm(backbone, context.data.batches("train", cfg.batch_size))
         runner.finish("embeddings", {"embeddings.keras": backbone.save})
     if runner.is_done("recognizer"):
         head = context.load("recognizer.keras")
@@ -71,8 +85,13 @@ def embed_then_recognize(context):
             head = context.system.head(features.shape[1], context.data.num_people)
             head.compile(optimizer=context.optimizer(), loss="sparse_categorical_crossentropy",
                          metrics=["accuracy"], jit_compile=cfg.jit_compile)
+        validation = context.validation_batches()
+        if validation is not None:
+            validation = tf.data.Dataset.from_tensor_slices(_features(backbone, validation)).batch(cfg.batch_size)
         runner.fit("recognizer", head, lambda epoch: _feature_batches(features, labels, epoch, cfg),
-                   cfg.epochs_recognizer)
+                   cfg.epochs_recognizer, validation=validation,
+                   early_stopping=context.early_stopping("val_accuracy", "max"))
+        refresh_batch_norm(head, _feature_batches(features, labels, 0, cfg)[0])
         runner.finish("recognizer", {"recognizer.keras": head.save})
     return ContractClassifier(backbone, head)
 
@@ -88,7 +107,9 @@ def end_to_end(context):
         classifier.compile(optimizer=context.optimizer(), loss="sparse_categorical_crossentropy",
                            metrics=["accuracy"], jit_compile=cfg.jit_compile)
     classifier.adapt(context.data.samples("train"))
-    runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed)
+    runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed,
+               validation=context.validation_batches(), early_stopping=context.early_stopping("val_accuracy", "max"))
+    refresh_batch_norm(classifier, context.data.batches("train", cfg.batch_size))
     runner.finish("end_to_end", {"classifier.keras": classifier.save})
     return classifier
 

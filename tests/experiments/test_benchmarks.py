@@ -6,11 +6,12 @@ from experiments import benchmark, benchmark_pipeline
 
 
 def test_pipeline_benchmark_prints_speeds(capsys):
-    benchmark_pipeline.main(["--subjects", "2", "--image-size", "16", "--n-mels", "8",
+    benchmark_pipeline.main(["--recordings", "6", "--subjects", "2", "--image-size", "16", "--n-mels", "8",
                              "--audio-samples", "4096", "--clips", "4", "--batch-size", "8"])
     report = json.loads(capsys.readouterr().out)
-    assert report["recordings"] == 2 * 24
-    assert report["cold_recordings_per_second"] > 0 and report["cached_samples_per_second"] > 0
+    assert report["wav_recordings"] == 6
+    assert report["cold_wav_recordings_per_second"] > 0 and report["cold_synthetic_recordings_per_second"] > 0
+    assert report["cached_samples_per_second"] > 0
     assert set(report["log_mel_clips_per_second"]) == {"tf_signal", "librosa"}
 
 

@@ -28,7 +28,8 @@ def manifest(tmp_path_factory):
 ])
 def test_variant_trains_and_exports(manifest, variant, extra):
     root, csv = manifest
-    flags = ["--data", csv, "--modalities", "audio,thermal", "--variant", variant, "--image-size", "16",
+    flags = ["--data", csv, "--thermal-palette", "inferno", "--modalities", "audio,thermal", "--variant", variant,
+             "--image-size", "16",
              "--n-mels", "8", "--audio-seconds", "0.1", "--epochs-embed", "1", "--epochs-recognizer", "1",
              "--batch-size", "6", "--gpus", "0", "--verbose", "0", "--cache-dir", str(root / "cache"),
              "--output-dir", str(root / "runs"), "--saved-models-dir", str(root / "saved"),

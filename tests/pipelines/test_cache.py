@@ -1,56 +1,111 @@
-"""The TFRecord feature cache: complete only once written, exact round trip, decode errors named."""
+"""The TFRecord feature cache: raw float32 bytes, exact round trip, meta written last, content hash."""
 
+import hashlib
 import json
 import os
+import pathlib
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from pipelines import cache
-from pipelines.errors import DataError
 from pipelines.recording import Recording
 
+MODALITIES = ("audio", "thermal")
 SHAPES = {"audio": (5, 3), "thermal": (4, 4, 1)}
 
 
-def examples(count, rng):
-    return [{
-        "index": i, "recording": f"r{i}".encode(), "label": i % 2,
-        "recorded": np.array([1.0, float(i % 3 != 0)], np.float32),
-        "audio": rng.normal(size=SHAPES["audio"]).astype(np.float32),
-        "thermal": rng.uniform(size=SHAPES["thermal"]).astype(np.float32),
-    } for i in range(count)]
+def examples(count, seed=0):
+    """(recording, decoded) pairs; every third recording lacks thermal."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for i in range(count):
+        decoded = {"audio": rng.normal(size=SHAPES["audio"]).astype(np.float32)}
+        if i % 3:
+            decoded["thermal"] = rng.uniform(size=SHAPES["thermal"]).astype(np.float32)
+        pairs.append((Recording(f"r{i}", f"p{i % 2}", audio=f"/d/{i}.wav"), decoded))
+    return pairs
 
 
-def as_dataset(rows):
-    return tf.data.Dataset.from_tensor_slices({k: np.stack([r[k] for r in rows]) for k in rows[0]})
+def describe(written):
+    return {"recordings": [r.recording for r in written], "people": [r.person for r in written]}
+
+
+def read_back(path):
+    return sorted((dict(e) for e in cache.read_cache(path).as_numpy_iterator()), key=lambda e: e["index"])
 
 
 def test_round_trip_is_exact_and_ordered(tmp_path):
-    rows = examples(7, np.random.default_rng(0))
+    pairs = examples(7)
     path = str(tmp_path / "features-x")
-    recordings = [Recording(f"r{i}", "p") for i in range(7)]
     assert not cache.is_complete(path)
-    assert cache.write_cache(as_dataset(rows), path, recordings, ("audio", "thermal"), num_shards=3,
-                             meta={"note": 1}) == 7
+    written = cache.write_cache(iter(pairs), path, MODALITIES, SHAPES, describe, num_shards=3)
+    assert written == [r for r, _ in pairs]
     assert cache.is_complete(path) and not os.path.exists(path + ".partial")
-    assert json.load(open(os.path.join(path, cache.META_FILE)))["note"] == 1
-    back = sorted(({k: v.numpy() for k, v in e.items()} for e in cache.read_cache(path, SHAPES)),
-                  key=lambda e: e["index"])
-    for row, got in zip(rows, back):
-        for key in ("audio", "thermal", "recorded"):
-            np.testing.assert_array_equal(row[key], got[key])
-        assert got["recording"] == row["recording"] and got["label"] == row["label"]
+    assert sorted(os.listdir(path)) == [cache.META_FILE, "shard-000.tfrecord", "shard-001.tfrecord",
+                                        "shard-002.tfrecord"]
+    back = read_back(path)
+    assert [e["index"] for e in back] == list(range(7))
+    for (_, decoded), got in zip(pairs, back):
+        np.testing.assert_array_equal(got["recorded"], [1.0, float("thermal" in decoded)])
+        np.testing.assert_array_equal(got["audio"], decoded["audio"])
+        assert got["audio"].dtype == np.float32 and got["thermal"].shape == SHAPES["thermal"]
+        # A modality not recorded is zeros of its shape.
+        np.testing.assert_array_equal(got["thermal"], decoded.get("thermal", np.zeros(SHAPES["thermal"])))
 
 
-def test_decode_failure_names_the_recording_files(tmp_path):
-    def failing(example):
-        tf.debugging.assert_less(example["index"], tf.cast(2, example["index"].dtype), message="bad bytes")
-        return example
+def test_meta_describes_the_cache_and_hashes_its_shards(tmp_path):
+    path = str(tmp_path / "features-m")
+    cache.write_cache(iter(examples(5)), path, MODALITIES, SHAPES, describe, num_shards=2)
+    meta = cache.read_meta(path)
+    assert meta["count"] == 5 and meta["num_shards"] == 2
+    assert meta["shapes"] == {"audio": [5, 3], "thermal": [4, 4, 1]}
+    assert meta["recordings"] == [f"r{i}" for i in range(5)] and meta["people"] == ["p0", "p1", "p0", "p1", "p0"]
+    digest = hashlib.sha256()
+    for index in range(2):
+        digest.update(pathlib.Path(path, f"shard-{index:03d}.tfrecord").read_bytes())
+    assert meta["content_sha256"] == digest.hexdigest() == cache.content_sha256(path, 2)
+    assert json.loads(pathlib.Path(path, cache.META_FILE).read_text()) == meta
+    # The same data gives the same bytes; other data another hash.
+    again = str(tmp_path / "features-n")
+    cache.write_cache(iter(examples(5)), again, MODALITIES, SHAPES, describe, num_shards=2)
+    assert cache.read_meta(again)["content_sha256"] == meta["content_sha256"]
+    other = str(tmp_path / "features-o")
+    cache.write_cache(iter(examples(5, seed=1)), other, MODALITIES, SHAPES, describe, num_shards=2)
+    assert cache.read_meta(other)["content_sha256"] != meta["content_sha256"]
 
-    stream = as_dataset(examples(4, np.random.default_rng(1))).map(failing)
-    recordings = [Recording(f"r{i}", "p", audio=f"/data/r{i}.wav") for i in range(4)]
-    with pytest.raises(DataError, match=r"/data/r2\.wav: could not be decoded"):
-        cache.write_cache(stream, str(tmp_path / "features-y"), recordings, ("audio", "thermal"))
-    assert not cache.is_complete(str(tmp_path / "features-y"))
+
+def test_a_failing_stream_leaves_no_complete_cache(tmp_path):
+    path = str(tmp_path / "features-y")
+
+    def failing():
+        yield from examples(3)
+        raise RuntimeError("bad input found at the end")
+
+    with pytest.raises(RuntimeError, match="at the end"):
+        cache.write_cache(failing(), path, MODALITIES, SHAPES, describe)
+    assert not cache.is_complete(path) and not os.path.exists(path)
+    assert os.path.isdir(path + ".partial")  # left for the caller, which discards it
+    cache.discard_partial(path)
+    assert not os.path.exists(path + ".partial")
+
+
+def test_a_failing_describe_leaves_no_complete_cache(tmp_path):
+    path = str(tmp_path / "features-z")
+
+    def refuse(written):
+        raise ValueError(f"{len(written)} written")
+
+    with pytest.raises(ValueError, match="2 written"):
+        cache.write_cache(iter(examples(2)), path, MODALITIES, SHAPES, refuse)
+    assert not cache.is_complete(path)
+
+
+def test_rewriting_replaces_an_old_cache(tmp_path):
+    path = str(tmp_path / "features-r")
+    cache.write_cache(iter(examples(6)), path, MODALITIES, SHAPES, describe, num_shards=4)
+    cache.write_cache(iter(examples(2, seed=3)), path, MODALITIES, SHAPES, describe, num_shards=1)
+    assert cache.read_meta(path)["count"] == 2
+    assert sorted(os.listdir(path)) == [cache.META_FILE, "shard-000.tfrecord"]
+    back = read_back(path)
+    np.testing.assert_array_equal(back[1]["audio"], examples(2, seed=3)[1][1]["audio"])

@@ -1,26 +1,38 @@
-"""The assembled pipeline on tiny synthetic data: counts, contract, splits, cache, bad input."""
+"""The assembled pipeline on tiny data: counts, contract, protocols, cache, bad input, reference arrays."""
 
+import logging
+import os
+import pathlib
+import shutil
 
+import cv2
 import numpy as np
 import pytest
+import soundfile as sf
 
-from pipelines import features, image
-from pipelines.dataset import DataConfig, prepare
-from pipelines.errors import DataError
+from pipelines import cache, features, image
+from pipelines.dataset import SPLIT_IDS, DataConfig, prepare
+from pipelines.errors import DataError, InputErrors
 from pipelines.features import FeatureConfig
 from pipelines.manifest import write_manifest
 from pipelines.recording import Recording
-from pipelines.synthetic import write_speakingfaces
+from pipelines.splits import PAPER_TEST_FRACTION, SplitError
+from pipelines.synthetic import THERMAL_PALETTE, write_speakingfaces
 
-TINY = FeatureConfig(audio_samples=4096, n_mels=16, n_fft=512, hop_length=256, image_size=(16, 16))
+# The synthetic tree's thermal frames are colour-mapped: name their palette.
+TINY = FeatureConfig(audio_samples=4096, n_mels=16, n_fft=512, hop_length=256, image_size=(16, 16),
+                     thermal_palette=THERMAL_PALETTE)
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     root = tmp_path_factory.mktemp("sf")
-    write_speakingfaces(root, subjects=(1, 2, 3), trials=(1, 2), positions=(1,), commands=(1, 2),
+    write_speakingfaces(root, subjects=(1, 2, 3), trials=(1, 2, 3), positions=(1,), commands=(1, 2),
                         image_size=16, audio_seconds=0.5, frames_per_recording=1)
     return str(root)
+
+
+N_TREE = 3 * 3 * 2  # recordings of the tree: 3 people x 3 trials (groups) x 2 commands
 
 
 def config(tree, tmp_path, **kwargs):
@@ -41,17 +53,20 @@ def ablated(rows):
 
 def test_paper_protocol_counts_and_contract(tree, tmp_path):
     data = prepare(config(tree, tmp_path))
-    n_recordings = 3 * 2 * 2
-    assert data.num_people == 3
-    train, test = collect(data, "train"), collect(data, "test")
+    n_recordings = N_TREE
+    assert data.num_people == 3 and data.class_names == ["1", "2", "3"]
+    assert data.modalities == ("audio", "visible", "thermal") and data.shapes == TINY.shapes(data.modalities)
+    train, test, valid = collect(data, "train"), collect(data, "test"), collect(data, "valid")
     assert len(train) == data.count("train") and len(test) == data.count("test")
-    assert len(ablated(train)) == len(train)
-    assert len(train) + len(ablated(test)) == 4 * n_recordings
+    assert len(valid) == data.count("valid") == round((4 * n_recordings) * 0.1)
+    assert len(ablated(test)) == round(4 * n_recordings * PAPER_TEST_FRACTION)
+    assert len(ablated(train)) == len(train) and len(ablated(valid)) == len(valid)
+    assert len(train) + len(ablated(test)) + len(valid) == 4 * n_recordings
     # Single-modality copies are evaluation-only: three per recording with a test sample.
     tested = {r["recording"] for r in ablated(test)}
     singles = [r for r in test if r["present"].sum() == 1]
     assert len(singles) == 3 * len(tested) and {r["recording"] for r in singles} == tested
-    rows = train + test
+    rows = train + test + valid
     shapes = TINY.shapes(data.config.modalities)
     for row in rows:
         for m, shape in shapes.items():
@@ -75,22 +90,30 @@ def test_features_are_the_decoded_files(tree, tmp_path):
 
 
 def test_strict_protocol_keeps_recordings_apart(tree, tmp_path):
-    data = prepare(config(tree, tmp_path, protocol="strict", test_fraction=0.5))
+    data = prepare(config(tree, tmp_path, protocol="strict", test_fraction=0.3))
     train = {r["recording"] for r in collect(data, "train")}
     test = {r["recording"] for r in collect(data, "test")}
-    assert train and test and not train & test
-    assert data.count("train") + data.count("test") == 4 * len(train) + 7 * len(test)
+    valid = {r["recording"] for r in collect(data, "valid")}
+    assert train and test and valid and not train & test and not train & valid and not test & valid
+    # Each person: one trial (two recordings) per side.
+    assert len(train) == len(test) == len(valid) == 6
+    assert data.count("train") + data.count("test") + data.count("valid") == \
+        4 * len(train) + 7 * len(test) + 4 * len(valid)
+    # A group (subject_trial_position) stays on one side.
+    side = {}
+    for split, ids in (("train", train), ("test", test), ("valid", valid)):
+        for recording in ids:
+            group = recording.decode().rsplit("_", 1)[0]
+            assert side.setdefault(group, split) == split
 
 
 def test_cache_is_reused_and_keyed_by_settings(tree, tmp_path, monkeypatch):
     first = prepare(config(tree, tmp_path))
-    monkeypatch.setattr(features, "validate_recordings", lambda *a, **k: pytest.fail("decoded again"))
+    monkeypatch.setattr(features, "decode_recording", lambda *a, **k: pytest.fail("decoded again"))
     again = prepare(config(tree, tmp_path))
-    assert again.cache_path == first.cache_path
+    assert again.cache_path == first.cache_path and again.content_hash == first.content_hash
     monkeypatch.undo()
-    other = prepare(DataConfig(source=tree, features=FeatureConfig(
-        audio_samples=4096, n_mels=8, n_fft=512, hop_length=256, image_size=(16, 16)),
-        cache_dir=str(tmp_path / "cache")))
+    other = prepare(DataConfig(source=tree, features=TINY.replace(n_mels=8), cache_dir=str(tmp_path / "cache")))
     assert other.cache_path != first.cache_path
     assert collect(other, "train")[0]["audio"].shape == (17, 8)
 
@@ -119,8 +142,6 @@ def test_training_batches_are_a_function_of_seed_and_epoch(tree, tmp_path):
 
 
 def corrupt_copy(tree, tmp_path):
-    import shutil
-
     root = tmp_path / "bad"
     shutil.copytree(tree, root)
     wav = next(p for p in root.rglob("*.wav"))
@@ -130,15 +151,16 @@ def corrupt_copy(tree, tmp_path):
 
 def test_corrupt_wav_names_the_file(tree, tmp_path):
     root, wav = corrupt_copy(tree, tmp_path)
-    with pytest.raises(DataError, match=wav.name):
+    with pytest.raises(InputErrors, match=wav.name) as info:
         prepare(config(root, tmp_path))
+    assert [e.path for e in info.value.errors] == [str(wav)]
 
 
 def test_corrupt_wav_is_skipped_and_counted(tree, tmp_path):
     root, _ = corrupt_copy(tree, tmp_path)
     data = prepare(config(root, tmp_path, on_error="skip"))
     assert data.skipped == 1
-    assert data.assignment.shape[0] == 11
+    assert data.assignment.shape[0] == N_TREE - 1 == len(data.recordings)
 
 
 def test_manifest_with_unrecorded_modality(tmp_path):
@@ -168,8 +190,9 @@ def test_person_with_one_recording_under_strict(tmp_path):
                   for i, w in enumerate(written[:3])]
     csv = tmp_path / "manifest.csv"
     write_manifest(recordings, str(csv))
-    with pytest.raises(ValueError, match="person '2' has a single recording"):
-        prepare(DataConfig(source=str(csv), features=TINY, cache_dir=str(tmp_path / "cache"), protocol="strict"))
+    with pytest.raises(SplitError, match=r"1 person has fewer than 2 recording groups .*: '2' \(1 group\)"):
+        prepare(DataConfig(source=str(csv), features=TINY, cache_dir=str(tmp_path / "cache"), protocol="strict",
+                           validation_fraction=0.0))
 
 
 def test_missing_source_is_named(tmp_path):
@@ -211,3 +234,491 @@ def test_training_batches_with_modality_dropout(tree, tmp_path):
         for index, m in enumerate(("audio", "visible", "thermal")):
             dropped = x["present"].numpy()[:, index] == 0
             assert not x[m].numpy()[dropped].any()
+
+
+# ================================================================ real recordings in: hand-made manifests
+
+# 8 kHz audio cut to 2048 samples (17 x 8 log-mel); 12 x 12 pngs resized to 8 x 8; grey thermal frames.
+MEDIA = FeatureConfig(sample_rate=8000, audio_samples=2048, n_mels=8, n_fft=256, hop_length=128,
+                      image_size=(8, 8), thermal_palette="grey")
+
+
+def write_wav(path, seconds=0.3, seed=0, subtype="PCM_16", rate=8000):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    wave = 0.3 * np.sin(2 * np.pi * (150 + 30 * seed) * t) + 0.05 * rng.normal(size=t.size)
+    sf.write(str(path), wave.astype(np.float32), rate, subtype=subtype)
+    return str(path)
+
+
+def write_png(path, channels=3, size=12, seed=0):
+    rng = np.random.default_rng(seed)
+    cv2.imwrite(str(path), rng.integers(0, 256, (size, size, channels)[:3 if channels > 1 else 2], dtype=np.uint8))
+    return str(path)
+
+
+def media_recordings(folder, people=3, per_person=3, modalities=("audio", "visible", "thermal")):
+    """Recordings p{i}_{j} of person p{i}, each with its own wav / colour png / grey png."""
+    os.makedirs(folder, exist_ok=True)
+    recordings = []
+    for i in range(people):
+        for j in range(per_person):
+            name, seed = f"p{i}_{j}", 10 * i + j
+            files = {}
+            if "audio" in modalities:
+                files["audio"] = write_wav(os.path.join(folder, f"{name}.wav"), seed=seed)
+            if "visible" in modalities:
+                files["visible"] = write_png(os.path.join(folder, f"{name}_v.png"), 3, seed=seed)
+            if "thermal" in modalities:
+                files["thermal"] = write_png(os.path.join(folder, f"{name}_t.png"), 1, seed=seed)
+            recordings.append(Recording(name, f"p{i}", **files))
+    return recordings
+
+
+def media_config(source, tmp_path, **kwargs):
+    return DataConfig(source=str(source), features=MEDIA, cache_dir=str(tmp_path / "cache"), **kwargs)
+
+
+def finished_caches(cache_dir):
+    if not os.path.isdir(cache_dir):
+        return []
+    return [name for name in os.listdir(cache_dir) if name.startswith("features-")]
+
+
+def bad_manifest(tmp_path, monkeypatch):
+    """A manifest of 9 good recordings and one of each kind of bad row; returns (csv, good ids, expected paths)."""
+    media = tmp_path / "media"
+    good = media_recordings(str(media))
+    csv = tmp_path / "manifest.csv"
+    write_manifest(good, str(csv))
+    empty = media / "empty.wav"
+    empty.write_bytes(b"")
+    truncated = media / "truncated.wav"
+    truncated.write_bytes(pathlib.Path(write_wav(media / "whole.wav", seconds=0.5)).read_bytes()[:1000])
+    nan = media / "nan.wav"
+    sf.write(str(nan), np.array([0.1, np.nan, 0.2] * 500, np.float32), 8000, subtype="FLOAT")
+    big = write_png(media / "big.png", 3, size=16)  # above the (lowered) pixel limit below
+    monkeypatch.setattr(image, "MAX_IMAGE_PIXELS", 12 * 12)
+    corrupt = media / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(200)) + b"IEND\xaeB`\x82")
+    shared = good[0].audio
+    lines = [
+        "p0,bad_missing,media/gone.wav,,",  # line 11
+        "p0,bad_suffix,media/notes.txt,,",  # line 12
+        "p1,p1_0,media/p1_1.wav,,",  # line 13: a recording id already used
+        "p1,bad_fields,media/p1_1.wav",  # line 14
+        "p1,bad_empty,media/empty.wav,,",
+        "p1,bad_truncated,media/truncated.wav,,",
+        "p2,bad_nan,media/nan.wav,,",
+        "p2,bad_big,,media/big.png,",
+        "p2,bad_corrupt,,,media/corrupt.png",
+        f"p2,bad_shared,{shared},,",  # the audio file of p0_0
+    ]
+    with open(csv, "a") as f:
+        f.write("\n".join(lines) + "\n")
+    expected = {
+        f"{csv}, line 11": "does not exist", f"{csv}, line 12": "must end with",
+        f"{csv}, line 13": "duplicate recording id 'p1_0'", f"{csv}, line 14": "malformed row",
+        str(empty): "empty audio file", str(truncated): "truncated audio", str(nan): "NaN",
+        big: "exceeds the limit", str(corrupt): "cannot decode image",
+        os.path.realpath(shared): "used by recordings 'p0_0' and 'bad_shared'",
+    }
+    return csv, [r.recording for r in good], expected
+
+
+def test_every_bad_input_is_raised_at_once(tmp_path, monkeypatch):
+    csv, _, expected = bad_manifest(tmp_path, monkeypatch)
+    with pytest.raises(InputErrors) as info:
+        prepare(media_config(csv, tmp_path, on_error="raise"))
+    errors = info.value.errors
+    assert sorted(e.path for e in errors) == sorted(expected)  # every problem, each once
+    for error in errors:
+        assert expected[error.path] in error.reason, error
+        assert "\n" not in str(error)  # one line each
+    lines = str(info.value).splitlines()
+    assert lines[0].startswith("10 recordings with bad input") and len(lines) == 11
+    # Nothing half-written is left to be taken for data.
+    assert finished_caches(tmp_path / "cache") == []
+
+
+def test_skipped_bad_input_is_counted_and_listed(tmp_path, monkeypatch, caplog):
+    csv, good, expected = bad_manifest(tmp_path, monkeypatch)
+    with caplog.at_level(logging.WARNING):
+        data = prepare(media_config(csv, tmp_path, on_error="skip"))
+    assert data.recordings == good and data.skipped == len(expected) == 10
+    assert "skipped 10 recordings because of bad input" in caplog.text
+    for path in expected:
+        assert path in caplog.text
+    assert data.count("train") + data.count("valid") + sum(
+        (data.assignment[:, :4] == SPLIT_IDS["test"]).sum(axis=1)) == 4 * len(good)
+    # The skip is remembered by the cache: a second run reads it back without decoding.
+    monkeypatch.setattr(features, "decode_recording", lambda *a, **k: pytest.fail("decoded again"))
+    again = prepare(media_config(csv, tmp_path, on_error="skip"))
+    assert again.skipped == 10 and again.cache_path == data.cache_path
+
+
+def test_a_cache_written_while_skipping_does_not_hide_bad_files_under_raise(tmp_path):
+    recordings = media_recordings(str(tmp_path / "media"), modalities=("audio",))
+    os.truncate(recordings[0].audio, 300)
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    assert prepare(media_config(csv, tmp_path, modalities="audio", on_error="skip")).skipped == 1
+    with pytest.raises(InputErrors, match=os.path.basename(recordings[0].audio)):
+        prepare(media_config(csv, tmp_path, modalities="audio", on_error="raise"))
+
+
+def test_a_file_of_two_recordings_names_both(tmp_path):
+    recordings = media_recordings(str(tmp_path / "media"), modalities=("audio", "visible"))
+    recordings[4] = Recording("copy", "p1", audio=recordings[4].audio, visible=recordings[1].visible)
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    with pytest.raises(InputErrors) as info:
+        prepare(media_config(csv, tmp_path, modalities=("audio", "visible")))
+    [error] = info.value.errors
+    assert error.path == os.path.realpath(recordings[1].visible)
+    assert "'p0_1'" in error.reason and "'copy'" in error.reason
+    data = prepare(media_config(csv, tmp_path, modalities=("audio", "visible"), on_error="skip"))
+    assert "p0_1" in data.recordings and "copy" not in data.recordings and data.skipped == 1
+    # A file of another modality than the run's is no conflict.
+    audio_only = prepare(media_config(csv, tmp_path, modalities="audio"))
+    assert "copy" in audio_only.recordings and audio_only.skipped == 0
+
+
+def test_a_latin1_manifest_is_refused_naming_file_and_line(tmp_path):
+    recordings = media_recordings(str(tmp_path / "media"), people=2, per_person=2, modalities=("audio",))
+    csv = tmp_path / "m.csv"
+    write_manifest(recordings, str(csv))
+    text = csv.read_text().replace("p1,p1_0", "Ren\u00e9e,p1_0")
+    csv.write_bytes(text.encode("latin-1"))
+    with pytest.raises(DataError, match=r"not UTF-8 text \(byte 0xe9 on line 4\)") as info:
+        prepare(media_config(csv, tmp_path, modalities="audio", on_error="skip"))
+    assert info.value.path == str(csv)
+
+
+def test_a_modality_no_recording_has_leaves_the_run(tmp_path, caplog):
+    recordings = media_recordings(str(tmp_path / "media"), modalities=("audio",))
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    with caplog.at_level(logging.WARNING, logger="pipelines.dataset"):
+        data = prepare(media_config(csv, tmp_path, modalities=("audio", "visible")))
+    assert data.modalities == ("audio",) and set(data.shapes) == {"audio"}
+    assert "no recording has visible: the run uses audio" in caplog.text
+    inputs, _ = next(iter(data.samples("train")))
+    assert set(inputs) == {"audio", "present", "recording"} and inputs["present"].shape == (1,)
+    assert inputs["audio"].shape == MEDIA.shapes("audio")["audio"]
+    assert data.conditions.tolist() == [[1.0]]
+
+
+# ---------------------------------------------------------------- the cache of a manifest
+
+
+def test_cache_is_written_once_and_describes_the_data(tmp_path, monkeypatch):
+    recordings = media_recordings(str(tmp_path / "media"))
+    side = {r.recording: "test" if r.recording.endswith("_2") else "train" for r in recordings}
+    recordings = [Recording(r.recording, r.person, r.audio, r.visible, r.thermal,
+                            group=f"{r.person}_{side[r.recording]}", split=side[r.recording]) for r in recordings]
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    data = prepare(media_config(csv, tmp_path))
+    assert finished_caches(tmp_path / "cache") == [os.path.basename(data.cache_path)]
+    meta = cache.read_meta(data.cache_path)
+    assert meta["recordings"] == data.recordings == [r.recording for r in recordings]
+    assert meta["people"] == [r.person for r in recordings]
+    assert meta["groups"] == [r.group for r in recordings] and meta["splits"] == [r.split for r in recordings]
+    assert meta["shapes"] == {m: list(s) for m, s in MEDIA.shapes(("audio", "visible", "thermal")).items()}
+    assert meta["skipped"] == [] and meta["count"] == 9
+    assert data.content_hash == meta["content_sha256"] == cache.content_sha256(data.cache_path, meta["num_shards"])
+    # Reused without decoding anything.
+    monkeypatch.setattr(features, "decode_recording", lambda *a, **k: pytest.fail("decoded again"))
+    again = prepare(media_config(csv, tmp_path))
+    assert (again.cache_path, again.content_hash) == (data.cache_path, data.content_hash)
+    np.testing.assert_array_equal(again.assignment, data.assignment)
+    # The protocol is no part of the cache: another split reads the same features.
+    official = prepare(media_config(csv, tmp_path, protocol="official", validation_fraction=0.0))
+    assert official.cache_path == data.cache_path
+    monkeypatch.undo()
+    # Each decoding setting gives a cache of its own.
+    keys = {data.cache_path}
+    for changed in ({"features": MEDIA.replace(audio_crop="start")}, {"features": MEDIA.replace(trim_db=40.0)},
+                    {"features": MEDIA.replace(thermal_palette="iron")}, {"frame": "first"}):
+        other = prepare(DataConfig(**{"source": str(csv), "features": MEDIA, "cache_dir": str(tmp_path / "cache"),
+                                      **changed}))
+        keys.add(other.cache_path)
+    assert len(keys) == 5 and len(finished_caches(tmp_path / "cache")) == 5
+    # A changed file gives a new cache too.
+    write_wav(recordings[0].audio, seconds=0.4)
+    assert prepare(media_config(csv, tmp_path)).cache_path not in keys
+
+
+def test_samples_are_the_decoded_media(tmp_path):
+    recordings = media_recordings(str(tmp_path / "media"))
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    data = prepare(media_config(csv, tmp_path, protocol="strict", validation_fraction=0.0, test_fraction=0.34))
+    by_id = {r.recording: r for r in recordings}
+    seen = 0
+    for inputs, label in data.samples("train"):
+        rec = by_id[inputs["recording"].numpy().decode()]
+        assert data.class_names[int(label)] == rec.person
+        present = inputs["present"].numpy()
+        if present[1]:
+            np.testing.assert_allclose(inputs["visible"].numpy(), image.load_visible(rec.visible, (8, 8)),
+                                       atol=1e-6)
+            seen += 1
+        if present[2]:
+            np.testing.assert_allclose(inputs["thermal"].numpy(), image.load_thermal(rec.thermal, (8, 8)),
+                                       atol=1e-6)
+        if not present[0]:
+            assert not inputs["audio"].numpy().any()
+    assert seen == 3 * data.count("train") // 4  # 3 of the 4 copies of a recording keep its visible frame
+
+
+# ================================================================ features manifests (.npy)
+
+
+def write_npy(path, array):
+    np.save(str(path), np.asarray(array))
+    return str(path)
+
+
+def feature_recordings(folder, people=3, groups=3, per_group=2, splits=("train", "validation", "TEST"),
+                       thermal=True):
+    """.npy features: audio [T, 4] (T = 2..6), visible [3], thermal [2]; p{i}_g{g}_{k} in group p{i}_g{g}, whose
+    given split is splits[g]."""
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(0)
+    recordings = []
+    for i in range(people):
+        for g in range(groups):
+            for k in range(per_group):
+                name = f"p{i}_g{g}_{k}"
+                steps = 2 + (i + g + k) % 5
+                files = {"audio": write_npy(os.path.join(folder, f"{name}_a.npy"), rng.normal(size=(steps, 4))),
+                         "visible": write_npy(os.path.join(folder, f"{name}_v.npy"), rng.normal(size=3))}
+                if thermal:
+                    files["thermal"] = write_npy(os.path.join(folder, f"{name}_t.npy"), rng.normal(size=2))
+                recordings.append(Recording(name, f"p{i}", **files, group=f"p{i}_g{g}",
+                                            split=splits[g] if splits else None))
+    return recordings
+
+
+@pytest.fixture(scope="module")
+def feature_set(tmp_path_factory):
+    """18 recordings of 3 people in 9 groups, a split column, and a shared cache folder."""
+    root = tmp_path_factory.mktemp("npy")
+    recordings = feature_recordings(str(root / "features"))
+    csv = write_manifest(recordings, str(root / "manifest.csv"))
+    return csv, recordings, str(root / "cache")
+
+
+def feature_config(feature_set, **kwargs):
+    csv, _, cache_dir = feature_set
+    return DataConfig(source=csv, cache_dir=cache_dir, **kwargs)
+
+
+def test_features_manifest_shapes_and_values(feature_set):
+    _, recordings, _ = feature_set
+    data = prepare(feature_config(feature_set, protocol="official"))
+    # T is the longest of the files; [D] stays [D].
+    assert data.shapes == {"audio": (6, 4), "visible": (3,), "thermal": (2,)}
+    by_id = {r.recording: r for r in recordings}
+    rows = 0
+    for split in ("train", "test", "valid"):
+        for inputs, _ in data.samples(split):
+            rec = by_id[inputs["recording"].numpy().decode()]
+            present = inputs["present"].numpy()
+            assert inputs["audio"].shape == (6, 4) and inputs["visible"].shape == (3,)
+            for bit, m in zip(present, data.modalities):
+                values = np.load(rec.path(m)).astype(np.float32)
+                if not bit:
+                    assert not inputs[m].numpy().any()
+                elif m == "audio":  # zero-padded at the end
+                    np.testing.assert_array_equal(inputs[m].numpy()[:len(values)], values)
+                    np.testing.assert_array_equal(inputs[m].numpy()[len(values):], 0)
+                else:
+                    np.testing.assert_array_equal(inputs[m].numpy(), values)
+            rows += 1
+    assert rows == data.count("train") + data.count("test") + data.count("valid") == 18 * 4 + 6 * 3
+
+
+def test_features_of_another_width_or_with_nan_are_refused(tmp_path):
+    recordings = feature_recordings(str(tmp_path / "f"), thermal=False)
+    wide = write_npy(tmp_path / "f" / "wide.npy", np.zeros((3, 5)))
+    nan = write_npy(tmp_path / "f" / "nan.npy", np.array([0.0, np.nan, 1.0]))
+    recordings[1] = Recording(recordings[1].recording, "p0", audio=wide, visible=recordings[1].visible)
+    recordings[2] = Recording(recordings[2].recording, "p0", audio=recordings[2].audio, visible=nan)
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    cfg = DataConfig(source=csv, modalities=("audio", "visible"), cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(InputErrors) as info:
+        prepare(cfg)
+    paths = sorted({e.path for e in info.value.errors})
+    assert paths == sorted([wide, nan])
+    assert any("this set's are [T, D] = [" in e.reason for e in info.value.errors if e.path == wide)
+    assert any("NaN" in e.reason for e in info.value.errors if e.path == nan)
+    assert finished_caches(tmp_path / "cache") == []
+    skipped = prepare(cfg.replace(on_error="skip"))
+    assert skipped.recordings == [r.recording for i, r in enumerate(recordings) if i not in (1, 2)]
+
+
+def test_a_refused_feature_file_is_reported_once(tmp_path):
+    recordings = feature_recordings(str(tmp_path / "f"), thermal=False)
+    wide = write_npy(tmp_path / "f" / "wide.npy", np.zeros((3, 5)))
+    recordings[1] = Recording(recordings[1].recording, "p0", audio=wide, visible=recordings[1].visible)
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    cfg = DataConfig(source=csv, modalities=("audio", "visible"), cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(InputErrors) as info:
+        prepare(cfg)
+    assert [e.path for e in info.value.errors] == [wide]
+    assert prepare(cfg.replace(on_error="skip")).skipped == 1
+
+
+def test_media_and_feature_files_in_one_column_are_refused(tmp_path):
+    recordings = media_recordings(str(tmp_path / "media"), modalities=("audio",))
+    frames, mels = MEDIA.shapes("audio")["audio"]
+    for i in range(4):  # [D] features with D = the number of log-mel values of a wav
+        recordings[i] = Recording(recordings[i].recording, recordings[i].person,
+                                  audio=write_npy(tmp_path / f"f{i}.npy", np.ones(frames * mels)))
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    with pytest.raises(InputErrors):
+        prepare(media_config(csv, tmp_path, modalities="audio"))
+
+
+# ---------------------------------------------------------------- protocols on a set with groups
+
+
+def trained_sides(data):
+    """{recording: set of split ids of its trained (ablation) copies}."""
+    trained = data.assignment[:, :4]
+    return {r: set(row[row >= 0].tolist()) for r, row in zip(data.recordings, trained)}
+
+
+def group_of(recording):
+    return recording.rsplit("_", 1)[0]
+
+
+def test_paper_protocol_lets_copies_straddle(feature_set):
+    data = prepare(feature_config(feature_set, protocol="paper"))
+    samples = 18 * 4
+    test = round(samples * PAPER_TEST_FRACTION)
+    assert (data.assignment[:, :4] == SPLIT_IDS["test"]).sum() == test
+    assert data.count("valid") == round(samples * 0.1)
+    assert data.count("train") == samples - test - round(samples * 0.1)
+    # The paper's leak, kept on purpose: some recording has copies on two sides.
+    assert any(len(sides) > 1 for sides in trained_sides(data).values())
+    # Single-modality copies are evaluation-only: in test exactly for the recordings with a test copy.
+    in_test = (data.assignment[:, :4] == SPLIT_IDS["test"]).any(axis=1)
+    np.testing.assert_array_equal((data.assignment[:, 4:] == SPLIT_IDS["test"]).all(axis=1), in_test)
+    assert ((data.assignment[:, 4:] == -1).all(axis=1) == ~in_test).all()
+
+
+def test_strict_protocol_keeps_recordings_and_groups_on_one_side(feature_set):
+    data = prepare(feature_config(feature_set, protocol="strict"))
+    sides = trained_sides(data)
+    assert all(len(s) == 1 for s in sides.values())  # no recording on two sides
+    group_side = {}
+    for recording, (side,) in sides.items():
+        assert group_side.setdefault(group_of(recording), side) == side  # no group on two sides
+    # 3 groups a person: one each for train, valid and test (validation distinct from test).
+    for person in ("p0", "p1", "p2"):
+        own = sorted(side for group, side in group_side.items() if group.startswith(person + "_"))
+        assert own == sorted(SPLIT_IDS.values())
+    assert data.count("train") == data.count("valid") == 3 * 2 * 4
+    assert data.count("test") == 3 * 2 * 4 + 3 * 2 * 3
+    # Evaluation-only copies never leave the test side.
+    assert set(np.unique(data.assignment[:, 4:]).tolist()) <= {-1, SPLIT_IDS["test"]}
+
+
+@pytest.mark.parametrize("protocol", ["official", "manifest"])
+def test_given_protocols_follow_the_split_column(feature_set, protocol):
+    _, recordings, _ = feature_set
+    data = prepare(feature_config(feature_set, protocol=protocol))
+    canonical = {"train": "train", "validation": "valid", "TEST": "test"}
+    given = {r.recording: SPLIT_IDS[canonical[r.split]] for r in recordings}
+    assert trained_sides(data) == {r: {given[r]} for r in data.recordings}
+    assert data.count("train") == data.count("valid") == 6 * 4 and data.count("test") == 6 * 4 + 6 * 3
+
+
+def test_manifest_protocol_without_a_split_column(tmp_path):
+    recordings = feature_recordings(str(tmp_path / "f"), people=2, groups=2, per_group=1, splits=None)
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    assert "split" not in pathlib.Path(csv).read_text().splitlines()[0]
+    with pytest.raises(SplitError, match=r"manifest protocol: 16 samples have no split name"):
+        prepare(DataConfig(source=csv, protocol="manifest", cache_dir=str(tmp_path / "cache")))
+
+
+def test_an_unknown_split_name_is_named(tmp_path):
+    recordings = feature_recordings(str(tmp_path / "f"), people=2, groups=3, per_group=1,
+                                    splits=("train", "holdout", "test"))
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    with pytest.raises(SplitError, match=r"unknown split names 'holdout' \(8 samples\)"):
+        prepare(DataConfig(source=csv, protocol="official", cache_dir=str(tmp_path / "cache")))
+
+
+def test_strict_protocol_names_a_person_with_one_recording(tmp_path):
+    recordings = feature_recordings(str(tmp_path / "f"), people=2, groups=3, per_group=1)
+    recordings.append(Recording("lonely", "p9", audio=recordings[0].audio.replace("p0_g0_0", "p9"),
+                                visible=recordings[0].visible.replace("p0_g0_0", "p9"),
+                                thermal=recordings[0].thermal.replace("p0_g0_0", "p9")))
+    for m in ("audio", "visible", "thermal"):
+        shutil.copy(recordings[0].path(m), recordings[-1].path(m))
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    with pytest.raises(SplitError, match=r"1 person has fewer than 2 recording groups .*: 'p9' \(1 group\)"):
+        prepare(DataConfig(source=csv, protocol="strict", cache_dir=str(tmp_path / "cache")))
+
+
+# ---------------------------------------------------------------- the reference baseline's arrays
+
+
+def expected_arrays(data, modality, split, files):
+    """Rows from the samples themselves: train = recordings with a training sample keeping the modality;
+    test = recordings whose single-modality copy is in test."""
+    column = data.modalities.index(modality)
+    only = np.eye(len(data.modalities))[column]
+    chosen = set()
+    for inputs, _ in data.samples(split):
+        present = inputs["present"].numpy()
+        if (split == "train" and present[column]) or (split != "train" and (present == only).all()):
+            chosen.add(inputs["recording"].numpy().decode())
+    rows = [i for i, r in enumerate(data.recordings) if r in chosen]
+    values = [np.load(files[data.recordings[i]].path(modality)).astype(np.float32) for i in rows]
+    return values, data.labels[rows], chosen
+
+
+def check_modality_arrays(data, files):
+    """modality_arrays against the samples themselves; returns {(modality, split): chosen recording ids}."""
+    chosen = {}
+    for modality in data.modalities:
+        for split in ("train", "test"):
+            inputs, labels = data.modality_arrays(modality, split)
+            values, expected_labels, chosen[modality, split] = expected_arrays(data, modality, split, files)
+            assert len(values) > 0 and inputs.shape == (len(values), *data.shapes[modality])
+            assert inputs.dtype == np.float32 and labels.tolist() == expected_labels.tolist()
+            for got, want in zip(inputs, values):
+                np.testing.assert_array_equal(got[:len(want)], want)
+                np.testing.assert_array_equal(got[len(want):], 0)
+    return chosen
+
+
+@pytest.mark.parametrize("protocol", ["paper", "strict"])
+def test_modality_arrays(feature_set, protocol):
+    _, recordings, _ = feature_set
+    data = prepare(feature_config(feature_set, protocol=protocol))
+    chosen = check_modality_arrays(data, {r.recording: r for r in recordings})
+    if protocol == "strict":
+        # 6 recordings a side (one group of two per person); none on both sides.
+        for modality in data.modalities:
+            assert len(chosen[modality, "train"]) == len(chosen[modality, "test"]) == 6
+            assert not chosen[modality, "train"] & chosen[modality, "test"]
+    else:  # the paper's leak: a recording with a training sample may also be a test row
+        assert len(chosen["audio", "train"]) == 18
+        assert chosen["audio", "test"] and chosen["audio", "test"] <= chosen["audio", "train"]
+
+
+def test_modality_arrays_of_recordings_that_lack_a_modality(tmp_path):
+    recordings = feature_recordings(str(tmp_path / "f"))
+    # One recording of each group of p0 has no thermal file (so one is in train and one in test under strict).
+    lacking = {0, 2, 4}
+    for i in lacking:
+        r = recordings[i]
+        recordings[i] = Recording(r.recording, r.person, audio=r.audio, visible=r.visible, group=r.group)
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    data = prepare(DataConfig(source=csv, protocol="strict", cache_dir=str(tmp_path / "cache")))
+    chosen = check_modality_arrays(data, {r.recording: r for r in recordings})
+    lacking = {recordings[i].recording for i in lacking}
+    for split in ("train", "test"):  # visible rows, never a thermal one
+        assert lacking & chosen["visible", split] and not lacking & chosen["thermal", split]

@@ -2,13 +2,15 @@
 
 import logging
 import os
+import pathlib
+import re
 
 import cv2
 import numpy as np
 import pytest
 import soundfile as sf
 
-from pipelines.errors import DataError, ErrorPolicy
+from pipelines.errors import DataError, ErrorPolicy, InputErrors
 from pipelines.manifest import read_manifest, write_manifest
 from pipelines.recording import Recording
 from pipelines.speakingfaces import read_speakingfaces
@@ -101,9 +103,11 @@ def test_bad_row_names_csv_and_line(data, name):
         data["root"] / "m.csv",
         [HEADER, "p1,r1,media/a.wav,media/v.png,media/t.tiff,", row, "p2,r2,media/a.wav,,,"],
     )
-    with pytest.raises(DataError, match=reason) as info:
+    with pytest.raises(InputErrors) as info:
         read_manifest(csv_path)
-    assert info.value.path == f"{csv_path}, line 3"
+    [error] = info.value.errors
+    assert isinstance(error, DataError) and error.path == f"{csv_path}, line 3"
+    assert re.search(reason, error.reason)
 
     policy = ErrorPolicy("skip")
     recordings = read_manifest(csv_path, policy=policy)
@@ -165,6 +169,137 @@ def test_round_trip_of_a_speakingfaces_tree(tmp_path):
     recordings = read_speakingfaces(tmp_path / "sf")
     out = write_manifest(recordings, tmp_path / "manifest.csv")
     assert read_manifest(out) == recordings
+    assert {r.split for r in recordings} == {"train"} and recordings[0].group == "1_1_1"
     assert read_manifest(out, modalities=("visible",)) == [
-        Recording(r.recording, r.person, visible=r.visible) for r in recordings
+        Recording(r.recording, r.person, visible=r.visible, group=r.group, split=r.split) for r in recordings
     ]
+
+
+# ---------------------------------------------------------------- split and group columns, features, videos
+
+
+def test_split_and_group_columns_are_read(data):
+    csv_path = write_csv(
+        data["root"] / "m.csv",
+        ["person,recording,audio,visible,thermal,split,group,notes",
+         "p1,r1,media/a.wav,,,train,g1,x",
+         "p1,r2,media/a.wav,,,Validation,g1,",
+         "p1,r3,media/a.wav,,,,,"],
+    )
+    recordings = read_manifest(csv_path, modalities="audio")
+    assert [(r.split, r.group) for r in recordings] == [("train", "g1"), ("Validation", "g1"), (None, None)]
+    # A recording without a group is a group of its own.
+    assert [r.group_key for r in recordings] == ["g1", "g1", "r3"]
+    out = write_manifest(recordings, data["root"] / "copy.csv")
+    assert pathlib.Path(out).read_text().splitlines()[0] == "person,recording,audio,visible,thermal,split,group"
+    assert read_manifest(out, modalities="audio") == recordings
+
+
+def test_feature_and_video_cells(data):
+    media = data["media"]
+    np.save(media / "a.npy", np.zeros((3, 4), np.float32))
+    np.save(media / "a2.npy", np.zeros((2, 4), np.float32))
+    with open(media / "v.NPY", "wb") as f:  # suffixes compare lower-case (np.save would append .npy)
+        np.save(f, np.zeros(8, np.float32))
+    (media / "clip.mp4").write_bytes(b"\x00")  # checked for existence here, decoded later
+    csv_path = write_csv(data["root"] / "m.csv", [
+        HEADER,
+        "p1,r1,media/a.npy,media/v.NPY,media/t.tiff,",
+        "p1,r2,media/a2.npy,,media/clip.mp4,",
+        "p1,r3,media/clip.mp4,,,",  # a video is no audio file
+    ])
+    with pytest.raises(InputErrors) as info:
+        read_manifest(csv_path)
+    [error] = info.value.errors
+    assert error.path == f"{csv_path}, line 4" and "audio file" in error.reason and "clip.mp4" in error.reason
+    recordings = read_manifest(csv_path, on_error="skip")
+    assert [r.recording for r in recordings] == ["r1", "r2"]
+    assert recordings[0].audio == str(media / "a.npy") and recordings[0].visible == str(media / "v.NPY")
+    assert recordings[1].thermal == str(media / "clip.mp4")
+
+
+def test_a_column_mixing_features_and_media_is_refused(data):
+    media = data["media"]
+    for name in ("a.npy", "b.npy"):
+        np.save(media / name, np.zeros((3, 4), np.float32))
+    csv_path = write_csv(data["root"] / "m.csv", [
+        HEADER, "p1,r1,media/a.npy,,,", "p1,r2,media/b.npy,,,", "p1,r3,media/a.wav,,,"])
+    with pytest.raises(InputErrors) as info:
+        read_manifest(csv_path)
+    [error] = info.value.errors
+    assert error.path == str(media / "a.wav") and "all features or all media" in error.reason
+    assert [r.recording for r in read_manifest(csv_path, on_error="skip")] == ["r1", "r2"]
+
+
+# ---------------------------------------------------------------- every problem at once
+
+
+def test_every_bad_row_is_reported_at_once(data):
+    csv_path = write_csv(data["root"] / "m.csv", [
+        HEADER,
+        "p1,r1,media/a.wav,,,",
+        "p1,r2,media/gone.wav,,,",  # line 3
+        "p1,r3,media/a.txt,,,",  # line 4
+        "p1,r1,media/b.flac,,,",  # line 5: duplicate id
+        "p1,r4,media/a.wav",  # line 6: too few fields
+        "p2,r5,,media/v.png,,",
+    ])
+    with pytest.raises(InputErrors) as info:
+        read_manifest(csv_path)
+    errors = info.value.errors
+    assert [e.path for e in errors] == [f"{csv_path}, line {n}" for n in (3, 4, 5, 6)]
+    assert ["does not exist" in errors[0].reason, "must end with" in errors[1].reason,
+            "duplicate recording id 'r1' (first on line 2)" in errors[2].reason,
+            "malformed row" in errors[3].reason] == [True] * 4
+    message = str(info.value).splitlines()
+    assert message[0].startswith("4 manifest rows with bad input") and len(message) == 5
+
+
+# ---------------------------------------------------------------- text that is no UTF-8 CSV
+
+
+def test_a_latin1_manifest_names_the_file_and_line(data):
+    csv_path = data["root"] / "m.csv"
+    csv_path.write_bytes(f"{HEADER}\np1,r1,media/a.wav,,,\nJos\u00e9,r2,media/a.wav,,,\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"not UTF-8 text \(byte 0xe9 on line 3\)") as info:
+        read_manifest(csv_path)
+    assert info.value.path == str(csv_path)
+    with pytest.raises(DataError, match="line 3"):  # skipping cannot help: the whole file is unreadable
+        read_manifest(csv_path, on_error="skip")
+
+
+def test_utf8_with_a_byte_order_mark_and_non_ascii_ids(data):
+    csv_path = data["root"] / "m.csv"
+    csv_path.write_bytes(f"{HEADER}\nJos\u00e9,r\u00e9,media/a.wav,,,\n".encode("utf-8-sig"))
+    [recording] = read_manifest(csv_path)
+    assert (recording.person, recording.recording) == ("Jos\u00e9", "r\u00e9")
+
+
+def test_an_unterminated_quote_is_reported_with_its_line(data):
+    csv_path = write_csv(data["root"] / "m.csv", [
+        HEADER, "p1,r1,media/a.wav,,,", "p1,r2,media/a.wav,,,", '"p1,r3,media/a.wav,,,', "p2,r4,media/a.wav,,,"])
+    policy = ErrorPolicy("skip")
+    recordings = read_manifest(csv_path, policy=policy)
+    assert [r.recording for r in recordings] == ["r1", "r2"]
+    [error] = policy.skipped
+    assert error.path.startswith(f"{csv_path}, line ")
+    with pytest.raises(InputErrors) as info:
+        read_manifest(csv_path)
+    assert len(info.value.errors) == 1
+
+
+def test_an_unterminated_quote_names_the_line_it_opens_on(data):
+    csv_path = write_csv(data["root"] / "m.csv", [
+        HEADER, "p1,r1,media/a.wav,,,", '"p1,r3,media/a.wav,,,', "p2,r4,media/a.wav,,,", "p2,r5,media/a.wav,,,"])
+    policy = ErrorPolicy("skip")
+    read_manifest(csv_path, policy=policy)
+    assert [e.path for e in policy.skipped] == [f"{csv_path}, line 3"]
+
+
+def test_a_nul_byte_is_an_unreadable_row(data):
+    csv_path = data["root"] / "m.csv"
+    csv_path.write_bytes(b"\n".join([HEADER.encode(), b"p1,r1,media/a.wav,,,", b"p\x002,r2,media/a.wav,,,"]))
+    policy = ErrorPolicy("skip")
+    recordings = read_manifest(csv_path, policy=policy)
+    assert [r.recording for r in recordings] == ["r1"]
+    assert [e.path for e in policy.skipped] == [f"{csv_path}, line 3"]

@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from pipelines.errors import DataError, ErrorPolicy
+from pipelines.errors import DataError, ErrorPolicy, InputErrors
 from pipelines.speakingfaces import read_speakingfaces
 from pipelines.synthetic import write_speakingfaces
 
@@ -75,6 +75,8 @@ def test_reads_every_recording_with_its_files(tmp_path):
         assert r.visible == frame_path(root, s, t, p, c, 2, "visible")
         assert r.thermal == frame_path(root, s, t, p, c, 2, "thermal")
         assert all(os.path.isfile(r.path(m)) for m in ("audio", "visible", "thermal"))
+        # One trial and position of a subject: near-duplicates that a strict split keeps together.
+        assert r.group == r.group_key == f"{s}_{t}_{p}" and r.split == "train"
 
 
 def test_scans_every_split_folder(tmp_path):
@@ -85,6 +87,8 @@ def test_scans_every_split_folder(tmp_path):
     recordings = read_speakingfaces(root)
     assert sorted({r.person for r in recordings}) == ["1", "2", "3"]
     assert len(recordings) == 3 * 2 * 2
+    # Each recording's split is the folder it lies in.
+    assert {(r.person, r.split) for r in recordings} == {("1", "train"), ("2", "valid"), ("3", "test")}
 
 
 @pytest.mark.parametrize("frame", ["middle", "first", "last", 10])
@@ -123,7 +127,7 @@ def test_recordings_come_from_the_union_of_the_run_modalities(tmp_path):
     only_thermal = read_speakingfaces(root, modalities=("thermal",))
     assert "1_1_5_7" in [r.recording for r in only_thermal]
     # ... and is a missing wav / frame for a full run.
-    with pytest.raises(DataError, match="missing audio wav"):
+    with pytest.raises(InputErrors, match="missing audio wav"):
         read_speakingfaces(root)
 
 
@@ -143,9 +147,9 @@ def test_missing_stream_folder_raises_or_skips_the_trial(tmp_path):
     for name in os.listdir(folder):
         os.remove(os.path.join(folder, name))
     os.rmdir(folder)
-    with pytest.raises(DataError) as info:
+    with pytest.raises(InputErrors) as info:
         read_speakingfaces(root)
-    assert info.value.path == folder
+    assert [e.path for e in info.value.errors] == [folder]
     policy = ErrorPolicy("skip")
     recordings = read_speakingfaces(root, policy=policy)
     assert len(policy.skipped) == 1 and policy.skipped[0].path == folder
@@ -158,9 +162,9 @@ def test_missing_audio_folders_name_the_trim_folder(tmp_path):
     for name in os.listdir(folder):
         os.remove(os.path.join(folder, name))
     os.rmdir(folder)
-    with pytest.raises(DataError, match=AUDIO_RAW) as info:
+    with pytest.raises(InputErrors, match=AUDIO_RAW) as info:
         read_speakingfaces(root)
-    assert info.value.path == folder
+    assert [e.path for e in info.value.errors] == [folder]
     assert len(read_speakingfaces(root, modalities=("visible", "thermal"))) == 4
 
 
@@ -170,9 +174,10 @@ def test_missing_frame_raises_or_skips_the_recording(tmp_path, modality):
     for frame in (1, 2):
         os.remove(frame_path(root, 2, 1, 2, 3, frame, modality))
     folder = os.path.dirname(frame_path(root, 2, 1, 2, 3, 1, modality))
-    with pytest.raises(DataError, match=f"missing {modality} frame") as info:
+    with pytest.raises(InputErrors, match=f"missing {modality} frame") as info:
         read_speakingfaces(root)
-    assert info.value.path.startswith(os.path.join(folder, "2_1_2_2_3_"))
+    [error] = info.value.errors
+    assert error.path.startswith(os.path.join(folder, "2_1_2_2_3_"))
     policy = ErrorPolicy("skip")
     recordings = read_speakingfaces(root, policy=policy)
     assert len(policy.skipped) == 1
@@ -183,9 +188,9 @@ def test_missing_frame_raises_or_skips_the_recording(tmp_path, modality):
 def test_absent_int_frame_names_the_expected_file(tmp_path):
     root = make_tree(str(tmp_path), subjects=(1,), trials=(1,), frames=(1, 2))
     os.remove(frame_path(root, 1, 1, 1, 1, 2, "visible"))
-    with pytest.raises(DataError) as info:
+    with pytest.raises(InputErrors) as info:
         read_speakingfaces(root, frame=2)
-    assert info.value.path == frame_path(root, 1, 1, 1, 1, 2, "visible")
+    assert [e.path for e in info.value.errors] == [frame_path(root, 1, 1, 1, 1, 2, "visible")]
     # "middle" still finds frame 1 for that recording.
     assert len(read_speakingfaces(root, frame="middle")) == 4
 
@@ -193,9 +198,10 @@ def test_absent_int_frame_names_the_expected_file(tmp_path):
 def test_missing_wav_raises_or_skips_the_recording(tmp_path):
     root = make_tree(str(tmp_path), subjects=(1,), trials=(1, 2))
     os.remove(audio_path(root, 1, 2, 1, 3))
-    with pytest.raises(DataError, match="missing audio wav") as info:
+    with pytest.raises(InputErrors, match="missing audio wav") as info:
         read_speakingfaces(root)
-    assert info.value.path.startswith(os.path.join(trial_dir(root, 1, 2), AUDIO_TRIM, "1_2_2_1_3_"))
+    [error] = info.value.errors
+    assert error.path.startswith(os.path.join(trial_dir(root, 1, 2), AUDIO_TRIM, "1_2_2_1_3_"))
     recordings = read_speakingfaces(root, on_error="skip")
     assert len(recordings) == 2 * 2 * 2 - 1
     assert "1_2_1_3" not in [r.recording for r in recordings]
@@ -205,9 +211,9 @@ def test_subject_selection_and_absent_subjects(tmp_path):
     root = make_tree(str(tmp_path), subjects=(1, 2, 3), trials=(1,))
     chosen = read_speakingfaces(root, subjects=[3, 1])
     assert {r.person for r in chosen} == {"1", "3"} and len(chosen) == 8
-    with pytest.raises(DataError, match=r"\[7, 9\]") as info:
+    with pytest.raises(InputErrors, match=r"\[7, 9\]") as info:
         read_speakingfaces(root, subjects=[1, 9, 7])
-    assert info.value.path == root
+    assert [e.path for e in info.value.errors] == [root]
     policy = ErrorPolicy("skip")
     kept = read_speakingfaces(root, subjects=[1, 9], policy=policy)
     assert len(policy.skipped) == 1 and {r.person for r in kept} == {"1"}
@@ -217,8 +223,13 @@ def test_duplicate_trial_across_splits_is_an_error(tmp_path):
     root = str(tmp_path)
     make_tree(root, subjects=(1,), trials=(1,), split="train_data")
     make_tree(root, subjects=(1,), trials=(1,), split="test_data")
-    with pytest.raises(DataError, match="duplicate"):
+    with pytest.raises(InputErrors, match="duplicate") as info:
         read_speakingfaces(root)
+    [error] = info.value.errors  # train_data is read first: the copy in test_data is the duplicate
+    assert error.path == trial_dir(root, 1, 1, "test_data") and trial_dir(root, 1, 1) in error.reason
+    # Skipping keeps the first copy of the trial (and its split).
+    recordings = read_speakingfaces(root, on_error="skip")
+    assert len(recordings) == 4 and {r.split for r in recordings} == {"train"}
 
 
 def test_empty_or_absent_root_names_the_root(tmp_path):
@@ -290,7 +301,7 @@ def test_synthetic_tree_subjects_and_modalities(synthetic):
     recordings = read_speakingfaces(root, modalities=("audio", "thermal"), subjects=[3])
     assert len(recordings) == 8 and {r.person for r in recordings} == {"3"}
     assert all(r.visible is None and r.audio and r.thermal for r in recordings)
-    with pytest.raises(DataError, match=r"\[4\]"):
+    with pytest.raises(InputErrors, match=r"\[4\]"):
         read_speakingfaces(root, subjects=[3, 4])
 
 
@@ -302,9 +313,12 @@ def test_synthetic_tree_with_bad_recordings(synthetic, tmp_path):
     os.remove(missing_wav)
     for frame in range(1, SYNTHETIC_FRAMES + 1):
         os.remove(frame_path(root, 2, 2, 1, 2, frame, "thermal"))
-    with pytest.raises(DataError) as info:
+    with pytest.raises(InputErrors) as info:
         read_speakingfaces(root)
-    assert info.value.path.startswith(os.path.dirname(missing_wav))
+    # Every problem at once: the missing wav, the missing thermal frames and the missing visible folder.
+    raised = [e.path for e in info.value.errors]
+    assert len(raised) == 3 and missing_folder in raised
+    assert any(p.startswith(os.path.dirname(missing_wav)) for p in raised)
 
     policy = ErrorPolicy("skip")
     recordings = read_speakingfaces(root, policy=policy)
@@ -316,3 +330,35 @@ def test_synthetic_tree_with_bad_recordings(synthetic, tmp_path):
     assert len(recordings) == 3 * 2 * 2 * 2 - 4 - 2
     ids = {r.recording for r in recordings}
     assert not ids & {"1_1_3_4", "2_2_1_2", "3_2_1_2", "3_2_3_4"}
+
+
+# ---------------------------------------------------------------- the official protocol follows the folders
+
+
+def test_official_protocol_follows_the_split_folders(tmp_path):
+    import numpy as np
+
+    from pipelines.dataset import SPLIT_IDS, DataConfig, prepare
+    from pipelines.features import FeatureConfig
+    from pipelines.synthetic import THERMAL_PALETTE
+
+    root = str(tmp_path / "sf")
+    small = {"subjects": (1, 2), "positions": (1,), "commands": (1, 2), "frames_per_recording": 1,
+             "image_size": 16, "audio_seconds": 0.5}
+    for trial, split in ((1, "train"), (2, "valid"), (3, "test")):
+        write_speakingfaces(root, trials=(trial,), split=split, **small)
+    features = FeatureConfig(sample_rate=8000, audio_samples=2048, n_mels=8, n_fft=256, hop_length=128,
+                             image_size=(8, 8), thermal_palette=THERMAL_PALETTE)
+    data = prepare(DataConfig(source=root, features=features, protocol="official", cache_dir=str(tmp_path / "c")))
+    split_of_trial = {"1": "train", "2": "valid", "3": "test"}
+    trained = data.assignment[:, :4]  # complete + one copy per missing modality
+    for recording, row in zip(data.recordings, trained):
+        assert set(row.tolist()) == {SPLIT_IDS[split_of_trial[recording.split("_")[1]]]}, recording
+    assert data.count("train") == data.count("valid") == 4 * 4
+    assert data.count("test") == 4 * 4 + 4 * 3  # plus the evaluation-only single-modality copies
+    assert np.array_equal(np.sort(data.class_names), ["1", "2"])
+    # The paper protocol on the same data ignores the folders: some training recordings have test copies.
+    paper = prepare(DataConfig(source=root, features=features, protocol="paper", cache_dir=str(tmp_path / "c")))
+    assert paper.cache_path == data.cache_path  # the split is no part of the cache
+    train_rows = [i for i, r in enumerate(paper.recordings) if r.split("_")[1] == "1"]
+    assert (paper.assignment[train_rows, :4] == SPLIT_IDS["test"]).any()

@@ -1,90 +1,272 @@
 import numpy as np
 import pytest
 
-from pipelines.splits import PAPER_TEST_FRACTION, split_samples
+from avtfuse.contract import PROTOCOLS, SPLITS
+from pipelines.splits import PAPER_TEST_FRACTION, TEST, TRAIN, VALID, SplitError, describe, split_samples
 
 
-def ablated_samples(recordings_per_person, copies=4):
-    """Per-sample recording ids and person labels: `copies` samples per recording."""
-    recordings, labels = [], []
-    for person, count in enumerate(recordings_per_person):
+def ablated_samples(groups_per_person, copies=4):
+    """Per-sample group keys and person ids: `copies` samples per group."""
+    groups, people = [], []
+    for person, count in enumerate(groups_per_person):
         for index in range(count):
-            recordings += [f"p{person}-r{index}"] * copies
-            labels += [f"person{person}"] * copies
-    return np.array(recordings), np.array(labels)
+            groups += [f"p{person}-g{index}"] * copies
+            people += [str(person)] * copies
+    return np.array(groups), np.array(people)
+
+
+def sides_of_groups(split_ids, groups):
+    """Maps each group key to the set of split ids its samples have."""
+    return {g: set(split_ids[groups == g].tolist()) for g in np.unique(groups)}
+
+
+def expected_strict_counts(g, test_fraction, validation_fraction):
+    """The documented per-person (test, valid) group counts, computed the plain way."""
+    n_test = min(max(round(g * test_fraction), 1), g - 1)
+    n_valid = 0
+    if validation_fraction > 0 and g - n_test - 1 >= 1:
+        n_valid = min(max(round(g * validation_fraction), 1), g - n_test - 1)
+    return n_test, n_valid
+
+
+def test_split_ids_are_the_contract_indices():
+    """TRAIN, TEST, VALID are the positions of the names in SPLITS."""
+    assert (SPLITS[TRAIN], SPLITS[TEST], SPLITS[VALID]) == ("train", "test", "valid")
+    assert (TRAIN, TEST, VALID) == (0, 1, 2)
+    assert issubclass(SplitError, ValueError)
 
 
 def test_paper_fraction_matches_the_paper_counts():
+    """The default test fraction reproduces 11,164 / 2,729."""
     assert round(13893 * PAPER_TEST_FRACTION) == 2729
     assert 13893 - round(13893 * PAPER_TEST_FRACTION) == 11164
 
 
-def test_paper_split_size_and_determinism():
-    recordings, labels = ablated_samples([5, 7, 3, 9, 6])
-    is_test = split_samples(recordings, labels, seed=3)
-    assert is_test.dtype == bool and is_test.shape == (len(labels),)
-    assert is_test.sum() == round(len(labels) * PAPER_TEST_FRACTION)
-    np.testing.assert_array_equal(is_test, split_samples(recordings, labels, seed=3))
-    assert not np.array_equal(is_test, split_samples(recordings, labels, seed=4))
+def test_describe_counts_each_split_and_skips_unused():
+    """describe counts ids 0..2 by name and ignores -1."""
+    assert describe(np.array([0, 0, 1, 2, 2, 2, -1], np.int8)) == {"train": 2, "test": 1, "valid": 3}
+    assert describe([]) == {"train": 0, "test": 0, "valid": 0}
+    assert list(describe([1])) == list(SPLITS)
 
 
-def test_paper_split_lets_copies_of_a_recording_cross_sides():
-    recordings, labels = ablated_samples([10] * 6)
-    is_test = split_samples(recordings, labels, test_fraction=0.5, seed=0)
-    crossing = [r for r in np.unique(recordings) if len(set(is_test[recordings == r])) == 2]
-    assert crossing
+@pytest.mark.parametrize("test_fraction, validation_fraction", [(PAPER_TEST_FRACTION, 0.1), (0.3, 0.2), (0.5, 0.0)])
+@pytest.mark.parametrize("seed", [0, 7])
+def test_paper_counts_follow_the_rounding(test_fraction, validation_fraction, seed):
+    """round(n * test_fraction) test, round(n * validation_fraction) valid, the rest train."""
+    groups, people = ablated_samples([5, 7, 3, 9, 6], copies=3)
+    n = len(groups)
+    split_ids = split_samples(groups, people, test_fraction=test_fraction,
+                              validation_fraction=validation_fraction, seed=seed)
+    assert split_ids.dtype == np.int8 and split_ids.shape == (n,)
+    n_test, n_valid = round(n * test_fraction), round(n * validation_fraction)
+    assert describe(split_ids) == {"train": n - n_test - n_valid, "test": n_test, "valid": n_valid}
 
 
+def test_paper_lets_copies_of_a_group_straddle_sides():
+    """The documented leak: with many groups, some group's copies sit on several sides."""
+    groups, people = ablated_samples([10] * 6, copies=4)
+    split_ids = split_samples(groups, people, test_fraction=0.3, validation_fraction=0.2, seed=0)
+    sides = sides_of_groups(split_ids, groups)
+    assert any({TRAIN, TEST} <= s for s in sides.values())
+    assert any({TRAIN, VALID} <= s for s in sides.values())
+
+
+def test_paper_is_deterministic_and_seed_dependent():
+    """Same seed, same split; another seed, another split."""
+    groups, people = ablated_samples([5, 7, 3, 9, 6])
+    first = split_samples(groups, people, seed=3)
+    np.testing.assert_array_equal(first, split_samples(groups, people, seed=3))
+    assert not np.array_equal(first, split_samples(groups, people, seed=4))
+
+
+def test_paper_does_not_depend_on_the_order_of_the_recordings():
+    """Reordering whole groups leaves each sample's side unchanged."""
+    groups, people = ablated_samples([5, 7, 3], copies=3)
+    split_ids = split_samples(groups, people, seed=5)
+    blocks = np.arange(len(groups)).reshape(-1, 3)[::-1].ravel()  # groups reversed, copies kept in order
+    np.testing.assert_array_equal(split_samples(groups[blocks], people[blocks], seed=5), split_ids[blocks])
+
+
+@pytest.mark.parametrize("test_fraction, validation_fraction", [(0.3, 0.1), (0.2, 0.2), (0.5, 0.25), (0.25, 0.0)])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_strict_split_keeps_recordings_whole_and_people_on_both_sides(seed):
-    counts = [2, 3, 5, 8, 13]
-    recordings, labels = ablated_samples(counts)
-    is_test = split_samples(recordings, labels, protocol="strict", test_fraction=0.3, seed=seed)
-    for recording in np.unique(recordings):
-        assert len(set(is_test[recordings == recording])) == 1, recording
-    for person, count in zip(np.unique(labels), counts):
-        own = labels == person
-        assert is_test[own].any() and not is_test[own].all(), person
-        test_recordings = len(np.unique(recordings[own & is_test]))
-        assert test_recordings == min(max(round(count * 0.3), 1), count - 1)
-    np.testing.assert_array_equal(
-        is_test, split_samples(recordings, labels, protocol="strict", test_fraction=0.3, seed=seed))
+def test_strict_keeps_groups_whole_with_the_documented_counts(test_fraction, validation_fraction, seed):
+    """No group on two sides; per-person test/valid group counts match the rule; everyone trains and tests."""
+    counts = [2, 3, 4, 5, 8, 13, 20]
+    groups, people = ablated_samples(counts)
+    split_ids = split_samples(groups, people, protocol="strict", test_fraction=test_fraction,
+                              validation_fraction=validation_fraction, seed=seed)
+    assert split_ids.dtype == np.int8
+    sides = sides_of_groups(split_ids, groups)
+    assert all(len(s) == 1 for s in sides.values())
+    for person, g in enumerate(counts):
+        own = people == str(person)
+        n_test, n_valid = expected_strict_counts(g, test_fraction, validation_fraction)
+        assert len(np.unique(groups[own & (split_ids == TEST)])) == n_test, person
+        assert len(np.unique(groups[own & (split_ids == VALID)])) == n_valid, person
+        assert (split_ids[own] == TRAIN).any() and (split_ids[own] == TEST).any(), person
+    if validation_fraction > 0:
+        assert set(groups[split_ids == VALID]).isdisjoint(groups[split_ids == TEST])
+        assert (split_ids == VALID).any()
+    else:
+        assert not (split_ids == VALID).any()
 
 
-def test_strict_split_rejects_a_person_with_one_recording():
-    recordings, labels = ablated_samples([3, 1, 4])
-    with pytest.raises(ValueError, match="person1.*single recording"):
-        split_samples(recordings, labels, protocol="strict")
+def test_strict_gives_a_two_group_person_no_validation_group():
+    """g = 2: one train and one test group, even with a large validation fraction."""
+    groups, people = ablated_samples([2, 6])
+    split_ids = split_samples(groups, people, protocol="strict", test_fraction=0.3, validation_fraction=0.4)
+    assert describe(split_ids[people == "0"]) == {"train": 4, "test": 4, "valid": 0}
+    assert (split_ids[people == "1"] == VALID).any()
 
 
-def test_strict_split_rejects_a_recording_of_two_people():
-    recordings, labels = ablated_samples([2, 2])
-    labels[1] = "person1"
-    with pytest.raises(ValueError, match="p0-r0"):
-        split_samples(recordings, labels, protocol="strict")
+def test_strict_is_deterministic_order_free_and_seed_dependent():
+    """Same seed, same split in any sample order and without other people; another seed differs."""
+    groups, people = ablated_samples([4, 6, 9, 12, 7])
+    split_ids = split_samples(groups, people, protocol="strict", seed=11)
+    np.testing.assert_array_equal(split_ids, split_samples(groups, people, protocol="strict", seed=11))
+    order = np.random.default_rng(0).permutation(len(groups))
+    np.testing.assert_array_equal(split_samples(groups[order], people[order], protocol="strict", seed=11),
+                                  split_ids[order])
+    kept = people != "2"
+    np.testing.assert_array_equal(split_samples(groups[kept], people[kept], protocol="strict", seed=11),
+                                  split_ids[kept])
+    assert not np.array_equal(split_ids, split_samples(groups, people, protocol="strict", seed=12))
 
 
-def test_empty_split_raises():
-    recordings, labels = ablated_samples([1], copies=3)
-    with pytest.raises(ValueError, match="test split empty"):
-        split_samples(recordings, labels, test_fraction=0.1)
-    with pytest.raises(ValueError, match="train split empty"):
-        split_samples(recordings, labels, test_fraction=0.9)
+def test_strict_names_every_person_with_too_few_groups():
+    """All people with one group are listed in one message, in natural order."""
+    groups, people = ablated_samples([3] * 16)
+    groups = groups.astype("U16")
+    for person in ("7", "12", "15"):
+        groups[people == person] = f"only-{person}"
+    message = "strict protocol: 3 people have fewer than 2 recording groups .*: '7' \\(1 group\\), '12' " \
+              "\\(1 group\\), '15' \\(1 group\\)$"
+    with pytest.raises(SplitError, match=message):
+        split_samples(groups, people, protocol="strict")
+
+
+def test_strict_caps_the_listed_people():
+    """Beyond ten offenders the message counts the rest."""
+    groups, people = ablated_samples([1] * 13 + [3])
+    with pytest.raises(SplitError, match="13 people have .*'9' \\(1 group\\) and 3 more$") as caught:
+        split_samples(groups, people, protocol="strict")
+    assert "'10'" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_strict_names_every_group_of_two_people():
+    """Groups holding samples of two people are all named, with their people."""
+    groups, people = ablated_samples([3, 3, 3])
+    people[groups == "p0-g1"] = ["0", "1", "0", "0"]
+    people[groups == "p2-g0"] = ["2", "2", "1", "2"]
+    with pytest.raises(SplitError, match="2 recording groups hold .*'p0-g1' \\(people '0', '1'\\), "
+                                          "'p2-g0' \\(people '1', '2'\\)$"):
+        split_samples(groups, people, protocol="strict")
+
+
+def test_strict_needs_a_validation_group_unless_the_fraction_is_zero():
+    """Everyone with two groups: no valid split, an error unless validation_fraction == 0."""
+    groups, people = ablated_samples([2, 2, 2])
+    with pytest.raises(SplitError, match="the valid split is empty.*validation_fraction=0"):
+        split_samples(groups, people, protocol="strict", validation_fraction=0.1)
+    split_ids = split_samples(groups, people, protocol="strict", validation_fraction=0.0)
+    assert describe(split_ids) == {"train": 12, "test": 12, "valid": 0}
+
+
+@pytest.mark.parametrize("protocol", ["official", "manifest"])
+def test_given_protocols_follow_the_data_and_accept_aliases(protocol):
+    """Each sample gets its given side; validation/val/dev mean valid, in any case."""
+    groups = np.array(["a", "a", "b", "c", "d", "e", "f", "g"])
+    people = np.array(["1", "1", "1", "2", "2", "1", "2", "2"])
+    given = [" Train", "train", "TEST", "test", "validation", "Val", "dev", "valid"]
+    split_ids = split_samples(groups, people, protocol=protocol, given=given, seed=3)
+    np.testing.assert_array_equal(split_ids, [TRAIN, TRAIN, TEST, TEST, VALID, VALID, VALID, VALID])
+    assert split_ids.dtype == np.int8
+    np.testing.assert_array_equal(split_ids, split_samples(groups, people, protocol=protocol, given=given, seed=9))
+
+
+def test_given_protocols_return_an_empty_valid_split():
+    """No valid samples in the data is not an error under official/manifest."""
+    split_ids = split_samples(["a", "b"], ["1", "1"], protocol="official", given=["train", "test"])
+    assert describe(split_ids) == {"train": 1, "test": 1, "valid": 0}
+
+
+@pytest.mark.parametrize("given, message", [
+    (None, "official protocol: 3 samples have no split name .* the first is in group 'a'$"),
+    (["train", None, ""], "official protocol: 2 samples have no split name .* the first is in group 'b'$"),
+    (["train", "test", float("nan")], "1 sample has no split name .* the first is in group 'c'$"),
+])
+def test_given_protocols_need_a_split_name_per_sample(given, message):
+    """Missing names are counted and the first one's group is named."""
+    with pytest.raises(SplitError, match=message):
+        split_samples(["a", "b", "c"], ["1", "1", "2"], protocol="official", given=given)
+
+
+def test_given_protocols_name_every_unknown_split_name():
+    """All unknown names are listed at once with their sample counts."""
+    with pytest.raises(SplitError, match="unknown split names 'holdout' \\(1 sample\\), 'training' \\(2 samples\\)"):
+        split_samples(list("abcd"), list("1122"), protocol="manifest",
+                      given=["training", "training", "holdout", "test"])
+
+
+def test_given_protocols_name_every_group_on_two_sides():
+    """A group given two sides would leak: all such groups are named with their sides."""
+    groups = ["a", "a", "b", "b", "b", "c"]
+    given = ["train", "test", "train", "valid", "train", "test"]
+    with pytest.raises(SplitError, match="2 recording groups are on more than one side .*leak.*: "
+                                          "'a' \\(train, test\\), 'b' \\(train, valid\\)$"):
+        split_samples(groups, ["1"] * 6, protocol="official", given=given)
+
+
+@pytest.mark.parametrize("given, message", [
+    (["test", "valid"], "the train split is empty"),
+    (["train", "valid"], "the test split is empty"),
+    (["valid", "valid"], "the train split is empty; the test split is empty"),
+])
+def test_given_protocols_reject_an_empty_train_or_test_split(given, message):
+    """Empty train or test splits are errors, named together."""
+    with pytest.raises(SplitError, match=message):
+        split_samples(["a", "b"], ["1", "1"], protocol="official", given=given)
+
+
+def test_paper_empty_splits_raise():
+    """Too few samples for a side is an error that names the side."""
+    groups, people = ablated_samples([1], copies=3)
+    with pytest.raises(SplitError, match="paper protocol: the test split is empty \\(test_fraction=0.1 of 3"):
+        split_samples(groups, people, test_fraction=0.1, validation_fraction=0.0)
+    with pytest.raises(SplitError, match="paper protocol: the train split is empty \\(test and valid take all 3"):
+        split_samples(groups, people, test_fraction=0.5, validation_fraction=0.4)
+    with pytest.raises(SplitError, match="the valid split is empty \\(validation_fraction=0.1 of 3"):
+        split_samples(groups, people, test_fraction=0.4, validation_fraction=0.1)
+    assert describe(split_samples(groups, people, test_fraction=0.4, validation_fraction=0.0))["valid"] == 0
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"protocol": "random"}, "protocol"),
-    ({"test_fraction": 0.0}, "test_fraction"),
-    ({"test_fraction": 1.0}, "test_fraction"),
+    ({"protocol": "random"}, "protocol must be one of"),
+    ({"test_fraction": 0.0}, "test_fraction must be in \\(0, 1\\)"),
+    ({"test_fraction": 1.0}, "test_fraction must be in \\(0, 1\\)"),
+    ({"validation_fraction": -0.1}, "validation_fraction must be in \\[0, 1\\)"),
+    ({"validation_fraction": 1.0}, "validation_fraction must be in \\[0, 1\\)"),
+    ({"test_fraction": 0.6, "validation_fraction": 0.4}, "test_fraction \\+ validation_fraction must be below 1"),
+    ({"test_fraction": 2.0, "validation_fraction": -1.0}, "test_fraction must .*; validation_fraction must"),
+    ({"seed": -1}, "seed must be a non-negative integer"),
+    ({"seed": 1.5}, "seed must be a non-negative integer"),
 ])
-def test_bad_arguments_raise(kwargs, message):
-    recordings, labels = ablated_samples([3, 3])
-    with pytest.raises(ValueError, match=message):
-        split_samples(recordings, labels, **kwargs)
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_bad_arguments_raise(kwargs, message, protocol):
+    """Every protocol checks the arguments and names them."""
+    groups, people = ablated_samples([3, 3])
+    kwargs = {"protocol": protocol, "given": ["train"] * len(groups), **kwargs}
+    with pytest.raises(SplitError, match=message):
+        split_samples(groups, people, **kwargs)
 
 
 def test_bad_inputs_raise():
-    with pytest.raises(ValueError, match="no samples"):
+    """Empty, ragged and mismatched inputs are named."""
+    with pytest.raises(SplitError, match="groups: no samples"):
         split_samples([], [])
-    with pytest.raises(ValueError, match="labels has 2"):
+    with pytest.raises(SplitError, match="groups has 3 entries but people has 2"):
         split_samples(["a", "b", "c"], [0, 1])
+    with pytest.raises(SplitError, match="groups must be 1-D"):
+        split_samples([["a", "b"]], ["1"])
+    with pytest.raises(SplitError, match="given has 1 entries but groups has 2"):
+        split_samples(["a", "b"], ["1", "1"], protocol="manifest", given=["train"])

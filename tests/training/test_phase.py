@@ -143,3 +143,45 @@ def test_atomic_write_leaves_no_partial_target_when_the_writer_fails(tmp_path):
     with pytest.raises(RuntimeError, match="writer failed"):
         atomic_write(str(target), half_then_fail)
     assert target.read_text() == "whole" and os.listdir(target.parent) == ["file.json"]
+
+
+def opposite_validation():
+    """Validation batches whose targets are the negated training rule: its loss rises as the model learns."""
+    x = np.random.default_rng(99).normal(size=(8, 5)).astype(np.float32)
+    y = -(x @ np.arange(1, 6, dtype=np.float32)[:, None])
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+
+
+def test_early_stopping_keeps_the_best_validation_epoch(tmp_path):
+    runner = PhaseRunner(str(tmp_path / "stopped"), verbose=0)
+    recorder = EpochRecorder()
+    model = runner.fit("phase", tiny_model(), epoch_batches, 10, callbacks=[recorder],
+                       validation=opposite_validation(), early_stopping=("val_loss", "min", 2))
+    assert recorder.epochs == [0, 1, 2]  # best after epoch 1, two epochs without improvement, stop
+    one_epoch = tiny_model()
+    PhaseRunner(str(tmp_path / "one"), verbose=0).fit("phase", one_epoch, epoch_batches, 1)
+    for kept, expected in zip(model.get_weights(), one_epoch.get_weights()):
+        np.testing.assert_allclose(kept, expected, rtol=1e-6)
+
+
+def test_early_stopping_without_validation_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="validation"):
+        PhaseRunner(str(tmp_path), verbose=0).fit("phase", tiny_model(), epoch_batches, 3,
+                                                  early_stopping=("val_loss", "min", 2))
+
+
+def test_early_stopping_resumes_its_count_after_a_kill(tmp_path):
+    """A run stopped (as if killed) after 2 epochs goes on counting epochs without improvement: it stops
+    after the same epoch and keeps the same weights as an uninterrupted run."""
+    whole = PhaseRunner(str(tmp_path / "whole"), verbose=0).fit(
+        "phase", tiny_model(), epoch_batches, 10, validation=opposite_validation(),
+        early_stopping=("val_loss", "min", 3))
+    runner = PhaseRunner(str(tmp_path / "parts"), verbose=0)
+    runner.fit("phase", tiny_model(), epoch_batches, 2, validation=opposite_validation(),
+               early_stopping=("val_loss", "min", 3))
+    recorder = EpochRecorder()
+    resumed = runner.fit("phase", tiny_model(), epoch_batches, 10, callbacks=[recorder],
+                         validation=opposite_validation(), early_stopping=("val_loss", "min", 3))
+    assert recorder.epochs == [2, 3]  # epochs 3 and 4 complete the three without improvement
+    for got, expected in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=1e-6)

@@ -107,7 +107,9 @@ class AVTNet(branches.BranchBackbone, keras.Model):
         labels, presence bits and embeddings are gathered across replicas and
         the loss is divided by the number of replicas, as Keras expects of a
         per-replica loss (see `avtfuse.distribute`). Updates the
-        "loss_<name>" trackers with each term of the global batch.
+        "loss_<name>" trackers with each term of the global batch, weighted
+        by its size as Keras weights its loss (so the empty batch Keras runs
+        at the end of an evaluation counts for nothing).
         """
         if sample_weight is not None:
             raise ValueError("AVTNet.compute_loss sample_weight: not supported (batch-level metric losses)")
@@ -116,8 +118,9 @@ class AVTNet(branches.BranchBackbone, keras.Model):
         names = self.embedding_names
         labels, present, *gathered = global_batch(y, x["present"], *(y_pred[name] for name in names))
         terms = self.loss_terms(labels, dict(zip(names, gathered)), present)
+        batch_size = ops.cast(ops.shape(labels)[0], "float32")
         for name, term in terms.items():
-            self.loss_trackers[name].update_state(term)
+            self.loss_trackers[name].update_state(term, sample_weight=batch_size)
         return ops.sum(ops.stack(list(terms.values()))) / num_replicas()
 
 

@@ -242,6 +242,8 @@ def test_fit_and_evaluate_log_every_loss_term(rng):
     np.testing.assert_allclose(history.history["loss"][0], logged_sum, rtol=1e-5)
     results = model.evaluate(dataset, verbose=0, return_dict=True)
     assert set(["loss", *names]) <= set(results)
+    # Evaluation too (Keras ends it with an empty batch, which must not count as a zero term).
+    np.testing.assert_allclose(results["loss"], sum(results[name] for name in names), rtol=1e-5)
 
 
 def test_mixed_precision_train_step(rng):
