@@ -1,6 +1,8 @@
 """A short end-to-end run of `python -m experiments.avtnet` on tiny synthetic data."""
 
+import itertools
 import json
+import os
 
 import keras
 import numpy as np
@@ -113,3 +115,86 @@ def test_help_explains_every_flag(capsys):
 def test_bad_flags_are_named(flags, word):
     with pytest.raises(SystemExit, match=word):
         avtnet.main(flags)
+
+
+def test_report_puts_the_reference_beside_each_single_sensor_condition(finished_run):
+    root, _ = finished_run
+    results = json.loads((root / "runs" / "tiny" / "results.json").read_text())
+    assert set(results["reference"]) == {"only_audio", "only_visible", "only_thermal"}
+    for name, entry in results["reference"].items():
+        assert entry["model_accuracy"] == results["conditions"][name]["accuracy"]
+        assert entry["test"] == results["conditions"][name]["count"] and entry["train"] > entry["test"]
+    report = (root / "runs" / "tiny" / "results.md").read_text()
+    assert "reference (%)" in report and "MFCC mean+std" in report and "16x16 pixels" in report
+    assert results["validation_samples"] > 0
+
+
+def write_bad_manifest(folder):
+    """A manifest of four good recordings of two people and two bad ones (a 0-byte and a NaN wav)."""
+    import soundfile
+
+    rows = ["person,recording,audio,visible,thermal"]
+    rng = np.random.default_rng(0)
+    for index in range(4):
+        soundfile.write(folder / f"good{index}.wav", 0.1 * rng.standard_normal(800), 8000)
+        rows.append(f"p{index % 2},good{index},good{index}.wav,,")
+    (folder / "empty.wav").write_bytes(b"")
+    soundfile.write(folder / "nan.wav", np.full(800, np.nan), 8000, subtype="FLOAT")
+    rows += ["p0,empty,empty.wav,,", "p1,nan,nan.wav,,"]
+    (folder / "m.csv").write_text("\n".join(rows) + "\n")
+    return folder / "m.csv"
+
+
+def test_every_bad_file_is_listed_at_once_without_a_traceback(tmp_path, capsys):
+    csv = write_bad_manifest(tmp_path)
+    flags = ["--data", str(csv), "--modalities", "audio", "--cache-dir", str(tmp_path / "cache"),
+             "--output-dir", str(tmp_path / "runs"), "--verbose", "0", "--gpus", "0"]
+    with pytest.raises(SystemExit) as info:
+        avtnet.main(flags)
+    message = str(info.value.code)
+    assert message.startswith("error: 2 recordings with bad input")
+    lines = message.splitlines()[1:]
+    assert len(lines) == 2
+    assert "empty.wav: empty audio file (0 bytes)" in lines[0] and "nan.wav: audio holds NaN" in lines[1]
+    from pipelines.errors import InputErrors
+
+    with pytest.raises(InputErrors):  # --debug: the exception itself, with its traceback
+        avtnet.main(flags + ["--debug"])
+
+
+ESPEAK = os.environ.get("AVTFUSE_ESPEAK_DIR", "/work/shared/data/espeak_speakers")
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(ESPEAK, "manifest.csv")), reason="the espeak test set is absent")
+def test_real_format_speech_files_train_with_the_reference_beside(tmp_path):
+    avtnet.main(["--data", os.path.join(ESPEAK, "manifest.csv"), "--modalities", "audio", "--epochs-embed", "1",
+                 "--epochs-recognizer", "1", "--gpus", "0", "--verbose", "0", "--cache-dir", str(tmp_path / "cache"),
+                 "--output-dir", str(tmp_path / "runs"), "--saved-models-dir", str(tmp_path / "saved"),
+                 "--run-name", "espeak"])
+    results = json.loads((tmp_path / "runs" / "espeak" / "results.json").read_text())
+    assert results["skipped_recordings"] == 0
+    assert results["train_samples"] + results["validation_samples"] + results["test_samples"] == 200
+    reference = results["reference"]["complete"]
+    assert reference["test"] == results["test_samples"] and reference["accuracy"] > 0.1  # 10 voices
+
+
+def test_a_ravdess_folder_of_speech_wavs_alone_trains_on_audio(tmp_path, caplog):
+    import soundfile
+
+    rng = np.random.default_rng(0)
+    for actor in (1, 2, 3):
+        folder = tmp_path / "ravdess" / f"Actor_{actor:02d}"
+        folder.mkdir(parents=True)
+        for emotion, statement, repetition in itertools.product((1, 3), (1, 2), (1, 2)):
+            tone = np.sin(2 * np.pi * 150 * actor * np.arange(4000) / 8000) + 0.05 * rng.standard_normal(4000)
+            name = f"03-01-{emotion:02d}-01-{statement:02d}-{repetition:02d}-{actor:02d}.wav"
+            soundfile.write(folder / name, 0.3 * tone, 8000)
+    avtnet.main(["--data", str(tmp_path / "ravdess"), "--protocol", "strict", "--validation-fraction", "0",
+                 "--n-mels", "16", "--audio-seconds", "0.4", "--epochs-embed", "1", "--epochs-recognizer", "1",
+                 "--batch-size", "4", "--gpus", "0", "--verbose", "0", "--cache-dir", str(tmp_path / "cache"),
+                 "--output-dir", str(tmp_path / "runs"), "--saved-models-dir", str(tmp_path / "saved"),
+                 "--run-name", "ravdess"])
+    results = json.loads((tmp_path / "runs" / "ravdess" / "results.json").read_text())
+    assert results["modalities"] == ["audio"] and set(results["conditions"]) == {"complete", "average"}
+    assert "no recording has visible or thermal" in caplog.text
+    assert json.loads((tmp_path / "runs" / "ravdess" / "labels.json").read_text()) == ["1", "2", "3"]
