@@ -140,19 +140,22 @@ class SplitData:
 
         return recordings.flat_map(copies)
 
-    def modality_arrays(self, modality, split):
-        """The recorded inputs of one modality over a split, for a reference model: (float32 [n, *shape], labels
-        [n]). Train: each recording with a training sample that keeps the modality; test and valid: each recording
-        with a sample on that side holding that modality alone (as evaluation counts it: by the sample's presence
-        bits). Under the paper protocol a recording may be in both."""
+    def modality_rows(self, modality, split):
+        """Which recordings a reference model of one modality uses on a split: bool [N]. Train: each recording
+        with a training sample that keeps the modality; test and valid: each recording with a sample on that
+        side holding that modality alone (as evaluation counts it: by the sample's presence bits). Under the
+        paper protocol a recording may be on both."""
         column = self.modalities.index(modality)
         effective = self.recorded[:, None, :] * self.conditions[None, :, :]  # [N, C, M] presence of each copy
         on_side = self.assignment == SPLIT_IDS[split]
         if split == "train":
-            chosen = (on_side & (effective[:, :, column] > 0)).any(axis=1)
-        else:
-            alone = np.eye(len(self.modalities), dtype=effective.dtype)[column]
-            chosen = (on_side & (effective == alone).all(axis=-1)).any(axis=1)
+            return (on_side & (effective[:, :, column] > 0)).any(axis=1)
+        alone = np.eye(len(self.modalities), dtype=effective.dtype)[column]
+        return (on_side & (effective == alone).all(axis=-1)).any(axis=1)
+
+    def modality_arrays(self, modality, split):
+        """The inputs of one modality of the `modality_rows` recordings: (float32 [n, *shape], labels [n])."""
+        chosen = self.modality_rows(modality, split)
         inputs, labels = [], []
         for example in cache.read_cache(self.cache_path).as_numpy_iterator():
             index = example["index"]
@@ -272,6 +275,11 @@ def prepare(config):
     trained = ablation.ablation_conditions(modalities, config.ablation)
     extra = [c for c in ablation.ablation_conditions(modalities, "subsets") if c not in trained]
     conditions = np.array(trained + extra, np.float32)
+    if config.protocol in GIVEN_PROTOCOLS and not any(meta["splits"]):
+        where = "a split column (train, valid or test)" if config.protocol == "manifest" else \
+            "SpeakingFaces' train_data, valid_data and test_data folders"
+        raise DataError(config.source or "the synthetic set", f"--protocol {config.protocol} needs {where}; "
+                                                              "these recordings have no split of their own")
     recorded = np.array(meta["recorded"], np.float32)
     assignment = assign_samples(recorded, meta["groups"], meta["people"], meta["splits"], conditions, len(trained),
                                 config)

@@ -10,6 +10,12 @@ import cv2
 import numpy as np
 
 _SUPERSAMPLE = 4
+# Expression parameters a frame pose may carry under "expression" (all optional):
+# smile: mouth corners up (> 0) or down (< 0), in units of 0.12 head width;
+# brow_raise: both brows up (> 0) or down, in eye radii; brow_tilt: inner brow
+# ends up (> 0, sad, fearful) or down (< 0, angry), in eye radii; eye_open: eye
+# height as a multiple of the eye radius (1 = the neutral eye).
+NEUTRAL_EXPRESSION = {"smile": 0.0, "brow_raise": 0.0, "brow_tilt": 0.0, "eye_open": 1.0}
 
 
 def _place(layer, mask, pose, size, nuisance):
@@ -73,21 +79,33 @@ def face_image(face, scene, pose, rng, image_size, nuisance):
     if face["hair_volume"] > 0.05:  # fringe over the top of the face
         _ellipse(layer, (cx, cy - 0.75 * hh), (0.95 * hw, 0.25 * hh * (0.5 + face["hair_volume"])), hair.tolist())
 
+    # Optional facial expression (pipelines.synthetic_ravdess); without it the neutral face is drawn.
+    expression = {**NEUTRAL_EXPRESSION, **pose.get("expression", {})}
     eye_y = cy + face["eye_height"] * hh
     eye_dx = face["eye_spacing"] * hw
     eye_r = face["eye_size"] * hw
+    eye_open = expression["eye_open"]
+    brow_inner = 2.2 + expression["brow_raise"] + expression["brow_tilt"]
+    brow_outer = 2.4 + expression["brow_raise"] - 0.5 * expression["brow_tilt"]
     for side in (-1, 1):
-        _ellipse(layer, (cx + side * eye_dx, eye_y), (1.5 * eye_r, eye_r), (245, 245, 245))
-        _ellipse(layer, (cx + side * eye_dx, eye_y), (0.7 * eye_r, 0.7 * eye_r), (40, 30, 25))
-        cv2.line(layer, (int(cx + side * (eye_dx - 1.6 * eye_r)), int(eye_y - 2.2 * eye_r)),
-                 (int(cx + side * (eye_dx + 1.6 * eye_r)), int(eye_y - 2.4 * eye_r)),
+        _ellipse(layer, (cx + side * eye_dx, eye_y), (1.5 * eye_r, eye_r * eye_open), (245, 245, 245))
+        _ellipse(layer, (cx + side * eye_dx, eye_y), (0.7 * eye_r, 0.7 * eye_r * min(1.0, eye_open)), (40, 30, 25))
+        cv2.line(layer, (int(cx + side * (eye_dx - 1.6 * eye_r)), int(eye_y - brow_inner * eye_r)),
+                 (int(cx + side * (eye_dx + 1.6 * eye_r)), int(eye_y - brow_outer * eye_r)),
                  (hair * 0.7).tolist(), max(1, int(0.5 * eye_r)), cv2.LINE_AA)
     nose_end = eye_y + face["nose_length"] * 2 * hh
     cv2.line(layer, (int(cx), int(eye_y + eye_r)), (int(cx), int(nose_end)), (skin * 0.75).tolist(),
              max(1, int(0.04 * hw)), cv2.LINE_AA)
     mouth_y = cy + face["mouth_height"] * hh
-    _ellipse(layer, (cx, mouth_y), (face["mouth_width"] * hw, (0.04 + 0.1 * pose["mouth_open"]) * hw),
-             (150, 50, 60))
+    mouth_axes = (face["mouth_width"] * hw, (0.04 + 0.1 * pose["mouth_open"]) * hw)
+    if expression["smile"] == 0:
+        _ellipse(layer, (cx, mouth_y), mouth_axes, (150, 50, 60))
+    else:  # the same ellipse with its corners raised (smile > 0) or lowered (< 0)
+        x = np.cos(np.linspace(0, 2 * np.pi, 48, endpoint=False))
+        y = np.sin(np.linspace(0, 2 * np.pi, 48, endpoint=False))
+        points = np.stack([cx + mouth_axes[0] * x,
+                           mouth_y + mouth_axes[1] * y - 0.12 * hw * expression["smile"] * x * x], axis=1)
+        cv2.fillPoly(layer, [np.round(points).astype(np.int32)], (150, 50, 60), cv2.LINE_AA)
 
     layer, mask = _place(layer, mask, pose, size, nuisance)
     image = background * (1 - mask[..., None]) + layer * mask[..., None]

@@ -147,9 +147,10 @@ def write_results(results, out_dir, title="Results"):
     )
     sections = [f"# {title}\n", "## Accuracy per condition\n", condition_table]
     if references:
-        sections.append("Reference: " + "; ".join(f"{name}: {entry['description']} ({entry['train']} train / "
-                                                  f"{entry['test']} test recordings)"
-                                                  for name, entry in references.items()) + ".\n")
+        sections.append("Reference: " + "; ".join(
+            f"{name}: {entry['description']} ({entry['train']} train / {entry['test']} test recordings"
+            + (f", {entry['test_seen_in_training']} of them also in training" if entry.get("test_seen_in_training")
+               else "") + ")" for name, entry in references.items()) + ".\n")
     plain = (str, int, float)
     scalars = [{"entry": k, "value": v} for k, v in safe.items() if k in extras and isinstance(v, plain)]
     if scalars:

@@ -202,7 +202,9 @@ def fit_model_to_data(config, data):
 
 def reference_results(data, conditions, seed):
     """The scikit-learn reference of each single-modality condition, trained on the same split:
-    {"only_<m>": {"accuracy", "model_accuracy", "description", "train", "test"}} (fractions)."""
+    {"only_<m>": {"accuracy", "model_accuracy", "description", "train", "test", "test_seen_in_training"}}
+    (accuracies as fractions; counts of recordings; under the paper protocol most test recordings have other
+    copies, with the same file, in training: `test_seen_in_training` counts them)."""
     references = {}
     for modality in data.modalities:
         name = condition_name([int(m == modality) for m in data.modalities], data.modalities)
@@ -216,7 +218,9 @@ def reference_results(data, conditions, seed):
             "accuracy": reference_accuracy(modality, train_inputs, train_labels, test_inputs, test_labels, seed),
             "model_accuracy": conditions[name]["accuracy"],
             "description": reference_description(modality, train_inputs),
-            "train": len(train_labels), "test": len(test_labels)}
+            "train": len(train_labels), "test": len(test_labels),
+            "test_seen_in_training": int((data.modality_rows(modality, "train")
+                                          & data.modality_rows(modality, "test")).sum())}
     return references
 
 

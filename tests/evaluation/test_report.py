@@ -78,3 +78,17 @@ def test_write_results_rejects_bad_input(tmp_path):
         write_results({}, tmp_path)
     with pytest.raises(ValueError, match="results"):
         write_results({"complete": {"count": 3}}, tmp_path)
+
+
+def test_the_reference_stands_beside_its_condition_with_the_margin(tmp_path):
+    conditions = {"complete": {"accuracy": 0.9, "count": 10}, "only_audio": {"accuracy": 0.6, "count": 10},
+                  "only_visible": {"accuracy": 0.8, "count": 10}}
+    reference = {"only_audio": {"accuracy": 0.75, "model_accuracy": 0.6, "description": "MFCC stats", "train": 30,
+                                "test": 10, "test_seen_in_training": 4}}
+    write_results({"conditions": conditions, "reference": reference}, tmp_path)
+    lines = (tmp_path / "results.md").read_text().splitlines()
+    assert "| condition | accuracy (%) | samples | reference (%) | model - reference |" in lines
+    assert "| only_audio | 60.00 | 10 | 75.00 | -15.00 |" in lines
+    assert "| only_visible | 80.00 | 10 |  |  |" in lines  # no reference, no margin
+    assert any("only_audio: MFCC stats (30 train / 10 test recordings, 4 of them also in training)" in line
+               for line in lines)

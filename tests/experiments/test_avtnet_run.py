@@ -124,6 +124,8 @@ def test_report_puts_the_reference_beside_each_single_sensor_condition(finished_
     for name, entry in results["reference"].items():
         assert entry["model_accuracy"] == results["conditions"][name]["accuracy"]
         assert entry["test"] == results["conditions"][name]["count"] and entry["train"] > entry["test"]
+        # The paper protocol splits copies: most test recordings have other copies (the same file) in training.
+        assert 0 < entry["test_seen_in_training"] <= entry["test"]
     report = (root / "runs" / "tiny" / "results.md").read_text()
     assert "reference (%)" in report and "MFCC mean+std" in report and "16x16 pixels" in report
     assert results["validation_samples"] > 0
@@ -176,6 +178,7 @@ def test_real_format_speech_files_train_with_the_reference_beside(tmp_path):
     assert results["train_samples"] + results["validation_samples"] + results["test_samples"] == 200
     reference = results["reference"]["complete"]
     assert reference["test"] == results["test_samples"] and reference["accuracy"] > 0.1  # 10 voices
+    assert reference["test_seen_in_training"] == 0  # one copy per recording: nothing to leak
 
 
 def test_a_ravdess_folder_of_speech_wavs_alone_trains_on_audio(tmp_path, caplog):

@@ -637,7 +637,7 @@ def test_manifest_protocol_without_a_split_column(tmp_path):
     recordings = feature_recordings(str(tmp_path / "f"), people=2, groups=2, per_group=1, splits=None)
     csv = write_manifest(recordings, str(tmp_path / "m.csv"))
     assert "split" not in pathlib.Path(csv).read_text().splitlines()[0]
-    with pytest.raises(SplitError, match=r"manifest protocol: 16 samples have no split name"):
+    with pytest.raises(DataError, match=r"m.csv: --protocol manifest needs a split column"):
         prepare(DataConfig(source=csv, protocol="manifest", cache_dir=str(tmp_path / "cache")))
 
 
