@@ -8,6 +8,7 @@ verbose 0: warnings and errors only; 1 (default): progress of every stage;
 sets) and the Keras warnings known to be harmless here.
 """
 
+import contextlib
 import logging
 import os
 import re
@@ -97,3 +98,14 @@ class Progress:
         left = (self.total - done) / rate if rate > 0 else 0.0
         self.logger.info("%s %d / %d %s (%.1f/s, about %s left)", self.verb, done, self.total, self.items, rate,
                          format_duration(left))
+
+
+@contextlib.contextmanager
+def errors_exit(debug):
+    """Turns a bad-input or bad-argument error into its message and exit status 1 (the traceback with --debug)."""
+    try:
+        yield
+    except (ValueError, FileNotFoundError) as error:
+        if debug:
+            raise
+        raise SystemExit(f"error: {error}") from None

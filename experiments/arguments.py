@@ -2,7 +2,6 @@
 `avtfuse.training.experiment.build_experiment` keyword arguments. No TensorFlow is imported here."""
 
 import argparse
-import contextlib
 import os
 
 from avtfuse.contract import ABLATIONS, MODALITIES, PROTOCOLS
@@ -79,17 +78,6 @@ def parser(prog, description, epilog=None):
                          help="0 warnings only; 1 progress (default); 2 also TensorFlow's notices and Keras warnings")
     runtime.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     return parser
-
-
-@contextlib.contextmanager
-def errors_exit(debug):
-    """Turns a bad-input or bad-argument error into its message and exit status 1 (the traceback with --debug)."""
-    try:
-        yield
-    except (ValueError, FileNotFoundError) as error:
-        if debug:
-            raise
-        raise SystemExit(f"error: {error}") from None
 
 
 def parse_subjects(text):

@@ -12,7 +12,7 @@ results.json, results.md, timing.json, confusion_matrix.png, tensorboard/) and t
 import os
 import sys
 
-from avtfuse.console import configure_output, keras_verbosity
+from avtfuse.console import configure_output, errors_exit, keras_verbosity
 from avtfuse.models.avtnet.config import BN_NECKS, POOLINGS
 from avtfuse.models.avtnet.presets import VARIANTS
 from experiments import arguments
@@ -49,7 +49,7 @@ def main(argv=None):
     configure_output(args.verbose)
     from avtfuse.training.experiment import run_experiment
 
-    with arguments.errors_exit(args.debug):
+    with errors_exit(args.debug):
         config = experiment_config(args)
         results = run_experiment(config, fresh=args.fresh, verbose=keras_verbosity(args.verbose, sys.stdout.isatty()))
     with open(os.path.join(config.run_dir, "results.md")) as handle:

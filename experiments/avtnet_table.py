@@ -17,10 +17,10 @@ import argparse
 import os
 import sys
 
-from avtfuse.console import configure_output, keras_verbosity
+from avtfuse.console import configure_output, errors_exit, keras_verbosity
 from avtfuse.contract import PROTOCOLS
 from avtfuse.models.avtnet.presets import VARIANTS
-from experiments import arguments, avtnet
+from experiments import avtnet
 
 # avtnet flags this command sets for every run itself.
 RESERVED_FLAGS = ("--variant", "--modalities", "--protocol", "--seed", "--run-name", "--output-dir",
@@ -77,7 +77,7 @@ def main(argv=None):
             "saved_models_dir": os.path.join(args.output_dir, "saved_models")}))
 
     runs = table_runs(args.variants, args.seeds, args.protocols, "prop" if args.bimodal else None)
-    with arguments.errors_exit(run_args.debug):
+    with errors_exit(run_args.debug):
         configure(runs[0])  # bad pass-through flags fail here, before any run starts
         finished = run_table(runs, configure, keras_verbosity(run_args.verbose, sys.stdout.isatty()))
     paths = write_reports(finished, args.output_dir)
