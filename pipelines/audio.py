@@ -6,8 +6,8 @@ chunk layout -- JUNK / FLLR padding, LIST, bext, iXML before or after `data`
 -- 8/16/24/32-bit integer and float, WAVEX, RF64, FLAC, OGG/Vorbis, Opus, MP3,
 AIFF) and soxr resamples (its "HQ" quality). Channels are downmixed to mono by
 averaging them. `speech_window` then cuts the window the model sees, and
-`log_mel_spectrogram` (tf.signal, librosa-equivalent) turns it into features
-inside TensorFlow.
+`log_mel_spectrogram` or `mfcc` (tf.signal, librosa-equivalent) turns it into
+features inside TensorFlow.
 """
 
 import functools
@@ -108,7 +108,7 @@ def num_frames(num_samples, hop_length):
     return 1 + num_samples // hop_length
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mel_filters(sample_rate, n_fft, n_mels):
     """Slaney-scale, Slaney-normalised mel filters (librosa), float32 [n_fft // 2 + 1, n_mels]."""
     return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels).T.astype(np.float32)
@@ -136,3 +136,16 @@ def log_mel_spectrogram(waveform, sample_rate, n_mels=128, n_fft=2048, hop_lengt
     if top_db is not None:
         log_mel = tf.maximum(log_mel, tf.reduce_max(log_mel, axis=[-2, -1], keepdims=True) - top_db)
     return log_mel
+
+
+def mfcc(waveform, sample_rate, n_mfcc=10, n_mels=128, n_fft=2048, hop_length=512, top_db=80.0):
+    """MFCCs, float32 [..., frames, n_mfcc] from float32 [..., N]: the first n_mfcc coefficients of the
+    orthonormal DCT-II over the mel axis of `log_mel_spectrogram` (dB).
+
+    Matches librosa.feature.mfcc(y=, sr=, n_mfcc=, n_mels=, n_fft=, hop_length=).T
+    (power_to_db with ref 1.0, amin 1e-10 and top_db). frames = 1 + N // hop_length.
+    """
+    if not 1 <= n_mfcc <= n_mels:
+        raise ValueError(f"n_mfcc must be between 1 and n_mels = {n_mels}, got {n_mfcc}")
+    log_mel = log_mel_spectrogram(waveform, sample_rate, n_mels, n_fft, hop_length, top_db)
+    return tf.signal.dct(log_mel, type=2, norm="ortho")[..., :n_mfcc]

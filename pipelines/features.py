@@ -2,9 +2,10 @@
 
 Every file is decoded once, in Python threads (libsndfile, soxr and OpenCV
 release the interpreter while they work): audio -> mono waveform at the run's
-rate -> the speech window; frames -> [h, w, c] in [0, 1]; `.npy` files
-(pre-extracted features) are read as they are. The log-mel spectrogram of a
-chunk of windows is then one tf.signal call. Every bad file is handed to the
+rate -> the speech window; frames -> [h, w, c] in [0, 1], or frame sequences
+[T, h, w, c]; `.npy` files (pre-extracted features) are read as they are. The
+log-mel spectrogram (or the MFCCs) of a chunk of windows is then one
+tf.signal call. Every bad file is handed to the
 ErrorPolicy, so that one pass reports all of them.
 """
 
@@ -13,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 
 import numpy as np
@@ -27,7 +29,8 @@ from pipelines.errors import DataError
 logger = logging.getLogger(__name__)
 
 FEATURE_SUFFIX = ".npy"
-CHUNK = 64  # recordings decoded between two log-mel calls
+CHUNK = 64  # recordings decoded between two audio feature calls
+AUDIO_FEATURES = ("log_mel", "mfcc")
 
 
 @dataclasses.dataclass
@@ -37,12 +40,20 @@ class FeatureConfig(Config):
     Audio is resampled to `sample_rate` (Hz); a window of `audio_samples`
     samples is cut as `audio_crop` says ("trim": centred on the speech left
     after trimming silence more than `trim_db` dB below the loudest frame;
-    "center"; "start") and turned into a log-mel spectrogram [audio_frames,
-    n_mels] (dB). Frames are resized to `image_size` (H, W) and scaled to
+    "center"; "start") and turned into `audio_features`: "log_mel", a log-mel
+    spectrogram [audio_frames, n_mels] (dB), or "mfcc", its first `n_mfcc`
+    MFCCs [audio_frames, n_mfcc] (librosa's).
+
+    Frames are cropped as `frame_crop` says ("full": the whole frame;
+    "center": its largest centred square, the stand-in for the face crop of a
+    detector we cannot run), resized to `image_size` (H, W) and scaled to
     [0, 1]; colour-mapped thermal frames are inverted through
     `thermal_palette` (pipelines.palettes; "auto": the palette of the data
-    source, settled by DataConfig). The paper's shapes are
-    `FeatureConfig.paper()`.
+    source, settled by DataConfig). `frames` = 0 gives one frame per
+    recording, [H, W, C]; `frames` = T > 0 a sequence [T, H, W, C] sampled
+    from the `frame_seconds` (s) centred in a video, or from a folder of frame
+    images (a still image is repeated T times; pipelines.image). The paper's
+    shapes are `FeatureConfig.paper()`.
     """
 
     sample_rate: int = 44100
@@ -54,11 +65,23 @@ class FeatureConfig(Config):
     hop_length: int = 512
     image_size: tuple = (48, 48)
     thermal_palette: str = "auto"
+    audio_features: str = "log_mel"
+    n_mfcc: int = 10
+    frames: int = 0
+    frame_seconds: float = 3.6
+    frame_crop: str = "full"
 
     def __post_init__(self):
-        self.check_int("sample_rate", "audio_samples", "n_mels", "n_fft", "hop_length")
+        self.check_int("sample_rate", "audio_samples", "n_mels", "n_fft", "hop_length", "n_mfcc")
+        self.check_int("frames", minimum=0)
         self.check_choice("audio_crop", audio.AUDIO_CROPS)
-        self.check_positive("trim_db")
+        self.check_choice("audio_features", AUDIO_FEATURES)
+        self.check_choice("frame_crop", image.FRAME_CROPS)
+        self.check_positive("trim_db", "frame_seconds")
+        if not math.isfinite(self.frame_seconds):
+            self._fail("frame_seconds", "a finite number > 0")
+        if self.audio_features == "mfcc" and self.n_mfcc > self.n_mels:
+            self._fail("n_mfcc", f"at most n_mels = {self.n_mels} under audio_features 'mfcc'")
         self.check_pair("image_size")
         if min(self.image_size) < 8:
             self._fail("image_size", "(H, W) with H, W >= 8")
@@ -79,10 +102,11 @@ class FeatureConfig(Config):
 
     def shapes(self, modalities):
         """Per-example tensor shapes of the run's modalities, decoded from media files."""
+        time = (self.frames,) if self.frames else ()
         all_shapes = {
-            "audio": (self.audio_frames, self.n_mels),
-            "visible": (*self.image_size, 3),
-            "thermal": (*self.image_size, 1),
+            "audio": (self.audio_frames, self.n_mfcc if self.audio_features == "mfcc" else self.n_mels),
+            "visible": (*time, *self.image_size, 3),
+            "thermal": (*time, *self.image_size, 1),
         }
         return {m: all_shapes[m] for m in canonical_modalities(modalities)}
 
@@ -129,7 +153,9 @@ def _load_features(path, shape):
 
 def decode_recording(recording, modalities, config, shapes, frame="middle"):
     """The decoded inputs of one recording: {modality: float32 array} for the modalities it has (audio: the
-    waveform window [audio_samples], or its features). Raises DataError naming the first bad file."""
+    waveform window [audio_samples], or its features; frames as config.shapes, `frame` choosing the one frame
+    of a video or folder when config.frames = 0). Raises DataError naming the first bad file."""
+    frame_args = {"frame": frame, "frames": config.frames, "seconds": config.frame_seconds, "crop": config.frame_crop}
     decoded = {}
     for m in modalities:
         path = recording.path(m)
@@ -141,12 +167,21 @@ def decode_recording(recording, modalities, config, shapes, frame="middle"):
             decoded[m] = audio.load_waveform(
                 path, config.sample_rate, config.audio_samples, config.audio_crop, config.trim_db)
         elif m == "visible":
-            decoded[m] = image.load_visible(path, config.image_size, frame=frame)
+            decoded[m] = image.load_visible(path, config.image_size, **frame_args)
         else:
-            decoded[m] = image.load_thermal(path, config.image_size, config.thermal_palette, frame=frame)
+            decoded[m] = image.load_thermal(path, config.image_size, config.thermal_palette, **frame_args)
     if not decoded:
         raise DataError(recording.recording, f"has none of the modalities {list(modalities)}")
     return decoded
+
+
+def audio_features(waveforms, config):
+    """float32 [..., audio_samples] windows -> [..., audio_frames, n_mels] log-mel spectrograms, or
+    [..., audio_frames, n_mfcc] MFCCs, as config.audio_features says."""
+    settings = {"n_mels": config.n_mels, "n_fft": config.n_fft, "hop_length": config.hop_length}
+    if config.audio_features == "mfcc":
+        return audio.mfcc(waveforms, config.sample_rate, config.n_mfcc, **settings)
+    return audio.log_mel_spectrogram(waveforms, config.sample_rate, **settings)
 
 
 def extract_features(recordings, modalities, config, shapes, policy, frame="middle", workers=None):
@@ -157,8 +192,7 @@ def extract_features(recordings, modalities, config, shapes, policy, frame="midd
     `policy` and left out.
     """
     modalities = canonical_modalities(modalities)
-    log_mel = tf.function(lambda waveforms: audio.log_mel_spectrogram(
-        waveforms, config.sample_rate, config.n_mels, config.n_fft, config.hop_length), reduce_retracing=True)
+    batch_features = tf.function(lambda waveforms: audio_features(waveforms, config), reduce_retracing=True)
     progress = Progress(logger, "decoded", len(recordings))
 
     def decode(recording):
@@ -174,7 +208,7 @@ def extract_features(recordings, modalities, config, shapes, policy, frame="midd
             waves = [i for i, d in enumerate(decoded)
                      if isinstance(d, dict) and "audio" in d and not is_feature_file(chunk[i].audio)]
             if waves:
-                spectra = log_mel(np.stack([decoded[i]["audio"] for i in waves])).numpy()
+                spectra = batch_features(np.stack([decoded[i]["audio"] for i in waves])).numpy()
                 for i, spectrum in zip(waves, spectra):
                     decoded[i]["audio"] = spectrum
             for recording, result in zip(chunk, decoded):

@@ -2,10 +2,23 @@
 
 The feature cache calls these NumPy loaders once per file, in Python:
 `load_visible` gives float32 [h, w, 3] and `load_thermal` float32 [h, w, 1],
-both in [0, 1]. Either takes an image file (`IMAGE_SUFFIXES`) or a video file
-(`pipelines.video.VIDEO_SUFFIXES`, one frame chosen by `frame`; see that
-module); `frame` must be valid but is unused for an image. `check_palette`
-(from pipelines.palettes) normalises a palette name when a config is built.
+both in [0, 1], or with frames = T > 0 a sequence [T, h, w, 3] / [T, h, w, 1].
+`check_palette` (from pipelines.palettes) normalises a palette name when a
+config is built.
+
+Frame sources, for frames = 0 (one frame) and frames = T > 0 (a sequence):
+  - an image file (`IMAGE_SUFFIXES`): that frame; `frame` must be valid but is
+    unused; a sequence repeats it T times.
+  - a video file (`pipelines.video.VIDEO_SUFFIXES`): the frame chosen by
+    `frame`; a sequence is T frames of the window of `seconds` centred in the
+    video (`pipelines.video.read_frame_sequence`).
+  - a folder of frame images (`read_image_sequence`), in natural order of their
+    names ("f2" before "f10"): the image chosen by `frame` as in a video; a
+    sequence is T of them by the video's index rule (the whole folder is the
+    window: it states no frame rate). Every frame must have the same size.
+Crop (`crop`, FRAME_CROPS): "full" keeps the whole frame; "center" keeps its
+largest centred square (a stand-in for a face detector's crop). Every frame of
+a sequence gets the same treatment as a single frame.
 
 Images: png, jpg/jpeg, bmp, webp, tif/tiff; 8 or 16 bit (divided by 255 or
 65535) or float tiff already in [0, 1]; grey or colour. A png without its
@@ -28,11 +41,14 @@ Channel rules (none is silent; a frame that fits none is refused):
     when its channels agree within GREY_SPREAD = 2/255 at every pixel (heat =
     their mean); otherwise refused ("colour thermal frame but
     --thermal-palette is grey; name the palette it was written with").
-Frames are resized to `size` = (h, w) last: INTER_AREA when shrinking both
-sides, else INTER_LINEAR.
+Frames are cropped, then resized to `size` = (h, w) last: INTER_AREA when
+shrinking both sides, else INTER_LINEAR.
 """
 
+import math
+import numbers
 import os
+import re
 
 import cv2
 import numpy as np
@@ -42,6 +58,7 @@ from pipelines.errors import DataError, check_input_file
 from pipelines.palettes import check_palette
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+FRAME_CROPS = ("full", "center")
 MAX_IMAGE_PIXELS = 8192 * 8192
 GREY_SPREAD = 2 / 255  # largest channel difference of a grey frame stored as colour
 
@@ -83,45 +100,113 @@ def read_image(path):
     return _to_unit_range(path, image)
 
 
-def load_visible(path, size, frame="middle"):
-    """Visible frame from an image or video file: float32 [h, w, 3] in [0, 1]."""
+def read_image_sequence(folder, count):
+    """`count` frame images of a folder by pipelines.video.sample_indices over all of them (module rules):
+    float32 [count, H, W, C] in [0, 1]. DataError naming the folder or the image when one is bad."""
+    paths = _frame_images(folder)
+    indices = video.sample_indices(len(paths), count)
+    decoded = {index: read_image(paths[index]) for index in sorted(set(indices))}
+    return _stack(folder, [decoded[index] for index in indices], [paths[index] for index in indices])
+
+
+def load_visible(path, size, frame="middle", frames=0, seconds=3.6, crop="full"):
+    """Visible frame of an image, video or frame folder: float32 [h, w, 3] in [0, 1]; with frames = T > 0 the
+    sequence [T, h, w, 3] from the window of `seconds` (module rules)."""
     height, width = _check_size(size)
-    image = _read_frame(path, frame)
-    if image.shape[2] == 1:
-        image = np.repeat(image, 3, axis=2)
-    return _resize(image, height, width)
+    images = _read_frames(path, frame, frames, seconds, crop)
+    if images.shape[3] == 1:
+        images = np.repeat(images, 3, axis=3)
+    return _resize_all(images, height, width, frames)
 
 
-def load_thermal(path, size, palette="grey", frame="middle"):
-    """Thermal frame from an image or video file: heat float32 [h, w, 1] in [0, 1] (module channel rules)."""
+def load_thermal(path, size, palette="grey", frame="middle", frames=0, seconds=3.6, crop="full"):
+    """Thermal frame of an image, video or frame folder: heat float32 [h, w, 1] in [0, 1] (module channel
+    rules); with frames = T > 0 the sequence [T, h, w, 1] from the window of `seconds`."""
     palette = check_palette(palette)
     height, width = _check_size(size)
-    image = _read_frame(path, frame)
-    if image.shape[2] == 3 and palette == "grey":
-        spread = float((image.max(axis=2) - image.min(axis=2)).max())
+    images = _read_frames(path, frame, frames, seconds, crop)
+    if images.shape[3] == 3 and palette == "grey":
+        spread = float((images.max(axis=3) - images.min(axis=3)).max())
         if spread > GREY_SPREAD + 1e-6:
             raise DataError(
                 path,
                 "colour thermal frame but --thermal-palette is grey; name the palette it was written with "
                 f"(iron, inferno, jet, ...); its channels differ by up to {round(spread * 255)}/255",
             )
-        image = image.mean(axis=2, keepdims=True)
-    elif image.shape[2] == 3:
-        try:
-            image = palettes.invert(image, palette)
+        images = images.mean(axis=3, keepdims=True)
+    elif images.shape[3] == 3:
+        try:  # invert works per pixel: the frames go through it as one tall image
+            images = palettes.invert(images.reshape(-1, *images.shape[2:]), palette).reshape(*images.shape[:3], 1)
         except palettes.PaletteMismatch as error:
             raise DataError(path, str(error)) from None
-    return _resize(image, height, width)
+    return _resize_all(images, height, width, frames)
 
 
-def _read_frame(path, frame):
-    """float32 [H, W, C in {1, 3}] in [0, 1] from an image, or the chosen frame of a video."""
+def _read_frames(path, frame, frames, seconds, crop):
+    """Cropped float32 [T, H, W, C in {1, 3}] in [0, 1] from an image, a video or a frame folder (module frame
+    sources and crops): T = frames, or 1 for a single frame (frames = 0) or an image."""
     video.check_frame(frame)
-    if os.path.splitext(os.fspath(path))[1].lower() not in video.VIDEO_SUFFIXES:
-        return read_image(path)
-    image = video.read_video_frame(path, frame)
-    _check_pixels(os.fspath(path), image)
-    return image
+    if isinstance(frames, bool) or not isinstance(frames, numbers.Integral) or frames < 0:
+        raise ValueError(f"frames must be an int >= 0, got {frames!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real) or not 0 < seconds < math.inf:
+        raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+    if crop not in FRAME_CROPS:
+        raise ValueError(f"crop must be one of {FRAME_CROPS}, got {crop!r}")
+    images = _decode_frames(os.fspath(path), frame, int(frames), seconds)
+    if crop == "center":
+        side = min(images.shape[1:3])
+        top, left = (images.shape[1] - side) // 2, (images.shape[2] - side) // 2
+        images = images[:, top:top + side, left:left + side]
+    return images
+
+
+def _decode_frames(path, frame, frames, seconds):
+    """The frames of `path` as _read_frames gives them, uncropped."""
+    if os.path.isdir(path):
+        if frames:
+            return read_image_sequence(path, frames)
+        paths = _frame_images(path)
+        index = video.frame_index(frame, len(paths))
+        if index >= len(paths):
+            raise DataError(path, f"frame {index} is out of range: the folder has {len(paths)} frame images")
+        return read_image(paths[index])[np.newaxis]
+    if os.path.splitext(path)[1].lower() not in video.VIDEO_SUFFIXES:
+        return read_image(path)[np.newaxis]
+    if frames:
+        images = video.read_frame_sequence(path, frames, seconds)
+    else:
+        images = video.read_video_frame(path, frame)[np.newaxis]
+    _check_pixels(path, images[0])
+    return images
+
+
+def _frame_images(folder):
+    """The image files of a folder (IMAGE_SUFFIXES) in natural order of their names; DataError when none."""
+    names = [name for name in os.listdir(folder) if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES]
+    if not names:
+        raise DataError(folder, f"folder holds no frame image ({', '.join(IMAGE_SUFFIXES)})")
+    return [os.path.join(folder, name) for name in sorted(names, key=_natural_order)]
+
+
+def _natural_order(name):
+    """Sort key: digit runs compare as numbers ("f2" before "f10"), the rest without case."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def _stack(folder, images, paths):
+    """The frames as one float32 [T, H, W, C]; DataError naming the first image whose size or channels differ."""
+    for image, path in zip(images, paths):
+        if image.shape != images[0].shape:
+            raise DataError(path, f"frame of shape {list(image.shape)} in {folder}, whose first frame is "
+                                  f"{list(images[0].shape)}: every frame of a folder must have one size")
+    return np.stack(images)
+
+
+def _resize_all(images, height, width, frames):
+    """[T, H, W, C] -> [frames, height, width, C] (a single frame repeated to fill the sequence), or
+    [height, width, C] when frames = 0."""
+    resized = np.stack([_resize(image, height, width) for image in images])
+    return resized[0] if frames == 0 else np.broadcast_to(resized, (frames, *resized.shape[1:])).copy()
 
 
 def _check_pixels(path, image):

@@ -1,4 +1,4 @@
-"""Video decoding (OpenCV VideoCapture): one chosen frame, or the frames sampled at a frame rate.
+"""Video decoding (OpenCV VideoCapture): one chosen frame, a frame sequence, or frames sampled at a rate.
 
 Frames are float32 RGB in [0, 1] (8-bit frames divided by 255, 16-bit ones by
 65535), [H, W, 3], or [H, W, 1] when the decoder hands back grey frames.
@@ -15,6 +15,15 @@ containers), so when the seek or the read fails, when "last" turns out to
 have a successor, or when an int index lies beyond the reported count, the
 video is read sequentially instead: its decodable frames are counted, then
 the chosen one is decoded. (A wrong count that still seeks moves "middle".)
+
+Frame sequence (`read_frame_sequence`, SA-fusion's sampling): `count` frames
+from the window of `seconds` centred in the video, n = round(seconds * fps)
+frames long (the whole video when shorter, or when it states no frame rate);
+frame i is start + i*n//count + n//(2*count) (`sample_indices`): for n = 108,
+count = 15: 3, 10, 17, ..., 103. A video of fewer than `count` frames repeats
+frames (i*n//count), so `count` frames always come back. The count comes from
+the container; a video that ends early is sampled again over the frames it
+holds.
 
 Every bad input raises DataError naming the file: missing, 0 bytes,
 unsupported suffix, not openable, no decodable frame, index out of range.
@@ -49,19 +58,13 @@ def read_video_frame(path, frame="middle"):
     check_frame(frame)
     path = _check_video_file(path)
     with _opened(path) as capture:
-        count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
-        count = int(count) if math.isfinite(count) else 0
-        if count > 0 and _index(frame, count) < count:
-            image = _seek(capture, _index(frame, count), must_be_last=frame == "last")
+        count = _stated_count(capture)
+        if count > 0 and frame_index(frame, count) < count:
+            image = _seek(capture, frame_index(frame, count), must_be_last=frame == "last")
             if image is not None:
                 return _to_rgb(path, image)
-    with _opened(path) as capture:
-        count = 0
-        while capture.grab():
-            count += 1
-    if count == 0:
-        raise DataError(path, "the video has no decodable frame")
-    index = _index(frame, count)
+    count = _decodable_count(path)
+    index = frame_index(frame, count)
     if index >= count:
         raise DataError(path, f"frame {index} is out of range: the video has {count} decodable frames")
     with _opened(path) as capture:
@@ -111,6 +114,58 @@ def read_video_frames(path, fps=None, max_frames=None):
     return np.stack(frames[:max_frames])
 
 
+def read_frame_sequence(path, count, seconds):
+    """`count` frames sampled from the window of `seconds` centred in a video file (module rules):
+    float32 [count, H, W, C] RGB in [0, 1], C in {1, 3}.
+
+    Frames are read in order with grab, and only the chosen ones decoded.
+    DataError naming the file when it is bad or has no decodable frame;
+    ValueError for bad arguments.
+    """
+    if not (_is_number(count, integral=True) and count > 0):
+        raise ValueError(f"count must be a positive int, got {count!r}")
+    if not (_is_number(seconds) and math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+    path = _check_video_file(path)
+    with _opened(path) as capture:
+        total, fps = _stated_count(capture), capture.get(cv2.CAP_PROP_FPS)
+    frames, decodable = _read_window(path, total or _decodable_count(path), fps, count, seconds)
+    if frames is None:  # the container promised frames that do not decode
+        if decodable == 0:
+            raise DataError(path, "the video has no decodable frame")
+        frames, _ = _read_window(path, decodable, fps, count, seconds)
+    return np.stack(frames)
+
+
+def sample_indices(n, count, start=0):
+    """SA-fusion's `count` frame indices over the n frames from `start`: start + i*n//count + n//(2*count)
+    (frames repeat when n < count)."""
+    return [start + i * n // count + n // (2 * count) for i in range(count)]
+
+
+def frame_index(frame, count):
+    """The frame index that `frame` (check_frame) names among `count` frames."""
+    return {"first": 0, "middle": (count - 1) // 2, "last": count - 1}.get(frame, frame)
+
+
+def _read_window(path, total, fps, count, seconds):
+    """(frames, None): the `count` frames of the sequence (a list of [H, W, C]) in a video of `total` frames, or
+    (None, decodable) when the video ends after `decodable` frames, before the last frame wanted."""
+    window = min(total, max(1, round(seconds * fps))) if math.isfinite(fps) and fps > 0 else total
+    indices = sample_indices(window, count, start=(total - window) // 2)
+    wanted, decoded = set(indices), {}
+    with _opened(path) as capture:
+        for index in range(indices[-1] + 1):
+            if not capture.grab():
+                return None, index
+            if index in wanted:
+                ok, image = capture.retrieve()
+                if not ok:
+                    raise DataError(path, f"cannot decode frame {index}")
+                decoded[index] = _to_rgb(path, image)
+    return [decoded[index] for index in indices], None
+
+
 def _is_number(value, integral=False):
     """True for an int (or, unless integral, a real number) that is not a bool."""
     kind = numbers.Integral if integral else numbers.Real
@@ -137,9 +192,21 @@ def _opened(path):
         capture.release()
 
 
-def _index(frame, count):
-    """The frame index that `frame` names in a video of `count` frames."""
-    return {"first": 0, "middle": (count - 1) // 2, "last": count - 1}.get(frame, frame)
+def _stated_count(capture):
+    """The frame count the container states, 0 when it states none."""
+    count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    return max(0, int(count)) if math.isfinite(count) else 0
+
+
+def _decodable_count(path):
+    """The number of frames of the video that decode (read through with grab); DataError when none does."""
+    count = 0
+    with _opened(path) as capture:
+        while capture.grab():
+            count += 1
+    if count == 0:
+        raise DataError(path, "the video has no decodable frame")
+    return count
 
 
 def _seek(capture, index, must_be_last):

@@ -4,6 +4,7 @@ import dataclasses
 import pathlib
 
 import cv2
+import librosa
 import numpy as np
 import pytest
 import soundfile as sf
@@ -70,6 +71,22 @@ def test_feature_config_shapes_and_checks():
         with pytest.raises(ValueError, match=f"FeatureConfig.{field}"):
             FeatureConfig(**{field: value})
     assert FeatureConfig.from_dict(TINY.to_dict()) == TINY
+
+
+def test_feature_config_sequence_shapes_and_checks():
+    sa_fusion = FeatureConfig(sample_rate=22050, audio_samples=79380, n_mels=128, audio_features="mfcc", frames=15,
+                              image_size=(64, 64), frame_crop="center")
+    assert sa_fusion.shapes(MODALITIES) == {
+        "audio": (156, 10), "visible": (15, 64, 64, 3), "thermal": (15, 64, 64, 1)}
+    assert TINY.replace(audio_features="mfcc", n_mfcc=5).shapes(("audio",)) == {"audio": (17, 5)}
+    assert TINY.replace(n_mfcc=20).shapes(("audio",)) == {"audio": (17, 8)}  # n_mfcc unused by log_mel
+    assert FeatureConfig.from_dict(sa_fusion.to_dict()) == sa_fusion
+    for field, value in [("audio_features", "mel"), ("n_mfcc", 0), ("frames", -1), ("frames", 1.5),
+                         ("frame_seconds", 0), ("frame_seconds", float("inf")), ("frame_crop", "face")]:
+        with pytest.raises(ValueError, match=f"FeatureConfig.{field}"):
+            FeatureConfig(**{field: value})
+    with pytest.raises(ValueError, match="FeatureConfig.n_mfcc: expected at most n_mels = 8"):
+        TINY.replace(audio_features="mfcc", n_mfcc=9)
 
 
 # ---------------------------------------------------------------- .npy feature shapes
@@ -149,6 +166,49 @@ def test_decode_recording_of_media_files(media):
     assert info.value.path == "r"
 
 
+def write_avi(path, count=12, colour=True, size=(12, 16)):
+    """An MJPG video of `count` frames at 30 fps; frame k is flat grey 20 * k."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, size[::-1], colour)
+    for number in range(count):
+        writer.write(np.full((*size, 3) if colour else size, 20 * number, np.uint8))
+    writer.release()
+    return str(path)
+
+
+def test_decode_recording_of_frame_sequences(tmp_path):
+    config = TINY.replace(frames=4, frame_seconds=1.0, frame_crop="center")
+    rec = Recording("r", "p", visible=write_avi(tmp_path / "v.avi"), thermal=write_avi(tmp_path / "t.avi"))
+    decoded = decode_recording(rec, MODALITIES, config, config.shapes(MODALITIES), frame="first")
+    assert decoded["visible"].shape == (4, 8, 8, 3) and decoded["thermal"].shape == (4, 8, 8, 1)
+    # 12 frames (shorter than 1 s): indices i * 12 // 4 + 12 // 8 = 1, 4, 7, 10, whatever `frame` says
+    np.testing.assert_allclose(decoded["visible"].mean(axis=(1, 2, 3)) * 255, [20, 80, 140, 200], atol=2)
+    np.testing.assert_allclose(decoded["thermal"], decoded["visible"][..., :1], atol=1e-6)
+    still = Recording("r", "p", visible=write_png(tmp_path / "v.png"), thermal=write_png(tmp_path / "t.png", 1))
+    decoded = decode_recording(still, MODALITIES, config, config.shapes(MODALITIES))
+    assert decoded["visible"].shape == (4, 8, 8, 3) and decoded["thermal"].shape == (4, 8, 8, 1)
+    np.testing.assert_array_equal(decoded["thermal"][3], image.load_thermal(still.thermal, (8, 8), crop="center"))
+    colour = Recording("r", "p", thermal=write_png(tmp_path / "colour.png", 3))
+    with pytest.raises(DataError, match="colour thermal frame but --thermal-palette is grey") as info:
+        decode_recording(colour, ("thermal",), config, config.shapes(("thermal",)))
+    assert info.value.path == colour.thermal
+
+
+def test_extract_features_computes_mfcc_in_one_call_per_chunk(tmp_path, media, monkeypatch):
+    config = TINY.replace(audio_features="mfcc", n_mfcc=6)
+    shapes = config.shapes(MODALITIES)
+    batches, mfcc = [], audio.mfcc
+    monkeypatch.setattr(audio, "mfcc", lambda waves, *args, **kwargs: batches.append(tuple(waves.shape))
+                        or mfcc(waves, *args, **kwargs))
+    out = list(extract_features(media, MODALITIES, config, shapes, ErrorPolicy(), workers=1))
+    assert batches == [(3, config.audio_samples)]  # one batched call (traced once) for the chunk of three
+    for rec, decoded in out:
+        assert decoded["audio"].shape == (17, 6)
+        waveform = audio.load_waveform(rec.audio, config.sample_rate, config.audio_samples, config.audio_crop,
+                                       config.trim_db)
+        log_mel = audio.log_mel_spectrogram(waveform, 8000, n_mels=8, n_fft=256, hop_length=128).numpy()
+        np.testing.assert_allclose(decoded["audio"], librosa.feature.mfcc(S=log_mel.T, n_mfcc=6).T, atol=1e-3)
+
+
 def test_extract_features_keeps_order_and_hands_bad_recordings_over(tmp_path, media, monkeypatch):
     monkeypatch.setattr(features, "CHUNK", 2)  # several chunks, and a chunk that is all bad
     empty = tmp_path / "empty.wav"
@@ -196,6 +256,11 @@ def test_fingerprint_follows_settings_and_files(media, tmp_path):
         fingerprint(media, MODALITIES, TINY.replace(trim_db=30.0), "middle"),
         fingerprint(media, MODALITIES, TINY.replace(thermal_palette="inferno"), "middle"),
         fingerprint(media, MODALITIES, TINY.replace(image_size=(9, 9)), "middle"),
+        fingerprint(media, MODALITIES, TINY.replace(audio_features="mfcc", n_mfcc=8), "middle"),
+        fingerprint(media, MODALITIES, TINY.replace(audio_features="mfcc", n_mfcc=4), "middle"),
+        fingerprint(media, MODALITIES, TINY.replace(frames=4), "middle"),
+        fingerprint(media, MODALITIES, TINY.replace(frames=4, frame_seconds=2.0), "middle"),
+        fingerprint(media, MODALITIES, TINY.replace(frame_crop="center"), "middle"),
         fingerprint(media, MODALITIES, TINY, "first"),
         fingerprint(media, ("audio", "visible"), TINY, "middle"),
         fingerprint(media[:2], MODALITIES, TINY, "middle"),

@@ -230,8 +230,94 @@ def test_bad_arguments_raise_value_error_before_reading(tmp_path):
         ("size", lambda: image.load_visible(missing, (0, 4))),
         ("frame must be one of", lambda: image.load_visible(missing, (4, 4), frame="centre")),
         ("unknown thermal palette", lambda: image.load_thermal(missing, (4, 4), palette="rainbowish")),
+        ("frames must be an int >= 0", lambda: image.load_visible(missing, (4, 4), frames=-1)),
+        ("seconds must be a positive number", lambda: image.load_visible(missing, (4, 4), frames=2, seconds=0)),
+        ("crop must be one of", lambda: image.load_thermal(missing, (4, 4), crop="face")),
     ]
     for reason, call in calls:
         with pytest.raises(ValueError, match=reason) as caught:
             call()
         assert not isinstance(caught.value, DataError)
+
+
+# ---------------------------------------------------------------- crops, frame folders, sequences
+
+
+def test_center_crop_keeps_the_middle_square(tmp_path):
+    """An 8 x 16 frame: blue, green, red quarters of 4, 8, 4 columns; its centre square is the green part."""
+    frame = np.zeros((8, 16, 3), np.uint8)
+    frame[:, :4, 0], frame[:, 4:12, 1], frame[:, 12:, 2] = 255, 255, 255  # BGR
+    path = _write(tmp_path / "wide.png", frame)
+    np.testing.assert_allclose(image.load_visible(path, (4, 4), crop="center"), np.tile([0.0, 1.0, 0.0], (4, 4, 1)))
+    full = image.load_visible(path, (4, 4))  # the whole frame squeezed: red and blue columns stay
+    assert full[:, 0, 2].min() == 1.0 and full[:, -1, 0].min() == 1.0
+    tall = _write(tmp_path / "tall.png", np.ascontiguousarray(frame[:, :, 1].T))  # 16 x 8 grey, the band in rows 4..11
+    np.testing.assert_allclose(image.load_thermal(tall, (2, 2), crop="center"), 1.0)
+    assert image.load_thermal(tall, (2, 2)).min() < 1.0
+
+
+def _write_frame_folder(folder, count, size=(6, 8)):
+    """Frame images f1.png .. f<count>.png (natural order differs from string order); frame f<k> is flat
+    grey 10 * k."""
+    folder.mkdir()
+    for number in range(1, count + 1):
+        _write(folder / f"f{number}.png", np.full(size, 10 * number, np.uint8))
+    return folder
+
+
+def _grey_numbers(frames):
+    return np.rint(np.asarray(frames)[..., 0].mean(axis=(-2, -1)) * 255 / 10).astype(int).tolist()
+
+
+def test_frame_folder_in_natural_order_by_the_video_rule(tmp_path):
+    folder = _write_frame_folder(tmp_path / "frames", 12)
+    (folder / "notes.txt").write_text("not a frame")
+    sequence = image.load_visible(folder, (3, 4), frames=5)
+    assert sequence.shape == (5, 3, 4, 3) and sequence.dtype == np.float32
+    assert _grey_numbers(sequence) == [2, 4, 6, 9, 11]  # indices i * 12 // 5 + 1 = 1, 3, 5, 8, 10 of f1..f12
+    assert _grey_numbers(image.read_image_sequence(folder, 15)) == [1, 1, 2, 3, 4, 5, 5, 6, 7, 8, 9, 9, 10, 11, 12]
+    assert _grey_numbers(image.load_thermal(folder, (3, 4), frames=3)) == [3, 7, 11]
+    for frame, number in [("first", 1), ("middle", 6), ("last", 12), (9, 10)]:  # frames=0: one chosen image
+        assert _grey_numbers(image.load_visible(folder, (3, 4), frame=frame)[None]) == [number]
+    with pytest.raises(DataError, match="frame 12 is out of range: the folder has 12 frame images") as caught:
+        image.load_visible(folder, (3, 4), frame=12)
+    assert caught.value.path == str(folder)
+
+
+def test_still_image_is_repeated_for_a_sequence(tmp_path):
+    path = _write(tmp_path / "still.png", _random(np.uint8, (8, 12, 3)))
+    sequence = image.load_visible(path, (4, 6), frames=3)
+    assert sequence.shape == (3, 4, 6, 3)
+    for frame in sequence:
+        np.testing.assert_array_equal(frame, image.load_visible(path, (4, 6)))
+
+
+def test_thermal_sequence_inverts_each_frame_of_a_palette_folder(tmp_path):
+    folder = tmp_path / "inferno"
+    folder.mkdir()
+    ramp = _ramp_through("inferno")  # [4, 256, 3], heat 0..255 along the columns
+    for number in range(4):
+        _write(folder / f"{number:02d}.png", np.roll(ramp, 64 * number, axis=1))
+    sequence = image.load_thermal(folder, (4, 256), "inferno", frames=2)  # indices i * 4 // 2 + 1 = 1, 3
+    assert sequence.shape == (2, 4, 256, 1)
+    for heat, number in zip(sequence, (1, 3)):
+        np.testing.assert_allclose(heat[:, :, 0], np.roll(np.tile(np.arange(256) / 255, (4, 1)), 64 * number, axis=1),
+                                   atol=1 / 255 + 1e-6)
+        np.testing.assert_array_equal(heat, image.load_thermal(folder / f"{number:02d}.png", (4, 256), "inferno"))
+
+
+def test_bad_frame_folders_are_refused_naming_the_folder_or_image(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no frames here")
+    with pytest.raises(DataError, match="folder holds no frame image") as caught:
+        image.load_visible(empty, (4, 4), frames=3)
+    assert caught.value.path == str(empty)
+    folder = _write_frame_folder(tmp_path / "frames", 4)
+    (folder / "f3.png").write_bytes((folder / "f3.png").read_bytes()[:40])
+    with pytest.raises(DataError, match="truncated png") as caught:
+        image.load_visible(folder, (4, 4), frames=4)
+    assert caught.value.path == str(folder / "f3.png")
+    _write(folder / "f3.png", np.zeros((5, 8), np.uint8))
+    with pytest.raises(DataError, match=r"frame of shape \[5, 8, 1\] in .*frames, whose first frame is \[6, 8, 1\]"):
+        image.load_thermal(folder, (4, 4), frames=4)

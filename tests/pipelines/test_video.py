@@ -71,23 +71,34 @@ def test_truncated_video_falls_back_to_sequential_reading(tmp_path):
         video.read_video_frame(path, FRAMES - 1)
 
 
-@pytest.mark.parametrize("reported, middle", [(0, 4), (5, 2), (15, 7)])
-def test_wrong_frame_count_in_the_container(clip, monkeypatch, reported, middle):
-    """The last frame and int indices survive a missing, low or high count; "middle" follows a count that seeks."""
+def _misreport(monkeypatch, **stated):
+    """Makes cv2.VideoCapture state other properties (e.g. CAP_PROP_FPS=0.0) and count its retrieve calls;
+    returns the list of retrieved frame counts, one entry per call (cv2 classes cannot be subclassed safely)."""
+    props = {getattr(cv2, name): value for name, value in stated.items()}
+    retrieved = []
 
     class Misreporting:
-        """A cv2.VideoCapture whose CAP_PROP_FRAME_COUNT is `reported` (cv2 classes cannot be subclassed safely)."""
-
         def __init__(self, path, opened=cv2.VideoCapture):
             self.capture = opened(path)
 
         def get(self, prop):
-            return float(reported) if prop == cv2.CAP_PROP_FRAME_COUNT else self.capture.get(prop)
+            return float(props[prop]) if prop in props else self.capture.get(prop)
+
+        def retrieve(self):
+            retrieved.append(1)
+            return self.capture.retrieve()
 
         def __getattr__(self, name):
             return getattr(self.capture, name)
 
     monkeypatch.setattr(video.cv2, "VideoCapture", Misreporting)
+    return retrieved
+
+
+@pytest.mark.parametrize("reported, middle", [(0, 4), (5, 2), (15, 7)])
+def test_wrong_frame_count_in_the_container(clip, monkeypatch, reported, middle):
+    """The last frame and int indices survive a missing, low or high count; "middle" follows a count that seeks."""
+    _misreport(monkeypatch, CAP_PROP_FRAME_COUNT=reported)
     assert _numbers(video.read_video_frame(clip, "last")[None]) == [FRAMES - 1]
     assert _numbers(video.read_video_frame(clip, "middle")[None]) == [middle]
     assert _numbers(video.read_video_frame(clip, 8)[None]) == [8]
@@ -170,7 +181,7 @@ def _write_bad_video(tmp_path, kind):
 )
 def test_bad_video_files_are_refused_naming_the_file(tmp_path, kind, reason):
     path = _write_bad_video(tmp_path, kind)
-    for read in (video.read_video_frame, video.read_video_frames):
+    for read in (video.read_video_frame, video.read_video_frames, lambda p: video.read_frame_sequence(p, 3, 1.0)):
         with pytest.raises(DataError, match=reason) as caught:
             read(path)
         assert path.name in str(caught.value)
@@ -185,3 +196,107 @@ def test_bad_arguments_raise_value_error(clip):
             video.read_video_frames(clip, fps=fps)
     with pytest.raises(ValueError, match="max_frames must be"):
         video.read_video_frames(clip, max_frames=0)
+    for count in (0, 2.0, True):
+        with pytest.raises(ValueError, match="count must be a positive int"):
+            video.read_frame_sequence(clip, count, 1.0)
+    for seconds in (0, float("inf"), "1"):
+        with pytest.raises(ValueError, match="seconds must be a positive number"):
+            video.read_frame_sequence(clip, 3, seconds)
+
+
+# ---------------------------------------------------------------- frame sequences (SA-fusion sampling)
+
+SA_FUSION = [3, 10, 17, 24, 31, 39, 46, 53, 60, 67, 75, 82, 89, 96, 103]  # 15 of 108 frames (SYSTEMS.md 2.1)
+
+
+def _write_numbered(path, fourcc, count, fps=30.0):
+    """A grey 16 x 32 video of `count` frames at `fps`; frame i carries i in two 16 x 16 blocks of brightness
+    16 * (i // 16) + 8 (left) and 16 * (i % 16) + 8 (right), robust to codec error below 8 levels."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (32, 16))
+    assert writer.isOpened()
+    for number in range(count):
+        frame = np.empty((16, 32, 3), np.uint8)
+        frame[:, :16], frame[:, 16:] = 16 * (number // 16) + 8, 16 * (number % 16) + 8
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def _numbered(frames):
+    """The numbers _write_numbered put in float32 [T, 16, 32, C] frames."""
+    frames = np.asarray(frames) * 255
+    left, right = (np.rint((frames[:, :, half].mean(axis=(1, 2, 3)) - 8) / 16) for half in (slice(0, 16),
+                                                                                           slice(16, 32)))
+    return (16 * left + right).astype(int).tolist()
+
+
+@pytest.mark.parametrize("suffix, fourcc", CODECS, ids=[suffix for suffix, _ in CODECS])
+@pytest.mark.parametrize(
+    "total, count, seconds, numbers",
+    [
+        (108, 15, 3.6, SA_FUSION),
+        (150, 15, 3.6, [21 + i for i in SA_FUSION]),  # longer: the centre 108 frames, from (150 - 108) // 2
+        (10, 15, 3.6, [0, 0, 1, 2, 2, 3, 4, 4, 5, 6, 6, 7, 8, 8, 9]),  # shorter than count: frames repeat
+        (20, 15, 3.6, [0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 16, 17, 18]),  # shorter than the window
+        (60, 4, 1.0, [15 + i for i in (3, 10, 18, 25)]),  # 1 s = 30 frames from 15: i * 30 // 4 + 3
+    ],
+)
+def test_read_frame_sequence_picks_the_sa_fusion_frames(tmp_path, suffix, fourcc, total, count, seconds, numbers):
+    path = _write_numbered(tmp_path / f"clip{suffix}", fourcc, total)
+    frames = video.read_frame_sequence(path, count, seconds)
+    assert frames.shape == (count, 16, 32, 3) and frames.dtype == np.float32
+    assert _numbered(frames) == numbers
+    assert numbers == video.sample_indices(min(total, round(seconds * 30)), count,
+                                           start=max(0, total - round(seconds * 30)) // 2)
+
+
+def test_read_frame_sequence_decodes_each_chosen_frame_once(tmp_path, monkeypatch):
+    path = _write_numbered(tmp_path / "clip.avi", "MJPG", 20)
+    retrieved = _misreport(monkeypatch)
+    # 0.3 s = 9 frames from (20 - 9) // 2 = 5, 15 of them: i * 9 // 15 repeats frames, each decoded once.
+    frames = video.read_frame_sequence(path, 15, 0.3)
+    assert _numbered(frames) == [5 + i for i in (0, 0, 1, 1, 2, 3, 3, 4, 4, 5, 6, 6, 7, 7, 8)]
+    assert len(retrieved) == 9
+
+
+@pytest.mark.parametrize(
+    "stated, numbers",
+    [
+        ({"CAP_PROP_FPS": 0.0}, list(range(5, 150, 10))),  # no frame rate: the whole video is the window
+        ({"CAP_PROP_FRAME_COUNT": 0}, [21 + i for i in SA_FUSION]),  # no count: counted
+        ({"CAP_PROP_FRAME_COUNT": 400}, [21 + i for i in SA_FUSION]),  # ends early: sampled again
+        ({"CAP_PROP_FRAME_COUNT": 140}, [16 + i for i in SA_FUSION]),  # low count: its centre, as stated
+    ],
+)
+def test_read_frame_sequence_with_misstated_container(tmp_path, monkeypatch, stated, numbers):
+    path = _write_numbered(tmp_path / "clip.avi", "MJPG", 150)
+    _misreport(monkeypatch, **stated)
+    assert _numbered(video.read_frame_sequence(path, 15, 3.6)) == numbers
+
+
+def test_truncated_video_sequence_uses_the_frames_that_decode(tmp_path):
+    path = _write_numbered(tmp_path / "cut.avi", "MJPG", 150)
+    path.write_bytes(path.read_bytes()[: int(path.stat().st_size * 0.6)])  # the header still says 150
+    decodable = len(video.read_video_frames(path))
+    assert 15 < decodable < 21 + 103  # the stated count's last wanted frame does not decode
+    window = min(decodable, 108)
+    expected = video.sample_indices(window, 15, start=(decodable - window) // 2)
+    assert _numbered(video.read_frame_sequence(path, 15, 3.6)) == expected
+
+
+def test_loaders_take_frame_sequences(tmp_path):
+    """Each frame of a sequence is the single frame of the same index, cropped and resized the same way."""
+    path = _write_numbered(tmp_path / "clip.avi", "MJPG", 40)
+    indices = video.sample_indices(40, 4)
+    for crop, size in [("full", (8, 16)), ("center", (4, 4))]:
+        sequence = image.load_visible(path, size, frames=4, crop=crop)
+        assert sequence.shape == (4, *size, 3)
+        for frames, index in zip(sequence, indices):
+            np.testing.assert_array_equal(frames, image.load_visible(path, size, frame=index, crop=crop))
+    # The centre square of a 16 x 32 frame is its middle: half of each numbered block.
+    centre = image.load_visible(path, (16, 16), frame=indices[1], crop="center")[:, :, 0] * 255
+    np.testing.assert_allclose(centre[:, :8], 16 * (indices[1] // 16) + 8, atol=2)
+    np.testing.assert_allclose(centre[:, 8:], 16 * (indices[1] % 16) + 8, atol=2)
+    grey = image.load_thermal(path, (8, 16), frames=4)
+    assert grey.shape == (4, 8, 16, 1)
+    np.testing.assert_allclose(grey, image.load_visible(path, (8, 16), frames=4)[..., :1], atol=1e-6)
