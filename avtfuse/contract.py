@@ -16,16 +16,20 @@ MODALITIES = ("audio", "visible", "thermal")
 # recording may sit on both sides, as in the seed paper); "strict" keeps every
 # copy of a recording, and every recording of a group, on one side; "official"
 # and "manifest" take each recording's side from the data (SpeakingFaces'
-# train/valid/test folders; a manifest's `split` column).
-PROTOCOLS = ("paper", "strict", "official", "manifest")
+# train/valid/test folders; a manifest's `split` column); "folds" tests one of
+# six blocks of subjects (RAVDESS actors) and validates on the next, for a
+# class that is not the subject (RAVDESS emotions; SA-fusion's 5 folds).
+PROTOCOLS = ("paper", "strict", "official", "manifest", "folds")
 GIVEN_PROTOCOLS = ("official", "manifest")
 
 # The splits of a data set, in the order of their integer ids.
 SPLITS = ("train", "test", "valid")
 
-# Static ablations: "paper" = complete + one copy per missing modality;
-# "subsets" = every non-empty subset of the run's modalities.
-ABLATIONS = ("paper", "subsets")
+# Static ablations, the copies that training sees: "paper" = complete + one
+# copy per missing modality; "subsets" = every non-empty subset of the run's
+# modalities; "complete" = the complete copy alone. The other subsets are
+# evaluation-only copies on the test side.
+ABLATIONS = ("paper", "subsets", "complete")
 
 COMPLETE = "complete"
 AVERAGE = "average"

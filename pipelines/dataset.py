@@ -11,11 +11,12 @@ import tensorflow as tf
 from avtfuse.config import Config
 from avtfuse.contract import (ABLATIONS, GIVEN_PROTOCOLS, MODALITIES, PROTOCOLS, SPLITS, canonical_modalities,
                               condition_name)
-from pipelines import ablation, augment, cache, splits, synthetic
+from pipelines import ablation, augment, cache, splits, synthetic, synthetic_ravdess
 from pipelines import sampler as sampler_module
 from pipelines import features as feature_stage
 from pipelines.features import FeatureConfig
 from pipelines.errors import DataError, ErrorPolicy
+from pipelines.ravdess import ACTORS as RAVDESS_ACTORS
 from pipelines.recording import assign_labels, check_shared_files
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,9 @@ logger = logging.getLogger(__name__)
 SPLIT_IDS = {name: index for index, name in enumerate(SPLITS)}
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "avtfuse")
 LABELS = ("actor", "emotion")
+MISSING_FILLS = ("zeros", "noise")
+# The built-in synthetic sets, by layout: their generator modules (THERMAL_PALETTE, generator_fingerprint).
+SYNTHETIC_SETS = {"speakingfaces": synthetic, "ravdess": synthetic_ravdess}
 
 
 @dataclasses.dataclass
@@ -31,28 +35,38 @@ class DataConfig(Config):
 
     `source`: a SpeakingFaces root folder, a RAVDESS folder (`Actor_XX/`
     inside), a manifest CSV (media or `.npy` feature files), or None for the
-    built-in synthetic set (written once under `cache_dir`). `label`: what a
+    built-in synthetic set (written once under `cache_dir`): `synthetic`
+    "speakingfaces" (`synthetic_subjects` people) or "ravdess"
+    (`synthetic_subjects` actors, 1..24, with thermal videos). `label`: what a
     RAVDESS class is ("actor" or "emotion"). `protocol`: "paper" (ablate, then
     split samples at random), "strict" (every copy of a recording, and every
     recording of a group, on one side), "official" / "manifest" (the side the
-    data gives). `validation_fraction` of the data forms the validation split,
-    `test_fraction` the test split. `ablation`: "paper" (complete + one copy
-    per missing modality) or "subsets" (every non-empty subset). `frame`: the
-    camera frame of a recording (SpeakingFaces folders and video files). A
-    thermal palette "auto" becomes the synthetic set's palette without a
-    `source`, "grey" with one.
+    data gives), "folds" (fold `fold`, 1..5, of six blocks of actors: needs a
+    class other than the actor; pipelines.splits). `validation_fraction` of
+    the data forms the validation split, `test_fraction` the test split (not
+    used by "folds"). `ablation`: the copies training sees, "paper" (complete
+    + one copy per missing modality), "subsets" (every non-empty subset) or
+    "complete"; the other subsets are evaluation-only test copies.
+    `missing_fill`: what a missing modality holds in `SplitData.batches`
+    (validation, test): "zeros" (the contract) or "noise" (N(0, 1), the same
+    for every run). `frame`: the camera frame of a recording (SpeakingFaces
+    folders and video files). A thermal palette "auto" becomes the synthetic
+    set's palette without a `source`, "grey" with one.
     """
 
     source: str | None = None
     modalities: tuple = MODALITIES
     features: FeatureConfig = dataclasses.field(default_factory=FeatureConfig)
     protocol: str = "paper"
+    fold: int = 1
     test_fraction: float = splits.PAPER_TEST_FRACTION
     validation_fraction: float = 0.1
     ablation: str = "paper"
+    missing_fill: str = "zeros"
     label: str = "actor"
     subjects: tuple | None = None
     frame: str = "middle"
+    synthetic: str = "speakingfaces"
     synthetic_subjects: int = 12
     cache_dir: str = DEFAULT_CACHE_DIR
     on_error: str = "raise"
@@ -61,12 +75,21 @@ class DataConfig(Config):
     def __post_init__(self):
         self.modalities = canonical_modalities(self.modalities)
         self.features = FeatureConfig.coerce(self.features)
+        self.check_choice("synthetic", SYNTHETIC_SETS)
         if self.features.thermal_palette == "auto":  # the synthetic set's own palette; grey frames elsewhere
             self.features = self.features.replace(
-                thermal_palette=synthetic.THERMAL_PALETTE if self.source is None else "grey")
+                thermal_palette=SYNTHETIC_SETS[self.synthetic].THERMAL_PALETTE if self.source is None else "grey")
         self.check_choice("protocol", PROTOCOLS)
         self.check_choice("ablation", ABLATIONS)
+        self.check_choice("missing_fill", MISSING_FILLS)
         self.check_choice("label", LABELS)
+        self.check_int("fold", "synthetic_subjects")
+        if self.fold > splits.FOLDS:
+            self._fail("fold", f"a fold in 1..{splits.FOLDS}")
+        if self.protocol == "folds" and self.label == "actor":
+            self._fail("label", "'emotion' under --protocol folds (a fold tests actors it never trained on)")
+        if self.synthetic == "ravdess" and self.synthetic_subjects > len(RAVDESS_ACTORS):
+            self._fail("synthetic_subjects", f"1..{len(RAVDESS_ACTORS)} actors for the synthetic RAVDESS")
         if not 0.0 < self.test_fraction < 1.0:
             self._fail("test_fraction", "a fraction in (0, 1)")
         if not 0.0 <= self.validation_fraction < 1.0 - self.test_fraction:
@@ -166,8 +189,18 @@ class SplitData:
         return np.array(inputs, np.float32).reshape(-1, *shape), np.array(labels, np.int64)
 
     def batches(self, split, batch_size):
-        """Batched, prefetched examples of a split in cache order (evaluation and embedding)."""
-        return self.samples(split).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        """Batched, prefetched examples of a split in cache order (evaluation and embedding).
+
+        Under config.missing_fill "noise" each missing modality holds N(0, 1)
+        noise drawn per recording (ablation.fill_missing_with_noise, keyed by
+        the recording id and config.seed): the same whatever the batch size.
+        """
+        data = self.samples(split)
+        if self.config.missing_fill == "noise":
+            modalities, seed = self.modalities, self.config.seed
+            data = data.map(lambda inputs, label: (ablation.fill_missing_with_noise(inputs, modalities, seed), label),
+                            num_parallel_calls=tf.data.AUTOTUNE)
+        return without_autotune(data.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
     @functools.cached_property
     def cached_training_samples(self):
@@ -175,7 +208,7 @@ class SplitData:
         return self.samples("train").cache()
 
     def training_batches(self, epoch, batch_size, seed, sampler="random", people_per_batch=8,
-                         dropout_rate=0.0, dropout_mode="hard", spec_augment=0):
+                         dropout_rate=0.0, dropout_mode="hard", spec_augment=0, replication=None):
         """The training batches of one epoch: (dataset of exactly `steps` batches, steps).
 
         The batches are a function of (seed, epoch) alone, the same on every
@@ -188,8 +221,17 @@ class SplitData:
         each batch gets seeded modality dropout (pipelines.ablation.ModalityDropout);
         with `spec_augment` > 0 the audio gets time and frequency masks of up
         to that width (pipelines.augment.SpecAugment; not redrawn alike on resume).
+        `replication` "softhard" or "noise" (instead of `dropout_rate`): each
+        batch of batch_size samples becomes (2 + M) or (1 + M) times as many
+        (pipelines.ablation.ReplicatedModalityDropout); `steps` is unchanged.
         """
         epoch_seed = seed * 100_003 + epoch
+        replicate = None
+        if replication is not None:
+            if dropout_rate > 0:
+                raise ValueError("replication: choose replicated or per-sample modality dropout (dropout_rate), "
+                                 "not both")
+            replicate = ablation.ReplicatedModalityDropout(replication, self.modalities, seed=epoch_seed)
         if sampler == "pk":
             samples_per_person = batch_size // people_per_batch
             rows, _ = np.nonzero(self.assignment == SPLIT_IDS["train"])
@@ -209,23 +251,48 @@ class SplitData:
             data = data.map(augment.SpecAugment(spec_augment))
         if dropout_rate > 0:
             data = data.enumerate().map(ablation.ModalityDropout(dropout_rate, dropout_mode, seed=epoch_seed))
-        return data.prefetch(tf.data.AUTOTUNE), steps
+        if replicate is not None:
+            data = data.enumerate().map(replicate)
+        return without_autotune(data.prefetch(tf.data.AUTOTUNE)), steps
+
+
+def without_autotune(data):
+    """`data` with tf.data's autotuning off (AUTOTUNE parallelism then means the core count). Destroying an
+    iterator waits for its autotuning thread, which sleeps for up to a minute between passes, and Keras makes a
+    new validation iterator every epoch: 10-40 s of idle CPU per epoch, measured. These pipelines are far faster
+    than the models they feed, so nothing is lost."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return data.with_options(options)
+
+
+def synthetic_source(config):
+    """The folder of the built-in synthetic set `config.synthetic`, written under cache_dir on first use.
+
+    Keyed by synthetic_subjects, seed and the generator's fingerprint (a
+    changed generator writes a new set); a `complete` marker is written last.
+    The synthetic RAVDESS has actors 1..synthetic_subjects and thermal videos.
+    """
+    generator = SYNTHETIC_SETS[config.synthetic]
+    layout = "" if config.synthetic == "speakingfaces" else f"-{config.synthetic}"
+    source = os.path.join(config.cache_dir, f"synthetic{layout}-{config.synthetic_subjects}-seed{config.seed}-"
+                                            f"{generator.generator_fingerprint()}")
+    if not os.path.exists(os.path.join(source, "complete")):
+        logger.info("writing the built-in synthetic %s set to %s", config.synthetic, source)
+        people = range(1, config.synthetic_subjects + 1)
+        if config.synthetic == "ravdess":
+            synthetic_ravdess.write_ravdess(source, actors=people, seed=config.seed, thermal=True)
+        else:
+            synthetic.write_speakingfaces(source, subjects=people, seed=config.seed)
+        open(os.path.join(source, "complete"), "w").close()
+    return source
 
 
 def load_recordings(config, policy):
     """Reads the recordings of `config.source` (or writes the synthetic default first)."""
     from pipelines import manifest, ravdess, speakingfaces
 
-    source = config.source
-    if source is None:
-        generator = synthetic.generator_fingerprint()  # a changed generator writes a new set
-        source = os.path.join(
-            config.cache_dir, f"synthetic-{config.synthetic_subjects}-seed{config.seed}-{generator}")
-        if not os.path.exists(os.path.join(source, "complete")):
-            logger.info("writing the built-in synthetic data set to %s", source)
-            synthetic.write_speakingfaces(
-                source, subjects=range(1, config.synthetic_subjects + 1), seed=config.seed)
-            open(os.path.join(source, "complete"), "w").close()
+    source = synthetic_source(config) if config.source is None else config.source
     if not os.path.exists(source):
         raise FileNotFoundError(f"--data {source}: no such file or folder")
     if not os.path.isdir(source):
@@ -281,8 +348,10 @@ def prepare(config):
         raise DataError(config.source or "the synthetic set", f"--protocol {config.protocol} needs {where}; "
                                                               "these recordings have no split of their own")
     recorded = np.array(meta["recorded"], np.float32)
+    subject_of = {r.recording: r.subject for r in recordings}  # read afresh: the cache does not hold subjects
+    subjects = [subject_of[r] for r in meta["recordings"]]
     assignment = assign_samples(recorded, meta["groups"], meta["people"], meta["splits"], conditions, len(trained),
-                                config)
+                                config, subjects)
     _check_given_split(assignment, np.array(labels), mapping, config)
     shapes = {m: tuple(shape) for m, shape in meta["shapes"].items()}
     return SplitData(config, path, meta["content_sha256"], modalities, shapes, meta["recordings"], list(mapping),
@@ -330,12 +399,13 @@ def _write_features(recordings, modalities, config, policy, path):
         raise
 
 
-def assign_samples(recorded, groups, people, given, conditions, num_trained, config):
+def assign_samples(recorded, groups, people, given, conditions, num_trained, config, subjects=None):
     """The [N, C] split-id table of the ablated samples (see SplitData).
 
     `recorded` [N, M] marks the modalities each recording has; `groups`,
-    `people`, `given` [N] are each recording's group key, person and the
-    data's own split (or None). The first `num_trained` conditions are the
+    `people`, `given`, `subjects` [N] are each recording's group key, person
+    (class), the data's own split (or None) and subject (Recording.subject,
+    read by the "folds" protocol; or None). The first `num_trained` conditions are the
     ablation's: their copies are split by the protocol. The rest (e.g.
     single-modality conditions, which the paper's ablation lacks) are
     evaluation-only: a recording's copies in them go to the test side when the
@@ -354,7 +424,8 @@ def assign_samples(recorded, groups, people, given, conditions, num_trained, con
     split_ids = splits.split_samples(
         [groups[i] for i in rec_index], [people[i] for i in rec_index], protocol=config.protocol,
         test_fraction=config.test_fraction, validation_fraction=config.validation_fraction, seed=config.seed,
-        given=[given[i] for i in rec_index] if config.protocol in GIVEN_PROTOCOLS else None)
+        given=[given[i] for i in rec_index] if config.protocol in GIVEN_PROTOCOLS else None,
+        subjects=None if subjects is None else [subjects[i] for i in rec_index], fold=config.fold)
     assignment = np.full(usable.shape, -1, np.int32)
     assignment[rec_index, cond_index] = split_ids
     in_test = (assignment[:, :num_trained] == SPLIT_IDS["test"]).any(axis=1, keepdims=True)

@@ -1,9 +1,11 @@
 """Bring-your-own data: a CSV manifest (UTF-8) with one row per recording.
 
 Header: `person,recording,audio,visible,thermal`, optionally `split` (train,
-valid or test: the `manifest` protocol) and `group` (recordings that must stay
-on one side of a strict split); other columns are ignored. Paths are relative
-to the CSV's folder, or absolute; an empty cell means that modality was not
+valid or test: the `manifest` protocol), `group` (recordings that must stay
+on one side of a strict split) and `subject` (who was recorded, when the class
+is something else, e.g. an emotion: the `folds` protocol splits by it); other
+columns are ignored. Paths are relative to the CSV's folder, or absolute; an
+empty cell means that modality was not
 recorded. A cell may name a media file (audio: anything libsndfile reads;
 cameras: an image or a video) or a `.npy` file of pre-extracted features
 ([D] or [T, D] per recording: a features manifest). Files are found and
@@ -26,7 +28,7 @@ from pipelines.video import VIDEO_SUFFIXES
 logger = logging.getLogger(__name__)
 
 ID_COLUMNS = ("person", "recording")
-OPTIONAL_COLUMNS = ("split", "group")
+OPTIONAL_COLUMNS = ("split", "group", "subject")
 COLUMNS = ID_COLUMNS + MODALITIES
 SUFFIXES = {
     "audio": (*AUDIO_SUFFIXES, FEATURE_SUFFIX),

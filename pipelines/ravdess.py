@@ -5,17 +5,25 @@ Layout: `Actor_XX/` folders (XX = 01..24) anywhere within three levels of
 (`<root>/Actor_01/`, `<root>/Audio_Speech_Actors_01-24/Actor_01/`,
 `<root>/Video_Speech_Actor_01/Actor_01/`). Each file is named by seven
 two-digit codes `MM-VV-EE-II-SS-RR-AA.ext`: modality (01 full-AV, 02
-video-only, 03 audio-only), vocal channel (01 speech, 02 song), emotion (01..08,
-see EMOTIONS), intensity (01 normal, 02 strong; neutral has only 01),
-statement (01 "Kids are talking by the door", 02 "Dogs are sitting by the
-door"), repetition (01, 02) and actor (01..24; odd male, even female).
+video-only, 03 audio-only; 04 thermal video, ours: RAVDESS has no thermal
+camera, pipelines.synthetic_ravdess writes one), vocal channel (01 speech,
+02 song), emotion (01..08, see EMOTIONS), intensity (01 normal, 02 strong;
+neutral has only 01), statement (01 "Kids are talking by the door", 02 "Dogs
+are sitting by the door"), repetition (01, 02) and actor (01..24; odd male,
+even female). The files of a modality:
+
+    audio    Actor_AA/03-VV-EE-II-SS-RR-AA.wav
+    visible  Actor_AA/02-VV-EE-II-SS-RR-AA.(mp4|avi) (video-only), else
+             Actor_AA/01-VV-EE-II-SS-RR-AA.(mp4|avi) (full-AV: its picture)
+    thermal  Actor_AA/thermal/04-VV-EE-II-SS-RR-AA.(mp4|avi), looked at only
+             when thermal is a run modality
 
 One Recording per performance (vocal channel, emotion, intensity, statement,
-repetition, actor), id "VV-EE-II-SS-RR-AA": audio is the `03-*.wav` file,
-visible the `02-*.mp4` (video-only) file, else the `01-*.mp4` (full-AV) one,
-whose picture is what counts; thermal is always None (RAVDESS has no thermal
-camera) and split is None (RAVDESS has no official split). A performance
-missing one of the run's modalities keeps that modality None.
+repetition, actor), id "VV-EE-II-SS-RR-AA", with the files above; split is
+None (RAVDESS has no official split) and subject is the actor number
+("1".."24") whatever the label, so that the "folds" protocol can split by
+actor. A performance missing one of the run's modalities keeps that modality
+None.
 
 Person and group depend on `label`:
 
@@ -29,14 +37,15 @@ Person and group depend on `label`:
 Under vocal_channel="all" speech and song with the same key share a group.
 
 Files are found and checked here, not decoded. Hidden files (".*",
-`__MACOSX/`), files other than .wav / .mp4 and files of a modality outside the
-run are ignored (counted in a debug line). A DataError naming the file, handed
-to the ErrorPolicy, marks a name that is not seven two-digit codes, a code out
-of range (neutral at strong intensity included), a modality code that does
-not fit the suffix (03 needs .wav, 01/02 .mp4), an actor code that disagrees
+`__MACOSX/`), files other than .wav / .mp4 / .avi and files of a modality
+outside the run are ignored (counted in a debug line). A DataError naming the
+file, handed to the ErrorPolicy, marks a name that is not seven two-digit
+codes, a code out of range (neutral at strong intensity included), a modality
+code that does not fit the suffix and folder (03 needs .wav, 01/02 a video in
+Actor_XX/, 04 a video in Actor_XX/thermal/), an actor code that disagrees
 with its Actor_XX folder, a second file of one performance and modality code
-(e.g. two copies of the tree: the first path in sorted order is kept), and an
-Actor_XX folder numbered outside 01..24.
+(e.g. two copies of the tree, or an .mp4 and an .avi: the first path in
+sorted order is kept), and an Actor_XX folder numbered outside 01..24.
 """
 
 import logging
@@ -58,7 +67,7 @@ MAX_DEPTH = 3
 
 # The seven codes of a file name: (field, largest value); every code starts at 01.
 CODE_FIELDS = (
-    ("modality", 3),
+    ("modality", 4),
     ("vocal channel", 2),
     ("emotion", len(EMOTIONS)),
     ("intensity", 2),
@@ -66,8 +75,10 @@ CODE_FIELDS = (
     ("repetition", 2),
     ("actor", len(ACTORS)),
 )
-# The run modality a suffix feeds, and the modality codes allowed for it, best first.
-SUFFIXES = {".wav": ("audio", (3,)), ".mp4": ("visible", (2, 1))}
+# Each modality's file suffixes and modality codes (best first); thermal files sit in Actor_XX/THERMAL_FOLDER/.
+SUFFIXES = {"audio": (".wav",), "visible": (".mp4", ".avi"), "thermal": (".mp4", ".avi")}
+MODALITY_CODES = {"audio": (3,), "visible": (2, 1), "thermal": (4,)}
+THERMAL_FOLDER = "thermal"
 _VOCAL_CODES = {"speech": 1, "song": 2}
 _NEUTRAL, _STRONG = 1, 2
 
@@ -80,7 +91,8 @@ def read_ravdess(
 ):
     """Finds the RAVDESS performances under `root`.
 
-    modalities: the run's modalities (others are left None; thermal is always None).
+    modalities: the run's modalities (others are left None; thermal is read
+        from the Actor_XX/thermal/ folders).
     label: "actor" (person "1".."24") or "emotion" (person an EMOTIONS name);
         it also sets the group (see the module docstring).
     vocal_channel: "speech" (VV=01), "song" (VV=02) or "all".
@@ -104,8 +116,13 @@ def read_ravdess(
     files, ignored, outside = {}, 0, 0
     for actor, folder in _find_actor_folders(root, policy):
         if wanted is None or actor in wanted:
-            other, skipped = _index_folder(folder, actor, modalities, vocal_channel, files, policy)
-            ignored, outside = ignored + other, outside + skipped
+            folders = [(folder, ("audio", "visible"))]
+            thermal = os.path.join(folder, THERMAL_FOLDER)
+            if "thermal" in modalities and os.path.isdir(thermal):
+                folders.append((thermal, ("thermal",)))
+            for path, held in folders:
+                other, skipped = _index_folder(path, actor, held, modalities, vocal_channel, files, policy)
+                ignored, outside = ignored + other, outside + skipped
     logger.debug("RAVDESS: ignored %d other files and %d files of other modalities or vocal channels", ignored, outside)
 
     performances = sorted({key[:6] for key in files})
@@ -176,25 +193,29 @@ def _walk(folder, depth, found):
                 _walk(entry.path, depth + 1, found)
 
 
-def _index_folder(folder, actor, modalities, vocal_channel, files, policy):
-    """Adds this Actor_XX folder's files to `files`, keyed (actor, VV, EE, II, SS, RR, MM).
+def _index_folder(folder, actor, held, modalities, vocal_channel, files, policy):
+    """Adds the files of an Actor_XX folder (or of its thermal/ folder) to `files`, keyed (actor, VV, EE, II, SS,
+    RR, MM); `held`: the modalities the folder holds.
 
     Returns (other, outside): the counts of files ignored for their name and of
     files of a modality or vocal channel outside the run.
     """
+    modality_of = {suffix: modality for modality in held for suffix in SUFFIXES[modality]}
     other = outside = 0
     with os.scandir(folder) as entries:
         entries = sorted(entries, key=lambda entry: entry.name)
     for entry in entries:
         suffix = os.path.splitext(entry.name)[1].lower()
-        if entry.name.startswith(".") or suffix not in SUFFIXES or not entry.is_file():
+        if entry.name == THERMAL_FOLDER and entry.is_dir():
+            continue
+        if entry.name.startswith(".") or suffix not in modality_of or not entry.is_file():
             other += 1
             continue
-        if SUFFIXES[suffix][0] not in modalities:
+        if modality_of[suffix] not in modalities:
             outside += 1
             continue
         try:
-            codes = _parse(entry.path, suffix, actor)
+            codes = _parse(entry.path, suffix, modality_of[suffix], actor)
         except DataError as error:
             policy.handle(error)
             continue
@@ -209,8 +230,8 @@ def _index_folder(folder, actor, modalities, vocal_channel, files, policy):
     return other, outside
 
 
-def _parse(path, suffix, folder_actor):
-    """The seven int codes of a file name; DataError naming `path` when they are malformed or inconsistent."""
+def _parse(path, suffix, modality, folder_actor):
+    """The seven int codes of a `modality` file; DataError naming `path` when they are malformed or inconsistent."""
     match = _CODES.match(os.path.splitext(os.path.basename(path))[0])
     if not match:
         raise DataError(path, "file name does not parse as seven two-digit codes MM-VV-EE-II-SS-RR-AA")
@@ -220,9 +241,10 @@ def _parse(path, suffix, folder_actor):
             raise DataError(path, f"{field} code {code:02d} out of range 01..{largest:02d}")
     if codes[2] == _NEUTRAL and codes[3] == _STRONG:
         raise DataError(path, "intensity code 02 (strong) out of range for neutral, which has only 01")
-    if codes[0] not in SUFFIXES[suffix][1]:
-        allowed = " or ".join(f"{c:02d}" for c in SUFFIXES[suffix][1])
-        raise DataError(path, f"modality code {codes[0]:02d} in a {suffix} file, which needs {allowed}")
+    if codes[0] not in MODALITY_CODES[modality]:
+        allowed = " or ".join(f"{c:02d}" for c in MODALITY_CODES[modality])
+        where = f"Actor_XX/{THERMAL_FOLDER}/" if modality == "thermal" else "Actor_XX/"
+        raise DataError(path, f"modality code {codes[0]:02d} in a {suffix} file in {where}, which needs {allowed}")
     if codes[6] != folder_actor:
         raise DataError(path, f"actor code {codes[6]:02d} disagrees with its folder Actor_{folder_actor:02d}")
     return codes
@@ -231,13 +253,11 @@ def _parse(path, suffix, folder_actor):
 def _recording(performance, files, modalities, label):
     """The Recording of one performance (actor, vocal, emotion, intensity, statement, repetition)."""
     actor, vocal, emotion, intensity, statement, repetition = performance
-    paths = {}
-    for modality, codes in SUFFIXES.values():
-        if modality in modalities:
-            paths[modality] = next((files[(*performance, c)] for c in codes if (*performance, c) in files), None)
+    paths = {m: next((files[(*performance, c)] for c in MODALITY_CODES[m] if (*performance, c) in files), None)
+             for m in modalities}
     if label == "actor":
         person, group = str(actor), f"{actor:02d}-{emotion:02d}-{intensity:02d}-{statement:02d}"
     else:
         person, group = EMOTIONS[emotion - 1], f"{actor:02d}-{statement:02d}"
     code = "-".join(f"{c:02d}" for c in (vocal, emotion, intensity, statement, repetition, actor))
-    return Recording(recording=code, person=person, group=group, **paths)
+    return Recording(recording=code, person=person, group=group, subject=str(actor), **paths)

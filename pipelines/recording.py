@@ -19,7 +19,10 @@ class Recording:
     one trial and position; RAVDESS: one actor's statement) share a group, and
     a strict split keeps a group on one side; None = the recording alone.
     `split`: the data's own assignment ("train", "valid" or "test"; the
-    `official` and `manifest` protocols use it), or None.
+    `official` and `manifest` protocols use it), or None. `subject`: who was
+    recorded, where the data names it (RAVDESS: the actor number, whatever the
+    label); the `folds` protocol splits by it, so it must differ from
+    `person` (the class); None = not known.
     """
 
     recording: str
@@ -29,6 +32,7 @@ class Recording:
     thermal: str | None = None
     group: str | None = None
     split: str | None = None
+    subject: str | None = None
 
     @property
     def group_key(self):

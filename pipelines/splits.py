@@ -1,4 +1,5 @@
-"""Train/test/valid splits of (ablated) samples: by sample (the paper), by recording group (strict), or as given.
+"""Train/test/valid splits of (ablated) samples: by sample (the paper), by recording group (strict), as given, or by
+subject folds.
 
 `split_samples` returns one int8 split id per sample, the index of its split
 in `avtfuse.contract.SPLITS`: TRAIN = 0, TEST = 1, VALID = 2. Validation is a
@@ -21,6 +22,15 @@ split of its own, never the test split: validation chooses, test is read once.
   (`given`: train, valid or test; validation, val and dev mean valid; any
   case). Every sample needs one, and a group may not sit on two sides. These
   protocols do not check that each person is on the train side.
+- "folds": the subjects (who was recorded: RAVDESS's actors, passed as
+  `subjects`), in natural order of their ids ("2" before "10"), are cut into
+  six blocks of N // 6 (N >= 6); fold k (1..5) tests block k, validates on
+  block k + 1 and trains on the rest, with the N - 6 * (N // 6) last
+  subjects. For RAVDESS's 24 actors these are SA-fusion's folds: fold k tests
+  actors 4k-3..4k and validates on 4k+1..4k+4 (actors 21-24 always train).
+  No subject, and no group, is on two sides. The class (`people`) must not be
+  the subject, or a fold would test classes it never trained. The fractions
+  are not used; the fold's subjects per side are logged.
 
 Rounding is Python's `round` (half to even). The fractions are of the whole:
 test_fraction in (0, 1), validation_fraction in [0, 1), their sum below 1.
@@ -40,12 +50,15 @@ then how many more).
 """
 
 import hashlib
+import logging
 import math
 import numbers
 
 import numpy as np
 
 from avtfuse.contract import PROTOCOLS, SPLITS
+
+logger = logging.getLogger(__name__)
 
 PAPER_TEST_FRACTION = 2729 / 13893  # the paper: 11,164 train / 2,729 test samples
 
@@ -60,6 +73,7 @@ SPLIT_ALIASES = {
 }
 
 LISTED = 10  # offending ids named in one message; the rest are counted
+FOLDS = 5  # folds of the "folds" protocol; its subjects form FOLDS + 1 blocks
 
 
 class SplitError(ValueError):
@@ -67,14 +81,15 @@ class SplitError(ValueError):
 
 
 def split_samples(groups, people, protocol="paper", test_fraction=PAPER_TEST_FRACTION, validation_fraction=0.1,
-                  seed=0, given=None):
+                  seed=0, given=None, subjects=None, fold=1):
     """Returns an int8 array with one split id (TRAIN, TEST or VALID) per sample.
 
     groups: per-sample group key (str): the ablated copies of one recording,
-    and near-duplicate recordings, share a key. people: per-sample person id.
-    given: per-sample split names, read by "official" and "manifest" (ignored
-    by "paper" and "strict"). See the module docstring for each protocol's
-    rules. Raises SplitError.
+    and near-duplicate recordings, share a key. people: per-sample person id
+    (the class). given: per-sample split names, read by "official" and
+    "manifest". subjects: per-sample subject id (who was recorded), and fold:
+    1..FOLDS, read by "folds". Other protocols ignore them. See the module
+    docstring for each protocol's rules. Raises SplitError.
     """
     if protocol not in PROTOCOLS:
         raise SplitError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
@@ -91,6 +106,8 @@ def split_samples(groups, people, protocol="paper", test_fraction=PAPER_TEST_FRA
         return _split_paper(groups, people, test_fraction, validation_fraction, int(seed))
     if protocol == "strict":
         return _split_strict(groups, people, test_fraction, validation_fraction, int(seed))
+    if protocol == "folds":
+        return _split_folds(groups, people, subjects, fold)
     return _split_given(groups, given, protocol)
 
 
@@ -172,21 +189,29 @@ def _person_seed(seed, person):
     return [seed, int.from_bytes(digest, "little")]
 
 
-def _split_strict(groups, people, test_fraction, validation_fraction, seed):
+def _owner_of_groups(groups, owners, protocol, noun):
+    """(group_keys, group_index, owner_keys, owner_of_group) for groups each of one owner (a person or subject);
+    SplitError naming every group with samples of several owners. `noun`: (one, many), e.g. ("person", "people")."""
     group_keys, group_index = np.unique(groups, return_inverse=True)
-    person_keys, person_index = np.unique(people, return_inverse=True)
-    pairs = np.unique(np.stack([group_index, person_index], axis=1), axis=0)  # (group, person), sorted
-    people_per_group = np.bincount(pairs[:, 0], minlength=len(group_keys))
-    mixed = np.flatnonzero(people_per_group > 1)
+    owner_keys, owner_index = np.unique(owners, return_inverse=True)
+    pairs = np.unique(np.stack([group_index, owner_index], axis=1), axis=0)  # (group, owner), sorted
+    owners_per_group = np.bincount(pairs[:, 0], minlength=len(group_keys))
+    mixed = np.flatnonzero(owners_per_group > 1)
     if mixed.size:
         named = []
         for g in mixed:
-            owners = sorted((str(person_keys[p]) for p in pairs[pairs[:, 0] == g, 1]), key=_natural)
-            named.append(f"{str(group_keys[g])!r} (people {', '.join(repr(p) for p in owners)})")
+            names = sorted((str(owner_keys[p]) for p in pairs[pairs[:, 0] == g, 1]), key=_natural)
+            named.append(f"{str(group_keys[g])!r} ({noun[1]} {', '.join(repr(p) for p in names)})")
         raise SplitError(
-            f"strict protocol: {_plural(mixed.size, 'recording group holds', 'recording groups hold')} samples of "
-            f"more than one person (a group stays on one side, so it must be one person's): {_listing(named)}")
-    person_of_group = pairs[:, 1]  # one row per group, in group order
+            f"{protocol} protocol: {_plural(mixed.size, 'recording group holds', 'recording groups hold')} samples "
+            f"of more than one {noun[0]} (a group stays on one side, so it must be one {noun[0]}'s): "
+            f"{_listing(named)}")
+    return group_keys, group_index, owner_keys, pairs[:, 1]  # pairs: one row per group, in group order
+
+
+def _split_strict(groups, people, test_fraction, validation_fraction, seed):
+    group_keys, group_index, person_keys, person_of_group = _owner_of_groups(
+        groups, people, "strict", ("person", "people"))
     groups_per_person = np.bincount(person_of_group, minlength=len(person_keys))
     short = sorted((str(person_keys[p]) for p in np.flatnonzero(groups_per_person < 2)), key=_natural)
     if short:
@@ -211,6 +236,33 @@ def _split_strict(groups, people, test_fraction, validation_fraction, seed):
             "strict protocol: the valid split is empty: no person has the 3 recording groups it takes "
             "(one each for train, valid and test); set validation_fraction=0 to train without validation")
     return split_ids
+
+
+def _split_folds(groups, people, subjects, fold):
+    if isinstance(fold, bool) or not isinstance(fold, numbers.Integral) or not 1 <= fold <= FOLDS:
+        raise SplitError(f"fold must be an integer in 1..{FOLDS}, got {fold!r}")
+    if subjects is None or any(subject is None for subject in subjects):
+        raise SplitError("folds protocol: every sample needs its subject (who was recorded, e.g. the RAVDESS actor); "
+                         "these samples have none")
+    subjects = _strings("subjects", subjects)
+    if len(subjects) != len(groups):
+        raise SplitError(f"subjects has {len(subjects)} entries but groups has {len(groups)}")
+    if (subjects == people).all():
+        raise SplitError("folds protocol: the class is the subject (e.g. --label actor), so a fold would test "
+                         "classes it never trained; use --protocol folds with another label (--label emotion)")
+    _owner_of_groups(groups, subjects, "folds", ("subject", "subjects"))
+    keys = sorted(set(subjects.tolist()), key=_natural)
+    size = len(keys) // (FOLDS + 1)
+    if size == 0:
+        raise SplitError(f"folds protocol: {_plural(len(keys), 'subject', 'subjects')} ({_listing(keys)}); the "
+                         f"{FOLDS + 1} blocks of the folds need at least {FOLDS + 1}")
+    side = dict.fromkeys(keys, TRAIN)
+    side.update(dict.fromkeys(keys[(fold - 1) * size:fold * size], TEST))
+    side.update(dict.fromkeys(keys[fold * size:(fold + 1) * size], VALID))
+    named = {index: ",".join(key for key in keys if side[key] == index) for index in (TEST, VALID, TRAIN)}
+    logger.info("folds protocol, fold %d of %d: test subjects %s; valid %s; train %s", fold, FOLDS, named[TEST],
+                named[VALID], named[TRAIN])
+    return np.array([side[subject] for subject in subjects.tolist()], np.int8)
 
 
 def _split_name(value):

@@ -55,10 +55,10 @@ colour, `video_frames` frames at `fps`, `image_size` square; .mp4 (mp4v) or
 .avi (MJPG), the codecs OpenCV's wheels both write and read. The thermal
 video holds the grey heat map colour-mapped with cv2.COLORMAP_INFERNO
 (THERMAL_PALETTE), as pipelines.synthetic's thermal frames. Modality code 04
-is ours (RAVDESS has no thermal camera); the thermal/ sub-folder keeps it
-out of sight of pipelines.ravdess, which reads only the files directly in an
-Actor_XX folder, so a tree with thermal videos reads as one without.
-pipelines.ravdess reads .mp4 video only: an .avi tree reads as audio-only.
+is ours (RAVDESS has no thermal camera); pipelines.ravdess reads the
+thermal/ sub-folder only when thermal is among the run's modalities, so a
+tree with thermal videos reads as one without in an audio-visual run. It
+reads .mp4 and .avi videos alike.
 
 The same arguments always write the same bytes; an actor looks and sounds
 the same whatever other actors or takes are written.
@@ -79,13 +79,12 @@ import soundfile
 from scipy import signal
 
 from pipelines import synthetic, synthetic_images, synthetic_voice
-from pipelines.ravdess import EMOTIONS
+from pipelines.ravdess import EMOTIONS, THERMAL_FOLDER
 from pipelines.synthetic_images import face_image, heat_image
 from pipelines.synthetic_voice import speech, syllables
 
 SPEECH = 1  # vocal channel code
 AUDIO_CODE, VIDEO_CODE, THERMAL_CODE = 3, 2, 4  # modality codes; 04 (thermal) is ours
-THERMAL_FOLDER = "thermal"
 THERMAL_PALETTE = synthetic.THERMAL_PALETTE
 VIDEO_FORMATS = {"mp4": "mp4v", "avi": "MJPG"}  # suffix -> fourcc
 
@@ -455,7 +454,7 @@ def main(argv=None):
     parser.add_argument("--actors", type=int, default=len(DEFAULT_ACTORS),
                         help="number of actors, numbered 1..N, at most 24 (default %(default)s)")
     parser.add_argument("--format", choices=tuple(VIDEO_FORMATS), default="mp4",
-                        help="video container: mp4 (mp4v, read by pipelines.ravdess) or avi (MJPG) "
+                        help="video container: mp4 (mp4v) or avi (MJPG) "
                              "(default %(default)s)")
     parser.add_argument("--statements", type=int, choices=(1, 2), default=2,
                         help="statements per emotion, numbered 1..N (default %(default)s)")

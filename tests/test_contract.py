@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from avtfuse.contract import (
-    MODALITIES, blank_missing, canonical_modalities, condition_name, condition_order, headline_conditions,
-    load_class_names, save_class_names)
+    ABLATIONS, GIVEN_PROTOCOLS, MODALITIES, PROTOCOLS, blank_missing, canonical_modalities, condition_name,
+    condition_order, headline_conditions, load_class_names, save_class_names)
 
 
 def test_canonical_modalities():
@@ -15,6 +15,12 @@ def test_canonical_modalities():
     for bad, word in (("audio,smell", "smell"), (["audio", "audio"], "repeated"), ("", "at least")):
         with pytest.raises(ValueError, match=word):
             canonical_modalities(bad)
+
+
+def test_protocols_and_ablations():
+    assert PROTOCOLS == ("paper", "strict", "official", "manifest", "folds")
+    assert set(GIVEN_PROTOCOLS) < set(PROTOCOLS) and "folds" not in GIVEN_PROTOCOLS
+    assert ABLATIONS == ("paper", "subsets", "complete")
 
 
 def test_condition_names_and_headline_conditions():

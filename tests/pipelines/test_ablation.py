@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines.ablation import ModalityDropout, ablation_conditions, apply_presence, modality_dropout
+from pipelines.ablation import (ModalityDropout, ReplicatedModalityDropout, ablation_conditions, apply_presence,
+                                fill_missing_with_noise, modality_dropout)
 
 ALL = ("audio", "visible", "thermal")
 
@@ -22,6 +23,11 @@ def test_paper_conditions_are_complete_then_one_missing_each():
     assert ablation_conditions(ALL) == [(1, 1, 1), (0, 1, 1), (1, 0, 1), (1, 1, 0)]
     assert ablation_conditions(("visible", "thermal")) == [(1, 1), (0, 1), (1, 0)]
     assert ablation_conditions("audio") == [(1,)]
+
+
+def test_complete_conditions_are_the_complete_one_alone():
+    assert ablation_conditions(ALL, mode="complete") == [(1, 1, 1)]
+    assert ablation_conditions(("audio", "visible"), mode="complete") == [(1, 1)]
 
 
 @pytest.mark.parametrize("modalities", [ALL, ("audio", "thermal"), ("visible",)])
@@ -199,3 +205,144 @@ def test_dropout_needs_a_batch():
     example = make_example(np.random.default_rng(0), present=[1, 1, 1])
     with pytest.raises(ValueError, match="batch"):
         modality_dropout(example, 0.3, tf.constant([0, 1]))
+
+
+# ---------------------------------------------------------------- replicated modality dropout (SA-fusion)
+
+
+def replicate(mode, modalities, size, seed=3, index=0, present=None):
+    """A batch of `size` samples (labels = sample number, recording = "r<number>") through ReplicatedModalityDropout;
+    returns (batch, outputs as NumPy, labels as NumPy)."""
+    present = np.ones((size, len(modalities)), np.float32) if present is None else present
+    batch = make_example(np.random.default_rng(0), modalities, present=present, batch=(size,))
+    batch["recording"] = np.array([f"r{i}" for i in range(size)])
+    inputs, labels = ReplicatedModalityDropout(mode, modalities, seed=seed)(
+        tf.constant(index, tf.int64), (batch, tf.range(size)))
+    return batch, {k: v.numpy() for k, v in inputs.items()}, labels.numpy()
+
+
+def copies_of(out, labels, batch, modalities):
+    """Sorts the replicated samples into their copies: {"all", "soft", "<m> zeroed" / "<m> noise": [(sample, row)]}."""
+    kinds = {}
+    for row, sample in enumerate(labels):
+        assert out["recording"][row].decode() == f"r{sample}"  # other keys travel with their sample
+        same = [np.array_equal(out[m][row], batch[m][sample]) for m in modalities]
+        if all(same):
+            kind = "all"
+        elif out["present"][row].all():
+            kind = "soft"
+        else:
+            (lost,) = np.flatnonzero(out["present"][row] == 0)
+            kind = f"{modalities[lost]} dropped"
+            assert all(same[i] for i in range(len(modalities)) if i != lost)
+        kinds.setdefault(kind, []).append((sample, row))
+    return kinds
+
+
+def test_softhard_gives_4b_with_the_papers_copies():
+    """M = 2: [A, V], [cA, (1 - c)V] with c in {0, 0.01, ..., 0.99}, [0, V], [A, 0]; labels repeated; shuffled."""
+    modalities, size = ("audio", "visible"), 64
+    batch, out, labels = replicate("softhard", modalities, size)
+    assert labels.shape == (4 * size,) and out["audio"].shape == (4 * size, 5, 4)
+    assert sorted(labels.tolist()) == sorted(list(range(size)) * 4)
+    assert not np.array_equal(labels[:size], np.arange(size))  # shuffled
+    kinds = copies_of(out, labels, batch, modalities)
+    assert {k: len(v) for k, v in kinds.items()} == {"all": size, "soft": size, "audio dropped": size,
+                                                      "visible dropped": size}
+    for sample, row in kinds["audio dropped"]:
+        np.testing.assert_array_equal(out["present"][row], [0, 1])
+        assert not out["audio"][row].any()
+    for sample, row in kinds["visible dropped"]:
+        np.testing.assert_array_equal(out["present"][row], [1, 0])
+        assert not out["visible"][row].any()
+    weights = []
+    for sample, row in kinds["soft"]:
+        c = out["audio"][row] / batch["audio"][sample]
+        v = out["visible"][row] / batch["visible"][sample]
+        np.testing.assert_allclose(c, c.flat[0], rtol=1e-5)
+        np.testing.assert_allclose(v, v.flat[0], rtol=1e-5, atol=1e-6)
+        weights.append((c.flat[0], v.flat[0]))
+    weights = np.array(weights)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(weights[:, 0] * 100, np.round(weights[:, 0] * 100), atol=1e-3)
+    assert weights[:, 0].min() >= 0 and weights[:, 0].max() <= 0.99 + 1e-6
+    assert len(np.unique(np.round(weights[:, 0], 2))) > size // 3  # a c per sample
+
+
+def test_noise_replication_gives_3b_with_standard_normal_noise():
+    modalities, size = ("audio", "visible"), 400
+    batch, out, labels = replicate("noise", modalities, size)
+    assert labels.shape == (3 * size,)
+    kinds = copies_of(out, labels, batch, modalities)
+    assert {k: len(v) for k, v in kinds.items()} == {"all": size, "audio dropped": size, "visible dropped": size}
+    for modality, bits in (("audio", [0, 1]), ("visible", [1, 0])):
+        rows = [row for _, row in kinds[f"{modality} dropped"]]
+        assert (out["present"][rows] == bits).all()
+        noise = out[modality][rows]
+        assert noise.size > 3000 and abs(noise.mean()) < 0.05 and abs(noise.std() - 1.0) < 0.05
+        assert noise.min() < 0  # the inputs were in [0.1, 1]: this is the noise
+
+
+@pytest.mark.parametrize("mode, copies", [("softhard", 5), ("noise", 4)])
+def test_three_modalities_replicate_into_2_plus_m_or_1_plus_m(mode, copies):
+    size = 32
+    batch, out, labels = replicate(mode, ALL, size)
+    assert labels.shape == (copies * size,) and out["thermal"].shape == (copies * size, 3, 3, 1)
+    kinds = copies_of(out, labels, batch, ALL)
+    expected = {"all": size, **{f"{m} dropped": size for m in ALL}} | ({"soft": size} if mode == "softhard" else {})
+    assert {k: len(v) for k, v in kinds.items()} == expected
+    for sample, row in kinds.get("soft", []):
+        weights = np.array([out[m][row].flat[0] / batch[m][sample].flat[0] for m in ALL])
+        assert abs(weights.sum() - 1) < 1e-5 and np.allclose(weights * 100, np.round(weights * 100), atol=1e-3)
+
+
+def test_soft_weights_cover_only_present_modalities():
+    """Samples without thermal spread their convex weights over audio and visible: a + v = 1."""
+    size = 64
+    present = np.ones((size, 3), np.float32)
+    present[:, 2] = 0
+    batch, out, labels = replicate("softhard", ALL, size, present=present)
+    ratio = {m: out[m].reshape(len(labels), -1)[:, 0] / batch[m].reshape(size, -1)[labels, 0]
+             for m in ("audio", "visible")}
+    soft = (out["present"].sum(axis=1) == 2) & (ratio["audio"] != 1) & (ratio["visible"] != 1)
+    assert soft.sum() >= size - 3  # all soft copies but those with a weight of 0
+    np.testing.assert_allclose(ratio["audio"][soft] + ratio["visible"][soft], 1.0, atol=1e-5)
+
+
+def test_replication_is_a_function_of_seed_and_batch_index():
+    first = replicate("softhard", ALL, 16, seed=1, index=4)[1:]
+    again = replicate("softhard", ALL, 16, seed=1, index=4)[1:]
+    for key in first[0]:
+        np.testing.assert_array_equal(first[0][key], again[0][key])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[1], replicate("softhard", ALL, 16, seed=1, index=5)[2])
+    assert not np.array_equal(first[1], replicate("softhard", ALL, 16, seed=2, index=4)[2])
+
+
+def test_replication_in_a_dataset_and_bad_arguments():
+    batch = make_example(np.random.default_rng(1), ("audio", "visible"), present=np.ones((4, 2)), batch=(4,))
+    dataset = tf.data.Dataset.from_tensors((batch, np.arange(4))).repeat(2).enumerate().map(
+        ReplicatedModalityDropout("noise", ("audio", "visible"), seed=0))
+    assert [int(labels.shape[0]) for _, labels in dataset] == [12, 12]
+    with pytest.raises(ValueError, match="--dropout softhard: .*two or more modalities.*only audio"):
+        ReplicatedModalityDropout("softhard", ("audio",))
+    with pytest.raises(ValueError, match="--dropout: replication mode must be one of"):
+        ReplicatedModalityDropout("hard", ALL)
+
+
+def test_noise_fill_is_keyed_by_recording_modality_and_seed():
+    """Missing modalities get N(0, 1) noise that depends on the recording, modality and seed alone."""
+    example = make_example(np.random.default_rng(2), present=[0, 1, 0])
+    filled = fill_missing_with_noise(example, ALL, seed=7)
+    np.testing.assert_array_equal(filled["visible"].numpy(), example["visible"])
+    np.testing.assert_array_equal(filled["present"], [0, 1, 0])
+    noise = filled["audio"].numpy()
+    assert noise.min() < 0  # each modality draws noise of its own:
+    assert not np.array_equal(noise.ravel()[:9], filled["thermal"].numpy().ravel())
+    np.testing.assert_array_equal(fill_missing_with_noise(example, ALL, seed=7)["audio"].numpy(), noise)
+    assert not np.array_equal(fill_missing_with_noise(example, ALL, seed=8)["audio"].numpy(), noise)
+    other = dict(example, recording="rec-2")
+    assert not np.array_equal(fill_missing_with_noise(other, ALL, seed=7)["audio"].numpy(), noise)
+    big = {"audio": np.zeros((200, 100), np.float32), "present": np.zeros(1, np.float32), "recording": "r"}
+    values = fill_missing_with_noise(big, ("audio",), seed=0)["audio"].numpy()
+    assert abs(values.mean()) < 0.02 and abs(values.std() - 1) < 0.02

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipelines import cache, features, image
+from pipelines import cache, features, image, synthetic_ravdess
 from pipelines.dataset import SPLIT_IDS, DataConfig, prepare
 from pipelines.errors import DataError, InputErrors
 from pipelines.features import FeatureConfig
@@ -203,6 +203,95 @@ def test_missing_source_is_named(tmp_path):
 def test_bad_protocol_is_named():
     with pytest.raises(ValueError, match="protocol"):
         DataConfig(protocol="leaky")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"protocol": "folds"}, r"DataConfig.label: expected 'emotion' under --protocol folds .*got 'actor'"),
+    ({"fold": 6}, r"DataConfig.fold: expected a fold in 1..5"),
+    ({"fold": 0}, r"DataConfig.fold: expected an integer >= 1"),
+    ({"missing_fill": "ones"}, r"DataConfig.missing_fill: expected one of \['zeros', 'noise'\]"),
+    ({"synthetic": "mosei"}, r"DataConfig.synthetic: expected one of \['speakingfaces', 'ravdess'\]"),
+    ({"synthetic": "ravdess", "synthetic_subjects": 25}, r"synthetic_subjects: expected 1..24 actors"),
+])
+def test_bad_data_settings_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DataConfig(**kwargs)
+
+
+def test_complete_ablation_trains_on_complete_samples_only(tree, tmp_path):
+    """Training and validation see complete samples; every other subset is an evaluation-only test copy."""
+    data = prepare(config(tree, tmp_path, ablation="complete", protocol="strict", test_fraction=0.3))
+    assert data.conditions[0].tolist() == [1, 1, 1] and len(data.conditions) == 7
+    train, valid, test = collect(data, "train"), collect(data, "valid"), collect(data, "test")
+    assert len(train) == 6 and all(r["present"].all() for r in train + valid)
+    assert len(test) == 7 * 6 and len({tuple(r["present"]) for r in test}) == 7
+
+
+def test_replicated_training_batches(tree, tmp_path):
+    """softhard: (2 + 3)·B samples a batch, noise: (1 + 3)·B; steps as without; a function of (seed, epoch)."""
+    data = prepare(config(tree, tmp_path))
+    plain, steps = data.training_batches(0, 4, seed=1)
+    replicated = {}
+    for replication, copies in (("softhard", 5), ("noise", 4)):
+        batches, replicated_steps = data.training_batches(0, 4, seed=1, replication=replication)
+        batches = replicated[replication] = [(x, y.numpy()) for x, y in batches]
+        assert replicated_steps == steps == len(batches) == data.count("train") // 4
+        assert all(y.shape == (4 * copies,) and x["audio"].shape[0] == 4 * copies for x, y in batches)
+        again = [y.numpy() for _, y in data.training_batches(0, 4, seed=1, replication=replication)[0]]
+        assert all(np.array_equal(a, y) for a, (_, y) in zip(again, batches))
+    for (x, y), (px, py) in zip(replicated["noise"], plain):  # copies of the plain batch's samples
+        assert sorted(y.tolist()) == sorted(py.numpy().tolist() * 4)
+        assert sorted(x["recording"].numpy().tolist()) == sorted(px["recording"].numpy().tolist() * 4)
+    with pytest.raises(ValueError, match="replication: choose"):
+        data.training_batches(0, 4, seed=1, replication="noise", dropout_rate=0.2)
+
+
+def test_noise_fill_is_the_same_whatever_the_batch_size(tree, tmp_path):
+    """missing_fill="noise": missing modalities hold N(0, 1) noise keyed by recording, not by batching."""
+    zeros = prepare(config(tree, tmp_path))
+    noisy = prepare(config(tree, tmp_path, missing_fill="noise"))
+
+    def rows(data, batch_size):
+        batches = list(data.batches("test", batch_size))
+        return {m: np.concatenate([x[m].numpy() for x, _ in batches]) for m in ("audio", "present", "recording")}
+
+    small, large, plain = rows(noisy, 3), rows(noisy, 8), rows(zeros, 8)
+    for key in small:
+        np.testing.assert_array_equal(small[key], large[key])
+    np.testing.assert_array_equal(small["present"], plain["present"])
+    missing = small["present"][:, 0] == 0
+    assert missing.any() and (small["audio"][missing] < 0).any() and not plain["audio"][missing].any()
+    np.testing.assert_array_equal(small["audio"][~missing], plain["audio"][~missing])
+
+
+def test_synthetic_ravdess_is_the_default_source_and_folds_by_actor(tmp_path, monkeypatch, caplog):
+    """synthetic="ravdess": written once under cache_dir (a smaller tree here: the default takes ~20 s an actor),
+    read with thermal videos; --protocol folds splits by actor, the class being the emotion."""
+    calls = []
+
+    def small_write(root, **kwargs):
+        calls.append(kwargs)
+        return original(root, **kwargs, emotions=("neutral", "happy"), intensities=(1,), statements=(1, 2),
+                        repetitions=(1,), video_frames=2, fps=2, image_size=16, sample_rate=16000)
+
+    original = synthetic_ravdess.write_ravdess
+    monkeypatch.setattr(synthetic_ravdess, "write_ravdess", small_write)
+    settings = {"synthetic": "ravdess", "synthetic_subjects": 6, "label": "emotion", "protocol": "folds", "fold": 2,
+                "features": TINY.replace(thermal_palette="auto"), "cache_dir": str(tmp_path / "cache"), "seed": 3}
+    cfg = DataConfig(**settings)
+    assert cfg.features.thermal_palette == synthetic_ravdess.THERMAL_PALETTE
+    with caplog.at_level(logging.INFO, logger="pipelines.splits"):
+        data = prepare(cfg)
+    assert calls == [{"actors": range(1, 7), "seed": 3, "thermal": True}]
+    [folder] = [name for name in os.listdir(tmp_path / "cache") if name.startswith("synthetic")]
+    assert folder == f"synthetic-ravdess-6-seed3-{synthetic_ravdess.generator_fingerprint()}"
+    assert data.modalities == ("audio", "visible", "thermal") and data.class_names == ["happy", "neutral"]
+    actors = {split: {int(r["recording"].decode()[-2:]) for r in collect(data, split)}
+              for split in ("train", "valid", "test")}
+    assert actors == {"test": {2}, "valid": {3}, "train": {1, 4, 5, 6}}
+    assert "fold 2 of 5: test subjects 2; valid 3; train 1,4,5,6" in caplog.text
+    monkeypatch.setattr(synthetic_ravdess, "write_ravdess", lambda *a, **k: pytest.fail("written again"))
+    assert prepare(DataConfig(**settings)).cache_path == data.cache_path
 
 
 def test_pk_batches_take_modality_dropout(tree, tmp_path):

@@ -195,6 +195,16 @@ def test_split_and_group_columns_are_read(data):
     assert read_manifest(out, modalities="audio") == recordings
 
 
+def test_subject_column_is_read_and_written(data):
+    csv_path = write_csv(data["root"] / "s.csv", ["person,recording,audio,visible,thermal,subject",
+                                                  "happy,r1,media/a.wav,,,actor1", "sad,r2,media/a.wav,,,"])
+    recordings = read_manifest(csv_path, modalities="audio")
+    assert [r.subject for r in recordings] == ["actor1", None]
+    out = write_manifest(recordings, data["root"] / "s-copy.csv")
+    assert pathlib.Path(out).read_text().splitlines()[0] == "person,recording,audio,visible,thermal,subject"
+    assert read_manifest(out, modalities="audio") == recordings
+
+
 def test_feature_and_video_cells(data):
     media = data["media"]
     np.save(media / "a.npy", np.zeros((3, 4), np.float32))

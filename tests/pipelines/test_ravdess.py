@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from pipelines import synthetic_ravdess
 from pipelines.errors import DataError, ErrorPolicy
 from pipelines.ravdess import EMOTIONS, LABELS, read_ravdess
 
@@ -29,9 +30,10 @@ def code(performance):
     return "-".join(f"{c:02d}" for c in performance)
 
 
-def file_path(root, modality, performance, under=""):
-    suffix = ".wav" if modality == 3 else ".mp4"
-    folder = os.path.join(root, under, f"Actor_{performance[-1]:02d}")
+def file_path(root, modality, performance, under="", video=".mp4"):
+    """The path of a file; modality code 04 (thermal) sits in the actor's thermal/ folder."""
+    suffix = ".wav" if modality == 3 else video
+    folder = os.path.join(root, under, f"Actor_{performance[-1]:02d}", "thermal" if modality == 4 else "")
     return os.path.join(folder, f"{modality:02d}-{code(performance)}{suffix}")
 
 
@@ -40,12 +42,12 @@ def performances(actors=ACTORS, vocals=(1,)):
     return [(v, e, i, s, r, a) for a, v, (e, i), s, r in itertools.product(actors, vocals, TAKES, (1, 2), (1, 2))]
 
 
-def make_tree(root, actors=ACTORS, vocals=(1,), modality_codes=(3, 2, 1), under=None):
+def make_tree(root, actors=ACTORS, vocals=(1,), modality_codes=(3, 2, 1), under=None, video=".mp4"):
     """Writes empty files named like RAVDESS; `under` maps a modality code to a sub-folder of root."""
     under = under or {}
     for performance in performances(actors, vocals):
         for modality in modality_codes:
-            touch(file_path(root, modality, performance, under.get(modality, "")))
+            touch(file_path(root, modality, performance, under.get(modality, ""), video))
     return root
 
 
@@ -176,7 +178,9 @@ BAD_NAMES = [
     ("03-01-03-01-01-01.wav", "does not parse as seven"),
     ("03-01-3-01-01-01-01.wav", "does not parse as seven"),
     ("03-01-03-01-01-01-01-01.mp4", "does not parse as seven"),
-    ("04-01-03-01-01-01-01.mp4", "modality code 04 out of range"),
+    ("05-01-03-01-01-01-01.mp4", "modality code 05 out of range 01..04"),
+    ("04-01-03-01-01-01-01.avi", r"modality code 04 in a .avi file in Actor_XX/, which needs 02 or 01"),
+    ("thermal/02-01-03-01-01-01-01.mp4", r"modality code 02 in a .mp4 file in Actor_XX/thermal/, which needs 04"),
     ("03-03-03-01-01-01-01.wav", "vocal channel code 03 out of range"),
     ("03-01-09-01-01-01-01.wav", "emotion code 09 out of range"),
     ("03-01-00-01-01-01-01.wav", "emotion code 00 out of range"),
@@ -193,7 +197,7 @@ BAD_NAMES = [
 
 @pytest.mark.parametrize("name, reason", BAD_NAMES)
 def test_bad_file_name_raises_or_is_skipped(tmp_path, name, reason):
-    root = make_tree(str(tmp_path))
+    root = make_tree(str(tmp_path), modality_codes=(3, 2, 1, 4))
     bad = touch(os.path.join(root, "Actor_01", name))
     with pytest.raises(ValueError, match=reason) as info:
         read_ravdess(root)
@@ -324,3 +328,44 @@ def test_reads_real_media_in_the_public_zip_layout(tmp_path):
         ok, frame = capture.read()
         capture.release()
         assert ok and frame.shape == (24, 32, 3)
+
+
+# ---------------------------------------------------------------- .avi videos and thermal videos (code 04)
+
+
+def test_avi_videos_and_thermal_videos_are_read(tmp_path, caplog):
+    """.avi stands for .mp4; Actor_XX/thermal/04-* is the thermal modality, looked at only when thermal is run."""
+    root = make_tree(str(tmp_path), modality_codes=(3, 2, 4), video=".avi")
+    recordings = read_ravdess(root, label="emotion")
+    assert len(recordings) == len(ACTORS) * PER_ACTOR
+    for r, p in zip(recordings, performances()):
+        assert (r.audio, r.visible, r.thermal) == (file_path(root, 3, p), file_path(root, 2, p, video=".avi"),
+                                                   file_path(root, 4, p, video=".avi"))
+        assert r.subject == str(p[-1]) and r.person in ("neutral", "happy")
+    with caplog.at_level(logging.DEBUG, logger="pipelines.ravdess"):
+        without = read_ravdess(root, modalities=("audio", "visible"), label="actor")
+    assert all(r.thermal is None and r.subject == r.person for r in without)
+    assert "ignored 0 other files and 0 files" in caplog.text  # thermal/ is neither counted nor read
+    only = read_ravdess(root, modalities=("thermal",))
+    assert all(r.thermal and r.audio is None and r.visible is None for r in only)
+
+
+def test_an_mp4_and_an_avi_of_one_take_are_duplicates(tmp_path):
+    """The first in sorted order (.avi) is kept; the .mp4 is named."""
+    root = make_tree(str(tmp_path), actors=(1,))
+    take = performances(actors=(1,))[0]
+    avi = touch(file_path(root, 2, take, video=".avi"))
+    with pytest.raises(ValueError, match="duplicate of .*avi") as info:
+        read_ravdess(root)
+    assert raised_paths(info) == [file_path(root, 2, take)]
+    assert read_ravdess(root, on_error="skip")[0].visible == avi
+
+
+def test_reads_the_synthetic_tree_with_thermal_avi_videos(tmp_path):
+    written = synthetic_ravdess.write_ravdess(
+        tmp_path, actors=(1, 2), emotions=("happy",), intensities=(1,), statements=(1,), repetitions=(1,),
+        video_frames=2, fps=2, image_size=16, sample_rate=16000, video_format="avi", thermal=True)
+    recordings = read_ravdess(tmp_path, label="emotion")
+    assert [(r.recording, r.audio, r.visible, r.thermal, r.subject) for r in recordings] == [
+        (t.recording, t.audio, t.visible, t.thermal, str(t.actor)) for t in written]
+    assert all(r.thermal.endswith(".avi") for r in recordings)

@@ -1,8 +1,10 @@
+import logging
+
 import numpy as np
 import pytest
 
 from avtfuse.contract import PROTOCOLS, SPLITS
-from pipelines.splits import PAPER_TEST_FRACTION, TEST, TRAIN, VALID, SplitError, describe, split_samples
+from pipelines.splits import FOLDS, PAPER_TEST_FRACTION, TEST, TRAIN, VALID, SplitError, describe, split_samples
 
 
 def ablated_samples(groups_per_person, copies=4):
@@ -270,3 +272,84 @@ def test_bad_inputs_raise():
         split_samples([["a", "b"]], ["1"])
     with pytest.raises(SplitError, match="given has 1 entries but groups has 2"):
         split_samples(["a", "b"], ["1", "1"], protocol="manifest", given=["train"])
+
+
+# ---------------------------------------------------------------- folds by subject
+
+
+def emotion_samples(actors, emotions=("calm", "happy", "sad"), seed=0):
+    """RAVDESS-like samples in a shuffled order: per actor two statement groups of every emotion; returns
+    (groups, people = emotions, subjects = actor ids)."""
+    rows = [(f"{a:02d}-{s:02d}", emotion, str(a)) for a in actors for s in (1, 2) for emotion in emotions]
+    rows = [rows[i] for i in np.random.default_rng(seed).permutation(len(rows))]
+    return tuple(np.array(column) for column in zip(*rows))
+
+
+def sides_of_subjects(split_ids, subjects):
+    """{side: set of int subject ids}, every subject on one side only."""
+    sides = {}
+    for subject in np.unique(subjects):
+        (side,) = set(split_ids[subjects == subject].tolist())
+        sides.setdefault(side, set()).add(int(subject))
+    return sides
+
+
+@pytest.mark.parametrize("fold", range(1, FOLDS + 1))
+def test_folds_are_the_papers_actor_folds(fold, caplog):
+    """24 actors: fold k tests 4k-3..4k, validates on 4k+1..4k+4 (by id, "10" after "9"), trains on the rest."""
+    groups, people, subjects = emotion_samples(range(1, 25))
+    with caplog.at_level(logging.INFO, logger="pipelines.splits"):
+        split_ids = split_samples(groups, people, protocol="folds", subjects=subjects, fold=fold)
+    assert split_ids.dtype == np.int8
+    test, valid = set(range(4 * fold - 3, 4 * fold + 1)), set(range(4 * fold + 1, 4 * fold + 5))
+    assert sides_of_subjects(split_ids, subjects) == {TEST: test, VALID: valid,
+                                                      TRAIN: set(range(1, 25)) - test - valid}
+    [line] = [r.getMessage() for r in caplog.records if "folds protocol" in r.getMessage()]
+    assert f"fold {fold} of 5: test subjects {','.join(map(str, sorted(test)))}; " \
+           f"valid {','.join(map(str, sorted(valid)))}; train " in line
+
+
+def test_folds_of_six_subjects_take_one_each_and_the_remainder_trains():
+    """N = 6: one subject a block; N = 8: blocks of one, subjects 7 and 8 always train."""
+    groups, people, subjects = emotion_samples(range(1, 7))
+    for fold in range(1, FOLDS + 1):
+        split_ids = split_samples(groups, people, protocol="folds", subjects=subjects, fold=fold)
+        assert sides_of_subjects(split_ids, subjects) == {
+            TEST: {fold}, VALID: {fold + 1}, TRAIN: set(range(1, 7)) - {fold, fold + 1}}
+    groups, people, subjects = emotion_samples(range(1, 9))
+    split_ids = split_samples(groups, people, protocol="folds", subjects=subjects, fold=5)
+    assert sides_of_subjects(split_ids, subjects) == {TEST: {5}, VALID: {6}, TRAIN: {1, 2, 3, 4, 7, 8}}
+
+
+def test_folds_never_mix_subjects_and_ignore_the_order_and_seed():
+    """Every subject (and group) on one side; the split depends on neither sample order nor seed."""
+    groups, people, subjects = emotion_samples(range(3, 16), seed=1)
+    split_ids = split_samples(groups, people, protocol="folds", subjects=subjects, fold=2, seed=4)
+    assert all(len(s) == 1 for s in sides_of_groups(split_ids, groups).values())
+    sides = sides_of_subjects(split_ids, subjects)
+    assert sum(len(s) for s in sides.values()) == 13 and sides[TEST] == {5, 6} and sides[VALID] == {7, 8}
+    order = np.random.default_rng(2).permutation(len(groups))
+    np.testing.assert_array_equal(
+        split_samples(groups[order], people[order], protocol="folds", subjects=subjects[order], fold=2, seed=9),
+        split_ids[order])
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"subjects": None}, "folds protocol: every sample needs its subject"),
+    ({"people": "subjects"}, r"the class is the subject \(e.g. --label actor\).*--label emotion"),
+    ({"actors": range(1, 6)}, r"5 subjects \(1, 2, 3, 4, 5\); the 6 blocks of the folds need at least 6"),
+    ({"fold": 0}, r"fold must be an integer in 1..5, got 0"),
+    ({"fold": 6}, r"fold must be an integer in 1..5, got 6"),
+    ({"mixed": True}, (r"folds protocol: 1 recording group holds samples of more than one subject .*"
+                       r"'02-01' \(subjects '2', '3'\)$")),
+])
+def test_folds_refuse_what_cannot_be_folded(change, message):
+    """No subjects, the class as the subject, fewer than 6 subjects, a bad fold, a group of two subjects."""
+    groups, people, subjects = emotion_samples(change.get("actors", range(1, 7)))
+    if change.get("mixed"):
+        subjects[np.flatnonzero(groups == "02-01")[0]] = "3"
+    if change.get("people") == "subjects":
+        people = subjects
+    with pytest.raises(SplitError, match=message):
+        split_samples(groups, people, protocol="folds", fold=change.get("fold", 1),
+                      subjects=None if "subjects" in change else subjects)

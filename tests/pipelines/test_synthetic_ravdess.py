@@ -91,9 +91,8 @@ def test_avi_videos_decode_to_the_written_frames(tmp_path):
     (take,) = written
     assert take.visible.endswith(".avi") and os.path.basename(take.visible).startswith("02-01-04-02-01-02-02")
     assert read_video_frames(take.visible).shape == (5, 32, 32, 3)
-    # pipelines.ravdess reads .mp4 video only: an .avi tree reads as audio-only.
     (record,) = read_ravdess(tmp_path, modalities=("audio", "visible"), label="emotion")
-    assert (record.audio, record.visible) == (take.audio, None)
+    assert (record.audio, record.visible) == (take.audio, take.visible)
 
 
 def test_wav_length_and_rate_and_speech_inside(tmp_path):
@@ -117,9 +116,11 @@ def test_thermal_videos_sit_beside_and_do_not_change_the_rest(tiny, tmp_path):
     tree, full = _tree_bytes(tmp_path), _tree_bytes(root)
     for name in ("Actor_02/03-01-04-02-01-02-02.wav", "Actor_02/02-01-04-02-01-02-02.mp4"):
         assert tree[name] == full[name]
-    # The reader does not look into thermal/: the take reads as without it.
-    (record,) = read_ravdess(tmp_path, label="emotion")
+    # The reader looks into thermal/ only for a run with thermal.
+    (record,) = read_ravdess(tmp_path, modalities=("audio", "visible"), label="emotion")
     assert (record.audio, record.visible, record.thermal) == (take.audio, take.visible, None)
+    (record,) = read_ravdess(tmp_path, label="emotion")
+    assert record.thermal == take.thermal
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
