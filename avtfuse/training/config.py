@@ -6,6 +6,9 @@ from avtfuse.config import Config
 
 SAMPLERS = ("random", "pk")
 DROPOUT_MODES = ("hard", "soft", "noise")
+OPTIMIZERS = ("adam", "sgd")
+# Batch replication (pipelines.ablation.ReplicatedModalityDropout): "softhard" B -> (2 + M) B, "noise" B -> (1 + M) B.
+REPLICATIONS = ("none", "softhard", "noise")
 
 
 @dataclasses.dataclass
@@ -14,12 +17,20 @@ class TrainConfig(Config):
 
     A two-phase recipe fits the embeddings for `epochs_embed` epochs, then
     the recogniser on frozen embeddings for `epochs_recognizer`; a one-phase
-    recipe trains for `epochs_embed`. Adam(learning_rate, beta_1, beta_2) in
-    every phase. `sampler`: "random" (the paper's plain batches) or "pk" (P
+    recipe trains for `epochs_embed`. `optimizer` "adam": Adam(learning_rate,
+    beta_1, beta_2) in every phase (AVTNet); "sgd": PyTorch's SGD with
+    `momentum`, `dampening` and coupled weight decay `l2`
+    (avtfuse.training.sgd.DampenedSGD; SA-fusion). The learning rate is
+    multiplied by `lr_step_factor` at each epoch of `lr_step_epochs`
+    (counted from 1; empty: constant). `sampler`: "random" (the paper's plain batches) or "pk" (P
     people x K samples per batch, K = batch_size // people_per_batch).
     `modality_dropout`: probability of dropping each modality of a training
     sample at random (on top of the static ablation, with either sampler), as
     zeros ("hard"), alpha scaling ("soft") or N(0, 1) noise ("noise").
+    `replication`: SA-fusion's modality dropout, each batch of `batch_size`
+    recordings replicated ("softhard": all, a convex soft-weighted copy, one
+    copy per modality zeroed; "noise": all, one copy per modality as N(0, 1)),
+    or "none".
     `spec_augment`: 0, or the largest width (frames and mel bands) of the
     time and frequency masks put on each training spectrogram.
     `early_stopping`: 0 trains the fixed epochs; N > 0 stops a phase once its
@@ -34,6 +45,13 @@ class TrainConfig(Config):
     learning_rate: float = 1e-3
     beta_1: float = 0.5
     beta_2: float = 0.99
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    dampening: float = 0.9
+    l2: float = 0.0
+    lr_step_epochs: tuple = ()
+    lr_step_factor: float = 0.1
+    replication: str = "none"
     sampler: str = "random"
     people_per_batch: int = 8
     modality_dropout: float = 0.0
@@ -48,7 +66,17 @@ class TrainConfig(Config):
         self.check_int("people_per_batch")
         self.check_int("batch_size", minimum=2)  # triplet mining needs pairs
         self.check_positive("learning_rate")
-        self.check_rate("beta_1", "beta_2", "modality_dropout")
+        self.check_rate("beta_1", "beta_2", "modality_dropout", "momentum", "lr_step_factor")
+        self.check_rate("dampening", upper_inclusive=True)
+        if not isinstance(self.l2, (int, float)) or isinstance(self.l2, bool) or self.l2 < 0:
+            self._fail("l2", "a coupled weight decay >= 0")
+        self.l2 = float(self.l2)
+        self.lr_step_epochs = tuple(self.lr_step_epochs)
+        if any(not isinstance(e, int) or e < 2 for e in self.lr_step_epochs) or \
+                list(self.lr_step_epochs) != sorted(set(self.lr_step_epochs)):
+            self._fail("lr_step_epochs", "increasing epoch numbers >= 2 (counted from 1)")
+        self.check_choice("optimizer", OPTIMIZERS)
+        self.check_choice("replication", REPLICATIONS)
         self.check_choice("sampler", SAMPLERS)
         self.check_choice("dropout_mode", DROPOUT_MODES)
         self.check_bool("jit_compile")

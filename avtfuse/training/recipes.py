@@ -17,6 +17,8 @@ import tensorflow as tf
 
 from avtfuse.models.base import ContractClassifier
 from avtfuse.training.batch_norm import refresh_batch_norm
+from avtfuse.training.sgd import DampenedSGD, step_schedule
+from pipelines.dataset import without_autotune
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +40,25 @@ class RecipeContext:
     runtime: object
     runner: object
 
-    def optimizer(self):
+    def optimizer(self, steps_per_epoch):
+        """TrainConfig's optimizer, its learning rate stepped at `lr_step_epochs` (epochs of `steps_per_epoch`)."""
         cfg = self.train
-        return keras.optimizers.Adam(learning_rate=cfg.learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
+        learning_rate = step_schedule(cfg.learning_rate, cfg.lr_step_epochs, cfg.lr_step_factor, steps_per_epoch)
+        if cfg.optimizer == "sgd":
+            return DampenedSGD(learning_rate, momentum=cfg.momentum, dampening=cfg.dampening, l2=cfg.l2)
+        return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
 
     def training_batches(self, epoch):
         """One epoch of training batches of the data contract: (dataset, steps)."""
         cfg = self.train
         return self.data.training_batches(
             epoch, cfg.batch_size, cfg.seed, sampler=cfg.sampler, people_per_batch=cfg.people_per_batch,
-            dropout_rate=cfg.modality_dropout, dropout_mode=cfg.dropout_mode, spec_augment=cfg.spec_augment)
+            dropout_rate=cfg.modality_dropout, dropout_mode=cfg.dropout_mode, spec_augment=cfg.spec_augment,
+            replication=None if cfg.replication == "none" else cfg.replication)
+
+    def steps_per_epoch(self):
+        """Training steps in one epoch (a function of the split and the batch size alone)."""
+        return self.training_batches(0)[1]
 
     def validation_batches(self):
         """The validation split's batches, or None when it is empty."""
@@ -71,7 +82,7 @@ def embed_then_recognize(context):
     else:
         with context.runtime.strategy.scope():
             backbone = context.variant.backbone(context.model_config)
-            backbone.compile(optimizer=context.optimizer(), jit_compile=cfg.jit_compile)
+            backbone.compile(optimizer=context.optimizer(context.steps_per_epoch()), jit_compile=cfg.jit_compile)
         backbone.adapt(context.data.samples("train"))
         runner.fit("embeddings", backbone, context.training_batches, cfg.epochs_embed,
                    validation=context.validation_batches(), early_stopping=context.early_stopping("val_loss", "min"))
@@ -83,17 +94,19 @@ def embed_then_recognize(context):
         features, labels = _features(backbone, context.data.batches("train", cfg.batch_size))
         with context.runtime.strategy.scope():
             head = context.system.head(features.shape[1], context.data.num_people)
-            head.compile(optimizer=context.optimizer(), loss="sparse_categorical_crossentropy",
+            head.compile(optimizer=context.optimizer(-(-len(labels) // cfg.batch_size)),
+                         loss="sparse_categorical_crossentropy",
                          metrics=["accuracy"], jit_compile=cfg.jit_compile)
         validation = context.validation_batches()
         if validation is not None:
-            validation = tf.data.Dataset.from_tensor_slices(_features(backbone, validation)).batch(cfg.batch_size)
+            validation = without_autotune(
+                tf.data.Dataset.from_tensor_slices(_features(backbone, validation)).batch(cfg.batch_size))
         runner.fit("recognizer", head, lambda epoch: _feature_batches(features, labels, epoch, cfg),
                    cfg.epochs_recognizer, validation=validation,
                    early_stopping=context.early_stopping("val_accuracy", "max"))
         refresh_batch_norm(head, _feature_batches(features, labels, 0, cfg)[0])
         runner.finish("recognizer", {"recognizer.keras": head.save})
-    return ContractClassifier(backbone, head)
+    return ContractClassifier(backbone, head, missing_fill=context.data.config.missing_fill)
 
 
 def end_to_end(context):
@@ -103,9 +116,10 @@ def end_to_end(context):
         return context.load("classifier.keras")
     with context.runtime.strategy.scope():
         backbone = context.variant.backbone(context.model_config)
-        classifier = ContractClassifier(backbone, context.system.head(backbone.feature_dim, context.data.num_people))
-        classifier.compile(optimizer=context.optimizer(), loss="sparse_categorical_crossentropy",
-                           metrics=["accuracy"], jit_compile=cfg.jit_compile)
+        classifier = ContractClassifier(backbone, context.system.head(backbone.feature_dim, context.data.num_people),
+                                        missing_fill=context.data.config.missing_fill)
+        classifier.compile(optimizer=context.optimizer(context.steps_per_epoch()),
+                           loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=cfg.jit_compile)
     classifier.adapt(context.data.samples("train"))
     runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed,
                validation=context.validation_batches(), early_stopping=context.early_stopping("val_accuracy", "max"))
@@ -130,7 +144,7 @@ def _feature_batches(features, labels, epoch, cfg):
     data = tf.data.Dataset.from_tensor_slices((features, labels))
     data = data.shuffle(len(labels), seed=cfg.seed * 100_003 + epoch, reshuffle_each_iteration=False)
     data = data.batch(cfg.batch_size)
-    return data.prefetch(tf.data.AUTOTUNE), steps
+    return without_autotune(data.prefetch(tf.data.AUTOTUNE)), steps
 
 
 RECIPES = {"embed_then_recognize": embed_then_recognize, "end_to_end": end_to_end}

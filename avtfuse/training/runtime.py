@@ -61,12 +61,14 @@ def setup_runtime(config):
     elif gpus > len(available):
         logger.warning("--gpus %d asked for, but only %d GPU(s) are visible: using those.", gpus, len(available))
         gpus = len(available)
+    # One device: TensorFlow's default strategy. Under a OneDeviceStrategy Keras feeds every pass through
+    # per-device datasets of its own, autotuned whatever our pipelines ask (pipelines.dataset.without_autotune).
     if gpus == 0:
         if available:
             tf.config.set_visible_devices([], "GPU")
-        strategy, device = tf.distribute.OneDeviceStrategy("/cpu:0"), "CPU"
+        strategy, device = tf.distribute.get_strategy(), "CPU"
     elif gpus == 1:
-        strategy, device = tf.distribute.OneDeviceStrategy("/gpu:0"), "1 GPU"
+        strategy, device = tf.distribute.get_strategy(), "1 GPU"
     else:
         strategy, device = mirrored_strategy(tuple(f"/gpu:{i}" for i in range(gpus))), f"{gpus} GPUs (MirroredStrategy)"
     precision = config.precision
