@@ -162,3 +162,41 @@ def test_bad_arguments(tmp_path, trimodal):
         export_saved_model(recognizer, tmp_path / "m")
     with pytest.raises(ValueError, match="no saved_model.pb"):
         load_serving(tmp_path)
+
+
+@pytest.mark.parametrize("variant", ["lt1", "lt4", "it1", "it4", "ia1", "ia4"])
+def test_every_sa_fusion_variant_exports_and_serves_as_keras(variant, tmp_path):
+    from avtfuse.models.sa_fusion import VARIANTS, SAFusionConfig, SAFusionNet, build_linear_head
+
+    config = SAFusionConfig(audio_shape=(20, 10), visible_shape=(6, 16, 16, 3), frame_filters=4, frame_units=8,
+                            **VARIANTS[variant].overrides)
+    backbone = SAFusionNet(config)
+    classifier = ContractClassifier(backbone, build_linear_head(backbone.feature_dim, NUM_PEOPLE))
+    rng = np.random.default_rng(0)
+    inputs = {"audio": rng.normal(size=(BATCH, 20, 10)).astype(np.float32),
+              "visible": rng.random((BATCH, 6, 16, 16, 3), dtype=np.float32),
+              "present": np.array([[1, 1], [1, 0], [0, 1], [1, 1]], np.float32)}
+    blanked = {"audio": inputs["audio"] * inputs["present"][:, :1, None],
+               "visible": inputs["visible"] * inputs["present"][:, 1, None, None, None, None]}
+    expected = np.asarray(classifier(blanked, training=False))
+    outputs = served(load_serving(export_saved_model(classifier, tmp_path / variant)), inputs)
+    np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-5)
+
+
+def test_noise_fill_serves_a_fixed_noise_for_the_missing_modality(tmp_path):
+    from avtfuse.models.sa_fusion import SAFusionConfig, SAFusionNet, build_linear_head
+
+    backbone = SAFusionNet(SAFusionConfig(audio_shape=(20, 10), visible_shape=(6, 16, 16, 3), frame_filters=4,
+                                          frame_units=8))
+    classifier = ContractClassifier(backbone, build_linear_head(backbone.feature_dim, NUM_PEOPLE),
+                                    missing_fill="noise")
+    inputs = {"audio": np.zeros((BATCH, 20, 10), np.float32),
+              "visible": np.full((BATCH, 6, 16, 16, 3), 0.5, np.float32),
+              "present": np.array([[0, 1]] * BATCH, np.float32)}
+    signature = load_serving(export_saved_model(classifier, tmp_path / "noise"))
+    first, second = served(signature, inputs), served(signature, inputs)
+    np.testing.assert_array_equal(first["probabilities"], second["probabilities"])
+    zeros = np.asarray(classifier({"audio": inputs["audio"], "visible": inputs["visible"]}, training=False))
+    assert np.abs(first["probabilities"] - zeros).max() > 1e-4  # the missing audio is noise, not zeros
+    with pytest.raises(ValueError, match="missing_fill"):
+        ContractClassifier(backbone, classifier.head, missing_fill="mean")

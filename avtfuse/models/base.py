@@ -74,14 +74,24 @@ class ContractClassifier(keras.Model):
     Args:
         backbone: a `ContractModel`.
         head: a keras.Model, float [B, D] -> float32 [B, P] probabilities.
+        missing_fill: what `serve` puts in place of a missing modality, as the
+            model saw it in training and evaluation: "zeros" (the contract) or
+            "noise" (N(0, 1), SA-fusion's noise setting; a fixed seed, so one
+            request always gets one answer).
     """
 
-    def __init__(self, backbone, head, name="classifier", **kwargs):
+    MISSING_FILLS = ("zeros", "noise")
+    NOISE_SEED = 1234
+
+    def __init__(self, backbone, head, missing_fill="zeros", name="classifier", **kwargs):
         super().__init__(name=name, **kwargs)
         if not isinstance(backbone, ContractModel):
             raise ValueError(f"ContractClassifier backbone: expected a ContractModel, got {type(backbone).__name__}")
+        if missing_fill not in self.MISSING_FILLS:
+            raise ValueError(f"ContractClassifier missing_fill: choose from {self.MISSING_FILLS}, got {missing_fill!r}")
         self.backbone = backbone
         self.head = head
+        self.missing_fill = missing_fill
 
     @property
     def modalities(self):
@@ -103,13 +113,20 @@ class ContractClassifier(keras.Model):
         """Serving outputs for a batch of serving inputs (see `serving_spec`).
 
         Each modality is first multiplied by its present bit, so whatever a
-        client sends for a missing sensor counts as zeros, as in training.
+        client sends for a missing sensor counts as zeros (or, with
+        missing_fill "noise", N(0, 1) noise), as in training.
         Returns {"probabilities": float32 [B, P], "label": int32 [B],
         "embedding": float32 [B, D] (the features the head saw)}.
         """
         present = ops.cast(inputs["present"], "float32")
         model_inputs = blank_missing(
             {m: ops.cast(inputs[m], "float32") for m in self.modalities}, present, self.modalities)
+        if self.missing_fill == "noise":
+            for index, modality in enumerate(self.modalities):
+                tensor = model_inputs[modality]
+                absent = 1.0 - ops.reshape(present[:, index], (-1,) + (1,) * (len(tensor.shape) - 1))
+                noise = keras.random.normal(ops.shape(tensor), seed=self.NOISE_SEED + index)
+                model_inputs[modality] = tensor + absent * noise
         features = ops.cast(self.backbone.features(self.backbone(model_inputs, training=False)), "float32")
         probabilities = ops.cast(self.head(features, training=False), "float32")
         return {
@@ -122,6 +139,7 @@ class ContractClassifier(keras.Model):
         return {
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "head": keras.saving.serialize_keras_object(self.head),
+            "missing_fill": self.missing_fill,
             "name": self.name,
         }
 

@@ -31,11 +31,15 @@ class Variant:
 
 @dataclasses.dataclass
 class Preset(Config):
-    """Settings for one scale of run: feature settings (pipelines.features.FeatureConfig fields)
-    and training settings (TrainConfig fields)."""
+    """Settings for one scale of run: data settings (pipelines.dataset.DataConfig fields, such as the
+    synthetic layout or the label), feature settings (pipelines.features.FeatureConfig fields), training
+    settings (TrainConfig fields) and model-config changes applied over the variant's (such as a frame
+    encoder that suits the preset's frame size)."""
 
     features: dict = dataclasses.field(default_factory=dict)
     train: dict = dataclasses.field(default_factory=dict)
+    data: dict = dataclasses.field(default_factory=dict)
+    model: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

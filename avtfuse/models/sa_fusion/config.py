@@ -1,0 +1,86 @@
+"""SA-fusion's architecture settings."""
+
+import dataclasses
+import numbers
+
+from avtfuse.config import Config
+from avtfuse.contract import canonical_modalities
+
+FUSIONS = ("lt", "it", "ia")
+HEADS = (1, 4)  # the paper's head counts (any divisor of 64 builds)
+FRAME_ENCODERS = ("small", "mobilenet")
+# Time steps the four audio blocks remove (each: "valid" conv of 3, max-pool 2 / stride 1).
+AUDIO_SHRINK = 12
+# Frame sides the encoders need: 3 poolings of 2 ("small"); keras' MobileNetV3 minimum.
+MIN_FRAME_SIDE = {"small": 8, "mobilenet": 32}
+# Stage-1 widths (audio 128, visual 64) that the attention heads must divide.
+MIN_WIDTH = 64
+
+
+@dataclasses.dataclass
+class SAFusionConfig(Config):
+    """Architecture settings of SA-fusion (Chumachenko, Iosifidis, Gabbouj, ICPR 2022; SYSTEMS.md 2.2).
+
+    Defaults: the paper's A+V model with intermediate attention (IA1) and the
+    small frame encoder at 48 x 48.
+
+    Fields:
+        modalities: the run's modalities (canonical order; a comma string is accepted). The
+            paper runs audio and visible; any non-empty subset builds (one modality: no fusion).
+        audio_shape: (time, n_mfcc) of the MFCC input, (156, 10) for 3.6 s at 22,050 Hz.
+        visible_shape, thermal_shape: (frames, height, width, channels) of the frame sequences.
+        fusion: "lt" (late transformer, after stage 2), "it" (intermediate transformer, after
+            stage 1) or "ia" (intermediate attention, after stage 1).
+        heads: attention heads of every cross-attention (the paper: 1 or 4).
+        frame_encoder: "small" (ImageBranch -> average pool -> Dense, from scratch) or
+            "mobilenet" (MobileNetV3Small, from scratch; the stand-in for EfficientFace).
+        frame_filters: filters of the small encoder's ImageBranch convolutions.
+        frame_units: output width of the small encoder's Dense layer (D_f).
+        query_residual: add the query tokens around the cross-attention of the LT and IT
+            blocks (not in the reference code, which the default follows).
+        standardize_audio: put a Standardization layer ("audio_standardize", fitted by
+            `adapt`) before the audio branch. Not in the reference code (raw MFCCs).
+    """
+
+    modalities: tuple = ("audio", "visible")
+    audio_shape: tuple = (156, 10)
+    visible_shape: tuple = (15, 48, 48, 3)
+    thermal_shape: tuple = (15, 48, 48, 1)
+    fusion: str = "ia"
+    heads: int = 1
+    frame_encoder: str = "small"
+    frame_filters: int = 32
+    frame_units: int = 256
+    query_residual: bool = False
+    standardize_audio: bool = False
+
+    def __post_init__(self):
+        self.modalities = canonical_modalities(self.modalities)
+        self.check_shape("audio_shape", 2)
+        self.check_shape("visible_shape", 4)
+        self.check_shape("thermal_shape", 4)
+        self.check_choice("fusion", FUSIONS)
+        self.check_choice("frame_encoder", FRAME_ENCODERS)
+        self.check_int("heads", "frame_filters", "frame_units")
+        self.check_bool("query_residual", "standardize_audio")
+        if MIN_WIDTH % self.heads:
+            self._fail("heads", f"a divisor of {MIN_WIDTH} (the visual stage-1 width)")
+        if "audio" in self.modalities and self.audio_shape[0] <= AUDIO_SHRINK:
+            self._fail("audio_shape", f"more than {AUDIO_SHRINK} time steps (four valid conv + pool blocks)")
+        side = MIN_FRAME_SIDE[self.frame_encoder]
+        for modality in ("visible", "thermal"):
+            name = f"{modality}_shape"
+            if modality in self.modalities and min(getattr(self, name)[1:3]) < side:
+                self._fail(name, f"frames of at least {side} x {side} for the {self.frame_encoder!r} frame encoder")
+
+    def check_shape(self, name, length):
+        """The named field is `length` integers >= 1 (stored as a tuple)."""
+        value = getattr(self, name)
+        if isinstance(value, str) or not hasattr(value, "__len__") or len(value) != length or not all(
+                isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in value):
+            self._fail(name, f"{length} integers >= 1")
+        setattr(self, name, tuple(int(v) for v in value))
+
+    def input_shape(self, modality):
+        """The input shape (without the batch axis) of one modality."""
+        return getattr(self, f"{modality}_shape")

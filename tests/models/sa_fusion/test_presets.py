@@ -1,0 +1,117 @@
+"""SA-fusion's system description: variants, presets, input fields, the linear head and config validation."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from avtfuse.models import SYSTEMS
+from avtfuse.models.sa_fusion import SYSTEM, VARIANTS, SAFusionConfig, SAFusionNet, build_linear_head
+from avtfuse.models.system import Preset
+from avtfuse.training.recipes import RECIPES
+
+SHAPES = {"audio": (156, 10), "visible": (15, 48, 48, 3), "thermal": (15, 48, 48, 1)}
+
+
+def test_registry_and_variants():
+    assert SYSTEMS["sa_fusion"] is SYSTEM and SYSTEM.config_class is SAFusionConfig
+    assert list(VARIANTS) == ["ia1", "ia4", "it1", "it4", "lt1", "lt4"]
+    for name, variant in VARIANTS.items():
+        assert variant.backbone is SAFusionNet and variant.recipe == "end_to_end" and variant.recipe in RECIPES
+        assert variant.overrides == {"fusion": name[:2], "heads": int(name[2])} and variant.description
+
+
+def test_model_config_from_variant_and_shapes():
+    config = SYSTEM.model_config("lt4", ("audio", "visible"), {"audio": (156, 10), "visible": (15, 64, 64, 3)})
+    assert (config.modalities, config.fusion, config.heads, config.visible_shape) == (
+        ("audio", "visible"), "lt", 4, (15, 64, 64, 3))
+    config = SYSTEM.model_config("ia1", "thermal,audio,visible", SHAPES, frame_encoder="mobilenet")
+    assert config.modalities == ("audio", "visible", "thermal") and config.thermal_shape == (15, 48, 48, 1)
+    assert config.frame_encoder == "mobilenet"
+    assert SYSTEM.input_fields({"audio": [156, 10]}) == {"audio_shape": (156, 10)}
+    with pytest.raises(ValueError, match="variant"):
+        SYSTEM.model_config("ia2", ("audio",), SHAPES)
+
+
+def test_presets():
+    small, paper = SYSTEM.preset("small"), SYSTEM.preset("paper")
+    assert list(SYSTEM.presets) == ["small", "paper"]
+    for preset in (small, paper):
+        assert isinstance(preset, Preset)
+        assert preset.features["audio_features"] == "mfcc" and preset.features["n_mfcc"] == 10
+        assert preset.features["audio_samples"] == 79380 == round(3.6 * preset.features["sample_rate"])
+        assert preset.features["frames"] == 15
+        assert preset.train["optimizer"] == "sgd" and preset.train["learning_rate"] == 0.04
+        assert (preset.train["momentum"], preset.train["dampening"], preset.train["l2"]) == (0.9, 0.9, 1e-3)
+        assert preset.train["batch_size"] == 8
+        assert preset.data == {"synthetic": "ravdess", "label": "emotion", "protocol": "folds",
+                               "ablation": "complete", "synthetic_subjects": 6}
+        assert Preset.from_dict(preset.to_dict()).to_dict() == preset.to_dict()
+    assert small.model["frame_encoder"] == "small" and paper.model["frame_encoder"] == "mobilenet"
+    for preset in (small, paper):  # the code's steps at 40, 55, 65, 70 of 100 epochs, scaled to the preset
+        epochs = preset.train["epochs_embed"]
+        scaled = [round(step * epochs / 100) for step in (40, 55, 65, 70)]
+        assert max(abs(a - b) for a, b in zip(preset.train["lr_step_epochs"], scaled)) <= 1
+    assert paper.features["image_size"] == (112, 112) and paper.model == {"frame_encoder": "mobilenet"}
+    assert paper.train["epochs_embed"] == 100 and paper.train["lr_step_epochs"] == (40, 55, 65, 70)
+    assert paper.train["early_stopping"] == 100
+    assert SYSTEM.preset("small") is not small
+    # The preset's model changes make a valid config at its image size.
+    frames = (15, *paper.features["image_size"], 3)
+    config = SYSTEM.model_config("ia1", ("audio", "visible"), {**SHAPES, "visible": frames}, **paper.model)
+    assert config.frame_encoder == "mobilenet"
+
+
+@pytest.fixture
+def mixed_float16():
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    yield
+    keras.mixed_precision.set_dtype_policy("float32")
+
+
+def test_linear_head(mixed_float16):
+    head = build_linear_head(256, 8)
+    assert [type(layer).__name__ for layer in head.layers] == ["InputLayer", "Dense", "Activation"]
+    assert head.count_params() == 256 * 8 + 8
+    probabilities = head(np.random.default_rng(0).normal(size=(3, 256)).astype("float32"))
+    assert keras.backend.standardize_dtype(probabilities.dtype) == "float32"
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(probabilities).sum(axis=1), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="num_classes"):
+        build_linear_head(256, 1)
+
+
+def test_config_defaults_and_round_trip():
+    config = SAFusionConfig()
+    assert (config.modalities, config.audio_shape, config.visible_shape, config.thermal_shape) == (
+        ("audio", "visible"), (156, 10), (15, 48, 48, 3), (15, 48, 48, 1))
+    assert (config.fusion, config.heads, config.frame_encoder, config.query_residual) == ("ia", 1, "small", False)
+    assert SAFusionConfig.from_dict(config.to_dict()) == config
+    assert SAFusionConfig(visible_shape=[15, 48, 48, 3]).visible_shape == (15, 48, 48, 3)
+    assert dataclasses.replace(config, modalities="audio").modalities == ("audio",)
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"fusion": "mult"}, "fusion"),
+    ({"heads": 3}, "heads"),
+    ({"heads": 0}, "heads"),
+    ({"frame_encoder": "efficientface"}, "frame_encoder"),
+    ({"audio_shape": (12, 10)}, "audio_shape"),
+    ({"audio_shape": (156,)}, "audio_shape"),
+    ({"visible_shape": (15, 48, 48)}, "visible_shape"),
+    ({"visible_shape": (15, 4, 4, 3)}, "visible_shape"),
+    ({"frame_encoder": "mobilenet", "visible_shape": (15, 16, 16, 3)}, "visible_shape"),
+    ({"modalities": ("audio", "thermal"), "thermal_shape": (15, 0, 48, 1)}, "thermal_shape"),
+    ({"query_residual": 1}, "query_residual"),
+    ({"frame_filters": 0}, "frame_filters"),
+])
+def test_config_errors_name_the_field(changes, field):
+    with pytest.raises(ValueError, match=f"SAFusionConfig.{field}"):
+        SAFusionConfig(**changes)
+
+
+def test_config_ignores_shapes_of_absent_modalities():
+    config = SAFusionConfig(modalities=("audio",), visible_shape=(15, 4, 4, 3), frame_encoder="mobilenet")
+    assert config.modalities == ("audio",)
+    with pytest.raises(ValueError, match="modalities"):
+        SAFusionConfig(modalities=("audio", "depth"))
