@@ -3,6 +3,7 @@
 
 import argparse
 import os
+import sys
 
 from avtfuse.contract import ABLATIONS, MODALITIES, PROTOCOLS
 
@@ -22,11 +23,13 @@ def parser(prog, description, epilog=None):
     data.add_argument("--protocol", choices=PROTOCOLS, default="paper",
                       help="paper: ablate then split samples at random (copies of a recording may cross the "
                       "split, as in the paper); strict: every copy of a recording, and every recording of a group, "
-                      "on one side; official: SpeakingFaces' train/valid/test folders; manifest: its split column")
+                      "on one side; official: SpeakingFaces' train/valid/test folders; manifest: its split column; "
+                      "folds: actor folds (--fold) of RAVDESS or a manifest's subject column")
     data.add_argument("--validation-fraction", type=float, default=0.1,
                       help="share of the data in the validation split, which early stopping reads (default 0.1)")
     data.add_argument("--ablation", choices=ABLATIONS, default="paper",
-                      help="training copies: paper (complete + one missing modality) or subsets (every subset)")
+                      help="training copies: paper (complete + one missing modality), subsets (every subset) or "
+                      "complete (complete recordings only; every subset is still tested)")
     data.add_argument("--subjects", help="SpeakingFaces subject numbers to use, e.g. 1-75 or 1,2,5")
     data.add_argument("--frame", default="middle", help="frame of a recording: middle, first, last or a number")
     data.add_argument("--image-size", type=int, help="frame height and width in pixels (small: 48, paper: 224)")
@@ -80,6 +83,22 @@ def parser(prog, description, epilog=None):
     return parser
 
 
+def run_and_report(args, experiment_config):
+    """Runs (or resumes) the experiment of parsed arguments, prints its results.md and where its outputs are.
+    experiment_config(args) -> its ExperimentConfig. A bad input exits with its one-line message."""
+    from avtfuse.console import configure_output, errors_exit, keras_verbosity
+
+    configure_output(args.verbose)
+    from avtfuse.training.experiment import run_experiment
+
+    with errors_exit(args.debug):
+        config = experiment_config(args)
+        results = run_experiment(config, fresh=args.fresh, verbose=keras_verbosity(args.verbose, sys.stdout.isatty()))
+    with open(os.path.join(config.run_dir, "results.md")) as handle:
+        print(handle.read())
+    print(f"outputs: {config.run_dir}  SavedModel: {results['saved_model']}")
+
+
 def parse_subjects(text):
     """'1-75' or '1,2,5' -> tuple of ints; None stays None."""
     if not text:
@@ -95,7 +114,9 @@ def parse_subjects(text):
 
 
 def experiment_kwargs(args, sample_rate=44100):
-    """`build_experiment` keyword arguments from the shared flags (the system's own flags are added by the caller)."""
+    """`build_experiment` keyword arguments from the shared flags (the system's own flags are added by the caller).
+
+    A flag left at None (an experiment's `set_defaults(flag=None)`) keeps its preset's value."""
     features = dict(audio_crop=args.audio_crop, trim_db=args.trim_db, thermal_palette=args.thermal_palette)
     if args.image_size:
         features["image_size"] = (args.image_size, args.image_size)
@@ -104,16 +125,21 @@ def experiment_kwargs(args, sample_rate=44100):
     if args.audio_seconds:
         features["sample_rate"] = sample_rate
         features["audio_samples"] = round(args.audio_seconds * sample_rate)
-    train = {k: v for k in ("epochs_embed", "epochs_recognizer") if (v := getattr(args, k)) is not None}
-    train.update(batch_size=args.batch_size, learning_rate=args.learning_rate, sampler=args.sampler,
+    train = dict(epochs_embed=args.epochs_embed, epochs_recognizer=args.epochs_recognizer,
+                 batch_size=args.batch_size, learning_rate=args.learning_rate, sampler=args.sampler,
                  people_per_batch=args.people_per_batch, modality_dropout=args.modality_dropout,
                  dropout_mode=args.dropout_mode, jit_compile=args.jit_compile, early_stopping=args.early_stopping,
                  spec_augment=args.spec_augment, seed=args.seed)
     frame = int(args.frame) if args.frame.isdigit() else args.frame
-    data = dict(source=args.data, modalities=args.modalities, protocol=args.protocol, ablation=args.ablation,
+    data = dict(modalities=args.modalities, protocol=args.protocol, ablation=args.ablation,
                 label=args.label, validation_fraction=args.validation_fraction,
                 subjects=parse_subjects(args.subjects), frame=frame, synthetic_subjects=args.synthetic_subjects,
                 cache_dir=args.cache_dir, on_error=args.on_error, seed=args.seed)
-    return dict(preset=args.config, data=data, features=features, train=train,
-                runtime=dict(gpus=args.gpus, precision=args.precision), run_name=args.run_name,
-                output_dir=args.output_dir, saved_models_dir=args.saved_models_dir)
+    return dict(preset=args.config, data={"source": args.data, **_given(data)}, features=_given(features),
+                train=_given(train), runtime=dict(gpus=args.gpus, precision=args.precision),
+                run_name=args.run_name, output_dir=args.output_dir, saved_models_dir=args.saved_models_dir)
+
+
+def _given(values):
+    """The entries that are not None."""
+    return {key: value for key, value in values.items() if value is not None}

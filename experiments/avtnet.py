@@ -9,10 +9,6 @@ results.json, results.md, timing.json, confusion_matrix.png, tensorboard/) and t
 <saved-models-dir>/<run-name>/. Running the same command again resumes.
 """
 
-import os
-import sys
-
-from avtfuse.console import configure_output, errors_exit, keras_verbosity
 from avtfuse.models.avtnet.config import BN_NECKS, POOLINGS
 from avtfuse.models.avtnet.presets import VARIANTS
 from experiments import arguments
@@ -45,16 +41,7 @@ def experiment_config(args):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    configure_output(args.verbose)
-    from avtfuse.training.experiment import run_experiment
-
-    with errors_exit(args.debug):
-        config = experiment_config(args)
-        results = run_experiment(config, fresh=args.fresh, verbose=keras_verbosity(args.verbose, sys.stdout.isatty()))
-    with open(os.path.join(config.run_dir, "results.md")) as handle:
-        print(handle.read())
-    print(f"outputs: {config.run_dir}  SavedModel: {results['saved_model']}")
+    arguments.run_and_report(parse_args(argv), experiment_config)
 
 
 if __name__ == "__main__":

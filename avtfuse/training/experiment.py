@@ -96,8 +96,8 @@ def build_experiment(system="avtnet", variant=None, preset=None, data=None, feat
                      train=None, runtime=None, run_name=None, output_dir="runs", saved_models_dir="saved_models"):
     """An ExperimentConfig from a system's preset and variant plus changes per section (dicts of fields).
 
-    The model config follows from the variant and the data's shapes; `train`
-    and `features` changes go over the preset's. The default run name is
+    The model config follows from the variant and the data's shapes; `data`,
+    `train`, `features` and `model` changes go over the preset's. The default run name is
     <variant>-<preset>-<modality initials>-<protocol>-seed<seed>.
     """
     if system not in SYSTEMS:
@@ -107,9 +107,10 @@ def build_experiment(system="avtnet", variant=None, preset=None, data=None, feat
     preset_name = preset or next(iter(spec.presets))
     preset = spec.preset(preset_name)
     feature_config = FeatureConfig(**{**preset.features, **(features or {})})
-    data_config = DataConfig(**{**(data or {}), "features": feature_config})
+    data_config = DataConfig(**{**preset.data, **(data or {}), "features": feature_config})
     model_config = spec.model_config(
-        variant, data_config.modalities, feature_config.shapes(data_config.modalities), **(model or {}))
+        variant, data_config.modalities, feature_config.shapes(data_config.modalities),
+        **{**preset.model, **(model or {})})
     train_config = TrainConfig(**{**preset.train, **(train or {})})
     if run_name is None:
         run_name = "{}-{}-{}-{}-seed{}".format(variant, preset_name, "".join(m[0] for m in data_config.modalities),
@@ -161,7 +162,7 @@ def run_experiment(config, fresh=False, verbose=2):
     fit_model_to_data(config, data)
     open_run_dir(config, data.content_hash, fresh)
     save_class_names(data.class_names, os.path.join(config.run_dir, LABELS_FILE))
-    logger.info("%d people; train %d samples %s; validation %d; test %d samples %s", data.num_people,
+    logger.info("%d classes; train %d samples %s; validation %d; test %d samples %s", data.num_people,
                 data.count("train"), data.condition_counts("train"), data.count("valid"), data.count("test"),
                 data.condition_counts("test"))
     runner = PhaseRunner(config.run_dir, verbose)
@@ -193,11 +194,16 @@ def run_experiment(config, fresh=False, verbose=2):
 
 def fit_model_to_data(config, data):
     """Sets the model config's modalities and input shapes to those of the prepared data, where they differ from
-    the settings' (a modality no recording has; `.npy` features of their own shape)."""
+    the settings' (a modality no recording has; `.npy` features of their own shape). With one modality left,
+    batch replication (which drops one of several modalities) is turned off, with a warning."""
     fields = {"modalities": data.modalities, **SYSTEMS[config.system].input_fields(data.shapes)}
     if any(getattr(config.model, name) != value for name, value in fields.items()):
         logger.info("model inputs follow the data: %s", data.shapes)
         config.model = config.model.replace(**fields)
+    if len(data.modalities) == 1 and config.train.replication != "none":
+        logger.warning("modality dropout %s needs two modalities; the run has %s alone: trained without it",
+                       config.train.replication, data.modalities[0])
+        config.train = config.train.replace(replication="none")
 
 
 def reference_results(data, conditions, seed):
@@ -214,14 +220,22 @@ def reference_results(data, conditions, seed):
         test_inputs, test_labels = data.modality_arrays(modality, "test")
         if len(set(train_labels)) < 2 or not len(test_labels):
             continue
+        kind = modality if modality != "audio" or _audio_is_log_mel(data) else "audio features"
         references[name] = {
-            "accuracy": reference_accuracy(modality, train_inputs, train_labels, test_inputs, test_labels, seed),
+            "accuracy": reference_accuracy(kind, train_inputs, train_labels, test_inputs, test_labels, seed),
             "model_accuracy": conditions[name]["accuracy"],
-            "description": reference_description(modality, train_inputs),
+            "description": reference_description(kind, train_inputs),
             "train": len(train_labels), "test": len(test_labels),
             "test_seen_in_training": int((data.modality_rows(modality, "train")
                                           & data.modality_rows(modality, "test")).sum())}
     return references
+
+
+def _audio_is_log_mel(data):
+    """True when the audio input is the log-mel spectrogram the reference turns into MFCC statistics (not MFCCs,
+    nor `.npy` features of their own shape, which it summarises as a feature sequence)."""
+    features = data.config.features
+    return features.audio_features == "log_mel" and tuple(data.shapes["audio"]) == features.shapes(["audio"])["audio"]
 
 
 def predict_split(classifier, data, split, batch_size):
@@ -247,7 +261,10 @@ def summarize(labels, predicted, present, config, runtime, data):
         "variant": config.variant,
         "modalities": list(data.modalities),
         "protocol": config.data.protocol,
+        "fold": config.data.fold if config.data.protocol == "folds" else None,
         "sampler": config.train.sampler,
+        "replication": config.train.replication,
+        "missing_fill": config.data.missing_fill,
         "bn_neck_heads": list(getattr(model, "bn_neck_heads", ())),
         "device": runtime.device,
         "precision": runtime.precision,
