@@ -20,47 +20,29 @@ import sys
 from avtfuse.console import configure_output, errors_exit, keras_verbosity
 from avtfuse.contract import PROTOCOLS
 from avtfuse.models.avtnet.presets import VARIANTS
-from experiments import avtnet
+from experiments import arguments, avtnet
 
 # avtnet flags this command sets for every run itself.
 RESERVED_FLAGS = ("--variant", "--modalities", "--protocol", "--seed", "--run-name", "--output-dir",
                   "--saved-models-dir", "--fresh")
 
 
-def chosen_from(flag, allowed, convert=str):
-    """An argparse type: a comma list of values from `allowed` (any, when None), repeats dropped, order kept."""
-    def parse(text):
-        try:
-            chosen = [convert(item.strip()) for item in text.split(",") if item.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag}: cannot read {text!r}") from None
-        unknown = [item for item in chosen if allowed is not None and item not in allowed]
-        if not chosen or unknown:
-            raise argparse.ArgumentTypeError(f"{flag}: choose from {', '.join(allowed or ['integers'])}")
-        return tuple(dict.fromkeys(chosen))
-    return parse
-
-
 def parse_args(argv=None):
     """Returns (table arguments, avtnet arguments applied to every run)."""
     parser = argparse.ArgumentParser(prog="python -m experiments.avtnet_table", description=__doc__,
                                      allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", type=chosen_from("--variants", VARIANTS), default=tuple(VARIANTS),
+    parser.add_argument("--variants", type=arguments.chosen_from("--variants", VARIANTS), default=tuple(VARIANTS),
                         help=f"comma-separated variants (default all: {','.join(VARIANTS)})")
-    parser.add_argument("--seeds", type=chosen_from("--seeds", None, int), default=(0, 1, 2),
+    parser.add_argument("--seeds", type=arguments.chosen_from("--seeds", None, int), default=(0, 1, 2),
                         help="comma-separated seeds; each is its own data set, split and training (default 0,1,2)")
-    parser.add_argument("--protocols", type=chosen_from("--protocols", PROTOCOLS), default=PROTOCOLS,
+    parser.add_argument("--protocols", type=arguments.chosen_from("--protocols", PROTOCOLS), default=PROTOCOLS,
                         help="comma-separated split protocols, paper and/or strict (default both)")
     parser.add_argument("--bimodal", action=argparse.BooleanOptionalAction, default=True,
                         help="also run prop on audio+visible, audio+thermal and visible+thermal (Table 2; default on)")
     parser.add_argument("--output-dir", default=os.path.join("runs", "avtnet_table"),
                         help="where the tables, plot, JSON, runs/ and saved_models/ go (default runs/avtnet_table)")
-    args, passthrough = parser.parse_known_args(argv)
-    passthrough = [flag for flag in passthrough if flag != "--"]
-    reserved = [flag for flag in passthrough if flag.split("=")[0] in RESERVED_FLAGS]
-    if reserved:
-        parser.error(f"{', '.join(reserved)}: set by this command for every run; use --variants, --seeds, "
-                     "--protocols, --bimodal and --output-dir instead")
+    args, passthrough = arguments.table_args(parser, argv, RESERVED_FLAGS,
+                                             "--variants, --seeds, --protocols, --bimodal and --output-dir")
     return args, avtnet.parse_args(passthrough)
 
 

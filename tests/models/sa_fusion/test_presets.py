@@ -49,10 +49,9 @@ def test_presets():
                                "ablation": "complete", "synthetic_subjects": 6}
         assert Preset.from_dict(preset.to_dict()).to_dict() == preset.to_dict()
     assert small.model["frame_encoder"] == "small" and paper.model["frame_encoder"] == "mobilenet"
-    for preset in (small, paper):  # the code's steps at 40, 55, 65, 70 of 100 epochs, scaled to the preset
-        epochs = preset.train["epochs_embed"]
-        scaled = [round(step * epochs / 100) for step in (40, 55, 65, 70)]
-        assert max(abs(a - b) for a, b in zip(preset.train["lr_step_epochs"], scaled)) <= 1
+    assert paper.train["epochs_embed"] == 100 and paper.train["lr_step_epochs"] == (40, 55, 65, 70)  # the code's
+    # a short run keeps the full rate until its last fifth
+    assert min(small.train["lr_step_epochs"]) > 0.75 * small.train["epochs_embed"]
     assert paper.features["image_size"] == (112, 112) and paper.model == {"frame_encoder": "mobilenet"}
     assert paper.train["epochs_embed"] == 100 and paper.train["lr_step_epochs"] == (40, 55, 65, 70)
     assert paper.train["early_stopping"] == 100
@@ -72,7 +71,7 @@ def mixed_float16():
 
 def test_linear_head(mixed_float16):
     head = build_linear_head(256, 8)
-    assert [type(layer).__name__ for layer in head.layers] == ["InputLayer", "Dense", "Activation"]
+    assert [type(layer).__name__ for layer in head.layers] == ["InputLayer", "Dense"]
     assert head.count_params() == 256 * 8 + 8
     probabilities = head(np.random.default_rng(0).normal(size=(3, 256)).astype("float32"))
     assert keras.backend.standardize_dtype(probabilities.dtype) == "float32"
