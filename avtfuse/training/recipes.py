@@ -1,7 +1,9 @@
 """Recipes: which phases train a system's variant. Each returns the trained `ContractClassifier`.
 
 Every phase ends by measuring its batch-norm statistics on the training data
-(`avtfuse.training.batch_norm`), so that inference normalises as training did.
+(`avtfuse.training.batch_norm`), so that inference normalises as training did;
+an end-to-end phase measures them on its training batches as it saw them
+(with their modality dropout or replication).
 
 `RECIPES` maps the recipe names that `avtfuse.models.system.Variant` uses to
 functions of a `RecipeContext`. A phase finished earlier in the run folder is
@@ -123,7 +125,7 @@ def end_to_end(context):
     classifier.adapt(context.data.samples("train"))
     runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed,
                validation=context.validation_batches(), early_stopping=context.early_stopping("val_accuracy", "max"))
-    refresh_batch_norm(classifier, context.data.batches("train", cfg.batch_size))
+    refresh_batch_norm(classifier, context.training_batches(0)[0])  # as trained: replicated, dropped copies too
     runner.finish("end_to_end", {"classifier.keras": classifier.save})
     return classifier
 
