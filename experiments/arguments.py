@@ -3,7 +3,6 @@
 
 import argparse
 import os
-import sys
 
 from avtfuse.contract import ABLATIONS, MODALITIES, PROTOCOLS
 
@@ -81,47 +80,6 @@ def parser(prog, description, epilog=None):
                          help="0 warnings only; 1 progress (default); 2 also TensorFlow's notices and Keras warnings")
     runtime.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
     return parser
-
-
-def chosen_from(flag, allowed, convert=str):
-    """An argparse type: a comma list of values from `allowed` (any, when None), repeats dropped, order kept."""
-    def parse(text):
-        try:
-            chosen = [convert(item.strip()) for item in text.split(",") if item.strip()]
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag}: cannot read {text!r}") from None
-        unknown = [item for item in chosen if allowed is not None and item not in allowed]
-        if not chosen or unknown:
-            raise argparse.ArgumentTypeError(f"{flag}: choose from {', '.join(allowed or ['integers'])}")
-        return tuple(dict.fromkeys(chosen))
-    return parse
-
-
-def table_args(parser, argv, reserved_flags, own_flags):
-    """A table runner's arguments and the flags after them that go to every run: (namespace, [flags]).
-    A flag the table sets for every run itself (`reserved_flags`) is refused, naming `own_flags` instead."""
-    args, passthrough = parser.parse_known_args(argv)
-    passthrough = [flag for flag in passthrough if flag != "--"]
-    reserved = [flag for flag in passthrough if flag.split("=")[0] in reserved_flags]
-    if reserved:
-        parser.error(f"{', '.join(reserved)}: set by this command for every run; use {own_flags} instead")
-    return args, passthrough
-
-
-def run_and_report(args, experiment_config):
-    """Runs (or resumes) the experiment of parsed arguments, prints its results.md and where its outputs are.
-    experiment_config(args) -> its ExperimentConfig. A bad input exits with its one-line message."""
-    from avtfuse.console import configure_output, errors_exit, keras_verbosity
-
-    configure_output(args.verbose)
-    from avtfuse.training.experiment import run_experiment
-
-    with errors_exit(args.debug):
-        config = experiment_config(args)
-        results = run_experiment(config, fresh=args.fresh, verbose=keras_verbosity(args.verbose, sys.stdout.isatty()))
-    with open(os.path.join(config.run_dir, "results.md")) as handle:
-        print(handle.read())
-    print(f"outputs: {config.run_dir}  SavedModel: {results['saved_model']}")
 
 
 def parse_subjects(text):

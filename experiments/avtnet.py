@@ -11,7 +11,7 @@ results.json, results.md, timing.json, confusion_matrix.png, tensorboard/) and t
 
 from avtfuse.models.avtnet.config import BN_NECKS, POOLINGS
 from avtfuse.models.avtnet.presets import VARIANTS
-from experiments import arguments
+from experiments import arguments, runner
 
 VARIANT_HELP = "variants (--variant):\n" + "\n".join(
     f"  {name:<14} {variant.description}" for name, variant in VARIANTS.items())
@@ -41,7 +41,7 @@ def experiment_config(args):
 
 
 def main(argv=None):
-    arguments.run_and_report(parse_args(argv), experiment_config)
+    runner.run_and_report(parse_args(argv), experiment_config)
 
 
 if __name__ == "__main__":

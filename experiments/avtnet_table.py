@@ -20,7 +20,7 @@ import sys
 from avtfuse.console import configure_output, errors_exit, keras_verbosity
 from avtfuse.contract import PROTOCOLS
 from avtfuse.models.avtnet.presets import VARIANTS
-from experiments import arguments, avtnet
+from experiments import avtnet, runner
 
 # avtnet flags this command sets for every run itself.
 RESERVED_FLAGS = ("--variant", "--modalities", "--protocol", "--seed", "--run-name", "--output-dir",
@@ -31,17 +31,17 @@ def parse_args(argv=None):
     """Returns (table arguments, avtnet arguments applied to every run)."""
     parser = argparse.ArgumentParser(prog="python -m experiments.avtnet_table", description=__doc__,
                                      allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", type=arguments.chosen_from("--variants", VARIANTS), default=tuple(VARIANTS),
+    parser.add_argument("--variants", type=runner.chosen_from("--variants", VARIANTS), default=tuple(VARIANTS),
                         help=f"comma-separated variants (default all: {','.join(VARIANTS)})")
-    parser.add_argument("--seeds", type=arguments.chosen_from("--seeds", None, int), default=(0, 1, 2),
+    parser.add_argument("--seeds", type=runner.chosen_from("--seeds", None, int), default=(0, 1, 2),
                         help="comma-separated seeds; each is its own data set, split and training (default 0,1,2)")
-    parser.add_argument("--protocols", type=arguments.chosen_from("--protocols", PROTOCOLS), default=PROTOCOLS,
+    parser.add_argument("--protocols", type=runner.chosen_from("--protocols", PROTOCOLS), default=PROTOCOLS,
                         help="comma-separated split protocols, paper and/or strict (default both)")
     parser.add_argument("--bimodal", action=argparse.BooleanOptionalAction, default=True,
                         help="also run prop on audio+visible, audio+thermal and visible+thermal (Table 2; default on)")
     parser.add_argument("--output-dir", default=os.path.join("runs", "avtnet_table"),
                         help="where the tables, plot, JSON, runs/ and saved_models/ go (default runs/avtnet_table)")
-    args, passthrough = arguments.table_args(parser, argv, RESERVED_FLAGS,
+    args, passthrough = runner.table_args(parser, argv, RESERVED_FLAGS,
                                              "--variants, --seeds, --protocols, --bimodal and --output-dir")
     return args, avtnet.parse_args(passthrough)
 

@@ -14,7 +14,7 @@ Outputs as for python -m experiments.avtnet; running the same command again resu
 """
 
 from avtfuse.models.sa_fusion.config import FRAME_ENCODERS, FUSIONS, HEADS
-from experiments import arguments
+from experiments import arguments, runner
 
 # --dropout: (TrainConfig.replication, DataConfig.missing_fill)
 DROPOUTS = {"none": ("none", "zeros"), "softhard": ("softhard", "zeros"), "noise": ("noise", "noise")}
@@ -63,7 +63,7 @@ def experiment_config(args):
 
 
 def main(argv=None):
-    arguments.run_and_report(parse_args(argv), experiment_config)
+    runner.run_and_report(parse_args(argv), experiment_config)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 
-from experiments import arguments, sa_fusion
+from experiments import runner, sa_fusion
 
 FUSIONS = ("lt1", "lt4", "it1", "it4", "ia1", "ia4")
 CONDITIONS = ("complete", "only_audio", "only_visible", "average")
@@ -48,16 +48,16 @@ def parse_args(argv=None):
     """Returns (table arguments, sa_fusion arguments applied to every run)."""
     parser = argparse.ArgumentParser(prog="python -m experiments.sa_fusion_table", description=__doc__,
                                      allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fusions", type=arguments.chosen_from("--fusions", FUSIONS), default=FUSIONS,
+    parser.add_argument("--fusions", type=runner.chosen_from("--fusions", FUSIONS), default=FUSIONS,
                         help=f"comma-separated fusions (default all: {','.join(FUSIONS)})")
-    parser.add_argument("--dropouts", type=arguments.chosen_from("--dropouts", tuple(sa_fusion.DROPOUTS)),
+    parser.add_argument("--dropouts", type=runner.chosen_from("--dropouts", tuple(sa_fusion.DROPOUTS)),
                         default=tuple(sa_fusion.DROPOUTS),
                         help="comma-separated settings (default none,softhard,noise)")
-    parser.add_argument("--folds", type=arguments.chosen_from("--folds", range(1, 6), int), default=(1,),
+    parser.add_argument("--folds", type=runner.chosen_from("--folds", range(1, 6), int), default=(1,),
                         help="comma-separated actor folds 1..5 (default 1; the paper: 1,2,3,4,5)")
     parser.add_argument("--output-dir", default=os.path.join("runs", "sa_fusion_table"),
                         help="where table2.md, table2.json, runs/ and saved_models/ go (default runs/sa_fusion_table)")
-    args, passthrough = arguments.table_args(parser, argv, RESERVED_FLAGS,
+    args, passthrough = runner.table_args(parser, argv, RESERVED_FLAGS,
                                              "--fusions, --dropouts, --folds and --output-dir")
     return args, sa_fusion.parse_args(passthrough)
 
