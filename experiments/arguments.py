@@ -46,6 +46,9 @@ def parser(prog, description, epilog=None):
     data.add_argument("--synthetic-subjects", type=int, default=12, help="people in the synthetic set (default 12)")
     data.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR,
                       help="where the synthetic set and the decoded-feature cache are written")
+    data.add_argument("--missing-rates", type=missing_rates, metavar="RATES",
+                      help="evaluate the test split with this share of every sequence's steps missing (static "
+                      "masks, the same for every system), e.g. 0,0.1,...,0.9 (MCT-HFR's default), or none")
     data.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                       help="bad input files: stop naming the file, or skip and count them")
     train = parser.add_argument_group("training")
@@ -118,11 +121,27 @@ def experiment_kwargs(args, sample_rate=44100):
                 label=args.label, validation_fraction=args.validation_fraction,
                 subjects=parse_subjects(args.subjects), frame=frame, synthetic_subjects=args.synthetic_subjects,
                 cache_dir=args.cache_dir, on_error=args.on_error, seed=args.seed)
-    return dict(preset=args.config, data={"source": args.data, **_given(data)}, features=_given(features),
-                train=_given(train), runtime=dict(gpus=args.gpus, precision=args.precision),
+    if args.missing_rates is not None:
+        data["missing_rates"] = args.missing_rates
+    return dict(preset=args.config, data={"source": args.data, **given(**data)}, features=given(**features),
+                train=given(**train), runtime=dict(gpus=args.gpus, precision=args.precision),
                 run_name=args.run_name, output_dir=args.output_dir, saved_models_dir=args.saved_models_dir)
 
 
-def _given(values):
-    """The entries that are not None."""
+def given(**values):
+    """The keyword arguments that are not None (flags left unset keep the preset's value)."""
     return {key: value for key, value in values.items() if value is not None}
+
+
+def missing_rates(text):
+    """An argparse type: '0,0.1,...' or 'none' -> a tuple of rates in [0, 1) (empty for 'none')."""
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        rates = tuple(float(item) for item in text.split(",") if item.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--missing-rates: cannot read {text!r}; use e.g. 0,0.1,0.2 or none") \
+            from None
+    if len(rates) < 2 or any(not 0.0 <= rate < 1.0 for rate in rates):
+        raise argparse.ArgumentTypeError(f"--missing-rates: need two or more rates in [0, 1), got {text!r}")
+    return rates

@@ -32,8 +32,9 @@ def table_args(parser, argv, reserved_flags, own_flags):
 
 
 def run_and_report(args, experiment_config):
-    """Runs (or resumes) the experiment of parsed arguments, prints its results.md and where its outputs are.
-    experiment_config(args) -> its ExperimentConfig. A bad input exits with its one-line message."""
+    """Runs (or resumes) the experiment of parsed arguments, prints its results.md and where its outputs are;
+    returns (ExperimentConfig, results). experiment_config(args) -> its ExperimentConfig. A bad input exits with
+    its one-line message."""
     from avtfuse.console import configure_output, errors_exit, keras_verbosity
 
     configure_output(args.verbose)
@@ -45,3 +46,4 @@ def run_and_report(args, experiment_config):
     with open(os.path.join(config.run_dir, "results.md")) as handle:
         print(handle.read())
     print(f"outputs: {config.run_dir}  SavedModel: {results['saved_model']}")
+    return config, results

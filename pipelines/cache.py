@@ -7,7 +7,12 @@ shards' contents, the data's identity in a run) written last, so a cache is
 used only once it is complete. Any change of files, modalities or feature
 settings gives a new fingerprint and so a new cache rather than stale data.
 Each example holds `index` (its position in the cache), `recorded` float32
-[M] and each modality as raw float32 bytes (zeros where not recorded).
+[M], `steps` int64 [M] (the real steps of each sequence modality: the length
+of a shorter `.npy` feature sequence before its zero padding, T for decoded
+media and for a modality the recording lacks, 0 for a single frame or
+vector) and each modality as raw float32 bytes (zeros where not recorded).
+The folder name and meta.json carry FORMAT_VERSION, so a cache written in an
+older layout is never read.
 """
 
 import hashlib
@@ -19,15 +24,20 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
+from pipelines.features import sequence_length
+
 from avtfuse.files import atomic_text
 
 logger = logging.getLogger(__name__)
 
 META_FILE = "meta.json"
+# 2: examples hold `steps`. A new layout gets a new number, hence new folders (old caches are left unread).
+FORMAT_VERSION = 2
 
 
 def cache_path(cache_dir, key):
-    return os.path.join(cache_dir, key)
+    """The folder of the cache of `key` in this layout (FORMAT_VERSION is part of its name)."""
+    return os.path.join(cache_dir, f"{key}-v{FORMAT_VERSION}")
 
 
 def is_complete(path):
@@ -36,6 +46,10 @@ def is_complete(path):
 
 def write_cache(examples, path, modalities, shapes, describe, num_shards=4):
     """Writes (recording, {modality: float32 array}) pairs (from `features.extract_features`) as TFRecord shards.
+
+    A decoded dict's `steps` attribute (features.Decoded), where there is one,
+    gives the real step counts of its shorter sequences; every other sequence
+    modality, recorded or not, counts T steps.
 
     `describe(written)` -> dict of meta entries for the list of recordings
     written, in cache order. Returns that list. The shards are written under
@@ -54,8 +68,8 @@ def write_cache(examples, path, modalities, shapes, describe, num_shards=4):
     finally:
         for w in writers:
             w.close()
-    meta = {"count": len(written), "num_shards": num_shards, "shapes": {m: list(shapes[m]) for m in modalities},
-            **describe(written)}
+    meta = {"format": FORMAT_VERSION, "count": len(written), "num_shards": num_shards,
+            "shapes": {m: list(shapes[m]) for m in modalities}, **describe(written)}
     meta["content_sha256"] = content_sha256(tmp, num_shards)
     atomic_text(os.path.join(tmp, META_FILE), json.dumps(meta, indent=2))
     shutil.rmtree(path, ignore_errors=True)
@@ -85,17 +99,22 @@ def read_meta(path):
 
 
 def read_cache(path):
-    """Reads a cache back as per-recording dicts {"index", "recorded", <modality>...} (deterministic order)."""
+    """Reads a cache back as per-recording dicts {"index", "recorded", "steps", <modality>...} (deterministic
+    order); refuses a cache of another FORMAT_VERSION."""
     meta = read_meta(path)
+    if meta.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{path}: a feature cache of format {meta.get('format', 1)}, this version reads format "
+                         f"{FORMAT_VERSION}; delete it, or let prepare() write a new one")
     shapes = {m: tuple(shape) for m, shape in meta["shapes"].items()}
     files = [os.path.join(path, f"shard-{i:03d}.tfrecord") for i in range(meta["num_shards"])]
     spec = {m: tf.io.FixedLenFeature([], tf.string) for m in shapes}
     spec.update(index=tf.io.FixedLenFeature([], tf.int64),
-                recorded=tf.io.FixedLenFeature([len(shapes)], tf.float32))
+                recorded=tf.io.FixedLenFeature([len(shapes)], tf.float32),
+                steps=tf.io.FixedLenFeature([len(shapes)], tf.int64))
 
     def parse(record):
         raw = tf.io.parse_single_example(record, spec)
-        example = {"index": tf.cast(raw["index"], tf.int32), "recorded": raw["recorded"]}
+        example = {"index": tf.cast(raw["index"], tf.int32), "recorded": raw["recorded"], "steps": raw["steps"]}
         for m, shape in shapes.items():
             example[m] = tf.reshape(tf.io.decode_raw(raw[m], tf.float32), shape)
         return example
@@ -107,10 +126,14 @@ def read_cache(path):
 
 
 def _serialize(index, decoded, modalities, shapes):
-    """One tf.train.Example: raw float32 bytes per modality (zeros where not recorded)."""
+    """One tf.train.Example: raw float32 bytes per modality (zeros where not recorded), real step counts."""
+    real = getattr(decoded, "steps", {})
+    steps = [int(real.get(m, sequence_length(shapes[m]))) if m in decoded else sequence_length(shapes[m])
+             for m in modalities]
     feature = {
         "index": tf.train.Feature(int64_list=tf.train.Int64List(value=[index])),
         "recorded": tf.train.Feature(float_list=tf.train.FloatList(value=[float(m in decoded) for m in modalities])),
+        "steps": tf.train.Feature(int64_list=tf.train.Int64List(value=steps)),
     }
     for m in modalities:
         values = decoded[m] if m in decoded else np.zeros(shapes[m], np.float32)

@@ -11,7 +11,7 @@ import tensorflow as tf
 from avtfuse.config import Config
 from avtfuse.contract import (ABLATIONS, GIVEN_PROTOCOLS, MODALITIES, PROTOCOLS, SPLITS, canonical_modalities,
                               condition_name)
-from pipelines import ablation, augment, cache, splits, synthetic, synthetic_ravdess
+from pipelines import ablation, augment, cache, splits, step_masks, synthetic, synthetic_ravdess
 from pipelines import sampler as sampler_module
 from pipelines import features as feature_stage
 from pipelines.features import FeatureConfig
@@ -49,7 +49,10 @@ class DataConfig(Config):
     "complete"; the other subsets are evaluation-only test copies.
     `missing_fill`: what a missing modality holds in `SplitData.batches`
     (validation, test): "zeros" (the contract) or "noise" (N(0, 1), the same
-    for every run). `frame`: the camera frame of a recording (SpeakingFaces
+    for every run). `missing_rates`: the rates (in [0, 1)) at which the test
+    split is evaluated again with that share of every sequence's real steps
+    missing (pipelines.step_masks static masks, the same for every system and
+    run; empty: none). `frame`: the camera frame of a recording (SpeakingFaces
     folders and video files). A thermal palette "auto" becomes the synthetic
     set's palette without a `source`, "grey" with one.
     """
@@ -63,6 +66,7 @@ class DataConfig(Config):
     validation_fraction: float = 0.1
     ablation: str = "paper"
     missing_fill: str = "zeros"
+    missing_rates: tuple = ()
     label: str = "actor"
     subjects: tuple | None = None
     frame: str = "middle"
@@ -94,6 +98,13 @@ class DataConfig(Config):
             self._fail("test_fraction", "a fraction in (0, 1)")
         if not 0.0 <= self.validation_fraction < 1.0 - self.test_fraction:
             self._fail("validation_fraction", f"a fraction in [0, {1.0 - self.test_fraction:.3f})")
+        self.missing_rates = tuple(self.missing_rates)
+        if any(isinstance(r, bool) or not isinstance(r, (int, float)) or not 0.0 <= r < 1.0
+               for r in self.missing_rates) or len(set(self.missing_rates)) != len(self.missing_rates):
+            self._fail("missing_rates", "distinct rates in [0, 1)")
+        if len(self.missing_rates) == 1:
+            self._fail("missing_rates", "two or more rates (a curve), or none")
+        self.missing_rates = tuple(float(r) for r in self.missing_rates)
         if self.subjects is not None:
             self.subjects = tuple(self.subjects)
 
@@ -140,10 +151,21 @@ class SplitData:
         per = (self.assignment == SPLIT_IDS[split]).sum(axis=0)
         return {n: int(k) for n, k in zip(names, per) if k}
 
-    def samples(self, split, shuffle_recordings=False, seed=None):
+    @property
+    def sequence_modalities(self):
+        """The run's modalities with a time axis (step keys `<m>_mask`, `<m>_missing`; pipelines.step_masks)."""
+        return step_masks.sequence_modalities(self.modalities, self.shapes)
+
+    def samples(self, split, shuffle_recordings=False, seed=None, full=False):
         """Unbatched (inputs, label) examples of one split, in the data contract (with shuffle_recordings:
-        recordings in an order fixed by `seed`, the same on every iteration)."""
-        modalities = self.modalities
+        recordings in an order fixed by `seed`, the same on every iteration).
+
+        Each sequence modality gets `<m>_mask` (real steps, from the cache's
+        `steps`) and `<m>_missing` (every real step of an absent modality);
+        with `full`, also `<m>_full`, its tensor before the ablation (training
+        with step dropout only). pipelines.step_masks.
+        """
+        modalities, shapes = self.modalities, self.shapes
         split_id = SPLIT_IDS[split]
         conditions = tf.constant(self.conditions, tf.float32)
         assignment = tf.constant(self.assignment, tf.int32)
@@ -158,8 +180,10 @@ class SplitData:
             label = tf.gather(labels, example["index"])
             inputs = {m: example[m] for m in modalities}
             inputs.update(present=example["recorded"], recording=tf.gather(recording_ids, example["index"]))
+            inputs = step_masks.with_step_masks(inputs, example["steps"], modalities, shapes, full=full)
             chosen = tf.data.Dataset.from_tensor_slices((row, conditions)).filter(lambda a, _: a == split_id)
-            return chosen.map(lambda _, present: (ablation.apply_presence(inputs, present, modalities), label))
+            return chosen.map(lambda _, present: (
+                step_masks.sync_missing(ablation.apply_presence(inputs, present, modalities), modalities), label))
 
         return recordings.flat_map(copies)
 
@@ -188,14 +212,27 @@ class SplitData:
         shape = self.shapes[modality]
         return np.array(inputs, np.float32).reshape(-1, *shape), np.array(labels, np.int64)
 
-    def batches(self, split, batch_size):
-        """Batched, prefetched examples of a split in cache order (evaluation and embedding).
+    def batches(self, split, batch_size, missing_rate=None, complete_only=False):
+        """Batched, prefetched examples of a split in cache order (evaluation and embedding); with
+        `complete_only`, only the samples with every modality of the run present.
 
-        Under config.missing_fill "noise" each missing modality holds N(0, 1)
+        With `missing_rate` r, the static rate-r step masks (SYSTEMS.md 1.2;
+        step_masks.apply_static_rate, keyed by recording, modality, r and
+        config.seed) are applied to each sequence modality of each example:
+        the same steps for every run, system and batch size. Under
+        config.missing_fill "noise" each missing modality holds N(0, 1)
         noise drawn per recording (ablation.fill_missing_with_noise, keyed by
         the recording id and config.seed): the same whatever the batch size.
         """
         data = self.samples(split)
+        if complete_only:
+            data = data.filter(lambda inputs, label: tf.reduce_all(inputs["present"] > 0))
+        if missing_rate is not None:
+            modalities, seed, rate = self.modalities, self.config.seed, float(missing_rate)
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"missing_rate: expected a rate in [0, 1], got {missing_rate}")
+            data = data.map(lambda inputs, label: (step_masks.apply_static_rate(inputs, modalities, rate, seed), label),
+                            num_parallel_calls=tf.data.AUTOTUNE)
         if self.config.missing_fill == "noise":
             modalities, seed = self.modalities, self.config.seed
             data = data.map(lambda inputs, label: (ablation.fill_missing_with_noise(inputs, modalities, seed), label),
@@ -207,8 +244,14 @@ class SplitData:
         """The training samples in cache order, held in memory once for every epoch of the P x K sampler."""
         return self.samples("train").cache()
 
+    @functools.cached_property
+    def cached_full_training_samples(self):
+        """`cached_training_samples` with `<m>_full` (for step dropout under the P x K sampler)."""
+        return self.samples("train", full=True).cache()
+
     def training_batches(self, epoch, batch_size, seed, sampler="random", people_per_batch=8,
-                         dropout_rate=0.0, dropout_mode="hard", spec_augment=0, replication=None):
+                         dropout_rate=0.0, dropout_mode="hard", spec_augment=0, replication=None,
+                         step_dropout=0.0, ramp_epochs=0):
         """The training batches of one epoch: (dataset of exactly `steps` batches, steps).
 
         The batches are a function of (seed, epoch) alone, the same on every
@@ -224,9 +267,25 @@ class SplitData:
         `replication` "softhard" or "noise" (instead of `dropout_rate`): each
         batch of batch_size samples becomes (2 + M) or (1 + M) times as many
         (pipelines.ablation.ReplicatedModalityDropout); `steps` is unchanged.
+        Sequence modalities carry `<m>_mask` and `<m>_missing`, kept in step
+        with any modality dropout. `step_dropout` p > 0 (MCT-HFR's dynamic
+        incomplete training, pipelines.step_masks.DynamicStepDropout, applied
+        last): the samples also carry `<m>_full`, and in a share of each batch
+        rising linearly from 0 to 1 over the first `ramp_epochs` epochs (0: all
+        from the start) every real step is dropped with probability p. (SpecAugment
+        and soft or noise modality dropout change `<m>` beyond `<m>_full` * (1 -
+        `<m>_missing`); hard dropout and replication keep it.)
         """
         epoch_seed = seed * 100_003 + epoch
         replicate = None
+        full = step_dropout > 0
+        if full and replication is not None:
+            raise ValueError("step_dropout: choose replicated modality dropout (replication) or step dropout, "
+                             "not both")
+        if not 0.0 <= step_dropout < 1.0:
+            raise ValueError(f"step_dropout: expected a probability in [0, 1), got {step_dropout}")
+        if int(ramp_epochs) != ramp_epochs or ramp_epochs < 0:
+            raise ValueError(f"ramp_epochs: expected an integer >= 0, got {ramp_epochs}")
         if replication is not None:
             if dropout_rate > 0:
                 raise ValueError("replication: choose replicated or per-sample modality dropout (dropout_rate), "
@@ -236,23 +295,30 @@ class SplitData:
             samples_per_person = batch_size // people_per_batch
             rows, _ = np.nonzero(self.assignment == SPLIT_IDS["train"])
             steps = sampler_module.pk_steps_per_epoch(len(rows), people_per_batch, samples_per_person)
+            samples = self.cached_full_training_samples if full else self.cached_training_samples
             data = sampler_module.pk_batches(
-                self.cached_training_samples, self.labels[rows], people_per_batch, samples_per_person,
-                seed=epoch_seed).take(steps)
+                samples, self.labels[rows], people_per_batch, samples_per_person, seed=epoch_seed).take(steps)
         else:
             count = self.count("train")
             if count < batch_size:
                 raise ValueError(f"batch_size: {batch_size} exceeds the {count} training samples")
             steps = count // batch_size
-            data = self.samples("train", shuffle_recordings=True, seed=epoch_seed)
+            data = self.samples("train", shuffle_recordings=True, seed=epoch_seed, full=full)
             data = data.shuffle(min(2048, count), seed=epoch_seed, reshuffle_each_iteration=False)
             data = data.batch(batch_size, drop_remainder=True)
         if spec_augment and "audio" in self.modalities:
             data = data.map(augment.SpecAugment(spec_augment))
+        modalities = self.modalities
         if dropout_rate > 0:
             data = data.enumerate().map(ablation.ModalityDropout(dropout_rate, dropout_mode, seed=epoch_seed))
         if replicate is not None:
             data = data.enumerate().map(replicate)
+        if (dropout_rate > 0 or replicate is not None) and self.sequence_modalities:
+            data = data.map(lambda inputs, labels: (step_masks.sync_missing(inputs, modalities), labels))
+        if full:
+            data = data.enumerate().map(step_masks.DynamicStepDropout(
+                step_dropout, ramp_steps=int(ramp_epochs) * steps, steps_per_epoch=steps, epoch=epoch, seed=seed,
+                modalities=modalities))
         return without_autotune(data.prefetch(tf.data.AUTOTUNE)), steps
 
 

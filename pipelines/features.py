@@ -3,7 +3,9 @@
 Every file is decoded once, in Python threads (libsndfile, soxr and OpenCV
 release the interpreter while they work): audio -> mono waveform at the run's
 rate -> the speech window; frames -> [h, w, c] in [0, 1], or frame sequences
-[T, h, w, c]; `.npy` files (pre-extracted features) are read as they are. The
+[T, h, w, c]; `.npy` files (pre-extracted features) are read as they are (a
+shorter [T, D] sequence zero-padded at the end, its real length kept in
+`Decoded.steps` for the cache's `steps`). The
 log-mel spectrogram (or the MFCCs) of a chunk of windows is then one
 tf.signal call. Every bad file is handed to the
 ErrorPolicy, so that one pass reports all of them.
@@ -136,8 +138,25 @@ def data_shapes(recordings, modalities, config):
     return shapes
 
 
+def sequence_length(shape):
+    """T of an example of `shape` when it is a sequence (a time axis first: [T, D] features or log-mel,
+    [T, H, W, C] frames); 0 otherwise (a single frame [H, W, C], a feature vector [D])."""
+    return int(shape[0]) if len(shape) in (2, 4) else 0
+
+
+class Decoded(dict):
+    """The decoded inputs of one recording, {modality: float32 array}, and `steps` {modality: real step count}
+    for the `.npy` feature sequences ([T, D], zero-padded at the end to the set's T: their original T).
+    Modalities not in `steps` are full: T steps for a sequence, none for a single frame or vector."""
+
+    def __init__(self, *args, steps=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.steps = dict(steps or {})
+
+
 def _load_features(path, shape):
-    """A `.npy` feature file as float32 `shape` (a shorter [T, D] zero-padded at the end); DataError if bad."""
+    """A `.npy` feature file as float32 `shape` (a shorter [T, D] zero-padded at the end) and its own first
+    dimension (the real T of a sequence); DataError if bad."""
     try:
         values = np.load(path, allow_pickle=False).astype(np.float32)
     except (OSError, ValueError) as error:
@@ -147,22 +166,26 @@ def _load_features(path, shape):
         raise DataError(path, f"features of shape {list(values.shape)}; this set's are {layout} = {list(shape)}")
     if not np.isfinite(values).all():
         raise DataError(path, "features hold NaN or infinite values")
-    return np.pad(values, [(0, shape[0] - values.shape[0])] + [(0, 0)] * (values.ndim - 1)) if values.ndim == 2 \
-        else values
+    if values.ndim == 2:
+        return np.pad(values, [(0, shape[0] - values.shape[0]), (0, 0)]), values.shape[0]
+    return values, values.shape[0]
 
 
 def decode_recording(recording, modalities, config, shapes, frame="middle"):
     """The decoded inputs of one recording: {modality: float32 array} for the modalities it has (audio: the
     waveform window [audio_samples], or its features; frames as config.shapes, `frame` choosing the one frame
-    of a video or folder when config.frames = 0). Raises DataError naming the first bad file."""
+    of a video or folder when config.frames = 0), as a `Decoded` dict whose `steps` gives the real length of
+    each `.npy` feature sequence before padding. Raises DataError naming the first bad file."""
     frame_args = {"frame": frame, "frames": config.frames, "seconds": config.frame_seconds, "crop": config.frame_crop}
-    decoded = {}
+    decoded = Decoded()
     for m in modalities:
         path = recording.path(m)
         if not path:
             continue
         if is_feature_file(path):
-            decoded[m] = _load_features(path, shapes[m])
+            decoded[m], steps = _load_features(path, shapes[m])
+            if sequence_length(shapes[m]):
+                decoded.steps[m] = steps
         elif m == "audio":
             decoded[m] = audio.load_waveform(
                 path, config.sample_rate, config.audio_samples, config.audio_crop, config.trim_db)
@@ -187,7 +210,8 @@ def audio_features(waveforms, config):
 def extract_features(recordings, modalities, config, shapes, policy, frame="middle", workers=None):
     """Yields (recording, {modality: float32 array of `shapes[modality]`}) for each good recording, in order.
 
-    Modalities a recording lacks are absent from its dict. Decoding runs in
+    Modalities a recording lacks are absent from its dict (a `Decoded`, whose `steps` holds the real lengths of
+    `.npy` feature sequences). Decoding runs in
     `workers` threads (default: the CPU count); a bad recording is handed to
     `policy` and left out.
     """

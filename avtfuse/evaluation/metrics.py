@@ -44,14 +44,17 @@ def classification_metrics(y_true, y_pred):
     }
 
 
-def auilc(missing_rates, scores):
-    """Area under the incomplete-learning curve, normalised by the span of missing rates.
+def auilc(missing_rates, scores, normalize=True):
+    """Area under the incomplete-learning curve (MCT-HFR eq. 19), by default normalised by the span of rates.
 
     `missing_rates` [K >= 2] distinct rates (e.g. 0.0, 0.1, ..., 0.9, in any
     order); `scores` [K] the metric measured at each rate. The curve is
-    integrated with the trapezoid rule over the sorted rates and divided by
-    (max rate - min rate), so the result is the curve's mean height in the
-    units of `scores` (a model scoring s at every rate gets exactly s).
+    integrated with the trapezoid rule over the sorted rates,
+    sum_i (s_i + s_{i+1}) / 2 * (r_{i+1} - r_i). normalize=True divides by
+    (max rate - min rate), giving the curve's mean height in the units of
+    `scores` (s at every rate gives s); normalize=False returns the area
+    itself, as the MCT-HFR paper and code report it (s at every rate over
+    0.0..0.9 gives 0.9 s).
     """
     rates = np.asarray(missing_rates, dtype=np.float64)
     values = np.asarray(scores, dtype=np.float64)
@@ -65,4 +68,5 @@ def auilc(missing_rates, scores):
     rates, values = rates[order], values[order]
     if np.any(np.diff(rates) == 0):
         raise ValueError(f"missing_rates: repeated rate in {rates.tolist()}")
-    return float(np.trapz(values, rates) / (rates[-1] - rates[0]))
+    area = float(np.sum(np.diff(rates) * (values[1:] + values[:-1]) / 2.0))
+    return area / (rates[-1] - rates[0]) if normalize else area

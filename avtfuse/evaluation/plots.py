@@ -1,4 +1,4 @@
-"""Confusion-matrix plot written as a PNG (matplotlib's Agg canvas, no display needed)."""
+"""Confusion-matrix and missing-rate robustness plots written as PNGs (matplotlib's Agg canvas, no display)."""
 
 import pathlib
 
@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
 from avtfuse.evaluation.metrics import as_label_arrays
+from avtfuse.evaluation.robustness import RATE_SWEEP_METRICS
 from avtfuse.files import atomic_write
 
 # Above this many classes the cells are too small to carry their numbers.
@@ -63,5 +64,41 @@ def plot_confusion_matrix(y_true, y_pred, class_names, path, title=None, normali
 
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda temporary: figure.savefig(temporary, format="png"))
+    return path
+
+
+def plot_robustness_curves(curves, path, metric="UA"):
+    """Plots one metric (%) against the test missing rate, one line per model, and saves a PNG at `path`.
+
+    curves: {label: summary}, each summary a `rate_sweep_summary` result; the
+    legend gives each label with its un-normalised (paper) AUILC in %.
+    metric: one of "UA", "UF1", "WA", "WF1". Creates missing parent folders;
+    returns the path as pathlib.Path.
+    """
+    if metric not in RATE_SWEEP_METRICS:
+        raise ValueError(f"metric: expected one of {RATE_SWEEP_METRICS}, got {metric!r}")
+    if not curves:
+        raise ValueError("curves: empty; need at least one {label: rate_sweep_summary}")
+    for label, summary in curves.items():
+        if not {"rates", "metrics", "auilc_paper"} <= set(summary):
+            raise ValueError(f"curves[{label!r}]: expected a rate_sweep_summary result")
+
+    figure = Figure(figsize=(7.0, 4.5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    markers = "os^Dv<>ph*"
+    for index, (label, summary) in enumerate(curves.items()):
+        values = 100.0 * np.asarray(summary["metrics"][metric], dtype=np.float64)
+        axes.plot(summary["rates"], values, marker=markers[index % len(markers)], color=f"C{index % 10}",
+                  label=f"{label} ({100.0 * summary['auilc_paper'][metric]:.2f})")
+    axes.set_xlabel("test missing rate")
+    axes.set_ylabel(f"{metric} (%)")
+    axes.set_title(f"{metric} against test missing rate")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower left", fontsize=8, title="model (AUILC %, un-normalised)", title_fontsize=8)
+    figure.tight_layout()
+
+    path = pathlib.Path(path)
     atomic_write(path, lambda temporary: figure.savefig(temporary, format="png"))
     return path

@@ -109,7 +109,7 @@ def condition_rows(per_condition, references=None):
     return rows
 
 
-def write_results(results, out_dir, title="Results"):
+def write_results(results, out_dir, title="Results", appendix=()):
     """Writes results.json and results.md into `out_dir` (created if needed).
 
     results: either the dict returned by `per_condition_accuracy`, or a dict
@@ -120,7 +120,7 @@ def write_results(results, out_dir, title="Results"):
     in percent to 2 decimals and the sample count, with the scikit-learn
     reference's accuracy beside each condition that results["reference"]
     covers; other top-level entries that are numbers or strings, or flat dicts
-    of them, follow as tables.
+    of them, follow as tables; `appendix`, markdown sections, ends it.
     Returns (json_path, markdown_path) as pathlib.Path.
     """
     if not isinstance(results, dict) or not results:
@@ -159,5 +159,5 @@ def write_results(results, out_dir, title="Results"):
         if key in extras and isinstance(value, dict) and value and all(isinstance(v, plain) for v in value.values()):
             rows = [{"name": name, "value": item} for name, item in value.items()]
             sections += [f"## {key}\n", markdown_table(rows, float_format="{:.4f}")]
-    atomic_text(markdown_path, "\n".join(sections))
+    atomic_text(markdown_path, "\n".join([*sections, *appendix]))
     return json_path, markdown_path

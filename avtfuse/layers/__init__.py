@@ -1,12 +1,19 @@
-"""Feature branches, embedding heads, input standardisation and the transformer block (shared by systems)."""
+"""Feature branches, embedding heads, input standardisation, attention, fusion, pooling and decoder blocks (shared by
+systems)."""
 
 from avtfuse.layers.attention_vector_fusion import AttentionVectorFusion
 from avtfuse.layers.audio_branch import AudioBranch
 from avtfuse.layers.cross_attention import CrossAttention, CrossAttentionBlock
 from avtfuse.layers.dense_joint_encoder import DenseJointEncoder
 from avtfuse.layers.embedding_head import EmbeddingHead
+from avtfuse.layers.frame_encoder import FrameEncoder
 from avtfuse.layers.image_branch import ImageBranch
 from avtfuse.layers.l2_normalize import L2Normalize
+from avtfuse.layers.lfi_decoder import CrossAttentionDecoderLayer, LFIDecoder
+from avtfuse.layers.mct_encoder import MCTEncoder, MCTEncoderLayer
+from avtfuse.layers.position_embedding import SinusoidalPositionEmbedding
+from avtfuse.layers.rescaled_attention import MultimodalRescaledAttention
+from avtfuse.layers.sequence_pooling import CGatePooling, MaskedAttentionPooling
 from avtfuse.layers.standardization import Standardization
 from avtfuse.layers.temporal_conv_block import TemporalConvBlock
 from avtfuse.layers.transformer_block import TransformerBlock
@@ -14,12 +21,21 @@ from avtfuse.layers.transformer_block import TransformerBlock
 __all__ = [
     "AttentionVectorFusion",
     "AudioBranch",
+    "CGatePooling",
     "CrossAttention",
     "CrossAttentionBlock",
+    "CrossAttentionDecoderLayer",
     "DenseJointEncoder",
     "EmbeddingHead",
+    "FrameEncoder",
     "ImageBranch",
     "L2Normalize",
+    "LFIDecoder",
+    "MCTEncoder",
+    "MCTEncoderLayer",
+    "MaskedAttentionPooling",
+    "MultimodalRescaledAttention",
+    "SinusoidalPositionEmbedding",
     "Standardization",
     "TemporalConvBlock",
     "TransformerBlock",

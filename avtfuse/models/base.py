@@ -114,13 +114,15 @@ class ContractClassifier(keras.Model):
 
         Each modality is first multiplied by its present bit, so whatever a
         client sends for a missing sensor counts as zeros (or, with
-        missing_fill "noise", N(0, 1) noise), as in training.
+        missing_fill "noise", N(0, 1) noise), as in training; other serving
+        inputs (such as per-step masks "<m>_mask") reach the backbone as sent.
         Returns {"probabilities": float32 [B, P], "label": int32 [B],
         "embedding": float32 [B, D] (the features the head saw)}.
         """
         present = ops.cast(inputs["present"], "float32")
         model_inputs = blank_missing(
             {m: ops.cast(inputs[m], "float32") for m in self.modalities}, present, self.modalities)
+        model_inputs.update({name: inputs[name] for name in self.serving_spec() if name not in model_inputs})
         if self.missing_fill == "noise":
             for index, modality in enumerate(self.modalities):
                 tensor = model_inputs[modality]

@@ -21,12 +21,15 @@ class Variant:
     recipe: the name of its recipe in `avtfuse.training.recipes.RECIPES`.
     overrides: model-config fields that make this variant (empty: the system as published).
     description: one line for --help.
+    train: TrainConfig fields the variant trains with (such as complete vs incomplete training data), applied
+        over the preset's.
     """
 
     backbone: type
     recipe: str
     overrides: dict
     description: str
+    train: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass

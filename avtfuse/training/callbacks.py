@@ -1,4 +1,5 @@
-"""Training callbacks: a clear stop on NaN, the learning rate in logs, progress with a time estimate."""
+"""Training callbacks: a clear stop on NaN, the learning rate in logs, progress with a time estimate, the start of
+auxiliary losses."""
 
 import logging
 import math
@@ -61,3 +62,16 @@ class ProgressLogger(keras.callbacks.Callback):
                            if name != "learning_rate")
         logger.info("%s: epoch %d/%d, %s, %.1f s/epoch, about %s left", self.phase, epoch + 1, self.epochs,
                     values or "no logs", per_epoch, format_duration(left))
+
+
+class AuxiliaryLossStart(keras.callbacks.Callback):
+    """Sets the model's `auxiliary_scale` variable to 0 before epoch `start_epoch` (counted from 1) and to 1 from
+    it on, at the beginning of every epoch (so a resumed run agrees). For models whose auxiliary loss terms are
+    multiplied by that variable (MCT-HFR's classifier)."""
+
+    def __init__(self, start_epoch):
+        super().__init__()
+        self.start_epoch = start_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.auxiliary_scale.assign(1.0 if epoch + 1 >= self.start_epoch else 0.0)

@@ -6,7 +6,7 @@ from avtfuse.config import Config
 
 SAMPLERS = ("random", "pk")
 DROPOUT_MODES = ("hard", "soft", "noise")
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd")
 # Batch replication (pipelines.ablation.ReplicatedModalityDropout): "softhard" B -> (2 + M) B, "noise" B -> (1 + M) B.
 REPLICATIONS = ("none", "softhard", "noise")
 
@@ -18,11 +18,13 @@ class TrainConfig(Config):
     A two-phase recipe fits the embeddings for `epochs_embed` epochs, then
     the recogniser on frozen embeddings for `epochs_recognizer`; a one-phase
     recipe trains for `epochs_embed`. `optimizer` "adam": Adam(learning_rate,
-    beta_1, beta_2) in every phase (AVTNet); "sgd": PyTorch's SGD with
+    beta_1, beta_2) in every phase (AVTNet); "adamw": AdamW with decoupled
+    `weight_decay` (PyTorch's AdamW; MCT-HFR); "sgd": PyTorch's SGD with
     `momentum`, `dampening` and coupled weight decay `l2`
     (avtfuse.training.sgd.DampenedSGD; SA-fusion). The learning rate is
     multiplied by `lr_step_factor` at each epoch of `lr_step_epochs`
-    (counted from 1; empty: constant). `sampler`: "random" (the paper's plain batches) or "pk" (P
+    (counted from 1; empty: constant). `clip_value` > 0 clips every gradient
+    value to [-clip_value, clip_value] (MCT-HFR's code). `sampler`: "random" (the paper's plain batches) or "pk" (P
     people x K samples per batch, K = batch_size // people_per_batch).
     `modality_dropout`: probability of dropping each modality of a training
     sample at random (on top of the static ablation, with either sampler), as
@@ -31,10 +33,17 @@ class TrainConfig(Config):
     recordings replicated ("softhard": all, a convex soft-weighted copy, one
     copy per modality zeroed; "noise": all, one copy per modality as N(0, 1)),
     or "none".
+    `step_dropout`: dynamic incomplete training (MCT-HFR): each real step of
+    every sequence modality of a chosen sample is dropped with this
+    probability, afresh every batch; the share of chosen samples rises
+    linearly from 0 to 1 over the first `ramp_epochs` epochs (0: every sample
+    from the first step). `aux_start_epoch`: the epoch (from 1) from which a
+    model's auxiliary losses count (MCT-HFR's reconstruction and alignment).
     `spec_augment`: 0, or the largest width (frames and mel bands) of the
     time and frequency masks put on each training spectrogram.
     `early_stopping`: 0 trains the fixed epochs; N > 0 stops a phase once its
-    validation metric (phase 1: loss; recogniser and end-to-end: accuracy)
+    validation metric (phase 1: loss; recogniser and end-to-end: accuracy;
+    MCT-HFR: unweighted accuracy)
     has not improved for N epochs and keeps the best epoch's weights.
     `seed` fixes weight initialisation, data order and dropout.
     """
@@ -49,6 +58,8 @@ class TrainConfig(Config):
     momentum: float = 0.9
     dampening: float = 0.9
     l2: float = 0.0
+    weight_decay: float = 0.0
+    clip_value: float = 0.0
     lr_step_epochs: tuple = ()
     lr_step_factor: float = 0.1
     replication: str = "none"
@@ -56,21 +67,33 @@ class TrainConfig(Config):
     people_per_batch: int = 8
     modality_dropout: float = 0.0
     dropout_mode: str = "hard"
+    step_dropout: float = 0.0
+    ramp_epochs: int = 0
+    aux_start_epoch: int = 1
     spec_augment: int = 0
     jit_compile: bool = False
     early_stopping: int = 0
     seed: int = 0
 
     def __post_init__(self):
-        self.check_int("epochs_embed", "epochs_recognizer", "spec_augment", "early_stopping", "seed", minimum=0)
+        self.check_int("epochs_embed", "epochs_recognizer", "spec_augment", "early_stopping", "seed", "ramp_epochs",
+                       minimum=0)
+        self.check_int("aux_start_epoch")
         self.check_int("people_per_batch")
         self.check_int("batch_size", minimum=2)  # triplet mining needs pairs
         self.check_positive("learning_rate")
-        self.check_rate("beta_1", "beta_2", "modality_dropout", "momentum", "lr_step_factor")
+        self.check_rate("beta_1", "beta_2", "modality_dropout", "momentum", "lr_step_factor", "step_dropout")
         self.check_rate("dampening", upper_inclusive=True)
         if not isinstance(self.l2, (int, float)) or isinstance(self.l2, bool) or self.l2 < 0:
             self._fail("l2", "a coupled weight decay >= 0")
         self.l2 = float(self.l2)
+        for name in ("weight_decay", "clip_value"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                self._fail(name, "a number >= 0 (0: none)")
+            setattr(self, name, float(value))
+        if self.step_dropout > 0 and self.replication != "none":
+            self._fail("step_dropout", "0 with batch replication (choose one kind of training ablation)")
         self.lr_step_epochs = tuple(self.lr_step_epochs)
         if any(not isinstance(e, int) or e < 2 for e in self.lr_step_epochs) or \
                 list(self.lr_step_epochs) != sorted(set(self.lr_step_epochs)):

@@ -25,7 +25,8 @@ import tensorflow as tf
 
 from avtfuse.config import Config
 from avtfuse.contract import LABELS_FILE, condition_name, save_class_names
-from avtfuse.evaluation import classification_metrics, per_condition_accuracy, plot_confusion_matrix, write_results
+from avtfuse.evaluation import (classification_metrics, per_condition_accuracy, plot_confusion_matrix,
+                                plot_robustness_curves, rate_sweep_markdown, rate_sweep_summary, write_results)
 from avtfuse.evaluation.accuracy import headline_rows
 from avtfuse.evaluation.reference import reference_accuracy, reference_description
 from avtfuse.export import export_saved_model
@@ -37,12 +38,14 @@ from avtfuse.training.recipes import RECIPES, RecipeContext
 from avtfuse.training.runtime import RuntimeConfig, setup_runtime
 from pipelines.dataset import DataConfig, prepare
 from pipelines.features import FeatureConfig
+from pipelines.step_masks import realised_missing_rate
 
 logger = logging.getLogger(__name__)
 
 
 # The completion marker of a whole run (evaluated, exported, reported).
 RUN_PHASE = "run"
+RATE_SWEEP_TITLE = "Missing steps (complete test recordings, static masks)"
 
 
 class RunMismatch(ValueError):
@@ -97,7 +100,7 @@ def build_experiment(system="avtnet", variant=None, preset=None, data=None, feat
     """An ExperimentConfig from a system's preset and variant plus changes per section (dicts of fields).
 
     The model config follows from the variant and the data's shapes; `data`,
-    `train`, `features` and `model` changes go over the preset's. The default run name is
+    `train`, `features` and `model` changes go over the preset's (and `train` over the variant's). The default run name is
     <variant>-<preset>-<modality initials>-<protocol>-seed<seed>.
     """
     if system not in SYSTEMS:
@@ -111,7 +114,7 @@ def build_experiment(system="avtnet", variant=None, preset=None, data=None, feat
     model_config = spec.model_config(
         variant, data_config.modalities, feature_config.shapes(data_config.modalities),
         **{**preset.model, **(model or {})})
-    train_config = TrainConfig(**{**preset.train, **(train or {})})
+    train_config = TrainConfig(**{**preset.train, **spec.variants[variant].train, **(train or {})})
     if run_name is None:
         run_name = "{}-{}-{}-{}-seed{}".format(variant, preset_name, "".join(m[0] for m in data_config.modalities),
                                                data_config.protocol, train_config.seed)
@@ -175,13 +178,22 @@ def run_experiment(config, fresh=False, verbose=2):
         RecipeContext(system, variant, config.model, config.train, data, runtime, runner))
 
     logger.info("evaluating on %d test samples", data.count("test"))
-    labels, predicted, present = predict_split(classifier, data, "test", config.train.batch_size)
+    labels, predicted, present = predict_batches(classifier, data.batches("test", config.train.batch_size))
     export_path = os.path.join(config.saved_models_dir, config.run_name)
     export_saved_model(classifier, export_path, class_names=data.class_names)
     results = summarize(labels, predicted, present, config, runtime, data)
     results["reference"] = reference_results(data, results["conditions"], config.train.seed)
     results["saved_model"] = export_path
-    write_results(results, config.run_dir, title=f"{config.system}: {config.run_name}")
+    appendix = []
+    if config.data.missing_rates:
+        results["rate_sweep"] = rate_sweep(classifier, data, config.data.missing_rates, config.train.batch_size)
+        appendix += [rate_sweep_markdown(results["rate_sweep"], title=RATE_SWEEP_TITLE),
+                     "Realised share of the real steps missing: " + "; ".join(
+                         f"rate {rate:g}: " + ", ".join(f"{m} {share:.3f}" for m, share in shares.items())
+                         for rate, shares in results["rate_sweep"]["realised"].items()) + ".\n"]
+        plot_robustness_curves({config.run_name: results["rate_sweep"]}, os.path.join(config.run_dir,
+                                                                                        "robustness.png"))
+    write_results(results, config.run_dir, title=f"{config.system}: {config.run_name}", appendix=appendix)
     headline = headline_rows(present, data.modalities)
     plot_confusion_matrix(labels[headline], predicted[headline], data.class_names,
                           os.path.join(config.run_dir, "confusion_matrix.png"))
@@ -238,10 +250,31 @@ def _audio_is_log_mel(data):
     return features.audio_features == "log_mel" and tuple(data.shapes["audio"]) == features.shapes(["audio"])["audio"]
 
 
-def predict_split(classifier, data, split, batch_size):
-    """Labels, predicted labels and presence bits of every sample of a split: ([N], [N], [N, M])."""
+def rate_sweep(classifier, data, rates, batch_size):
+    """The test split's complete recordings (every sensor present) scored with `rates` of their sequences' real
+    steps missing (static masks): `rate_sweep_summary` plus "realised" {rate: {modality: share of real steps
+    missing}} and "samples" (the recordings scored at each rate)."""
+    labels_per_rate, predicted_per_rate, realised = [], [], {}
+    for rate in rates:
+        batches = data.batches("test", batch_size, missing_rate=rate, complete_only=True)
+        labels, predicted, _ = predict_batches(classifier, batches)
+        if not len(labels):
+            raise ValueError("missing_rates: the test split holds no complete recording to sweep the rates on")
+        labels_per_rate.append(labels)
+        predicted_per_rate.append(predicted)
+        realised[rate] = realised_missing_rate(batches, data.modalities, present_only=True)
+    summary = rate_sweep_summary(rates, labels_per_rate, predicted_per_rate)
+    logger.info("missing-rate sweep: UA %s; AUILC UA %.4f (paper's un-normalised %.4f)",
+                " ".join(f"{r:g}:{v:.3f}" for r, v in zip(summary["rates"], summary["metrics"]["UA"])),
+                summary["auilc"]["UA"], summary["auilc_paper"]["UA"])
+    return {**summary, "realised": realised, "samples": int(len(labels_per_rate[0]))}
+
+
+def predict_batches(classifier, batches):
+    """Labels, predicted labels and presence bits of every sample of a dataset of (inputs, labels) batches (such
+    as `SplitData.batches(split, ...)`): ([N], [N], [N, M])."""
     labels, predicted, present = [], [], []
-    for inputs, label in data.batches(split, batch_size):
+    for inputs, label in batches:
         probabilities = keras.ops.convert_to_numpy(classifier(inputs, training=False))
         predicted.append(probabilities.argmax(-1))
         labels.append(label.numpy())

@@ -18,8 +18,11 @@ import numpy as np
 import tensorflow as tf
 
 from avtfuse.models.base import ContractClassifier
+from avtfuse.models.mct_hfr import HybridReconstructionClassifier
 from avtfuse.training.batch_norm import refresh_batch_norm
+from avtfuse.training.callbacks import AuxiliaryLossStart
 from avtfuse.training.sgd import DampenedSGD, step_schedule
+from avtfuse.training.unweighted_accuracy import UnweightedAccuracy
 from pipelines.dataset import without_autotune
 
 logger = logging.getLogger(__name__)
@@ -46,9 +49,13 @@ class RecipeContext:
         """TrainConfig's optimizer, its learning rate stepped at `lr_step_epochs` (epochs of `steps_per_epoch`)."""
         cfg = self.train
         learning_rate = step_schedule(cfg.learning_rate, cfg.lr_step_epochs, cfg.lr_step_factor, steps_per_epoch)
+        clipping = {"clipvalue": cfg.clip_value} if cfg.clip_value else {}
         if cfg.optimizer == "sgd":
-            return DampenedSGD(learning_rate, momentum=cfg.momentum, dampening=cfg.dampening, l2=cfg.l2)
-        return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2)
+            return DampenedSGD(learning_rate, momentum=cfg.momentum, dampening=cfg.dampening, l2=cfg.l2, **clipping)
+        if cfg.optimizer == "adamw":
+            return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=cfg.weight_decay,
+                                          beta_1=cfg.beta_1, beta_2=cfg.beta_2, **clipping)
+        return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2, **clipping)
 
     def training_batches(self, epoch):
         """One epoch of training batches of the data contract: (dataset, steps)."""
@@ -56,7 +63,8 @@ class RecipeContext:
         return self.data.training_batches(
             epoch, cfg.batch_size, cfg.seed, sampler=cfg.sampler, people_per_batch=cfg.people_per_batch,
             dropout_rate=cfg.modality_dropout, dropout_mode=cfg.dropout_mode, spec_augment=cfg.spec_augment,
-            replication=None if cfg.replication == "none" else cfg.replication)
+            replication=None if cfg.replication == "none" else cfg.replication, step_dropout=cfg.step_dropout,
+            ramp_epochs=cfg.ramp_epochs)
 
     def steps_per_epoch(self):
         """Training steps in one epoch (a function of the split and the batch size alone)."""
@@ -130,6 +138,31 @@ def end_to_end(context):
     return classifier
 
 
+def hybrid_reconstruction(context):
+    """One phase, "end_to_end", for MCT-HFR: the HybridReconstructionClassifier (cross-entropy plus its GFA and
+    LFI terms from `aux_start_epoch`), accuracy and unweighted accuracy (UA) logged, early stopping on
+    validation UA (the public code's; validation loss is logged beside it)."""
+    cfg, runner = context.train, context.runner
+    if runner.is_done("end_to_end"):
+        return context.load("classifier.keras")
+    with context.runtime.strategy.scope():
+        backbone = context.variant.backbone(context.model_config)
+        classifier = HybridReconstructionClassifier(
+            backbone, context.system.head(backbone.feature_dim, context.data.num_people),
+            missing_fill=context.data.config.missing_fill)
+        classifier.compile(optimizer=context.optimizer(context.steps_per_epoch()),
+                           loss="sparse_categorical_crossentropy",
+                           metrics=["accuracy", UnweightedAccuracy(context.data.num_people)],
+                           jit_compile=cfg.jit_compile)
+    classifier.adapt(context.data.samples("train"))
+    runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed,
+               callbacks=[AuxiliaryLossStart(cfg.aux_start_epoch)], validation=context.validation_batches(),
+               early_stopping=context.early_stopping("val_ua", "max"))
+    refresh_batch_norm(classifier, context.training_batches(0)[0])
+    runner.finish("end_to_end", {"classifier.keras": classifier.save})
+    return classifier
+
+
 def _features(backbone, batches):
     """The frozen backbone's features of every sample: (float32 [N, D], int [N])."""
     features, labels = [], []
@@ -149,4 +182,5 @@ def _feature_batches(features, labels, epoch, cfg):
     return without_autotune(data.prefetch(tf.data.AUTOTUNE)), steps
 
 
-RECIPES = {"embed_then_recognize": embed_then_recognize, "end_to_end": end_to_end}
+RECIPES = {"embed_then_recognize": embed_then_recognize, "end_to_end": end_to_end,
+           "hybrid_reconstruction": hybrid_reconstruction}

@@ -68,6 +68,24 @@ def test_auilc_of_flat_curve_is_its_height():
     assert auilc(np.linspace(0.0, 0.9, 10), np.full(10, 0.8)) == pytest.approx(0.8)
 
 
+def test_auilc_unnormalised_of_flat_curve_is_span_times_height():
+    rates = np.linspace(0.0, 0.9, 10)
+    assert auilc(rates, np.full(10, 0.8), normalize=False) == pytest.approx(0.72, abs=1e-12)
+    assert auilc(rates, np.full(10, 0.8), normalize=True) == pytest.approx(0.8, abs=1e-12)
+
+
+def test_auilc_unnormalised_matches_hand_trapezoid_and_public_code():
+    rates = [0.0, 0.1, 0.2, 0.4, 0.9]
+    scores = [0.95, 0.9, 0.7, 0.65, 0.3]
+    area = sum((rates[i + 1] - rates[i]) * (scores[i] + scores[i + 1]) / 2 for i in range(len(rates) - 1))
+    assert auilc(rates, scores, normalize=False) == pytest.approx(area, abs=1e-12)
+    assert auilc(rates, scores, normalize=False) == pytest.approx(0.9 * auilc(rates, scores), abs=1e-12)
+    # MCT-HFR src/test.py cal_AUILC over rates 0.0..0.9: (sum s[:-1] + sum s[1:]) * 0.1 / 2.
+    curve = np.random.default_rng(0).random(10)
+    code = (curve[:-1].sum() + curve[1:].sum()) * 0.1 / 2
+    assert auilc(np.round(np.arange(10) * 0.1, 1), curve, normalize=False) == pytest.approx(code, abs=1e-12)
+
+
 @pytest.mark.parametrize(
     "rates, scores, argument",
     [([0.0], [1.0], "missing_rates"), ([0.0, 0.5], [1.0], "scores"), ([0.1, 0.1], [1.0, 0.5], "missing_rates")],

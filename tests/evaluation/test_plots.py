@@ -4,7 +4,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from avtfuse.evaluation.plots import plot_confusion_matrix
+from avtfuse.evaluation.plots import plot_confusion_matrix, plot_robustness_curves
+from avtfuse.evaluation.robustness import rate_sweep_summary
 
 
 @pytest.mark.parametrize("normalize", [True, False])
@@ -34,3 +35,34 @@ def test_labels_out_of_range(tmp_path):
         plot_confusion_matrix([0, 1], [0, 2], ["a", "b"], tmp_path / "cm.png")
     with pytest.raises(ValueError, match="class_names"):
         plot_confusion_matrix([0, 1], [0, 1], [], tmp_path / "cm.png")
+
+
+def robustness_summaries():
+    rng = np.random.default_rng(2)
+    rates = np.round(np.arange(10) * 0.1, 1)
+    labels = rng.integers(0, 4, size=40)
+    curves = {}
+    for name, slope in (("MCT-HFR", 0.3), ("MulT", 0.8)):
+        predicted = [np.where(rng.random(40) < 0.9 - slope * rate, labels, rng.integers(0, 4, size=40))
+                     for rate in rates]
+        curves[name] = rate_sweep_summary(rates, [labels] * 10, predicted)
+    return curves
+
+
+@pytest.mark.parametrize("metric", ["UA", "WF1"])
+def test_robustness_png_is_written(tmp_path, metric):
+    path = plot_robustness_curves(robustness_summaries(), tmp_path / "plots" / "rates.png", metric=metric)
+    assert path.exists() and path.stat().st_size > 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image[..., :3].std() > 0
+
+
+def test_robustness_plot_errors(tmp_path):
+    with pytest.raises(ValueError, match="metric"):
+        plot_robustness_curves(robustness_summaries(), tmp_path / "rates.png", metric="accuracy")
+    with pytest.raises(ValueError, match="curves"):
+        plot_robustness_curves({}, tmp_path / "rates.png")
+    with pytest.raises(ValueError, match="curves"):
+        plot_robustness_curves({"a": {"rates": [0.0]}}, tmp_path / "rates.png")
+    assert not (tmp_path / "rates.png").exists()

@@ -8,7 +8,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from pipelines import cache
+from pipelines import cache, features
 from pipelines.recording import Recording
 
 MODALITIES = ("audio", "thermal")
@@ -52,6 +52,36 @@ def test_round_trip_is_exact_and_ordered(tmp_path):
         assert got["audio"].dtype == np.float32 and got["thermal"].shape == SHAPES["thermal"]
         # A modality not recorded is zeros of its shape.
         np.testing.assert_array_equal(got["thermal"], decoded.get("thermal", np.zeros(SHAPES["thermal"])))
+
+
+def test_steps_are_real_lengths_of_sequences(tmp_path):
+    """`steps`: a Decoded's own lengths, else T for a sequence (recorded or not), 0 for a single frame."""
+    pairs = examples(3)
+    short = features.Decoded(pairs[1][1], steps={"audio": 2})
+    pairs[1] = (pairs[1][0], short)
+    path = str(tmp_path / "features-s")
+    cache.write_cache(iter(pairs), path, ("audio", "thermal"), SHAPES, describe, num_shards=2)
+    steps = [e["steps"].tolist() for e in read_back(path)]
+    assert steps == [[5, 0], [2, 0], [5, 0]]
+    sequence_shapes = {"audio": (5, 3), "thermal": (2, 4, 4, 1)}  # thermal frames [T, H, W, C]
+    frames = [(r, {"audio": d["audio"]}) for r, d in examples(2)]  # no recording has thermal
+    other = str(tmp_path / "features-t")
+    cache.write_cache(iter(frames), other, ("audio", "thermal"), sequence_shapes, describe, num_shards=1)
+    back = read_back(other)
+    assert [e["steps"].tolist() for e in back] == [[5, 2], [5, 2]]
+    assert back[0]["steps"].dtype == np.int64 and back[0]["thermal"].shape == (2, 4, 4, 1)
+
+
+def test_a_cache_of_an_older_format_is_not_read(tmp_path):
+    assert cache.cache_path(str(tmp_path), "features-k") == str(tmp_path / f"features-k-v{cache.FORMAT_VERSION}")
+    path = str(tmp_path / "features-old")
+    cache.write_cache(iter(examples(2)), path, MODALITIES, SHAPES, describe, num_shards=1)
+    meta = cache.read_meta(path)
+    assert meta["format"] == cache.FORMAT_VERSION
+    del meta["format"]  # as written before `steps` existed
+    pathlib.Path(path, cache.META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="a feature cache of format 1"):
+        cache.read_cache(path)
 
 
 def test_meta_describes_the_cache_and_hashes_its_shards(tmp_path):

@@ -17,20 +17,8 @@ from pipelines.features import FeatureConfig
 from pipelines.manifest import write_manifest
 from pipelines.recording import Recording
 from pipelines.splits import PAPER_TEST_FRACTION, SplitError
-from pipelines.synthetic import THERMAL_PALETTE, write_speakingfaces
-
-# The synthetic tree's thermal frames are colour-mapped: name their palette.
-TINY = FeatureConfig(audio_samples=4096, n_mels=16, n_fft=512, hop_length=256, image_size=(16, 16),
-                     thermal_palette=THERMAL_PALETTE)
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sf")
-    write_speakingfaces(root, subjects=(1, 2, 3), trials=(1, 2, 3), positions=(1,), commands=(1, 2),
-                        image_size=16, audio_seconds=0.5, frames_per_recording=1)
-    return str(root)
-
+from pipelines.synthetic import write_speakingfaces
+from tests.pipelines.conftest import TINY
 
 N_TREE = 3 * 3 * 2  # recordings of the tree: 3 people x 3 trials (groups) x 2 commands
 
@@ -490,7 +478,8 @@ def test_a_modality_no_recording_has_leaves_the_run(tmp_path, caplog):
     assert data.modalities == ("audio",) and set(data.shapes) == {"audio"}
     assert "no recording has visible: the run uses audio" in caplog.text
     inputs, _ = next(iter(data.samples("train")))
-    assert set(inputs) == {"audio", "present", "recording"} and inputs["present"].shape == (1,)
+    assert set(inputs) == {"audio", "audio_mask", "audio_missing", "present", "recording"}
+    assert inputs["present"].shape == (1,)
     assert inputs["audio"].shape == MEDIA.shapes("audio")["audio"]
     assert data.conditions.tolist() == [[1.0]]
 

@@ -138,6 +138,12 @@ def test_decode_recording_pads_features_at_the_end(tmp_path):
     np.testing.assert_array_equal(decoded["audio"][:3], values)
     np.testing.assert_array_equal(decoded["audio"][3:], 0)
     np.testing.assert_array_equal(decoded["visible"], np.arange(5))
+    # The real length of the padded sequence is kept (the cache's `steps`); a vector has none.
+    assert decoded.steps == {"audio": 3}
+
+
+def test_sequence_length_marks_shapes_with_a_time_axis():
+    assert [features.sequence_length(shape) for shape in [(17, 8), (4, 8, 8, 3), (8, 8, 3), (5,)]] == [17, 4, 0, 0]
 
 
 @pytest.mark.parametrize("bad, reason", [
@@ -241,8 +247,9 @@ def test_extract_features_keeps_order_and_hands_bad_recordings_over(tmp_path, me
 def test_extract_features_leaves_feature_audio_as_it_is(tmp_path):
     values = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
     rec = Recording("r", "p", audio=write_npy(tmp_path / "a.npy", values))
-    [(_, decoded)] = extract_features([rec], ("audio",), TINY, {"audio": (4, 3)}, ErrorPolicy())
-    np.testing.assert_array_equal(decoded["audio"], values)
+    [(_, decoded)] = extract_features([rec], ("audio",), TINY, {"audio": (6, 3)}, ErrorPolicy())
+    np.testing.assert_array_equal(decoded["audio"][:4], values)
+    assert decoded.steps == {"audio": 4}
 
 
 # ---------------------------------------------------------------- fingerprint

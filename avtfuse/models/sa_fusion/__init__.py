@@ -2,9 +2,8 @@
 (LT, IT, IA variants), trained end to end with modality dropout (SYSTEMS.md section 2)."""
 
 from avtfuse.models.sa_fusion.config import SAFusionConfig
-from avtfuse.models.sa_fusion.frame_encoder import FrameEncoder
 from avtfuse.models.sa_fusion.presets import SYSTEM, VARIANTS, build_linear_head
 from avtfuse.models.sa_fusion.sa_fusion_net import SAFusionNet
 
-__all__ = ["FrameEncoder", "SAFusionConfig", "SAFusionNet", "SYSTEM", "VARIANTS",
+__all__ = ["SAFusionConfig", "SAFusionNet", "SYSTEM", "VARIANTS",
            "build_linear_head"]

@@ -5,14 +5,12 @@ import numbers
 
 from avtfuse.config import Config
 from avtfuse.contract import canonical_modalities
+from avtfuse.layers.frame_encoder import KINDS as FRAME_ENCODERS, MIN_FRAME_SIDE
 
 FUSIONS = ("lt", "it", "ia")
 HEADS = (1, 4)  # the paper's head counts (any divisor of 64 builds)
-FRAME_ENCODERS = ("small", "mobilenet")
 # Time steps the four audio blocks remove (each: "valid" conv of 3, max-pool 2 / stride 1).
 AUDIO_SHRINK = 12
-# Frame sides the encoders need: 3 poolings of 2 ("small"); keras' MobileNetV3 minimum.
-MIN_FRAME_SIDE = {"small": 8, "mobilenet": 32}
 # Stage-1 widths (audio 128, visual 64) that the attention heads must divide.
 MIN_WIDTH = 64
 

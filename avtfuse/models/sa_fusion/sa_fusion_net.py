@@ -3,10 +3,10 @@ attention fusion (LT, IT or IA), the backbone of the end-to-end emotion classifi
 
 import keras
 
-from avtfuse.layers import AttentionVectorFusion, CrossAttentionBlock, Standardization, TemporalConvBlock
+from avtfuse.layers import (AttentionVectorFusion, CrossAttentionBlock, FrameEncoder, Standardization,
+                            TemporalConvBlock)
 from avtfuse.models.base import ContractModel
 from avtfuse.models.sa_fusion.config import SAFusionConfig
-from avtfuse.models.sa_fusion.frame_encoder import FrameEncoder
 
 # (filters, padding, pool) of the blocks of each stage (the reference code's conv1d_0 ... conv1d_3).
 AUDIO_STAGES = (((64, "valid", 2), (128, "valid", 2)), ((256, "valid", 2), (128, "valid", 2)))

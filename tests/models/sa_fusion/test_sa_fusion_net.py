@@ -6,7 +6,7 @@ import pytest
 
 from avtfuse.layers import AttentionVectorFusion, CrossAttentionBlock, Standardization, TemporalConvBlock
 from avtfuse.models import ContractClassifier
-from avtfuse.models.sa_fusion import VARIANTS, FrameEncoder, SAFusionConfig, SAFusionNet, build_linear_head
+from avtfuse.models.sa_fusion import VARIANTS, SAFusionConfig, SAFusionNet, build_linear_head
 
 # Audio 24 steps -> 18 after stage 1 -> 12 after stage 2; 8 frames of 16 x 16 (8 keeps 4 steps clear of the
 # 'same' padding of the two stage-1 convolutions).
@@ -236,24 +236,3 @@ def test_mobilenet_frame_encoder_at_112_one_step():
     assert np.isfinite(logs["loss"])
     probabilities = numpy(classifier(inputs, training=False))
     assert probabilities.shape == (1, 8) and np.isclose(probabilities.sum(), 1.0, atol=1e-5)
-
-
-def test_frame_encoders_save_and_follow_the_dtype_policy(tmp_path):
-    frames = np.random.default_rng(0).uniform(size=(1, 2, 32, 32, 3)).astype("float32")
-    for kind, units in (("mobilenet", 576), ("small", 16)):
-        symbolic = keras.Input(shape=frames.shape[1:])
-        encoder = FrameEncoder(kind, filters=8, units=16)
-        model = keras.Model(symbolic, encoder(symbolic))
-        assert encoder.output_units == units and model.output.shape == (None, 2, units)
-        model.save(tmp_path / f"{kind}.keras")
-        loaded = keras.models.load_model(tmp_path / f"{kind}.keras")
-        np.testing.assert_allclose(numpy(loaded(frames)), numpy(model(frames)), rtol=1e-5, atol=1e-6)
-    mixed = FrameEncoder("mobilenet", dtype="mixed_float16")
-    features = mixed(frames)
-    assert keras.backend.standardize_dtype(features.dtype) == "float16" and np.all(np.isfinite(numpy(features)))
-    assert {layer.compute_dtype for layer in mixed.network._flatten_layers()} == {"float16"}
-    assert {v.dtype for v in mixed.weights} == {"float32"}
-    with pytest.raises(ValueError, match="kind"):
-        FrameEncoder("efficientface")
-    with pytest.raises(ValueError, match="frames"):
-        FrameEncoder()(np.zeros((1, 16, 16, 3), "float32"))

@@ -1,8 +1,9 @@
-"""SA-fusion's per-frame encoder: a frame sequence [B, T, H, W, C] -> per-frame features [B, T, D_f].
+"""A per-frame encoder: a frame sequence [B, T, H, W, C] -> per-frame features [B, T, D_f].
 
-The paper's EfficientFace (pre-trained on AffectNet-7) cannot be had: the
-authors' weight links are dead (SYSTEMS.md 2.1). Two stand-ins, trained from
-scratch:
+The sequence systems' frame extractors cannot be had: SA-fusion's
+EfficientFace (pre-trained on AffectNet-7; the authors' weight links are dead,
+SYSTEMS.md 2.1), MCT-HFR's VGGFace2 ResNet-50 (SYSTEMS.md 3.1). Two stand-ins,
+trained from scratch with the system:
 
 - "small": ImageBranch(filters, 3 blocks, output 64) -> global average pool ->
   Dense(units, ReLU); D_f = units (256).
@@ -22,10 +23,12 @@ than T small ones (keras' TimeDistributed loops over time).
 import keras
 from keras import ops
 
-from avtfuse.layers import ImageBranch
+from avtfuse.layers.image_branch import ImageBranch
 from avtfuse.layers.checks import choice, positive_int
 
 KINDS = ("small", "mobilenet")
+# The smallest frame side each kind takes: 3 poolings of 2 ("small"); keras' MobileNetV3 minimum.
+MIN_FRAME_SIDE = {"small": 8, "mobilenet": 32}
 MOBILENET_UNITS = 576
 
 
