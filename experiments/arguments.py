@@ -140,8 +140,8 @@ def missing_rates(text):
     try:
         rates = tuple(float(item) for item in text.split(",") if item.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--missing-rates: cannot read {text!r}; use e.g. 0,0.1,0.2 or none") \
+        raise argparse.ArgumentTypeError(f"cannot read {text!r}; use e.g. 0,0.1,0.2 or none") \
             from None
     if len(rates) < 2 or any(not 0.0 <= rate < 1.0 for rate in rates):
-        raise argparse.ArgumentTypeError(f"--missing-rates: need two or more rates in [0, 1), got {text!r}")
+        raise argparse.ArgumentTypeError(f"need two or more rates in [0, 1), got {text!r}")
     return rates
