@@ -5,6 +5,7 @@ import argparse
 import os
 
 from avtfuse.contract import ABLATIONS, MODALITIES, PROTOCOLS
+from experiments import runner
 
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "avtfuse")
 
@@ -46,7 +47,7 @@ def parser(prog, description, epilog=None):
     data.add_argument("--synthetic-subjects", type=int, default=12, help="people in the synthetic set (default 12)")
     data.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR,
                       help="where the synthetic set and the decoded-feature cache are written")
-    data.add_argument("--missing-rates", type=missing_rates, metavar="RATES",
+    data.add_argument("--missing-rates", type=runner.missing_rates, metavar="RATES",
                       help="evaluate the test split with this share of every sequence's steps missing (static "
                       "masks, the same for every system), e.g. 0,0.1,...,0.9 (MCT-HFR's default), or none")
     data.add_argument("--on-error", choices=("raise", "skip"), default="raise",
@@ -85,20 +86,6 @@ def parser(prog, description, epilog=None):
     return parser
 
 
-def parse_subjects(text):
-    """'1-75' or '1,2,5' -> tuple of ints; None stays None."""
-    if not text:
-        return None
-    subjects = []
-    for part in text.split(","):
-        first, _, last = part.partition("-")
-        try:
-            subjects.extend(range(int(first), int(last or first) + 1))
-        except ValueError:
-            raise ValueError(f"--subjects: cannot read {part!r}; use e.g. 1-75 or 1,2,5") from None
-    return tuple(subjects)
-
-
 def experiment_kwargs(args, sample_rate=44100):
     """`build_experiment` keyword arguments from the shared flags (the system's own flags are added by the caller).
 
@@ -119,7 +106,7 @@ def experiment_kwargs(args, sample_rate=44100):
     frame = int(args.frame) if args.frame.isdigit() else args.frame
     data = dict(modalities=args.modalities, protocol=args.protocol, ablation=args.ablation,
                 label=args.label, validation_fraction=args.validation_fraction,
-                subjects=parse_subjects(args.subjects), frame=frame, synthetic_subjects=args.synthetic_subjects,
+                subjects=runner.subject_numbers(args.subjects), frame=frame, synthetic_subjects=args.synthetic_subjects,
                 cache_dir=args.cache_dir, on_error=args.on_error, seed=args.seed)
     if args.missing_rates is not None:
         data["missing_rates"] = args.missing_rates
@@ -132,16 +119,3 @@ def given(**values):
     """The keyword arguments that are not None (flags left unset keep the preset's value)."""
     return {key: value for key, value in values.items() if value is not None}
 
-
-def missing_rates(text):
-    """An argparse type: '0,0.1,...' or 'none' -> a tuple of rates in [0, 1) (empty for 'none')."""
-    if text.strip().lower() == "none":
-        return ()
-    try:
-        rates = tuple(float(item) for item in text.split(",") if item.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"cannot read {text!r}; use e.g. 0,0.1,0.2 or none") \
-            from None
-    if len(rates) < 2 or any(not 0.0 <= rate < 1.0 for rate in rates):
-        raise argparse.ArgumentTypeError(f"need two or more rates in [0, 1), got {text!r}")
-    return rates

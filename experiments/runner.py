@@ -1,5 +1,6 @@
-"""What every entry point does after parsing: run (or resume) an experiment and print its report; the table
-runners' value lists and pass-through flags. No TensorFlow is imported until an experiment runs."""
+"""What every entry point does after parsing: run (or resume) an experiment and print its report; flag types
+(value lists, missing rates), --subjects and the table runners' pass-through flags. No TensorFlow is imported
+until an experiment runs."""
 
 import argparse
 import os
@@ -18,6 +19,33 @@ def chosen_from(flag, allowed, convert=str):
             raise argparse.ArgumentTypeError(f"{flag}: choose from {', '.join(allowed or ['integers'])}")
         return tuple(dict.fromkeys(chosen))
     return parse
+
+
+def subject_numbers(text):
+    """--subjects: '1-75' or '1,2,5' -> a tuple of ints; None (or empty) stays None. A ValueError names the flag."""
+    if not text:
+        return None
+    subjects = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        try:
+            subjects.extend(range(int(first), int(last or first) + 1))
+        except ValueError:
+            raise ValueError(f"--subjects: cannot read {part!r}; use e.g. 1-75 or 1,2,5") from None
+    return tuple(subjects)
+
+
+def missing_rates(text):
+    """An argparse type: '0,0.1,...' or 'none' -> a tuple of rates in [0, 1) (empty for 'none')."""
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        rates = tuple(float(item) for item in text.split(",") if item.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"cannot read {text!r}; use e.g. 0,0.1,0.2 or none") from None
+    if len(rates) < 2 or any(not 0.0 <= rate < 1.0 for rate in rates):
+        raise argparse.ArgumentTypeError(f"need two or more rates in [0, 1), got {text!r}")
+    return rates
 
 
 def table_args(parser, argv, reserved_flags, own_flags):

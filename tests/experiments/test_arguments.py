@@ -1,18 +1,25 @@
-"""Tests for experiments.arguments: the shared flags' parsing into build_experiment arguments."""
+"""Tests of the shared flags: their types (experiments.runner) and their way into build_experiment (MCT-HFR's)."""
 
 import argparse
 
 import pytest
 
-from experiments import arguments, mct_hfr
+from experiments import mct_hfr, runner
+
+
+def test_subjects_flag():
+    assert runner.subject_numbers("1-3,7") == (1, 2, 3, 7)
+    assert runner.subject_numbers(None) is None
+    with pytest.raises(ValueError, match="--subjects"):
+        runner.subject_numbers("a-b")
 
 
 def test_missing_rates_flag():
-    assert arguments.missing_rates("0,0.1,0.5") == (0.0, 0.1, 0.5)
-    assert arguments.missing_rates("none") == ()
+    assert runner.missing_rates("0,0.1,0.5") == (0.0, 0.1, 0.5)
+    assert runner.missing_rates("none") == ()
     for text in ("0.5", "0,1.0", "0,x"):
         with pytest.raises(argparse.ArgumentTypeError):
-            arguments.missing_rates(text)
+            runner.missing_rates(text)
 
 
 def test_mct_hfr_flags_reach_the_config_and_name_the_run():

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 from avtfuse.export import export_saved_model, load_serving
-from avtfuse.models.mct_hfr import (SYSTEM, VARIANTS, HybridReconstructionClassifier, MCTHFRConfig, MCTHFRNet,
-                                   build_head)
+from avtfuse.models.mct_hfr import SYSTEM, VARIANTS, HybridReconstructionClassifier, MCTHFRConfig, build_head
+from avtfuse.models.mct_hfr.mct_hfr_net import MCTHFRNet
 from avtfuse.training.callbacks import AuxiliaryLossStart
 
 # Audio 12 steps of 6 bands; 4 frames of 8 x 8 per camera; d = 16, 2 heads, 1 layer; no dropout (deterministic).
