@@ -120,14 +120,22 @@ class PhaseRunner:
         atomic_text(self.path(f"{phase}.done"), "")
         logger.info("%s: finished", phase)
 
-    def restored_epoch(self, phase, model):
-        """Loads the phase's latest checkpoint into the compiled `model`; returns its epoch (0 when none)."""
+    def restored_epoch(self, phase, model, example=None):
+        """Loads the phase's latest checkpoint into the compiled `model`; returns its epoch (0 when none).
+
+        example: None, or a function () -> one batch of the model's inputs; the
+        model is first called on it in training mode, so that a model whose
+        layers build on their first call (a subclassed model; one with
+        training-only branches) has every weight the checkpoint holds. The
+        loaded checkpoint then replaces whatever that call changed."""
         folder = self.path("checkpoints", phase)
         epochs = sorted(int(m.group(1)) for m in (CHECKPOINT_PATTERN.fullmatch(p) for p in os.listdir(folder))
                         if m) if os.path.isdir(folder) else []
         if not epochs:
             return 0
         with model.distribute_strategy.scope():  # the strategy the model was compiled under holds its optimizer
+            if example is not None:
+                model(example(), training=True)
             model.optimizer.build(model.trainable_variables)
             model.load_weights(os.path.join(folder, f"epoch-{epochs[-1]:04d}.weights.h5"))
         logger.info("%s: resuming after epoch %d", phase, epochs[-1])
@@ -150,7 +158,7 @@ class PhaseRunner:
         already finished must not be fitted again (see `is_done`).
         """
         folder = self.path("checkpoints", phase)
-        start = self.restored_epoch(phase, model)
+        start = self.restored_epoch(phase, model, example=lambda: next(iter(epoch_batches(0)[0]))[0])
         stopper = None
         if early_stopping is not None:
             if validation is None:

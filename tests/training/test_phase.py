@@ -106,6 +106,38 @@ def test_resume_of_a_model_compiled_under_a_distribution_strategy(tmp_path):
         np.testing.assert_array_equal(got, expected)
 
 
+class LazyModel(keras.Model):
+    """A subclassed model whose layers build on their first call (as ContractClassifier does)."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = keras.layers.Dense(3, activation="relu")
+        self.output_layer = keras.layers.Dense(1)
+
+    def call(self, inputs, training=None):
+        return self.output_layer(self.hidden(inputs))
+
+
+def lazy_model():
+    keras.utils.set_random_seed(0)
+    model = LazyModel()
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    return model
+
+
+def test_resume_of_a_model_built_on_its_first_call(tmp_path):
+    runner = PhaseRunner(str(tmp_path), verbose=0)
+    trained = lazy_model()
+    fit(runner, trained, 2)
+    fresh = lazy_model()
+    with pytest.raises(ValueError, match="not yet been built"):
+        runner.restored_epoch("phase", lazy_model())
+    assert runner.restored_epoch("phase", fresh, example=lambda: next(iter(epoch_batches(0)[0]))[0]) == 2
+    for got, expected in zip(fresh.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(got, expected)
+    assert fit(runner, fresh, 3) == [2]
+
+
 def test_restore_skips_a_checkpoint_killed_mid_write(tmp_path):
     runner = PhaseRunner(str(tmp_path), verbose=0)
     fit(runner, tiny_model(), 2)
