@@ -104,12 +104,10 @@ def experiment_kwargs(args, sample_rate=44100):
                  dropout_mode=args.dropout_mode, jit_compile=args.jit_compile, early_stopping=args.early_stopping,
                  spec_augment=args.spec_augment, seed=args.seed)
     frame = int(args.frame) if args.frame.isdigit() else args.frame
-    data = dict(modalities=args.modalities, protocol=args.protocol, ablation=args.ablation,
-                label=args.label, validation_fraction=args.validation_fraction,
-                subjects=runner.subject_numbers(args.subjects), frame=frame, synthetic_subjects=args.synthetic_subjects,
+    data = dict(modalities=args.modalities, protocol=args.protocol, ablation=args.ablation, label=args.label,
+                validation_fraction=args.validation_fraction, subjects=runner.subject_numbers(args.subjects),
+                frame=frame, synthetic_subjects=args.synthetic_subjects, missing_rates=args.missing_rates,
                 cache_dir=args.cache_dir, on_error=args.on_error, seed=args.seed)
-    if args.missing_rates is not None:
-        data["missing_rates"] = args.missing_rates
     return dict(preset=args.config, data={"source": args.data, **given(**data)}, features=given(**features),
                 train=given(**train), runtime=dict(gpus=args.gpus, precision=args.precision),
                 run_name=args.run_name, output_dir=args.output_dir, saved_models_dir=args.saved_models_dir)

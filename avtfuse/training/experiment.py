@@ -100,8 +100,8 @@ def build_experiment(system="avtnet", variant=None, preset=None, data=None, feat
     """An ExperimentConfig from a system's preset and variant plus changes per section (dicts of fields).
 
     The model config follows from the variant and the data's shapes; `data`,
-    `train`, `features` and `model` changes go over the preset's (and `train` over the variant's). The default run name is
-    <variant>-<preset>-<modality initials>-<protocol>-seed<seed>.
+    `train`, `features` and `model` changes go over the preset's (and `train` over the variant's). The default
+    run name is <variant>-<preset>-<modality initials>-<protocol>-seed<seed>.
     """
     if system not in SYSTEMS:
         raise ValueError(f"system: {system!r} is unknown; choose from {', '.join(SYSTEMS)}")
