@@ -50,8 +50,9 @@ def ablation_conditions(modalities, mode="paper"):
     raise ValueError(f"mode must be one of {ABLATIONS}, got {mode!r}")
 
 
-def _broadcast_bit(bit, tensor):
-    """Reshapes a per-sample value (scalar, or [B] on a batch) to broadcast against `tensor`."""
+def broadcast_trailing(bit, tensor):
+    """Reshapes a value of leading axes (a per-sample scalar or [B]; a per-step [T] or [B, T]) to broadcast against
+    `tensor`, whose extra trailing axes get size 1."""
     trailing = tensor.shape.rank - bit.shape.rank
     return tf.reshape(bit, tf.concat([tf.shape(bit), tf.ones([trailing], tf.int32)], axis=0))
 
@@ -64,7 +65,7 @@ def noise_fill(tensor, replace, seed):
     place where noise for a dropped or missing modality is drawn.
     """
     noise = tf.random.stateless_normal(tf.shape(tensor), seed, dtype=tensor.dtype)
-    return tf.where(_broadcast_bit(tf.convert_to_tensor(replace), tensor), noise, tensor)
+    return tf.where(broadcast_trailing(tf.convert_to_tensor(replace), tensor), noise, tensor)
 
 
 def recording_seed(recording, index, seed):
@@ -168,7 +169,7 @@ def modality_dropout(inputs, rate, seed, mode="hard", alpha=0.5):
         else:
             kept_scale = tf.where(any_dropped, 1.0 - alpha, 1.0)
             scale = tf.where(drop[:, index], alpha, kept_scale)
-            outputs[modality] = tensor * tf.cast(_broadcast_bit(scale, tensor), tensor.dtype)
+            outputs[modality] = tensor * tf.cast(broadcast_trailing(scale, tensor), tensor.dtype)
     return {**outputs, "present": present if mode == "soft" else kept}
 
 
@@ -236,7 +237,7 @@ def replicate_modalities(inputs, labels, mode, modalities, seed):
     copies = [batch]
     if mode == "softhard":
         weights = _convex_weights(present, weight_seed)
-        copies.append({**batch, **{m: batch[m] * tf.cast(_broadcast_bit(weights[:, i], batch[m]), batch[m].dtype)
+        copies.append({**batch, **{m: batch[m] * tf.cast(broadcast_trailing(weights[:, i], batch[m]), batch[m].dtype)
                                    for i, m in enumerate(modalities)}})
     every_sample = tf.ones(tf.shape(present)[:1], tf.bool)
     for index, modality in enumerate(modalities):

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from avtfuse.contract import MODALITIES, canonical_modalities
-from pipelines.ablation import recording_seed
+from pipelines.ablation import broadcast_trailing, recording_seed
 from pipelines.features import sequence_length
 
 MASK, MISSING, FULL = "_mask", "_missing", "_full"
@@ -40,12 +40,6 @@ def sequence_modalities(modalities, shapes):
 def _check_rate(name, rate):
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {rate}")
-
-
-def _trailing(values, tensor):
-    """`values` ([T] or [B, T]) with ones appended to broadcast against `tensor` ([T, ...] or [B, T, ...])."""
-    extra = tensor.shape.rank - values.shape.rank
-    return tf.reshape(values, tf.concat([tf.shape(values), tf.ones([extra], tf.int32)], axis=0))
 
 
 def _absent(inputs, modalities, modality):
@@ -136,7 +130,7 @@ def apply_static_rate(inputs, modalities, rate, seed):
         existing = tf.cast(inputs[modality + MISSING], tf.float32)
         drawn = static_step_missing(inputs["recording"], MODALITIES.index(modality), rate, seed, mask)
         tensor = tf.convert_to_tensor(inputs[modality])
-        outputs[modality] = tensor * tf.cast(_trailing(1.0 - drawn, tensor), tensor.dtype)
+        outputs[modality] = tensor * tf.cast(broadcast_trailing(1.0 - drawn, tensor), tensor.dtype)
         outputs[modality + MISSING] = tf.maximum(existing, drawn)
     return outputs
 
@@ -210,7 +204,7 @@ class DynamicStepDropout:
             drops = tf.cast(draw & chosen[:, None], tf.float32) * mask
             missing = tf.maximum(before, drops)
             tensor = tf.convert_to_tensor(inputs[modality])
-            outputs[modality] = tensor * tf.cast(_trailing(1.0 - (missing - before), tensor), tensor.dtype)
+            outputs[modality] = tensor * tf.cast(broadcast_trailing(1.0 - (missing - before), tensor), tensor.dtype)
             outputs[modality + MISSING] = missing
         return outputs
 
