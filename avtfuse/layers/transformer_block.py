@@ -1,4 +1,4 @@
-"""Post-norm transformer encoder block over a token sequence."""
+"""Transformer encoder block over a token sequence: post-norm (default) or pre-norm, optionally causal."""
 
 import keras
 
@@ -7,13 +7,20 @@ from avtfuse.layers.checks import positive_int
 
 @keras.saving.register_keras_serializable(package="avtfuse")
 class TransformerBlock(keras.layers.Layer):
-    """Multi-head self-attention and a feed-forward network, each followed by a
-    residual connection and layer normalisation (post-norm, as in the original
-    transformer and keras-hub's `TransformerEncoder` default).
+    """Multi-head self-attention and a feed-forward network, each with a
+    residual connection and layer normalisation.
+
+    Post-norm (default, as in the original transformer and keras-hub's
+    `TransformerEncoder` default):
+        x = LN(x + Drop(Attn(x))); x = LN(x + Drop(FFN(x))).
+    Pre-norm (`norm_first=True`, fairseq / MulT as CFN-SR uses it, SYSTEMS.md 4.2):
+        x = x + Drop(Attn(LN(x))); x = x + Drop(FFN(LN(x))).
+    FFN(x) = Dense(D)(HiddenDrop(Dense(ff_dim, activation)(x))). With `causal`,
+    step t attends to steps <= t only.
 
     Input: float [B, T, D] tokens. Output: [B, T, D].
-    Paper defaults: 4 heads of key_dim D / 4, feed-forward Dense(400, ReLU) ->
-    Dense(D), no dropout.
+    AVTNet paper defaults: 4 heads of key_dim D / 4, feed-forward Dense(400, ReLU) ->
+    Dense(D), no dropout, post-norm, not causal.
 
     Args:
         num_heads: attention heads.
@@ -22,6 +29,10 @@ class TransformerBlock(keras.layers.Layer):
         dropout: dropout rate on attention weights and both residual branches.
         activation: activation of the feed-forward hidden layer.
         layer_norm_epsilon: epsilon of both layer normalisations.
+        norm_first: pre-norm (True) or post-norm (False) residual branches.
+        causal: mask attention to later steps (keras `use_causal_mask=True`).
+        hidden_dropout: dropout rate on the feed-forward hidden activations
+            (fairseq's `relu_dropout`; 0.1 in CFN-SR's audio encoder).
     """
 
     def __init__(
@@ -32,6 +43,9 @@ class TransformerBlock(keras.layers.Layer):
         dropout=0.0,
         activation="relu",
         layer_norm_epsilon=1e-5,
+        norm_first=False,
+        causal=False,
+        hidden_dropout=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -43,6 +57,14 @@ class TransformerBlock(keras.layers.Layer):
         self.dropout = float(dropout)
         self.activation = activation
         self.layer_norm_epsilon = float(layer_norm_epsilon)
+        for name, value in (("norm_first", norm_first), ("causal", causal)):
+            if not isinstance(value, bool):
+                raise ValueError(f"TransformerBlock {name}: expected True or False, got {value!r}")
+        self.norm_first = norm_first
+        self.causal = causal
+        if isinstance(hidden_dropout, bool) or not 0.0 <= hidden_dropout < 1.0:
+            raise ValueError(f"TransformerBlock hidden_dropout: expected a rate in [0, 1), got {hidden_dropout!r}")
+        self.hidden_dropout = float(hidden_dropout)
 
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[-1] is None:
@@ -72,6 +94,7 @@ class TransformerBlock(keras.layers.Layer):
             self.ff_dim, activation=self.activation, dtype=self.dtype_policy, name="feed_forward_hidden"
         )
         self.feed_forward_hidden.build(input_shape)
+        self.feed_forward_hidden_dropout = keras.layers.Dropout(self.hidden_dropout, dtype=self.dtype_policy)
         self.feed_forward_output = keras.layers.Dense(
             token_dim, dtype=self.dtype_policy, name="feed_forward_output"
         )
@@ -82,13 +105,20 @@ class TransformerBlock(keras.layers.Layer):
         )
         self.feed_forward_norm.build(input_shape)
 
+    def _attend(self, tokens, training):
+        attended = self.attention(tokens, tokens, use_causal_mask=self.causal, training=training)
+        return self.attention_dropout(attended, training=training)
+
+    def _feed_forward(self, tokens, training):
+        hidden = self.feed_forward_hidden_dropout(self.feed_forward_hidden(tokens), training=training)
+        return self.feed_forward_dropout(self.feed_forward_output(hidden), training=training)
+
     def call(self, inputs, training=None):
-        attended = self.attention(inputs, inputs, training=training)
-        tokens = self.attention_norm(inputs + self.attention_dropout(attended, training=training))
-        transformed = self.feed_forward_output(self.feed_forward_hidden(tokens))
-        return self.feed_forward_norm(
-            tokens + self.feed_forward_dropout(transformed, training=training)
-        )
+        if self.norm_first:
+            tokens = inputs + self._attend(self.attention_norm(inputs), training)
+            return tokens + self._feed_forward(self.feed_forward_norm(tokens), training)
+        tokens = self.attention_norm(inputs + self._attend(inputs, training))
+        return self.feed_forward_norm(tokens + self._feed_forward(tokens, training))
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -103,6 +133,9 @@ class TransformerBlock(keras.layers.Layer):
                 "dropout": self.dropout,
                 "activation": self.activation,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
+                "norm_first": self.norm_first,
+                "causal": self.causal,
+                "hidden_dropout": self.hidden_dropout,
             }
         )
         return config

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -16,26 +17,41 @@ def softmax(values):
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def block_reference(tokens, block):
-    """NumPy reference of post-norm self-attention + feed-forward."""
+def attention_reference(tokens, block):
+    """NumPy reference of the block's multi-head self-attention (causal when the block is)."""
     attention = block.attention
     query_kernel, query_bias = attention.query_dense.get_weights()
     key_kernel, key_bias = attention.key_dense.get_weights()
     value_kernel, value_bias = attention.value_dense.get_weights()
     output_kernel, output_bias = attention.output_dense.get_weights()
-    tokens = tokens.astype("float64")
     query = np.einsum("btd,dhk->bhtk", tokens, query_kernel) + query_bias[None, :, None, :]
     key = np.einsum("btd,dhk->bhtk", tokens, key_kernel) + key_bias[None, :, None, :]
     value = np.einsum("btd,dhk->bhtk", tokens, value_kernel) + value_bias[None, :, None, :]
-    weights = softmax(np.einsum("bhqk,bhsk->bhqs", query, key) / np.sqrt(query.shape[-1]))
-    context = np.einsum("bhqs,bhsk->bhqk", weights, value)
-    attended = np.einsum("bhqk,hkd->bqd", context, output_kernel) + output_bias
-    epsilon = block.layer_norm_epsilon
-    tokens = layer_norm(tokens + attended, *block.attention_norm.get_weights(), epsilon)
+    logits = np.einsum("bhqk,bhsk->bhqs", query, key) / np.sqrt(query.shape[-1])
+    if block.causal:
+        steps = tokens.shape[1]
+        logits = np.where(np.tril(np.ones((steps, steps), bool)), logits, -np.inf)
+    context = np.einsum("bhqs,bhsk->bhqk", softmax(logits), value)
+    return np.einsum("bhqk,hkd->bqd", context, output_kernel) + output_bias
+
+
+def feed_forward_reference(tokens, block):
     hidden_kernel, hidden_bias = block.feed_forward_hidden.get_weights()
     out_kernel, out_bias = block.feed_forward_output.get_weights()
-    transformed = np.maximum(tokens @ hidden_kernel + hidden_bias, 0.0) @ out_kernel + out_bias
-    return layer_norm(tokens + transformed, *block.feed_forward_norm.get_weights(), epsilon)
+    return np.maximum(tokens @ hidden_kernel + hidden_bias, 0.0) @ out_kernel + out_bias
+
+
+def block_reference(tokens, block):
+    """NumPy reference of self-attention + feed-forward: post-norm, or pre-norm with `norm_first`."""
+    tokens = tokens.astype("float64")
+    epsilon = block.layer_norm_epsilon
+    attention_norm = block.attention_norm.get_weights()
+    feed_forward_norm = block.feed_forward_norm.get_weights()
+    if block.norm_first:
+        tokens = tokens + attention_reference(layer_norm(tokens, *attention_norm, epsilon), block)
+        return tokens + feed_forward_reference(layer_norm(tokens, *feed_forward_norm, epsilon), block)
+    tokens = layer_norm(tokens + attention_reference(tokens, block), *attention_norm, epsilon)
+    return layer_norm(tokens + feed_forward_reference(tokens, block), *feed_forward_norm, epsilon)
 
 
 def test_matches_numpy_reference(rng):
@@ -91,3 +107,68 @@ def test_serialisation(layer_checks, rng):
     tokens = rng.normal(size=(2, 5, 8)).astype("float32")
     layer_checks.config_round_trip(TransformerBlock(num_heads=2, key_dim=3, ff_dim=6), tokens)
     layer_checks.save_load(TransformerBlock(num_heads=2, ff_dim=6), tokens)
+
+
+@pytest.mark.parametrize("norm_first, causal", [(True, False), (True, True), (False, True)])
+def test_pre_norm_and_causal_match_numpy_reference(norm_first, causal, rng):
+    """Pre-norm: x + Attn(LN(x)), then x + FFN(LN(x)); causal: step t attends to steps <= t."""
+    tokens = rng.normal(size=(2, 5, 8)).astype("float32")
+    block = TransformerBlock(num_heads=2, ff_dim=6, norm_first=norm_first, causal=causal)
+    block(tokens)
+    for norm in (block.attention_norm, block.feed_forward_norm):
+        norm.set_weights([rng.normal(size=8).astype("float32") for _ in range(2)])
+    result = keras.ops.convert_to_numpy(block(tokens))
+    np.testing.assert_allclose(result, block_reference(tokens, block), rtol=1e-4, atol=1e-5)
+    plain = TransformerBlock(num_heads=2, ff_dim=6)
+    plain(tokens)
+    plain.set_weights(block.get_weights())
+    assert not np.allclose(keras.ops.convert_to_numpy(plain(tokens)), result, atol=1e-3)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_causal_output_ignores_later_steps(norm_first, rng):
+    tokens = rng.normal(size=(2, 6, 8)).astype("float32")
+    changed = tokens.copy()
+    changed[:, 3:] = rng.normal(size=(2, 3, 8))
+    causal = TransformerBlock(num_heads=2, ff_dim=6, norm_first=norm_first, causal=True)
+    before, after = (keras.ops.convert_to_numpy(causal(x)) for x in (tokens, changed))
+    np.testing.assert_allclose(after[:, :3], before[:, :3], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(after[:, 3:], before[:, 3:])
+    full = TransformerBlock(num_heads=2, ff_dim=6, norm_first=norm_first)
+    full(tokens)
+    full.set_weights(causal.get_weights())
+    before, after = (keras.ops.convert_to_numpy(full(x)) for x in (tokens, changed))
+    assert not np.allclose(after[:, :3], before[:, :3], atol=1e-4)
+
+
+def test_hidden_dropout_only_in_training(rng):
+    tokens = rng.normal(size=(2, 4, 8)).astype("float32")
+    block = TransformerBlock(num_heads=2, ff_dim=6, norm_first=True, hidden_dropout=0.5)
+    inference = keras.ops.convert_to_numpy(block(tokens, training=False))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(block(tokens)), inference)
+    assert not np.allclose(keras.ops.convert_to_numpy(block(tokens, training=True)), inference)
+
+
+def test_new_options_keep_old_defaults_and_configs(rng):
+    """Configs saved before norm_first / causal / hidden_dropout existed load as post-norm, non-causal blocks."""
+    config = TransformerBlock(num_heads=2, ff_dim=6).get_config()
+    assert (config["norm_first"], config["causal"], config["hidden_dropout"]) == (False, False, 0.0)
+    old = {key: value for key, value in config.items() if key not in ("norm_first", "causal", "hidden_dropout")}
+    assert TransformerBlock.from_config(old).get_config() == config
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"norm_first": 1}, "norm_first"),
+    ({"causal": "yes"}, "causal"),
+    ({"hidden_dropout": 1.0}, "hidden_dropout"),
+])
+def test_rejects_bad_options(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TransformerBlock(**kwargs)
+
+
+def test_serialisation_pre_norm_causal(layer_checks, rng):
+    tokens = rng.normal(size=(2, 5, 8)).astype("float32")
+    options = {"norm_first": True, "causal": True, "hidden_dropout": 0.1}
+    layer_checks.config_round_trip(TransformerBlock(num_heads=2, ff_dim=6, **options), tokens)
+    layer_checks.save_load(TransformerBlock(num_heads=2, ff_dim=6, **options), tokens)
