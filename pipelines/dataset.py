@@ -51,8 +51,8 @@ class DataConfig(Config):
     (validation, test): "zeros" (the contract) or "noise" (N(0, 1), the same
     for every run). `missing_rates`: the rates (in [0, 1)) at which the test
     split is evaluated again with that share of every sequence's real steps
-    missing (pipelines.step_masks static masks, the same for every system and
-    run; empty: none). `frame`: the camera frame of a recording (SpeakingFaces
+    missing (a single frame is one step; pipelines.step_masks static masks,
+    the same for every system and run; empty: none). `frame`: the camera frame of a recording (SpeakingFaces
     folders and video files). A thermal palette "auto" becomes the synthetic
     set's palette without a `source`, "grey" with one.
     """

@@ -115,16 +115,23 @@ def static_step_missing(recording, modality_index, rate, seed, mask):
 
 
 def apply_static_rate(inputs, modalities, rate, seed):
-    """One example with the static rate-`rate` masks applied to its sequence modalities (`<m>_mask` keys).
+    """One example with the static rate-`rate` masks applied to its modalities.
 
-    `<m>_missing` |= static_step_missing(recording, canonical index of m, rate,
-    seed, `<m>_mask`), and `<m>` is zeroed on those steps; a whole-modality
-    absence stays as it was (every step already missing). Returns a new dict.
+    A sequence modality (`<m>_mask` key): `<m>_missing` |=
+    static_step_missing(recording, canonical index of m, rate, seed,
+    `<m>_mask`), and `<m>` is zeroed on those steps; a whole-modality absence
+    stays as it was (every step already missing). A modality without a time
+    axis (one frame [H, W, C], a vector) counts as one step: drawn the same
+    way, it is missing with probability `rate`, and then zeroed with its
+    present bit cleared. Returns a new dict.
     """
     _check_rate("missing_rate", rate)
     outputs = dict(inputs)
-    for modality in canonical_modalities(modalities):
+    modalities = canonical_modalities(modalities)
+    for index, modality in enumerate(modalities):
         if modality + MASK not in inputs:
+            if modality in inputs and "present" in inputs:
+                outputs = _drop_single_step(outputs, modality, index, rate, seed)
             continue
         mask = tf.cast(inputs[modality + MASK], tf.float32)
         existing = tf.cast(inputs[modality + MISSING], tf.float32)
@@ -133,6 +140,16 @@ def apply_static_rate(inputs, modalities, rate, seed):
         outputs[modality] = tensor * tf.cast(broadcast_trailing(1.0 - drawn, tensor), tensor.dtype)
         outputs[modality + MISSING] = tf.maximum(existing, drawn)
     return outputs
+
+
+def _drop_single_step(inputs, modality, index, rate, seed):
+    """`apply_static_rate` for a modality without a time axis at position `index` of the run's modalities."""
+    drawn = static_step_missing(inputs["recording"], MODALITIES.index(modality), rate, seed, tf.ones([1]))[0]
+    tensor = tf.convert_to_tensor(inputs[modality])
+    present = tf.cast(inputs["present"], tf.float32)
+    kept = 1.0 - drawn * tf.one_hot(index, tf.shape(present)[-1], dtype=tf.float32)
+    return {**inputs, modality: tensor * tf.cast(1.0 - drawn, tensor.dtype),
+            "present": tf.cast(present * kept, tf.convert_to_tensor(inputs["present"]).dtype)}
 
 
 def ramp_share(step, ramp_steps):
@@ -215,7 +232,10 @@ def realised_missing_rate(elements, modalities, present_only=False):
     elements: a dataset (or iterable) of batched or unbatched `inputs` or
     `(inputs, labels)`, or one inputs dict. present_only: count only samples
     where the modality is present (the step-level rate without whole-modality
-    absence). sum(`<m>_missing`) / sum(`<m>_mask`) over what is counted.
+    absence). sum(`<m>_missing`) / sum(`<m>_mask`) over what is counted. A
+    modality without a time axis (no `<m>_mask`: one step, see
+    `apply_static_rate`) is counted only without `present_only`: the share of
+    samples whose present bit is 0.
     """
     modalities = canonical_modalities(modalities)
     if isinstance(elements, dict):
@@ -225,6 +245,10 @@ def realised_missing_rate(elements, modalities, present_only=False):
         inputs = element[0] if isinstance(element, tuple) else element
         for index, modality in enumerate(modalities):
             if modality + MASK not in inputs:
+                if modality in inputs and "present" in inputs and not present_only:
+                    absent = 1.0 - np.asarray(inputs["present"], np.float64)[..., index]
+                    missing[modality] = missing.get(modality, 0.0) + float(absent.sum())
+                    real[modality] = real.get(modality, 0.0) + float(absent.size)
                 continue
             mask = np.asarray(inputs[modality + MASK], np.float64)
             lost = np.asarray(inputs[modality + MISSING], np.float64)

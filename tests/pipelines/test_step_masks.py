@@ -115,6 +115,22 @@ def static_rows(order, batch_size, rate=0.4, seed=3):
     return rows
 
 
+def test_a_single_frame_counts_as_one_step_of_the_static_masks():
+    rows = static_rows(range(12), 4, rate=0.5)
+    rows.update({f"{k}-b": v for k, v in static_rows(range(12, 200), 16, rate=0.5).items()})
+    dropped = np.array([row["present"][1] == 0 for row in rows.values()])
+    assert 0.4 < dropped.mean() < 0.6  # 200 draws of p = 0.5
+    for row in rows.values():
+        if row["present"][1] == 0:
+            np.testing.assert_array_equal(row["visible"], 0)
+        else:
+            assert row["visible"].min() > 0
+    batch = {k: np.stack([row[k] for row in rows.values()]) for k in ("present", "visible", "audio_mask",
+                                                                     "audio_missing")}
+    assert realised_missing_rate(batch, ("audio", "visible"))["visible"] == dropped.mean()
+    assert all(row["present"][1] == 1 for row in static_rows(range(12), 4, rate=0.0).values())
+
+
 def test_static_masks_are_the_same_whatever_the_batch_size_or_order():
     base = static_rows(range(12), 3)
     for other in (static_rows(range(12), 5), static_rows(range(11, -1, -1), 4), static_rows(range(12), 3)):
