@@ -30,6 +30,8 @@ def parser(prog, description, epilog=None):
     data.add_argument("--ablation", choices=ABLATIONS, default="paper",
                       help="training copies: paper (complete + one missing modality), subsets (every subset) or "
                       "complete (complete recordings only; every subset is still tested)")
+    data.add_argument("--fold", type=int, choices=range(1, 6), default=1, metavar="1..5",
+                      help="actor fold of --protocol folds (default 1)")
     data.add_argument("--subjects", help="SpeakingFaces subject numbers to use, e.g. 1-75 or 1,2,5")
     data.add_argument("--frame", default="middle", help="frame of a recording: middle, first, last or a number")
     data.add_argument("--image-size", type=int, help="frame height and width in pixels (small: 48, paper: 224)")
@@ -44,6 +46,8 @@ def parser(prog, description, epilog=None):
     data.add_argument("--thermal-palette", default="auto",
                       help="palette colour-mapped thermal frames were written with: iron, inferno, jet, grey, ... "
                       "(default auto: the synthetic set's inferno, grey for --data)")
+    data.add_argument("--synthetic", choices=("speakingfaces", "ravdess"),
+                      help="the layout of the built-in synthetic set without --data (default: the system's)")
     data.add_argument("--synthetic-subjects", type=int, default=12, help="people in the synthetic set (default 12)")
     data.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR,
                       help="where the synthetic set and the decoded-feature cache are written")
@@ -106,7 +110,7 @@ def experiment_kwargs(args, sample_rate=44100):
     frame = int(args.frame) if args.frame.isdigit() else args.frame
     data = dict(modalities=args.modalities, protocol=args.protocol, ablation=args.ablation, label=args.label,
                 validation_fraction=args.validation_fraction, subjects=runner.subject_numbers(args.subjects),
-                frame=frame, synthetic_subjects=args.synthetic_subjects, missing_rates=args.missing_rates,
+                frame=frame, fold=args.fold, synthetic=args.synthetic, synthetic_subjects=args.synthetic_subjects, missing_rates=args.missing_rates,
                 cache_dir=args.cache_dir, on_error=args.on_error, seed=args.seed)
     return dict(preset=args.config, data={"source": args.data, **given(**data)}, features=given(**features),
                 train=given(**train), runtime=dict(gpus=args.gpus, precision=args.precision),

@@ -32,8 +32,6 @@ def parse_args(argv=None):
     model = parser.add_argument_group("MCT-HFR")
     model.add_argument("--variant", choices=tuple(VARIANTS), default="mct_hfr",
                        help="; ".join(f"{name}: {v.description}" for name, v in VARIANTS.items()))
-    model.add_argument("--fold", type=int, choices=range(1, 6), default=1, metavar="1..5",
-                       help="actor fold of --protocol folds (default 1)")
     model.add_argument("--ramp-epochs", type=int, help="epochs over which the share of incomplete training samples "
                        "rises from 0 to 1 (default 5; 0: the public code's behaviour)")
     model.add_argument("--step-dropout", type=float, help="probability of dropping each real step of a chosen "
@@ -58,7 +56,6 @@ def experiment_config(args):
     from avtfuse.training.experiment import build_experiment
 
     kwargs = arguments.experiment_kwargs(args, sample_rate=16000)
-    kwargs["data"]["fold"] = args.fold
     kwargs["train"].update(arguments.given(ramp_epochs=args.ramp_epochs, step_dropout=args.step_dropout,
                                            aux_start_epoch=args.aux_start_epoch))
     model = arguments.given(gfa_weight=args.gfa_weight, lfi_weight=args.lfi_weight, pooling=args.pooling,

@@ -31,8 +31,6 @@ def parse_args(argv=None):
                        help="modality dropout: none; softhard (a batch of B becomes 4B: both, soft-weighted, audio "
                        "zeroed, video zeroed; default); noise (3B, N(0, 1) in place of one modality, and N(0, 1) "
                        "for the missing modality in evaluation)")
-    model.add_argument("--fold", type=int, choices=range(1, 6), default=1, metavar="1..5",
-                       help="actor fold of --protocol folds (default 1)")
     model.add_argument("--frame-encoder", choices=FRAME_ENCODERS,
                        help="per-frame encoder: small (ImageBranch; small preset) or mobilenet (MobileNetV3Small "
                        "from scratch; paper preset), stand-ins for the unavailable EfficientFace weights")
@@ -50,7 +48,7 @@ def experiment_config(args):
     kwargs = arguments.experiment_kwargs(args, sample_rate=SAMPLE_RATE)
     replication, missing_fill = DROPOUTS[args.dropout]
     kwargs["train"]["replication"] = replication
-    kwargs["data"].update(missing_fill=missing_fill, fold=args.fold)
+    kwargs["data"]["missing_fill"] = missing_fill
     model = {"query_residual": args.query_residual}
     if args.frame_encoder:
         model["frame_encoder"] = args.frame_encoder
