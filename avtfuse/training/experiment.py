@@ -28,8 +28,9 @@ from avtfuse.contract import LABELS_FILE, condition_name, save_class_names
 from avtfuse.evaluation import (classification_metrics, per_condition_accuracy, plot_confusion_matrix,
                                 plot_robustness_curves, rate_sweep_markdown, rate_sweep_summary, write_results)
 from avtfuse.evaluation.accuracy import headline_rows
+from avtfuse.evaluation.latency import serving_latency
 from avtfuse.evaluation.reference import reference_accuracy, reference_description
-from avtfuse.export import export_saved_model
+from avtfuse.export import export_saved_model, load_serving
 from avtfuse.files import atomic_text
 from avtfuse.models import SYSTEMS
 from avtfuse.training.config import TrainConfig
@@ -174,8 +175,10 @@ def run_experiment(config, fresh=False, verbose=2):
         return _read_json(os.path.join(config.run_dir, "results.json"))
     system = SYSTEMS[config.system]
     variant = system.variants[config.variant]
+    trained = time.time()
     classifier = RECIPES[variant.recipe](
         RecipeContext(system, variant, config.model, config.train, data, runtime, runner))
+    trained = round(time.time() - trained, 1)
 
     logger.info("evaluating on %d test samples", data.count("test"))
     labels, predicted, present = predict_batches(classifier, data.batches("test", config.train.batch_size))
@@ -184,6 +187,10 @@ def run_experiment(config, fresh=False, verbose=2):
     results = summarize(labels, predicted, present, config, runtime, data)
     results["reference"] = reference_results(data, results["conditions"], config.train.seed)
     results["saved_model"] = export_path
+    results["parameters"] = int(classifier.count_params())
+    results["latency"] = serving_latency(load_serving(export_path), data.batches("test", 1, complete_only=True),
+                                         classifier.serving_spec())
+    results["training_seconds"] = trained  # of this invocation: a resumed run counts its last part only
     appendix = []
     if config.data.missing_rates:
         results["rate_sweep"] = rate_sweep(classifier, data, config.data.missing_rates, config.train.batch_size)
@@ -252,8 +259,8 @@ def _audio_is_log_mel(data):
 
 def rate_sweep(classifier, data, rates, batch_size):
     """The test split's complete recordings (every sensor present) scored with `rates` of their sequences' real
-    steps missing (static masks): `rate_sweep_summary` plus "realised" {rate: {modality: share of real steps
-    missing}} and "samples" (the recordings scored at each rate)."""
+    steps missing (static masks; a single frame is one step): `rate_sweep_summary` plus "realised" {rate:
+    {modality: share of real steps missing}} and "samples" (the recordings scored at each rate)."""
     labels_per_rate, predicted_per_rate, realised = [], [], {}
     for rate in rates:
         batches = data.batches("test", batch_size, missing_rate=rate, complete_only=True)
@@ -262,7 +269,7 @@ def rate_sweep(classifier, data, rates, batch_size):
             raise ValueError("missing_rates: the test split holds no complete recording to sweep the rates on")
         labels_per_rate.append(labels)
         predicted_per_rate.append(predicted)
-        realised[rate] = realised_missing_rate(batches, data.modalities, present_only=True)
+        realised[rate] = realised_missing_rate(batches, data.modalities)  # complete recordings: no absence
     summary = rate_sweep_summary(rates, labels_per_rate, predicted_per_rate)
     logger.info("missing-rate sweep: UA %s; AUILC UA %.4f (paper's un-normalised %.4f)",
                 " ".join(f"{r:g}:{v:.3f}" for r, v in zip(summary["rates"], summary["metrics"]["UA"])),
