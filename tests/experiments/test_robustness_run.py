@@ -1,0 +1,79 @@
+"""A tiny run of `python -m experiments.robustness`: two systems, one seed, two rates, on a tiny RAVDESS tree."""
+
+import json
+
+import pytest
+
+from avtfuse.evaluation.metrics import auilc
+from experiments import robustness
+from pipelines.synthetic_ravdess import write_ravdess
+
+SYSTEMS = "avtnet-e2e,sa_fusion-none"
+
+
+@pytest.fixture(scope="module")
+def benchmark(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ravdess")
+    write_ravdess(root, actors=range(1, 7), emotions=("happy", "sad"), intensities=(2,), video_frames=8,
+                  image_size=16, thermal=True)
+    out = tmp_path_factory.mktemp("benchmark")
+    argv = ["--systems", SYSTEMS, "--seeds", "0", "--missing-rates", "0,0.5", "--output-dir", str(out / "bench"),
+            "--", "--data", str(root), "--thermal-palette", "inferno", "--cache-dir", str(out / "cache"),
+            "--image-size", "16", "--epochs-embed", "3", "--epochs-recognizer", "3", "--gpus", "0", "--verbose", "0"]
+    robustness.main(argv)
+    return out / "bench", argv
+
+
+def test_every_system_runs_on_one_split_and_the_report_gathers_them(benchmark):
+    bench, _ = benchmark
+    summary = json.loads((bench / "summary.json").read_text())
+    assert list(summary["entries"]) == SYSTEMS.split(",") and summary["reference"] == "avtnet-e2e"
+    subsets = {"complete", "missing_audio", "missing_visible", "missing_thermal", "only_audio", "only_visible",
+               "only_thermal"}
+    for system in SYSTEMS.split(","):
+        results = json.loads((bench / "runs" / f"{system}-seed0" / "results.json").read_text())
+        assert (results["protocol"], results["fold"], results["modalities"]) == (
+            "folds", 1, ["audio", "visible", "thermal"])
+        assert subsets <= set(results["conditions"])  # every non-empty subset tested
+        assert all(results["conditions"][name]["count"] == 8 for name in subsets)
+        entry = summary["entries"][system]
+        assert entry["conditions"]["complete"]["mean"] == results["conditions"]["complete"]["accuracy"]
+        curve = results["rate_sweep"]["metrics"]["WA"]
+        assert [point["mean"] for point in entry["curve"]] == curve
+        assert entry["auilc_paper"]["mean"] == pytest.approx(auilc([0.0, 0.5], curve, normalize=False))
+        assert entry["parameters"]["mean"] == results["parameters"] > 1000
+        assert entry["latency_ms"]["mean"] == results["latency"]["median_ms"] > 0
+        realised = results["rate_sweep"]["realised"]
+        assert all(share == 0 for share in realised["0.0"].values())
+        assert set(realised["0.5"]) == {"audio", "visible", "thermal"}
+        assert 0.3 < realised["0.5"]["audio"] < 0.7
+    # AVTNet's cameras are single frames: one step each, dropped whole at the rate
+    avtnet = json.loads((bench / "runs" / "avtnet-e2e-seed0" / "results.json").read_text())
+    sa = json.loads((bench / "runs" / "sa_fusion-none-seed0" / "results.json").read_text())
+    dropped_frames = avtnet["rate_sweep"]["realised"]["0.5"]["visible"] * 8  # of the 8 complete test recordings
+    assert dropped_frames == pytest.approx(round(dropped_frames)) and 0 < dropped_frames < 8
+    assert sa["rate_sweep"]["realised"]["0.5"]["audio"] == pytest.approx(
+        avtnet["rate_sweep"]["realised"]["0.5"]["audio"], abs=0.2)
+    report = (bench / "report.md").read_text()
+    assert "## Cost" in report and "effective robustness" in report and (bench / "robustness.png").stat().st_size
+
+
+def test_a_second_call_reads_the_finished_runs_back(benchmark, capsys):
+    bench, argv = benchmark
+    before = (bench / "summary.json").read_text()
+    robustness.main(argv)
+    out = capsys.readouterr().out
+    assert out.count("(finished earlier)") == 2
+    assert (bench / "summary.json").read_text() == before
+
+
+def test_flags_the_benchmark_sets_itself_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        robustness.parse_args(["--", "--seed", "3"])
+    assert "--seed: set by this command" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        robustness.parse_args(["--systems", "avtnet", "--reference", "mct"])
+    args, passthrough = robustness.parse_args(["--systems", "mct,sa_fusion", "--", "--gpus", "0"])
+    flags = robustness.run_argv(args, "mct", 2, passthrough)
+    assert flags[:2] == ["--variant", "mct"] and flags[-2:] == ["--gpus", "0"]
+    assert flags[flags.index("--seed") + 1] == "2" and flags[flags.index("--run-name") + 1] == "mct-seed2"
