@@ -76,31 +76,39 @@ def resample(samples, source_rate, target_rate):
     return soxr.resample(samples, source_rate, target_rate, quality="HQ").astype(np.float32)
 
 
-def speech_window(samples, num_samples, crop="trim", trim_db=20.0):
+def speech_window(samples, num_samples, crop="trim", trim_db=20.0, offset=0):
     """The float32 [num_samples] window of float32 [N] that the model sees.
 
     crop "trim": leading and trailing silence is cut (frames more than
     `trim_db` dB below the loudest 2048-sample frame, librosa.effects.trim),
     then the window is centred on what remains; "center": centred on the whole
-    signal; "start": the first samples. A shorter signal is zero-padded on both
-    sides ("trim", "center") or at the end ("start").
+    signal; "start": the samples from `offset` (a sample index; CFN-SR drops
+    the first 0.5 s). A shorter signal is zero-padded on both sides ("trim",
+    "center") or at the end ("start"). `offset` must be 0 for the other crops.
     """
     if crop not in AUDIO_CROPS:
         raise ValueError(f"crop must be one of {AUDIO_CROPS}, got {crop!r}")
+    if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
+        raise ValueError(f"offset must be a sample index >= 0, got {offset!r}")
+    if offset and crop != "start":
+        raise ValueError(f"offset applies to crop 'start' only, got offset {offset} with crop {crop!r}")
     if crop == "trim":
         samples, _ = librosa.effects.trim(samples, top_db=trim_db, frame_length=2048, hop_length=512)
     if crop == "start":
-        return np.pad(samples[:num_samples], (0, max(0, num_samples - len(samples))))
+        samples = samples[offset:offset + num_samples]
+        return np.pad(samples, (0, num_samples - len(samples)))
     excess = len(samples) - num_samples
     if excess >= 0:
         return samples[excess // 2:excess // 2 + num_samples]
     return np.pad(samples, (-excess // 2, -excess - (-excess // 2)))
 
 
-def load_waveform(path, sample_rate, num_samples, crop="trim", trim_db=20.0):
-    """read_audio -> resample to sample_rate -> speech_window: float32 [num_samples]."""
+def load_waveform(path, sample_rate, num_samples, crop="trim", trim_db=20.0, offset_seconds=0.0):
+    """read_audio -> resample to sample_rate -> speech_window (from `offset_seconds` s with crop "start"):
+    float32 [num_samples]."""
     samples, rate = read_audio(path)
-    return speech_window(resample(samples, rate, sample_rate), num_samples, crop, trim_db)
+    offset = round(offset_seconds * sample_rate)
+    return speech_window(resample(samples, rate, sample_rate), num_samples, crop, trim_db, offset)
 
 
 def num_frames(num_samples, hop_length):

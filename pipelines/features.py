@@ -42,7 +42,8 @@ class FeatureConfig(Config):
     Audio is resampled to `sample_rate` (Hz); a window of `audio_samples`
     samples is cut as `audio_crop` says ("trim": centred on the speech left
     after trimming silence more than `trim_db` dB below the loudest frame;
-    "center"; "start") and turned into `audio_features`: "log_mel", a log-mel
+    "center"; "start": from `audio_offset` seconds into the file, 0 for the
+    other crops) and turned into `audio_features`: "log_mel", a log-mel
     spectrogram [audio_frames, n_mels] (dB), or "mfcc", its first `n_mfcc`
     MFCCs [audio_frames, n_mfcc] (librosa's).
 
@@ -61,6 +62,7 @@ class FeatureConfig(Config):
     sample_rate: int = 44100
     audio_samples: int = 66150
     audio_crop: str = "trim"
+    audio_offset: float = 0.0
     trim_db: float = 20.0
     n_mels: int = 64
     n_fft: int = 2048
@@ -80,6 +82,12 @@ class FeatureConfig(Config):
         self.check_choice("audio_features", AUDIO_FEATURES)
         self.check_choice("frame_crop", image.FRAME_CROPS)
         self.check_positive("trim_db", "frame_seconds")
+        if isinstance(self.audio_offset, bool) or not isinstance(self.audio_offset, (int, float)) or not (
+                0.0 <= self.audio_offset < math.inf):
+            self._fail("audio_offset", "a number of seconds >= 0")
+        self.audio_offset = float(self.audio_offset)
+        if self.audio_offset and self.audio_crop != "start":
+            self._fail("audio_offset", f"0 with audio_crop {self.audio_crop!r} (an offset applies to 'start' only)")
         if not math.isfinite(self.frame_seconds):
             self._fail("frame_seconds", "a finite number > 0")
         if self.audio_features == "mfcc" and self.n_mfcc > self.n_mels:
@@ -187,8 +195,8 @@ def decode_recording(recording, modalities, config, shapes, frame="middle"):
             if sequence_length(shapes[m]):
                 decoded.steps[m] = steps
         elif m == "audio":
-            decoded[m] = audio.load_waveform(
-                path, config.sample_rate, config.audio_samples, config.audio_crop, config.trim_db)
+            decoded[m] = audio.load_waveform(path, config.sample_rate, config.audio_samples, config.audio_crop,
+                                             config.trim_db, config.audio_offset)
         elif m == "visible":
             decoded[m] = image.load_visible(path, config.image_size, **frame_args)
         else:

@@ -28,9 +28,11 @@ split of its own, never the test split: validation chooses, test is read once.
   block k + 1 and trains on the rest, with the N - 6 * (N // 6) last
   subjects. For RAVDESS's 24 actors these are SA-fusion's folds: fold k tests
   actors 4k-3..4k and validates on 4k+1..4k+4 (actors 21-24 always train).
+  With validation_fraction == 0 there is no validation block: block k + 1
+  trains too (CFN-SR's folds: test 4k-3..4k, train the other 20 actors).
   No subject, and no group, is on two sides. The class (`people`) must not be
   the subject, or a fold would test classes it never trained. The fractions
-  are not used; the fold's subjects per side are logged.
+  are not used otherwise; the fold's subjects per side are logged.
 
 Rounding is Python's `round` (half to even). The fractions are of the whole:
 test_fraction in (0, 1), validation_fraction in [0, 1), their sum below 1.
@@ -107,7 +109,7 @@ def split_samples(groups, people, protocol="paper", test_fraction=PAPER_TEST_FRA
     if protocol == "strict":
         return _split_strict(groups, people, test_fraction, validation_fraction, int(seed))
     if protocol == "folds":
-        return _split_folds(groups, people, subjects, fold)
+        return _split_folds(groups, people, subjects, fold, validation=validation_fraction > 0)
     return _split_given(groups, given, protocol)
 
 
@@ -238,7 +240,7 @@ def _split_strict(groups, people, test_fraction, validation_fraction, seed):
     return split_ids
 
 
-def _split_folds(groups, people, subjects, fold):
+def _split_folds(groups, people, subjects, fold, validation=True):
     if isinstance(fold, bool) or not isinstance(fold, numbers.Integral) or not 1 <= fold <= FOLDS:
         raise SplitError(f"fold must be an integer in 1..{FOLDS}, got {fold!r}")
     if subjects is None or any(subject is None for subject in subjects):
@@ -258,7 +260,8 @@ def _split_folds(groups, people, subjects, fold):
                          f"{FOLDS + 1} blocks of the folds need at least {FOLDS + 1}")
     side = dict.fromkeys(keys, TRAIN)
     side.update(dict.fromkeys(keys[(fold - 1) * size:fold * size], TEST))
-    side.update(dict.fromkeys(keys[fold * size:(fold + 1) * size], VALID))
+    if validation:
+        side.update(dict.fromkeys(keys[fold * size:(fold + 1) * size], VALID))
     named = {index: ",".join(key for key in keys if side[key] == index) for index in (TEST, VALID, TRAIN)}
     logger.info("folds protocol, fold %d of %d: test subjects %s; valid %s; train %s", fold, FOLDS, named[TEST],
                 named[VALID], named[TRAIN])

@@ -163,6 +163,88 @@ def hybrid_reconstruction(context):
     return classifier
 
 
+def pretrain_then_fuse(context):
+    """CFN-SR's two stages (SYSTEMS.md 4.1-4.4), for a backbone whose config gives `unimodal(m)` (the config of
+    modality m's unimodal net) and `selection`, and whose models give `encoder(m)` (the layer pre-training
+    trains).
+
+    Per modality m a phase "pretrain_<m>": the unimodal net (its encoder and features under its own linear head)
+    trained with cross-entropy for `epochs_embed` epochs on the complete training recordings (no modality
+    dropout). Then "fusion": the whole backbone, each encoder's weights copied from its pre-trained net, and a
+    new head, trained end to end with cross-entropy for `epochs_recognizer` epochs on the training batches (with
+    their replication, if any). Selection "strict": each phase keeps its best validation epoch (pre-training:
+    the complete validation recordings; fusion: every validation copy, as `end_to_end`) with
+    TrainConfig.early_stopping's patience; "paper": the complete test recordings are evaluated after every
+    epoch and the best epoch is kept, none stopped early (the paper's optimistic protocol: the test split
+    chooses). Every phase writes its per-epoch logs (val_accuracy: the choosing split's accuracy) to
+    <phase>_epochs.csv in the run folder.
+    """
+    cfg, runner, data = context.train, context.runner, context.data
+    if runner.is_done("fusion"):
+        return context.load("classifier.keras")
+    pretrained = {}
+    for modality in context.model_config.modalities:
+        phase = f"pretrain_{modality}"
+        if runner.is_done(phase):
+            pretrained[modality] = context.load(f"{phase}.keras")
+            continue
+        with context.runtime.strategy.scope():
+            backbone = context.variant.backbone(context.model_config.unimodal(modality))
+            unimodal = ContractClassifier(backbone, context.system.head(backbone.feature_dim, data.num_people),
+                                          missing_fill=data.config.missing_fill)
+            unimodal.compile(optimizer=context.optimizer(_complete_training_batches(context, 0)[1]),
+                             loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                             jit_compile=cfg.jit_compile)
+        validation, early_stopping = _epoch_selection(context, cfg.epochs_embed, complete_only=True)
+        runner.fit(phase, unimodal, lambda epoch: _complete_training_batches(context, epoch), cfg.epochs_embed,
+                   callbacks=[_epoch_log(runner, phase)], validation=validation, early_stopping=early_stopping)
+        refresh_batch_norm(unimodal, _complete_training_batches(context, 0)[0])
+        runner.finish(phase, {f"{phase}.keras": unimodal.save})
+        pretrained[modality] = unimodal
+    with context.runtime.strategy.scope():
+        backbone = context.variant.backbone(context.model_config)
+        for modality, unimodal in pretrained.items():
+            backbone.encoder(modality).set_weights(unimodal.backbone.encoder(modality).get_weights())
+        classifier = ContractClassifier(backbone, context.system.head(backbone.feature_dim, data.num_people),
+                                        missing_fill=data.config.missing_fill)
+        classifier.compile(optimizer=context.optimizer(context.steps_per_epoch()),
+                           loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=cfg.jit_compile)
+    validation, early_stopping = _epoch_selection(context, cfg.epochs_recognizer, complete_only=False)
+    runner.fit("fusion", classifier, context.training_batches, cfg.epochs_recognizer,
+               callbacks=[_epoch_log(runner, "fusion")], validation=validation, early_stopping=early_stopping)
+    refresh_batch_norm(classifier, context.training_batches(0)[0])  # as trained: replicated, dropped copies too
+    runner.finish("fusion", {"classifier.keras": classifier.save})
+    return classifier
+
+
+def _complete_training_batches(context, epoch):
+    """One epoch of shuffled batches of the training split's samples, without modality dropout or replication:
+    (dataset, steps)."""
+    return context.data.training_batches(epoch, context.train.batch_size, context.train.seed)
+
+
+def _epoch_selection(context, epochs, complete_only):
+    """(validation batches, PhaseRunner.fit early_stopping) of a phase of `epochs` epochs under the model config's
+    `selection`: "paper": the complete test recordings and the best of every epoch; "strict": the validation
+    split (its complete recordings alone with `complete_only`) and TrainConfig.early_stopping."""
+    batch_size = context.train.batch_size
+    if context.model_config.selection == "paper":
+        return context.data.batches("test", batch_size, complete_only=True), ("val_accuracy", "max", epochs)
+    if not complete_only:
+        validation = context.validation_batches()
+    elif context.data.count("valid"):
+        validation = context.data.batches("valid", batch_size, complete_only=True)
+    else:
+        validation = None
+    return validation, context.early_stopping("val_accuracy", "max")
+
+
+def _epoch_log(runner, phase):
+    """A callback appending each epoch's logs to <phase>_epochs.csv in the run folder (a resumed phase appends;
+    an epoch redone after a kill appears twice, the later row standing)."""
+    return keras.callbacks.CSVLogger(runner.path(f"{phase}_epochs.csv"), append=True)
+
+
 def _features(backbone, batches):
     """The frozen backbone's features of every sample: (float32 [N, D], int [N])."""
     features, labels = [], []
@@ -183,4 +265,4 @@ def _feature_batches(features, labels, epoch, cfg):
 
 
 RECIPES = {"embed_then_recognize": embed_then_recognize, "end_to_end": end_to_end,
-           "hybrid_reconstruction": hybrid_reconstruction}
+           "hybrid_reconstruction": hybrid_reconstruction, "pretrain_then_fuse": pretrain_then_fuse}

@@ -321,6 +321,16 @@ def test_folds_of_six_subjects_take_one_each_and_the_remainder_trains():
     assert sides_of_subjects(split_ids, subjects) == {TEST: {5}, VALID: {6}, TRAIN: {1, 2, 3, 4, 7, 8}}
 
 
+def test_folds_without_validation_train_the_validation_block():
+    """validation_fraction 0 (CFN-SR's paper protocol): fold k tests block k and trains on every other subject."""
+    groups, people, subjects = emotion_samples(range(1, 25))
+    for fold in (1, 5):
+        split_ids = split_samples(groups, people, protocol="folds", subjects=subjects, fold=fold,
+                                  validation_fraction=0.0)
+        test = set(range(4 * fold - 3, 4 * fold + 1))
+        assert sides_of_subjects(split_ids, subjects) == {TEST: test, TRAIN: set(range(1, 25)) - test}
+
+
 def test_folds_never_mix_subjects_and_ignore_the_order_and_seed():
     """Every subject (and group) on one side; the split depends on neither sample order nor seed."""
     groups, people, subjects = emotion_samples(range(3, 16), seed=1)
