@@ -61,6 +61,59 @@ class ContractModel:
             self.get_layer(f"{modality}_standardize").adapt(real.take(max_samples).batch(256))
 
 
+class GraphBackbone(ContractModel):
+    """Mixin for a backbone built as one functional graph (use as `class Net(GraphBackbone, keras.Model)`).
+
+    The subclass sets `config_class` (a Config with `modalities` and
+    `input_shape(modality)`), `default_name` and `build_graph` (a staticmethod:
+    (config, dtype) -> ({modality: keras.Input}, outputs dict holding
+    "features")). Calls take the data-contract dict; keys beyond the
+    modalities ("present", "recording", ...) are ignored.
+
+    Args:
+        config: a `config_class`, a dict of its fields, or None for the defaults.
+        name: model name (None: `default_name`).
+        dtype: dtype policy passed to `build_graph` (None: the global policy).
+    """
+
+    config_class = None
+    default_name = None
+    build_graph = None
+
+    def __init__(self, config=None, name=None, dtype=None, **kwargs):
+        config = self.config_class.coerce(config)
+        inputs, outputs = self.build_graph(config, dtype)
+        super().__init__(inputs=inputs, outputs=outputs, name=name or self.default_name, dtype=dtype, **kwargs)
+        if dtype is not None:
+            self.dtype_policy = dtype  # keras' functional init drops it
+        self.config = config
+
+    def input_shapes(self):
+        return {modality: self.config.input_shape(modality) for modality in self.config.modalities}
+
+    def features(self, outputs):
+        """The head's input from the outputs dict: outputs["features"], float32 [B, D]."""
+        if "features" not in outputs:
+            raise ValueError(f"{type(self).__name__}.features outputs: no 'features' key (got {sorted(outputs)})")
+        return outputs["features"]
+
+    def call(self, inputs, training=None, mask=None):
+        name = type(self).__name__
+        if not isinstance(inputs, dict):
+            raise ValueError(f"{name} inputs: expected a dict keyed by modality, got {type(inputs).__name__}")
+        missing = [modality for modality in self.config.modalities if modality not in inputs]
+        if missing:
+            raise ValueError(f"{name} inputs: missing keys {missing} (got {sorted(inputs)})")
+        return super().call({m: inputs[m] for m in self.config.modalities}, training=training, mask=mask)
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name, "dtype": self.dtype_policy.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
 @keras.saving.register_keras_serializable(package="avtfuse")
 class ContractClassifier(keras.Model):
     """A backbone and a classification head: `head(backbone.features(backbone(inputs)))`.

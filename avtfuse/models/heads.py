@@ -32,3 +32,9 @@ def build_classifier(input_dim, num_classes, hidden_units=(), name="classifier_h
         hidden = keras.layers.ReLU(name=f"relu_{index}")(hidden)
     outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(hidden)
     return keras.Model(inputs, outputs, name=name)
+
+
+def build_linear_head(feature_dim, num_classes, name="linear_head"):
+    """One Dense(num_classes) and a float32 softmax (SA-fusion's and CFN-SR's classifier):
+    float [B, feature_dim] -> float32 [B, num_classes] class probabilities."""
+    return build_classifier(feature_dim, num_classes, name=name, what="build_linear_head")

@@ -13,6 +13,12 @@ from collections.abc import Callable
 from avtfuse.config import Config
 
 
+def sequence_input_fields(shapes):
+    """`System.input_fields` of a config with per-modality shape fields: {"<m>_shape": shape} of those given."""
+    return {f"{modality}_shape": tuple(shapes[modality])
+            for modality in ("audio", "visible", "thermal") if modality in shapes}
+
+
 @dataclasses.dataclass(frozen=True)
 class Variant:
     """One trainable variant of a system.

@@ -3,8 +3,13 @@ per camera, and the concatenation the linear classifier reads (SYSTEMS.md 4.2)."
 
 import keras
 
-from avtfuse.layers import AudioGuidedSpatialAttention, CausalTransformerEncoder, MFCCEncoder, Video3DEncoder
-from avtfuse.models.base import ContractModel
+from avtfuse.layers import (
+    AudioGuidedSpatialAttention,
+    CausalTransformerEncoder,
+    MFCCEncoder,
+    Video3DEncoder,
+)
+from avtfuse.models.base import GraphBackbone
 from avtfuse.models.cfn_sr.config import CFNSRConfig
 
 
@@ -54,7 +59,7 @@ def build_graph(config, dtype=None):
 
 
 @keras.saving.register_keras_serializable(package="avtfuse")
-class CFNSRNet(ContractModel, keras.Model):
+class CFNSRNet(GraphBackbone, keras.Model):
     """CFN-SR backbone, a `ContractModel` (SYSTEMS.md 4.2; reference code `networks/msaf_ravdess.py`).
 
     Encoders: audio MFCCs [212, 13] -> MFCCEncoder (MFCCNet) -> [26, 64] (the
@@ -92,40 +97,12 @@ class CFNSRNet(ContractModel, keras.Model):
             dropout, weights and concatenation (None: the global policy).
     """
 
-    def __init__(self, config=None, name="cfn_sr", dtype=None, **kwargs):
-        config = CFNSRConfig.coerce(config)
-        inputs, outputs = build_graph(config, dtype)
-        super().__init__(inputs=inputs, outputs=outputs, name=name, dtype=dtype, **kwargs)
-        if dtype is not None:
-            self.dtype_policy = dtype  # keras' functional init drops it
-        self.config = config
-
-    def input_shapes(self):
-        return {modality: self.config.input_shape(modality) for modality in self.config.modalities}
+    config_class = CFNSRConfig
+    default_name = "cfn_sr"
+    build_graph = staticmethod(build_graph)
 
     def encoder(self, modality):
         """The encoder layer of one modality (MFCCEncoder or Video3DEncoder), the part pre-training trains."""
         if modality not in self.config.modalities:
             raise ValueError(f"CFNSRNet.encoder modality: {modality!r} is not among {self.config.modalities}")
         return self.get_layer(f"{modality}_encoder")
-
-    def features(self, outputs):
-        """The head's input from the outputs dict: outputs["features"], float32 [B, D]."""
-        if "features" not in outputs:
-            raise ValueError(f"CFNSRNet.features outputs: no 'features' key (got {sorted(outputs)})")
-        return outputs["features"]
-
-    def call(self, inputs, training=None, mask=None):
-        if not isinstance(inputs, dict):
-            raise ValueError(f"CFNSRNet inputs: expected a dict keyed by modality, got {type(inputs).__name__}")
-        missing = [modality for modality in self.config.modalities if modality not in inputs]
-        if missing:
-            raise ValueError(f"CFNSRNet inputs: missing keys {missing} (got {sorted(inputs)})")
-        return super().call({m: inputs[m] for m in self.config.modalities}, training=training, mask=mask)
-
-    def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name, "dtype": self.dtype_policy.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -2,8 +2,8 @@
 
 from avtfuse.models.cfn_sr.cfn_sr_net import CFNSRNet
 from avtfuse.models.cfn_sr.config import CFNSRConfig
-from avtfuse.models.heads import build_classifier
-from avtfuse.models.system import Preset, System, Variant
+from avtfuse.models.heads import build_linear_head
+from avtfuse.models.system import Preset, System, Variant, sequence_input_fields
 
 RECIPE = "pretrain_then_fuse"
 SAMPLE_RATE = 44100
@@ -64,17 +64,7 @@ VARIANTS = {
 }
 
 
-def input_fields(shapes):
-    """CFNSRConfig fields from the example shapes: audio_shape, visible_shape, thermal_shape of those given."""
-    return {f"{modality}_shape": tuple(shapes[modality])
-            for modality in ("audio", "visible", "thermal") if modality in shapes}
 
 
-def build_linear_head(feature_dim, num_classes, name="linear_head"):
-    """The paper's classifier (eq. 9), and each unimodal net's: one Dense(num_classes) and a float32 softmax:
-    float [B, feature_dim] -> float32 [B, num_classes] class probabilities."""
-    return build_classifier(feature_dim, num_classes, name=name, what="build_linear_head")
-
-
-SYSTEM = System("cfn_sr", CFNSRConfig, VARIANTS, {"small": small, "paper": paper}, input_fields,
+SYSTEM = System("cfn_sr", CFNSRConfig, VARIANTS, {"small": small, "paper": paper}, sequence_input_fields,
                 build_linear_head)

@@ -6,7 +6,7 @@ from avtfuse.distribute import batch_normalization
 from avtfuse.layers.checks import positive_int
 from avtfuse.models.mct_hfr.config import MCTHFRConfig
 from avtfuse.models.mct_hfr.mct_hfr_net import MCTHFRNet
-from avtfuse.models.system import Preset, System, Variant
+from avtfuse.models.system import Preset, System, Variant, sequence_input_fields
 
 RECIPE = "hybrid_reconstruction"
 MISSING_RATES = tuple(round(0.1 * step, 1) for step in range(10))  # the paper's test rates 0.0 ... 0.9
@@ -60,11 +60,6 @@ VARIANTS = {
 }
 
 
-def input_fields(shapes):
-    """MCTHFRConfig fields from the example shapes: audio_shape, visible_shape, thermal_shape of those given."""
-    return {f"{modality}_shape": tuple(shapes[modality])
-            for modality in ("audio", "visible", "thermal") if modality in shapes}
-
 
 def build_head(feature_dim, num_classes, hidden_units=128, dropout=0.1, name="mct_head"):
     """The code's classifier on the pooled features: BatchNorm -> Dense(hidden, LeakyReLU) -> Dropout -> Dense(C)
@@ -82,4 +77,4 @@ def build_head(feature_dim, num_classes, hidden_units=128, dropout=0.1, name="mc
     return keras.Model(inputs, outputs, name=name)
 
 
-SYSTEM = System("mct_hfr", MCTHFRConfig, VARIANTS, {"small": small, "paper": paper}, input_fields, build_head)
+SYSTEM = System("mct_hfr", MCTHFRConfig, VARIANTS, {"small": small, "paper": paper}, sequence_input_fields, build_head)

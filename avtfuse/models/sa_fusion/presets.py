@@ -1,9 +1,9 @@
 """SA-fusion's presets (config factories), the paper's six fusion variants (its Table II) and its linear head."""
 
-from avtfuse.models.heads import build_classifier
+from avtfuse.models.heads import build_linear_head
 from avtfuse.models.sa_fusion.config import SAFusionConfig
 from avtfuse.models.sa_fusion.sa_fusion_net import SAFusionNet
-from avtfuse.models.system import Preset, System, Variant
+from avtfuse.models.system import Preset, System, Variant, sequence_input_fields
 
 END_TO_END = "end_to_end"
 
@@ -55,17 +55,7 @@ VARIANTS = {
 }
 
 
-def input_fields(shapes):
-    """SAFusionConfig fields from the example shapes: audio_shape, visible_shape, thermal_shape of those given."""
-    return {f"{modality}_shape": tuple(shapes[modality])
-            for modality in ("audio", "visible", "thermal") if modality in shapes}
 
 
-def build_linear_head(feature_dim, num_classes, name="linear_head"):
-    """The paper's classifier: one Dense(num_classes) on the concatenated time-means and a float32 softmax:
-    float [B, feature_dim] -> float32 [B, num_classes] class probabilities."""
-    return build_classifier(feature_dim, num_classes, name=name, what="build_linear_head")
-
-
-SYSTEM = System("sa_fusion", SAFusionConfig, VARIANTS, {"small": small, "paper": paper}, input_fields,
+SYSTEM = System("sa_fusion", SAFusionConfig, VARIANTS, {"small": small, "paper": paper}, sequence_input_fields,
                 build_linear_head)

@@ -5,7 +5,7 @@ import keras
 
 from avtfuse.layers import (AttentionVectorFusion, CrossAttentionBlock, FrameEncoder, Standardization,
                             TemporalConvBlock)
-from avtfuse.models.base import ContractModel
+from avtfuse.models.base import GraphBackbone
 from avtfuse.models.sa_fusion.config import SAFusionConfig
 
 # (filters, padding, pool) of the blocks of each stage (the reference code's conv1d_0 ... conv1d_3).
@@ -104,7 +104,7 @@ def build_graph(config, dtype=None):
 
 
 @keras.saving.register_keras_serializable(package="avtfuse")
-class SAFusionNet(ContractModel, keras.Model):
+class SAFusionNet(GraphBackbone, keras.Model):
     """SA-fusion backbone, a `ContractModel` (SYSTEMS.md 2.2, reference code `models/multimodalcnn.py`).
 
     Branches: audio MFCCs [156, 10] -> stage 1 (TemporalConvBlock 64, 128:
@@ -139,34 +139,6 @@ class SAFusionNet(ContractModel, keras.Model):
             concatenation (None: the global policy).
     """
 
-    def __init__(self, config=None, name="sa_fusion", dtype=None, **kwargs):
-        config = SAFusionConfig.coerce(config)
-        inputs, outputs = build_graph(config, dtype)
-        super().__init__(inputs=inputs, outputs=outputs, name=name, dtype=dtype, **kwargs)
-        if dtype is not None:
-            self.dtype_policy = dtype  # keras' functional init drops it
-        self.config = config
-
-    def input_shapes(self):
-        return {modality: self.config.input_shape(modality) for modality in self.config.modalities}
-
-    def features(self, outputs):
-        """The head's input from the outputs dict: outputs["features"], float32 [B, D]."""
-        if "features" not in outputs:
-            raise ValueError(f"SAFusionNet.features outputs: no 'features' key (got {sorted(outputs)})")
-        return outputs["features"]
-
-    def call(self, inputs, training=None, mask=None):
-        if not isinstance(inputs, dict):
-            raise ValueError(f"SAFusionNet inputs: expected a dict keyed by modality, got {type(inputs).__name__}")
-        missing = [modality for modality in self.config.modalities if modality not in inputs]
-        if missing:
-            raise ValueError(f"SAFusionNet inputs: missing keys {missing} (got {sorted(inputs)})")
-        return super().call({m: inputs[m] for m in self.config.modalities}, training=training, mask=mask)
-
-    def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name, "dtype": self.dtype_policy.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    config_class = SAFusionConfig
+    default_name = "sa_fusion"
+    build_graph = staticmethod(build_graph)
