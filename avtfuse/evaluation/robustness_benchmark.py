@@ -124,15 +124,15 @@ def mean_curves(summary):
 
 def _percent(spread):
     """'mean ± std' in percent with 2 decimals (the mean alone for one seed)."""
-    if spread["std"] is None:
-        return f"{100.0 * spread['mean']:.2f}"
-    return f"{100.0 * spread['mean']:.2f} ± {100.0 * spread['std']:.2f}"
+    return _plain({key: None if spread[key] is None else 100.0 * spread[key] for key in ("mean", "std")}, 2)
 
 
 def _plain(spread, digits):
+    """'mean ± std' with `digits` decimals (the mean alone for one seed); a rounding residue prints as 0, not -0."""
+    mean = round(spread["mean"], digits) + 0.0
     if spread["std"] is None:
-        return f"{spread['mean']:.{digits}f}"
-    return f"{spread['mean']:.{digits}f} ± {spread['std']:.{digits}f}"
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {spread['std']:.{digits}f}"
 
 
 def _ratio(value):

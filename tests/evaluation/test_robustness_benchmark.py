@@ -103,6 +103,11 @@ def test_markdown_and_mean_curves():
                     "## Cost"):
         assert heading in text
     assert f"{100 * np.mean([0.8, 0.85]):.2f} ± {100 * np.std([0.8, 0.85], ddof=1):.2f}" in text
+    # the reference's own effective robustness is a rounding residue (here -1e-16), printed as 0
+    curve = [0.4666666666666667, 0.26666666666666666, 0.26666666666666666, 0.21666666666666667]
+    alone = benchmark_summary([{"entry": "e2e", "seed": 0, "results": results(curve, curve[0])}])
+    assert alone["entries"]["e2e"]["effective_robustness"]["mean"] < 0
+    assert "-0.00" not in benchmark_markdown(alone)
     curves = mean_curves(summary)
     assert curves["weak"]["metrics"]["WA"] == pytest.approx([0.55, 0.25, 0.15, 0.1])
     assert curves["weak"]["auilc_paper"]["WA"] == pytest.approx(summary["entries"]["weak"]["auilc_paper"]["mean"])
