@@ -107,7 +107,11 @@ def main(argv=None):
         mean_curves,
     )
     from avtfuse.files import atomic_text
-    from avtfuse.training.experiment import finished_results, run_experiment
+    from avtfuse.training.experiment import (
+        finished_results,
+        read_timing,
+        run_experiment,
+    )
 
     finished = []
     with errors_exit(run_args[0].debug):
@@ -118,7 +122,7 @@ def main(argv=None):
                   flush=True)
             if results is None:
                 results = run_experiment(config, verbose=keras_verbosity(parsed.verbose, sys.stdout.isatty()))
-            finished.append({"entry": system, "seed": seed, "results": results})
+            finished.append({"entry": system, "seed": seed, "results": results, "timing": read_timing(config)})
         summary = benchmark_summary(finished, metric=args.metric, reference=args.reference)
     source = run_args[0].data or "the built-in synthetic RAVDESS layout (thermal videos added)"
     setup = (f"Data: {source}; sensors {args.modalities}; label {run_args[0].label}, protocol "

@@ -2,8 +2,9 @@
 and effective robustness, and each system's cost, from finished runs of several seeds.
 
 A cell is one finished run: {"entry": a name for the system and its settings, "seed": int, "results": the run's
-results.json} where results holds "conditions" ({condition: {"accuracy": fraction}}), "rate_sweep" (a
-`rate_sweep_summary`), "parameters", "training_seconds" and "latency" ({"median_ms": ...}).
+results.json, "timing": its timing.json} where results holds "conditions" ({condition: {"accuracy": fraction}}),
+"rate_sweep" (a `rate_sweep_summary`) and "parameters", and timing "training_seconds" and "latency"
+({"median_ms": ...}).
 
 MultiBench (pliang279/MultiBench, eval_scripts/robustness.py) scores a performance-imperfection curve f over levels
 r_0 < ... < r_K two ways: relative robustness, the area under the curve (trapezoids); effective robustness, the sum
@@ -70,9 +71,10 @@ def benchmark_summary(cells, metric="WA", reference=None):
         raise ValueError(f"metric: expected one of {RATE_SWEEP_METRICS}, got {metric!r}")
     if not cells:
         raise ValueError("cells: no finished run to summarise")
-    by_entry = {}
+    by_entry, timings = {}, {}
     for cell in cells:
         by_entry.setdefault(cell["entry"], {})[cell["seed"]] = cell["results"]
+        timings.setdefault(cell["entry"], {})[cell["seed"]] = cell["timing"]
     reference = reference or next(iter(by_entry))
     if reference not in by_entry:
         raise ValueError(f"reference: {reference!r} is not among the entries {sorted(by_entry)}")
@@ -103,8 +105,8 @@ def benchmark_summary(cells, metric="WA", reference=None):
             "effective_robustness": _spread([effective_robustness(curve(runs[seed]), curve(by_entry[reference][seed]))
                                              for seed in seeds]),
             "parameters": _spread([results["parameters"] for results in ordered]),
-            "training_seconds": _spread([results["training_seconds"] for results in ordered]),
-            "latency_ms": _spread([results["latency"]["median_ms"] for results in ordered]),
+            "training_seconds": _spread([timings[entry][seed]["training_seconds"] for seed in seeds]),
+            "latency_ms": _spread([timings[entry][seed]["latency"]["median_ms"] for seed in seeds]),
         }
     for key in ("relative", "effective"):
         normalized = max_min_normalize({entry: values[f"{key}_robustness"]["mean"]

@@ -25,8 +25,15 @@ import tensorflow as tf
 
 from avtfuse.config import Config
 from avtfuse.contract import LABELS_FILE, condition_name, save_class_names
-from avtfuse.evaluation import (classification_metrics, per_condition_accuracy, plot_confusion_matrix,
-                                plot_robustness_curves, rate_sweep_markdown, rate_sweep_summary, write_results)
+from avtfuse.evaluation import (
+    classification_metrics,
+    per_condition_accuracy,
+    plot_confusion_matrix,
+    plot_robustness_curves,
+    rate_sweep_markdown,
+    rate_sweep_summary,
+    write_results,
+)
 from avtfuse.evaluation.accuracy import headline_rows
 from avtfuse.evaluation.latency import serving_latency
 from avtfuse.evaluation.reference import reference_accuracy, reference_description
@@ -42,6 +49,7 @@ from pipelines.features import FeatureConfig
 from pipelines.step_masks import realised_missing_rate
 
 logger = logging.getLogger(__name__)
+TIMING_FILE = "timing.json"
 
 
 # The completion marker of a whole run (evaluated, exported, reported).
@@ -141,6 +149,12 @@ def open_run_dir(config, data_sha256, fresh=False):
     _write_json(os.path.join(config.run_dir, "config.json"), config.to_dict())
 
 
+def read_timing(config):
+    """A finished run's timing.json: {"seconds" (the whole invocation), "training_seconds" (its recipe), "latency"
+    (`serving_latency` of the SavedModel)}; runs of earlier releases lack the last two."""
+    return _read_json(os.path.join(config.run_dir, TIMING_FILE))
+
+
 def finished_results(config):
     """The results of a finished run of `config` in its folder, or None when it has not finished.
 
@@ -188,9 +202,8 @@ def run_experiment(config, fresh=False, verbose=2):
     results["reference"] = reference_results(data, results["conditions"], config.train.seed)
     results["saved_model"] = export_path
     results["parameters"] = int(classifier.count_params())
-    results["latency"] = serving_latency(load_serving(export_path), data.batches("test", 1, complete_only=True),
-                                         classifier.serving_spec())
-    results["training_seconds"] = trained  # of this invocation: a resumed run counts its last part only
+    latency = serving_latency(load_serving(export_path), data.batches("test", 1, complete_only=True),
+                              classifier.serving_spec())
     appendix = []
     if config.data.missing_rates:
         results["rate_sweep"] = rate_sweep(classifier, data, config.data.missing_rates, config.train.batch_size)
@@ -205,7 +218,9 @@ def run_experiment(config, fresh=False, verbose=2):
     plot_confusion_matrix(labels[headline], predicted[headline], data.class_names,
                           os.path.join(config.run_dir, "confusion_matrix.png"))
     seconds = round(time.time() - start, 1)
-    _write_json(os.path.join(config.run_dir, "timing.json"), {"seconds": seconds})
+    # Measurements of this machine, not results: a resumed run counts the time of its last invocation only.
+    _write_json(os.path.join(config.run_dir, TIMING_FILE), {"seconds": seconds, "training_seconds": trained,
+                                                           "latency": latency})
     runner.finish(RUN_PHASE, {})
     logger.info("SavedModel written to %s; run took %.0f s", export_path, seconds)
     return results

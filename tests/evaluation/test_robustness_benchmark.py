@@ -15,10 +15,14 @@ from avtfuse.evaluation.robustness_benchmark import (
 RATES = [0.0, 0.3, 0.6, 0.9]
 
 
-def results(curve, complete, parameters=1000, seconds=10.0, latency=2.0):
+def results(curve, complete, parameters=1000):
     return {"conditions": {"complete": {"accuracy": complete}, "only_audio": {"accuracy": complete / 2}},
             "rate_sweep": {"rates": RATES, "metrics": {"WA": list(curve), "UA": list(curve)[::-1]}},
-            "parameters": parameters, "training_seconds": seconds, "latency": {"median_ms": latency}}
+            "parameters": parameters}
+
+
+def timing(seconds=10.0, latency=2.0):
+    return {"seconds": seconds + 5, "training_seconds": seconds, "latency": {"median_ms": latency}}
 
 
 def multibench_effective(f, g):
@@ -37,7 +41,7 @@ CURVES = {
 
 
 def cells():
-    return [{"entry": entry, "seed": seed, "results": results(curve, curve[0], latency=1.0 + seed)}
+    return [{"entry": entry, "seed": seed, "results": results(curve, curve[0]), "timing": timing(latency=1.0 + seed)}
             for (entry, seed), curve in CURVES.items()]
 
 
@@ -105,7 +109,7 @@ def test_markdown_and_mean_curves():
     assert f"{100 * np.mean([0.8, 0.85]):.2f} ± {100 * np.std([0.8, 0.85], ddof=1):.2f}" in text
     # the reference's own effective robustness is a rounding residue (here -1e-16), printed as 0
     curve = [0.4666666666666667, 0.26666666666666666, 0.26666666666666666, 0.21666666666666667]
-    alone = benchmark_summary([{"entry": "e2e", "seed": 0, "results": results(curve, curve[0])}])
+    alone = benchmark_summary([{"entry": "e2e", "seed": 0, "results": results(curve, curve[0]), "timing": timing()}])
     assert alone["entries"]["e2e"]["effective_robustness"]["mean"] < 0
     assert "-0.00" not in benchmark_markdown(alone)
     curves = mean_curves(summary)
