@@ -1,11 +1,9 @@
-"""CFN-SR's system description: variants, presets, input fields, the linear head and config validation."""
+"""CFN-SR's system description: variants, presets, input fields and config validation."""
 
-import keras
-import numpy as np
 import pytest
 
 from avtfuse.models import SYSTEMS
-from avtfuse.models.cfn_sr import SYSTEM, VARIANTS, CFNSRConfig, CFNSRNet, build_linear_head
+from avtfuse.models.cfn_sr import SYSTEM, VARIANTS, CFNSRConfig, CFNSRNet
 from avtfuse.models.system import Preset
 from avtfuse.training.recipes import RECIPES
 from pipelines.features import FeatureConfig
@@ -50,24 +48,6 @@ def test_presets_take_the_papers_features():
                                "ablation": "complete", "synthetic_subjects": 6}
     assert paper.features["image_size"] == (112, 112) and paper.train["epochs_recognizer"] == 70
     assert small.features["image_size"] == (32, 32) and small.train["epochs_recognizer"] <= 12
-
-
-@pytest.fixture
-def mixed_float16():
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    yield
-    keras.mixed_precision.set_dtype_policy("float32")
-
-
-def test_linear_head(mixed_float16):
-    head = build_linear_head(1792, 8)
-    assert [type(layer).__name__ for layer in head.layers] == ["InputLayer", "Dense"]
-    assert head.count_params() == 1792 * 8 + 8
-    probabilities = head(np.random.default_rng(0).normal(size=(3, 1792)).astype("float32"))
-    assert keras.backend.standardize_dtype(probabilities.dtype) == "float32"
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(probabilities).sum(axis=1), 1.0, rtol=1e-5)
-    with pytest.raises(ValueError, match="num_classes"):
-        build_linear_head(64, 1)
 
 
 def test_config_defaults_round_trip_and_unimodal():

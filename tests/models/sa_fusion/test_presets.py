@@ -1,13 +1,11 @@
-"""SA-fusion's system description: variants, presets, input fields, the linear head and config validation."""
+"""SA-fusion's system description: variants, presets, input fields and config validation."""
 
 import dataclasses
 
-import keras
-import numpy as np
 import pytest
 
 from avtfuse.models import SYSTEMS
-from avtfuse.models.sa_fusion import SYSTEM, VARIANTS, SAFusionConfig, SAFusionNet, build_linear_head
+from avtfuse.models.sa_fusion import SYSTEM, VARIANTS, SAFusionConfig, SAFusionNet
 from avtfuse.models.system import Preset
 from avtfuse.training.recipes import RECIPES
 
@@ -60,24 +58,6 @@ def test_presets():
     frames = (15, *paper.features["image_size"], 3)
     config = SYSTEM.model_config("ia1", ("audio", "visible"), {**SHAPES, "visible": frames}, **paper.model)
     assert config.frame_encoder == "mobilenet"
-
-
-@pytest.fixture
-def mixed_float16():
-    keras.mixed_precision.set_dtype_policy("mixed_float16")
-    yield
-    keras.mixed_precision.set_dtype_policy("float32")
-
-
-def test_linear_head(mixed_float16):
-    head = build_linear_head(256, 8)
-    assert [type(layer).__name__ for layer in head.layers] == ["InputLayer", "Dense"]
-    assert head.count_params() == 256 * 8 + 8
-    probabilities = head(np.random.default_rng(0).normal(size=(3, 256)).astype("float32"))
-    assert keras.backend.standardize_dtype(probabilities.dtype) == "float32"
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(probabilities).sum(axis=1), 1.0, rtol=1e-5)
-    with pytest.raises(ValueError, match="num_classes"):
-        build_linear_head(256, 1)
 
 
 def test_config_defaults_and_round_trip():
