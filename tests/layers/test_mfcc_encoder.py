@@ -108,19 +108,3 @@ def test_serialisation(layer_checks, rng):
     layer_checks.config_round_trip(MFCCEncoder(filters=(3, 4, 5), dropout=0.3, name="mfcc"), inputs)
     layer_checks.save_load(MFCCEncoder(filters=(3, 4, 5)), inputs)
     layer_checks.save_load(MFCCEncoder(), rng.normal(size=(2, 212, 13)).astype("float32"))
-
-
-@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision(policy, rng):
-    inputs = rng.normal(size=(2, 30, 13)).astype("float32")
-    reference = MFCCEncoder(filters=(3, 4, 5))
-    expected = keras.ops.convert_to_numpy(reference(inputs))
-    encoder = MFCCEncoder(filters=(3, 4, 5), dtype=policy)
-    encoder(inputs)
-    encoder.set_weights(reference.get_weights())
-    outputs = encoder(inputs)
-    assert keras.backend.standardize_dtype(outputs.dtype) == keras.DTypePolicy(policy).compute_dtype
-    assert {w.dtype for w in encoder.weights} == {"float32"}
-    outputs = keras.ops.convert_to_numpy(keras.ops.cast(outputs, "float32"))
-    assert np.all(np.isfinite(outputs))
-    np.testing.assert_allclose(outputs, expected, atol=0.05)

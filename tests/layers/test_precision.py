@@ -10,8 +10,10 @@ from avtfuse.layers import (
     EmbeddingHead,
     ImageBranch,
     L2Normalize,
+    MFCCEncoder,
     Standardization,
     TransformerBlock,
+    Video3DEncoder,
 )
 
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -42,6 +44,12 @@ CASES = {
     ),
     "l2_normalize": (lambda dtype: L2Normalize(dtype=dtype), (2, 5), "float32"),
     "standardization": (standardization, (2, 5), "float32"),
+    "mfcc_encoder": (lambda dtype: MFCCEncoder(filters=(3, 4, 5), dtype=dtype), (2, 30, 13), None),
+    "video3d_encoder": (
+        lambda dtype: Video3DEncoder(widths=(3, 4), strides=((1, 2, 2), (2, 2, 2)), dtype=dtype),
+        (2, 4, 8, 8, 3),
+        None,
+    ),
 }
 
 

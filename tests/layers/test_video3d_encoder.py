@@ -69,19 +69,3 @@ def test_serialisation(layer_checks, rng):
     strides = ((1, 2, 2), (2, 1, 1))
     layer_checks.config_round_trip(Video3DEncoder(widths=(2, 3), strides=strides, name="video"), inputs)
     layer_checks.save_load(Video3DEncoder(widths=(2, 3), strides=strides, kernel_size=1), inputs)
-
-
-@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision(policy, rng):
-    inputs = rng.uniform(size=(2, 4, 8, 8, 3)).astype("float32")
-    reference = Video3DEncoder(widths=(3, 4), strides=((1, 2, 2), (2, 2, 2)))
-    expected = keras.ops.convert_to_numpy(reference(inputs))
-    encoder = Video3DEncoder(widths=(3, 4), strides=((1, 2, 2), (2, 2, 2)), dtype=policy)
-    encoder(inputs)
-    encoder.set_weights(reference.get_weights())
-    outputs = encoder(inputs)
-    assert keras.backend.standardize_dtype(outputs.dtype) == keras.DTypePolicy(policy).compute_dtype
-    assert {w.dtype for w in encoder.weights} == {"float32"}
-    outputs = keras.ops.convert_to_numpy(keras.ops.cast(outputs, "float32"))
-    assert np.all(np.isfinite(outputs))
-    np.testing.assert_allclose(outputs, expected, atol=0.05)
