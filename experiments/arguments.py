@@ -65,6 +65,14 @@ def parser(prog, description, epilog=None):
                        "modality of a training sample, on top of the static ablation (default 0: the paper)")
     train.add_argument("--dropout-mode", choices=("hard", "soft", "noise"), default="hard",
                        help="modality dropout as zeros (hard), alpha scaling (soft) or N(0, 1) noise")
+    train.add_argument("--dropout-warmup", type=int, default=0, metavar="EPOCHS",
+                       help="epochs without modality dropout first (default 0)")
+    train.add_argument("--dropout-ramp", type=int, default=0, metavar="EPOCHS",
+                       help="epochs over which the modality dropout rate then rises linearly to its value "
+                       "(default 0: at once)")
+    train.add_argument("--specialists", action="store_true",
+                       help="also train the same system on each modality alone (same split) and report each "
+                       "single-sensor condition beside its specialist")
     train.add_argument("--epochs-embed", type=int, help="epochs of the first (or only) phase (small 40, paper 50)")
     train.add_argument("--epochs-recognizer", type=int, help="epochs of the recogniser (small 30, paper 25)")
     train.add_argument("--batch-size", type=int, default=32, help="batch size of every phase (default 32)")
@@ -105,6 +113,7 @@ def experiment_kwargs(args, sample_rate=44100):
     train = dict(epochs_embed=args.epochs_embed, epochs_recognizer=args.epochs_recognizer,
                  batch_size=args.batch_size, learning_rate=args.learning_rate, sampler=args.sampler,
                  people_per_batch=args.people_per_batch, modality_dropout=args.modality_dropout,
+                 dropout_warmup_epochs=args.dropout_warmup, dropout_ramp_epochs=args.dropout_ramp,
                  dropout_mode=args.dropout_mode, jit_compile=args.jit_compile, early_stopping=args.early_stopping,
                  spec_augment=args.spec_augment, seed=args.seed)
     frame = int(args.frame) if args.frame.isdigit() else args.frame
@@ -114,7 +123,7 @@ def experiment_kwargs(args, sample_rate=44100):
                 cache_dir=args.cache_dir, on_error=args.on_error, seed=args.seed)
     return dict(preset=args.config, data={"source": args.data, **given(**data)}, features=given(**features),
                 train=given(**train), runtime=dict(gpus=args.gpus, precision=args.precision),
-                run_name=args.run_name, output_dir=args.output_dir, saved_models_dir=args.saved_models_dir)
+                specialists=args.specialists, run_name=args.run_name, output_dir=args.output_dir, saved_models_dir=args.saved_models_dir)
 
 
 def given(**values):

@@ -1,11 +1,12 @@
 """Reproduce the AVTNet paper's Table 1 and Table 2: every variant, several seeds, both split protocols.
 
-    python -m experiments.avtnet_table                                 # all variants, seeds 0,1,2, both protocols
+    python -m experiments.avtnet_table                  # all variants, seeds 0,1,2, both protocols, both ablations
     python -m experiments.avtnet_table --variants prop,e2e --seeds 0 --protocols paper --no-bimodal \\
         -- --epochs-embed 3 --epochs-recognizer 3 --image-size 32         # a small table on a CPU
     python -m experiments.avtnet_table -- --data /data/SpeakingFaces --config paper --gpus 1
 
-Each (variant, modalities, protocol, seed) is one run, in <output-dir>/runs/<variant>-<modalities>-<protocol>-seed<N>/
+Each (variant, modalities, protocol, ablation, seed) is one run, in
+<output-dir>/runs/<variant>-<modalities>-<protocol>[-<ablation>]-seed<N>/
 (SavedModels under <output-dir>/saved_models/). Flags after `--` are `python -m experiments.avtnet` flags
 applied to every run (--data, --config, --epochs-embed, --image-size, --sampler, --gpus, ...). Running the same
 command again resumes: a finished run is read back, not repeated. Writes table1.md and table1.csv (accuracy per
@@ -22,8 +23,10 @@ from avtfuse.contract import PROTOCOLS
 from avtfuse.models.avtnet.presets import VARIANTS
 from experiments import avtnet, runner
 
+# The protocols of the default table: the paper's and the honest one (the others need data with splits or folds).
+TABLE_PROTOCOLS = ("paper", "strict")
 # avtnet flags this command sets for every run itself.
-RESERVED_FLAGS = ("--variant", "--modalities", "--protocol", "--seed", "--run-name", "--output-dir",
+RESERVED_FLAGS = ("--variant", "--modalities", "--protocol", "--ablation", "--seed", "--run-name", "--output-dir",
                   "--saved-models-dir", "--fresh")
 
 
@@ -35,14 +38,17 @@ def parse_args(argv=None):
                         help=f"comma-separated variants (default all: {','.join(VARIANTS)})")
     parser.add_argument("--seeds", type=runner.chosen_from("--seeds", None, int), default=(0, 1, 2),
                         help="comma-separated seeds; each is its own data set, split and training (default 0,1,2)")
-    parser.add_argument("--protocols", type=runner.chosen_from("--protocols", PROTOCOLS), default=PROTOCOLS,
-                        help="comma-separated split protocols, paper and/or strict (default both)")
+    parser.add_argument("--protocols", type=runner.chosen_from("--protocols", PROTOCOLS), default=TABLE_PROTOCOLS,
+                        help=f"comma-separated split protocols from {', '.join(PROTOCOLS)} (default paper,strict)")
+    parser.add_argument("--ablations", type=runner.chosen_from("--ablations", ("paper", "subsets")),
+                        default=("paper", "subsets"), help="comma-separated training copies: paper (complete + one "
+                        "missing modality, the paper's) and/or subsets (every non-empty subset) (default both)")
     parser.add_argument("--bimodal", action=argparse.BooleanOptionalAction, default=True,
                         help="also run prop on audio+visible, audio+thermal and visible+thermal (Table 2; default on)")
     parser.add_argument("--output-dir", default=os.path.join("runs", "avtnet_table"),
                         help="where the tables, plot, JSON, runs/ and saved_models/ go (default runs/avtnet_table)")
     args, passthrough = runner.table_args(parser, argv, RESERVED_FLAGS,
-                                             "--variants, --seeds, --protocols, --bimodal and --output-dir")
+                                             "--variants, --seeds, --protocols, --ablations, --bimodal and --output-dir")
     return args, avtnet.parse_args(passthrough)
 
 
@@ -54,11 +60,11 @@ def main(argv=None):
     def configure(run):
         return avtnet.experiment_config(argparse.Namespace(**{
             **vars(run_args), "variant": run.variant, "modalities": ",".join(run.modalities),
-            "protocol": run.protocol, "seed": run.seed, "run_name": run.name,
+            "protocol": run.protocol, "ablation": run.ablation, "seed": run.seed, "run_name": run.name,
             "output_dir": os.path.join(args.output_dir, "runs"),
             "saved_models_dir": os.path.join(args.output_dir, "saved_models")}))
 
-    runs = table_runs(args.variants, args.seeds, args.protocols, "prop" if args.bimodal else None)
+    runs = table_runs(args.variants, args.seeds, args.protocols, "prop" if args.bimodal else None, args.ablations)
     with errors_exit(run_args.debug):
         configure(runs[0])  # bad pass-through flags fail here, before any run starts
         finished = run_table(runs, configure, keras_verbosity(run_args.verbose, sys.stdout.isatty()))

@@ -2,10 +2,10 @@
 
 Input is a list of runs, each a dict
     {"variant": "prop", "modalities": ["audio", "visible", "thermal"], "protocol": "paper", "seed": 0,
-     "results": <the run's results.json>, "config": <the run's config.json>}
-where results["conditions"] maps condition names (complete, missing_<m>, only_<m>, ..., average) to
+     "ablation": "paper", "results": <the run's results.json>, "config": <the run's config.json>}
+("ablation", the training copies, defaults to "paper"), where results["conditions"] maps condition names (complete, missing_<m>, only_<m>, ..., average) to
 {"accuracy": fraction in [0, 1], ...}. `summarise` turns them into one entry per (variant, modalities,
-protocol) with the mean and standard deviation over seeds, in percent; the writers format that summary.
+protocol, ablation) with the mean and standard deviation over seeds, in percent; the writers format that summary.
 """
 
 import csv
@@ -31,6 +31,13 @@ PROTOCOL_NOTES = {
 
 # Table 2 compares the trimodal reference variant with its bimodal runs.
 TABLE2_VARIANT = "prop"
+# The paper's ablation; a variant trained on other copies is labelled with them.
+PAPER_ABLATION = "paper"
+
+
+def variant_label(variant, ablation):
+    """A variant's name in the tables: "prop" under the paper's ablation, "prop [subsets]" under another."""
+    return variant if ablation == PAPER_ABLATION else f"{variant} [{ablation}]"
 
 
 def modality_initials(modalities):
@@ -85,15 +92,16 @@ def summarise(runs):
     groups = {}
     for index, run in enumerate(runs):
         _check_run(index, run)
-        key = (run["variant"], canonical_modalities(run["modalities"]), run["protocol"])
+        key = (run["variant"], canonical_modalities(run["modalities"]), run["protocol"],
+               run.get("ablation", PAPER_ABLATION))
         members = groups.setdefault(key, [])
         if any(member["seed"] == run["seed"] for member in members):
-            raise ValueError(f"runs[{index}]: seed {run['seed']} of {key[0]} {modality_initials(key[1])} "
-                             f"{key[2]} given twice")
+            raise ValueError(f"runs[{index}]: seed {run['seed']} of {variant_label(key[0], key[3])} "
+                             f"{modality_initials(key[1])} {key[2]} given twice")
         members.append(run)
 
     summary = []
-    for (variant, modalities, protocol), members in groups.items():
+    for (variant, modalities, protocol, ablation), members in groups.items():
         members = sorted(members, key=lambda run: run["seed"])
         names = sorted({name for run in members for name in run["results"]["conditions"]}, key=_table1_order)
         conditions = {}
@@ -103,9 +111,12 @@ def summarise(runs):
             std = float(np.std(values, ddof=STD_DDOF)) if len(values) > STD_DDOF else None
             conditions[name] = {"mean": float(np.mean(values)), "std": std, "n": len(values), "values": values}
         samplers = sorted({str(sampler) for sampler in map(_sampler, members) if sampler})
-        label = variant if len(modalities) == len(MODALITIES) else f"{variant} ({modality_initials(modalities)})"
+        label = variant_label(variant, ablation)
+        if len(modalities) < len(MODALITIES):
+            label = f"{label} ({modality_initials(modalities)})"
         summary.append({
             "variant": variant, "modalities": list(modalities), "label": label, "protocol": protocol,
+            "ablation": ablation,
             "seeds": [run["seed"] for run in members], "sampler": "+".join(samplers) or "not recorded",
             "conditions": conditions,
         })
@@ -132,12 +143,13 @@ def table1_conditions(summary, protocol):
 
 def table1_rows(summary, protocol):
     """One row per trimodal variant of `protocol`, numeric, as written to table1.csv:
-    {"protocol", "variant", "seeds" (count), "sampler", "<condition>_mean", "<condition>_std"}
+    {"protocol", "variant" (`variant_label`), "ablation", "seeds" (count), "sampler", "<condition>_mean",
+    "<condition>_std"}
     for each of `table1_conditions` (None where a variant lacks the condition or std is undefined)."""
     rows = []
     for entry in _trimodal(summary, protocol):
-        row = {"protocol": protocol, "variant": entry["variant"], "seeds": len(entry["seeds"]),
-               "sampler": entry["sampler"]}
+        row = {"protocol": protocol, "variant": entry["label"], "ablation": entry["ablation"],
+               "seeds": len(entry["seeds"]), "sampler": entry["sampler"]}
         for name in table1_conditions(summary, protocol):
             stats = entry["conditions"].get(name, {})
             row[f"{name}_mean"] = stats.get("mean")
@@ -212,15 +224,17 @@ def write_table1(summary, out_dir):
 
 
 def table2_rows(summary, protocol, variant=TABLE2_VARIANT):
-    """Rows of Table 2 for `protocol`: `variant` on all modalities, then on each subset (AV, AT, VT),
-    {"modalities" (initials), "seeds", "complete_mean", "complete_std", "average_mean",
+    """Rows of Table 2 for `protocol`: `variant` on all modalities, then on each subset (AV, AT, VT), under
+    each ablation, {"modalities" (initials, with the ablation when not the paper's: "AVT [subsets]"), "seeds", "complete_mean", "complete_std", "average_mean",
     "average_std", "averaged" (the conditions in the average)}."""
     entries = [entry for entry in summary if entry["protocol"] == protocol and entry["variant"] == variant]
-    entries.sort(key=lambda entry: (-len(entry["modalities"]),
+    entries.sort(key=lambda entry: (entry["ablation"] != PAPER_ABLATION, -len(entry["modalities"]),
                                     [MODALITIES.index(name) for name in entry["modalities"]]))
     rows = []
     for entry in entries:
-        row = {"modalities": modality_initials(entry["modalities"]), "seeds": len(entry["seeds"])}
+        initials = modality_initials(entry["modalities"])
+        row = {"modalities": initials if entry["ablation"] == PAPER_ABLATION else f"{initials} [{entry['ablation']}]",
+               "seeds": len(entry["seeds"])}
         for name in ("complete", AVERAGE):
             stats = entry["conditions"].get(name, {})
             row[f"{name}_mean"] = stats.get("mean")
@@ -237,13 +251,13 @@ def write_table2(summary, out_dir, variant=TABLE2_VARIANT):
     bimodal run of `variant` (nothing is written)."""
     sections = []
     for protocol in protocols(summary):
-        rows = table2_rows(summary, protocol, variant)
-        if not any(len(row["modalities"]) < len(MODALITIES) for row in rows):
+        entries = [entry for entry in summary if entry["protocol"] == protocol and entry["variant"] == variant]
+        if not any(len(entry["modalities"]) < len(MODALITIES) for entry in entries):
             continue
+        rows = table2_rows(summary, protocol, variant)
         cells = _mark_best(rows, ["complete", AVERAGE], "modalities")
         for cell, row in zip(cells, rows):
             cell.update(seeds=row["seeds"], averaged=row["averaged"])
-        entries = [entry for entry in summary if entry["protocol"] == protocol and entry["variant"] == variant]
         sections += [_protocol_heading(protocol, entries), markdown_table(
             cells, columns=["modalities", "seeds", "complete", AVERAGE, "averaged"],
             headers={AVERAGE: "average", "averaged": "average over"})]

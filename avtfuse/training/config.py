@@ -28,7 +28,11 @@ class TrainConfig(Config):
     people x K samples per batch, K = batch_size // people_per_batch).
     `modality_dropout`: probability of dropping each modality of a training
     sample at random (on top of the static ablation, with either sampler), as
-    zeros ("hard"), alpha scaling ("soft") or N(0, 1) noise ("noise").
+    zeros ("hard"), alpha scaling ("soft") or N(0, 1) noise ("noise"); each
+    modality is dropped independently, so one sample can lose several (never
+    all). Its schedule: no dropout for the first `dropout_warmup_epochs`
+    epochs, then a rate rising linearly over `dropout_ramp_epochs` epochs
+    to `modality_dropout` (`modality_dropout_at`).
     `replication`: SA-fusion's modality dropout, each batch of `batch_size`
     recordings replicated ("softhard": all, a convex soft-weighted copy, one
     copy per modality zeroed; "noise": all, one copy per modality as N(0, 1)),
@@ -66,6 +70,8 @@ class TrainConfig(Config):
     sampler: str = "random"
     people_per_batch: int = 8
     modality_dropout: float = 0.0
+    dropout_warmup_epochs: int = 0
+    dropout_ramp_epochs: int = 0
     dropout_mode: str = "hard"
     step_dropout: float = 0.0
     ramp_epochs: int = 0
@@ -77,7 +83,7 @@ class TrainConfig(Config):
 
     def __post_init__(self):
         self.check_int("epochs_embed", "epochs_recognizer", "spec_augment", "early_stopping", "seed", "ramp_epochs",
-                       minimum=0)
+                       "dropout_warmup_epochs", "dropout_ramp_epochs", minimum=0)
         self.check_int("aux_start_epoch")
         self.check_int("people_per_batch")
         self.check_int("batch_size", minimum=2)  # triplet mining needs pairs
@@ -106,6 +112,19 @@ class TrainConfig(Config):
         if self.sampler == "pk" and self.batch_size // self.people_per_batch < 2:
             self._fail("people_per_batch", f"at most batch_size / 2 = {self.batch_size // 2} "
                        "(at least 2 samples per person in a batch)")
+
+    def modality_dropout_at(self, epoch):
+        """The modality dropout rate of `epoch` (counted from 0): 0 during the warm-up, then
+        modality_dropout * min(1, (epoch - warm-up + 1) / ramp); the full rate at once without a ramp."""
+        ramped = epoch - self.dropout_warmup_epochs + 1
+        if ramped <= 0:
+            return 0.0
+        return self.modality_dropout * min(1.0, ramped / max(self.dropout_ramp_epochs, 1))
+
+    @property
+    def full_dropout_epoch(self):
+        """The first epoch (from 0) at the full modality dropout rate."""
+        return self.dropout_warmup_epochs + max(self.dropout_ramp_epochs, 1) - 1
 
     @property
     def samples_per_person(self):

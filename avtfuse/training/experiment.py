@@ -37,6 +37,7 @@ from avtfuse.evaluation import (
 from avtfuse.evaluation.accuracy import headline_rows
 from avtfuse.evaluation.latency import serving_latency
 from avtfuse.evaluation.reference import reference_accuracy, reference_description
+from avtfuse.evaluation.specialists import specialist_comparison, specialist_markdown
 from avtfuse.export import export_saved_model, load_serving
 from avtfuse.files import atomic_text
 from avtfuse.models import SYSTEMS
@@ -66,8 +67,11 @@ class ExperimentConfig(Config):
     """Everything a run depends on; written as config.json next to its outputs.
 
     system, variant, preset: names in `avtfuse.models.SYSTEMS`. model: the
-    system's model config (a dict of its fields is accepted). run_name,
-    output_dir, saved_models_dir: where the outputs go.
+    system's model config (a dict of its fields is accepted). specialists:
+    also train, for each modality of a multimodal run, a specialist (the same
+    settings on that modality alone, `specialist_config`) and report it beside
+    the fused model's single-sensor condition. run_name, output_dir,
+    saved_models_dir: where the outputs go.
     """
 
     system: str = "avtnet"
@@ -77,6 +81,7 @@ class ExperimentConfig(Config):
     model: object = None
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
+    specialists: bool = False
     run_name: str = "run"
     output_dir: str = "runs"
     saved_models_dir: str = "saved_models"
@@ -87,6 +92,7 @@ class ExperimentConfig(Config):
         self.check_choice("variant", system.variants)
         self.check_choice("preset", system.presets)
         self.model = system.config_class.coerce(self.model)
+        self.check_bool("specialists")
         if not self.run_name or os.sep in self.run_name:
             self._fail("run_name", "a folder name")
 
@@ -105,7 +111,8 @@ class ExperimentConfig(Config):
 
 
 def build_experiment(system="avtnet", variant=None, preset=None, data=None, features=None, model=None,
-                     train=None, runtime=None, run_name=None, output_dir="runs", saved_models_dir="saved_models"):
+                     train=None, runtime=None, specialists=False, run_name=None, output_dir="runs",
+                     saved_models_dir="saved_models"):
     """An ExperimentConfig from a system's preset and variant plus changes per section (dicts of fields).
 
     The model config follows from the variant and the data's shapes; `data`,
@@ -128,7 +135,28 @@ def build_experiment(system="avtnet", variant=None, preset=None, data=None, feat
         run_name = "{}-{}-{}-{}-seed{}".format(variant, preset_name, "".join(m[0] for m in data_config.modalities),
                                                data_config.protocol, train_config.seed)
     return ExperimentConfig(system, variant, preset_name, data_config, model_config, train_config,
-                            RuntimeConfig(**(runtime or {})), run_name, output_dir, saved_models_dir)
+                            RuntimeConfig(**(runtime or {})), specialists, run_name, output_dir, saved_models_dir)
+
+
+def specialist_config(config, modality):
+    """The single-sensor specialist of `config`: the same settings on `modality` alone, in the run folder
+    <run_name>-specialist-<modality> beside it (and its SavedModel likewise)."""
+    shapes = config.data.features.shapes((modality,))
+    model = config.model.replace(modalities=(modality,), **SYSTEMS[config.system].input_fields(shapes))
+    return config.replace(data=config.data.replace(modalities=(modality,)), model=model, specialists=False,
+                          run_name=f"{config.run_name}-specialist-{modality}")
+
+
+def run_specialists(config, data, results, fresh, verbose):
+    """Runs (or resumes) the specialist of each of the run's modalities; returns `specialist_comparison` of
+    `results` (the fused run's) against them."""
+    specialist_conditions = {}
+    for modality in data.modalities:
+        logger.info("training the %s specialist", modality)
+        specialist_conditions[modality] = run_experiment(specialist_config(config, modality), fresh,
+                                                         verbose)["conditions"]
+    return specialist_comparison(results["conditions"], results["reference"], specialist_conditions,
+                                 data.modalities)
 
 
 def open_run_dir(config, data_sha256, fresh=False):
@@ -205,6 +233,9 @@ def run_experiment(config, fresh=False, verbose=2):
     latency = serving_latency(load_serving(export_path), data.batches("test", 1, complete_only=True),
                               classifier.serving_spec())
     appendix = []
+    if config.specialists and len(data.modalities) > 1:
+        results["specialists"] = run_specialists(config, data, results, fresh, verbose)
+        appendix.append(specialist_markdown(results["specialists"]))
     if config.data.missing_rates:
         results["rate_sweep"] = rate_sweep(classifier, data, config.data.missing_rates, config.train.batch_size)
         appendix += [rate_sweep_markdown(results["rate_sweep"], title=RATE_SWEEP_TITLE),

@@ -58,13 +58,19 @@ class RecipeContext:
         return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2, **clipping)
 
     def training_batches(self, epoch):
-        """One epoch of training batches of the data contract: (dataset, steps)."""
+        """One epoch (counted from 0) of training batches of the data contract, with that epoch's modality
+        dropout rate: (dataset, steps)."""
         cfg = self.train
         return self.data.training_batches(
             epoch, cfg.batch_size, cfg.seed, sampler=cfg.sampler, people_per_batch=cfg.people_per_batch,
-            dropout_rate=cfg.modality_dropout, dropout_mode=cfg.dropout_mode, spec_augment=cfg.spec_augment,
+            dropout_rate=cfg.modality_dropout_at(epoch), dropout_mode=cfg.dropout_mode, spec_augment=cfg.spec_augment,
             replication=None if cfg.replication == "none" else cfg.replication, step_dropout=cfg.step_dropout,
             ramp_epochs=cfg.ramp_epochs)
+
+    def batches_as_trained(self):
+        """The training batches of the first epoch at the full modality dropout rate (with their replication or
+        dropout), on which an end-to-end phase measures its batch-norm statistics."""
+        return self.training_batches(self.train.full_dropout_epoch)[0]
 
     def steps_per_epoch(self):
         """Training steps in one epoch (a function of the split and the batch size alone)."""
@@ -133,7 +139,7 @@ def end_to_end(context):
     classifier.adapt(context.data.samples("train"))
     runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed,
                validation=context.validation_batches(), early_stopping=context.early_stopping("val_accuracy", "max"))
-    refresh_batch_norm(classifier, context.training_batches(0)[0])  # as trained: replicated, dropped copies too
+    refresh_batch_norm(classifier, context.batches_as_trained())  # as trained: replicated, dropped copies too
     runner.finish("end_to_end", {"classifier.keras": classifier.save})
     return classifier
 
@@ -158,7 +164,7 @@ def hybrid_reconstruction(context):
     runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed,
                callbacks=[AuxiliaryLossStart(cfg.aux_start_epoch)], validation=context.validation_batches(),
                early_stopping=context.early_stopping("val_ua", "max"))
-    refresh_batch_norm(classifier, context.training_batches(0)[0])
+    refresh_batch_norm(classifier, context.batches_as_trained())
     runner.finish("end_to_end", {"classifier.keras": classifier.save})
     return classifier
 
@@ -212,7 +218,7 @@ def pretrain_then_fuse(context):
     validation, early_stopping = _epoch_selection(context, cfg.epochs_recognizer, complete_only=False)
     runner.fit("fusion", classifier, context.training_batches, cfg.epochs_recognizer,
                callbacks=[_epoch_log(runner, "fusion")], validation=validation, early_stopping=early_stopping)
-    refresh_batch_norm(classifier, context.training_batches(0)[0])  # as trained: replicated, dropped copies too
+    refresh_batch_norm(classifier, context.batches_as_trained())  # as trained: replicated, dropped copies too
     runner.finish("fusion", {"classifier.keras": classifier.save})
     return classifier
 

@@ -1,4 +1,5 @@
-"""A comparison table: many runs of one system (variants x modality subsets x protocols x seeds), resumable.
+"""A comparison table: many runs of one system (variants x modality subsets x protocols x ablations x seeds),
+resumable.
 
 The runs are driven through the library (`run_experiment`); a finished run
 is read back, never repeated. The reports are avtfuse.evaluation.comparison's.
@@ -20,35 +21,40 @@ BIMODAL_MODALITIES = (("audio", "visible"), ("audio", "thermal"), ("visible", "t
 
 @dataclasses.dataclass(frozen=True)
 class TableRun:
-    """One cell of the table: a variant on some modalities under a protocol with a seed."""
+    """One cell of the table: a variant on some modalities under a protocol, trained on the copies of an
+    ablation (DataConfig.ablation), with a seed."""
 
     variant: str
     modalities: tuple
     protocol: str
     seed: int
+    ablation: str = comparison.PAPER_ABLATION
 
     @property
     def name(self):
-        """Run folder name, e.g. prop-avt-paper-seed0."""
+        """Run folder name, e.g. prop-avt-paper-seed0, prop-avt-strict-subsets-seed0."""
         initials = "".join(name[0] for name in self.modalities)
-        return f"{self.variant}-{initials}-{self.protocol}-seed{self.seed}"
+        ablation = "" if self.ablation == comparison.PAPER_ABLATION else f"-{self.ablation}"
+        return f"{self.variant}-{initials}-{self.protocol}{ablation}-seed{self.seed}"
 
     def describe(self):
         subset = "" if len(self.modalities) == len(MODALITIES) else " " + ",".join(self.modalities)
-        return f"{self.variant}{subset} {self.protocol} seed {self.seed}"
+        return f"{comparison.variant_label(self.variant, self.ablation)}{subset} {self.protocol} seed {self.seed}"
 
 
-def table_runs(variants, seeds, protocols, bimodal_variant=None):
+def table_runs(variants, seeds, protocols, bimodal_variant=None, ablations=(comparison.PAPER_ABLATION,)):
     """Every run of the table, seed by seed so that an interrupted table is complete for the early seeds.
 
-    bimodal_variant: also run this variant on each pair of modalities (Table 2), or None.
+    bimodal_variant: also run this variant on each pair of modalities (Table 2), or None; ablations: the
+    training copies each run is made with (DataConfig.ablation), each its own run.
     """
     runs = []
     for seed in seeds:
         for protocol in protocols:
-            runs += [TableRun(variant, MODALITIES, protocol, seed) for variant in variants]
-            if bimodal_variant:
-                runs += [TableRun(bimodal_variant, pair, protocol, seed) for pair in BIMODAL_MODALITIES]
+            for ablation in ablations:
+                runs += [TableRun(variant, MODALITIES, protocol, seed, ablation) for variant in variants]
+                if bimodal_variant:
+                    runs += [TableRun(bimodal_variant, pair, protocol, seed, ablation) for pair in BIMODAL_MODALITIES]
     return runs
 
 
@@ -67,7 +73,7 @@ def run_table(runs, configure, verbose=2):
             logger.info("run %d/%d: %s", index, len(runs), run.describe())
             results = run_experiment(config, verbose=verbose)
         done.append({"variant": run.variant, "modalities": list(run.modalities), "protocol": run.protocol,
-                     "seed": run.seed, "run_dir": config.run_dir, "results": results, "config": config.to_dict()})
+                     "seed": run.seed, "ablation": run.ablation, "run_dir": config.run_dir, "results": results, "config": config.to_dict()})
     return done
 
 

@@ -170,3 +170,21 @@ def test_comparison_json_round_trip(runs, summary, tmp_path):
     assert document["std_ddof"] == 1
     assert document["summary"] == json_safe(summary)
     assert document["runs"] == json_safe(runs)
+
+
+def test_each_ablation_is_its_own_row_of_both_tables(runs):
+    rng = np.random.default_rng(3)
+    subsets = [{**run, "ablation": "subsets",
+                "results": fake_results([name for name in run["results"]["conditions"] if name != "average"], rng)}
+               for run in runs if run["variant"] == "prop"]
+    summary = comparison.summarise(runs + subsets)
+    strict = {row["variant"]: row for row in comparison.table1_rows(summary, "strict")}
+    assert set(strict) == {*VARIANTS, "prop [subsets]"} and strict["prop [subsets]"]["ablation"] == "subsets"
+    expected = np.mean([100 * run["results"]["conditions"]["only_audio"]["accuracy"] for run in subsets
+                        if run["protocol"] == "strict" and len(run["modalities"]) == 3])
+    assert strict["prop [subsets]"]["only_audio_mean"] == pytest.approx(expected)
+    assert strict["prop"]["only_audio_mean"] == pytest.approx(
+        np.mean(accuracies(runs, "prop", MODALITIES, "strict", "only_audio")))
+    rows = comparison.table2_rows(summary, "strict")
+    assert [row["modalities"] for row in rows] == ["AVT", "AV", "AT", "VT", "AVT [subsets]", "AV [subsets]",
+                                                   "AT [subsets]", "VT [subsets]"]

@@ -131,6 +131,28 @@ def test_report_puts_the_reference_beside_each_single_sensor_condition(finished_
     assert results["validation_samples"] > 0
 
 
+def test_specialists_train_on_the_same_split_and_are_reported_beside_the_fused_model(tmp_path):
+    flags = TINY_FLAGS + ["--modalities", "audio,thermal", "--protocol", "strict", "--specialists",
+                          "--epochs-embed", "1", "--epochs-recognizer", "1", "--cache-dir", str(tmp_path / "cache"),
+                          "--output-dir", str(tmp_path / "runs"), "--saved-models-dir", str(tmp_path / "saved"),
+                          "--run-name", "fused"]
+    avtnet.main(flags)
+    results = json.loads((tmp_path / "runs" / "fused" / "results.json").read_text())
+    assert set(results["specialists"]) == {"only_audio", "only_thermal"}
+    for name, entry in results["specialists"].items():
+        modality = entry["modality"]
+        alone = json.loads((tmp_path / "runs" / f"fused-specialist-{modality}" / "results.json").read_text())
+        assert alone["modalities"] == [modality] and set(alone["conditions"]) == {"complete", "average"}
+        assert entry["specialist"] == alone["conditions"]["complete"]["accuracy"]
+        assert entry["fused"] == results["conditions"][name]["accuracy"]
+        assert entry["reference"] == results["reference"][name]["accuracy"]
+        # Strict protocol: the specialist is tested on the very recordings of the fused single-sensor condition.
+        assert entry["specialist_count"] == entry["fused_count"] == results["conditions"][name]["count"]
+        assert (tmp_path / "saved" / f"fused-specialist-{modality}" / "saved_model.pb").exists()
+    report = (tmp_path / "runs" / "fused" / "results.md").read_text()
+    assert "## Single-sensor specialists" in report and "| only_thermal |" in report
+
+
 def write_bad_manifest(folder):
     """A manifest of four good recordings of two people and two bad ones (a 0-byte and a NaN wav)."""
     import soundfile

@@ -17,6 +17,7 @@ from experiments import avtnet_table
 VARIANTS = ("prop", "e2e")
 SEEDS = (0, 1)
 PROTOCOLS = ("paper", "strict")
+ABLATIONS = ("paper", "subsets")
 PAIRS = (("audio", "visible"), ("audio", "thermal"), ("visible", "thermal"))
 PASSTHROUGH = ["--", "--epochs-embed", "3", "--image-size", "16", "--synthetic-subjects", "4", "--verbose", "0"]
 
@@ -66,11 +67,12 @@ def table(tmp_path_factory):
 
 def test_every_run_once_and_resume_repeats_none(table):
     _, fake, first_calls, _ = table
-    expected = {(variant, MODALITIES, protocol, seed) for variant in VARIANTS for protocol in PROTOCOLS
-                for seed in SEEDS}
-    expected |= {("prop", pair, protocol, seed) for pair in PAIRS for protocol in PROTOCOLS for seed in SEEDS}
-    done = [(config.variant, tuple(config.data.modalities), config.data.protocol, config.data.seed)
-            for config in fake.configs]
+    expected = {(variant, MODALITIES, protocol, ablation, seed) for variant in VARIANTS for protocol in PROTOCOLS
+                for ablation in ABLATIONS for seed in SEEDS}
+    expected |= {("prop", pair, protocol, ablation, seed) for pair in PAIRS for protocol in PROTOCOLS
+                 for ablation in ABLATIONS for seed in SEEDS}
+    done = [(config.variant, tuple(config.data.modalities), config.data.protocol, config.data.ablation,
+             config.data.seed) for config in fake.configs]
     assert first_calls == len(expected) == len(done)  # the second invocation ran nothing
     assert set(done) == expected
 
@@ -85,7 +87,8 @@ def test_passthrough_flags_reach_every_config(table):
         assert config.output_dir == os.path.join(str(out), "runs")
         assert config.saved_models_dir == os.path.join(str(out), "saved_models")
         initials = "".join(name[0] for name in config.data.modalities)
-        assert config.run_name.endswith(f"-{initials}-{config.data.protocol}-seed{config.data.seed}")
+        ablation = "" if config.data.ablation == "paper" else f"-{config.data.ablation}"
+        assert config.run_name.endswith(f"-{initials}-{config.data.protocol}{ablation}-seed{config.data.seed}")
 
 
 def test_outputs_are_written(table):
@@ -94,11 +97,12 @@ def test_outputs_are_written(table):
     assert "Batch sampler: random" in table1 and "## paper protocol" in table1 and "## strict protocol" in table1
     with open(out / "table1.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert sorted((row["protocol"], row["variant"]) for row in rows) == sorted(
-        (protocol, variant) for protocol in PROTOCOLS for variant in VARIANTS)
+    assert sorted((row["protocol"], row["variant"], row["ablation"]) for row in rows) == sorted(
+        (protocol, variant if ablation == "paper" else f"{variant} [{ablation}]", ablation)
+        for protocol in PROTOCOLS for variant in VARIANTS for ablation in ABLATIONS)
     assert all(int(row["seeds"]) == len(SEEDS) for row in rows)
     table2 = (out / "table2.md").read_text()
-    assert all(f"| {name} |" in table2 for name in ("AVT", "AV", "AT", "VT"))
+    assert all(f"| {name} |" in table2 for name in ("AVT", "AV", "AT", "VT", "AVT [subsets]", "VT [subsets]"))
     assert matplotlib.image.imread(out / "robustness.png").shape[2] in (3, 4)
     document = json.loads((out / "comparison.json").read_text())
     assert len(document["runs"]) == len(fake.configs)
@@ -122,20 +126,22 @@ def test_flags_are_checked(capsys):
     specs = table_module.table_runs(variants, (0, 1, 2), ("paper", "strict"), "prop")
     assert len(specs) == 3 * 2 * (len(variants) + 3) and len(set(specs)) == len(specs)
     assert len(table_module.table_runs(("prop",), (0,), ("paper",))) == 1
-    for bad in (["--variants", "prop,nope"], ["--seeds", "a"], ["--protocols", "loose"],
-                ["--", "--seed", "3"], ["--", "--run-name", "x"]):
+    both = table_module.table_runs(("prop",), (0,), ("strict",), ablations=("paper", "subsets"))
+    assert [run.name for run in both] == ["prop-avt-strict-seed0", "prop-avt-strict-subsets-seed0"]
+    for bad in (["--variants", "prop,nope"], ["--seeds", "a"], ["--protocols", "loose"], ["--ablations", "complete"],
+                ["--", "--seed", "3"], ["--", "--run-name", "x"], ["--", "--ablation", "subsets"]):
         with pytest.raises(SystemExit):
             avtnet_table.parse_args(bad)
     with pytest.raises(SystemExit):
         avtnet_table.main(["--help"])
     text = capsys.readouterr().out
-    for flag in ("--variants", "--seeds", "--protocols", "--bimodal", "--no-bimodal", "--output-dir"):
+    for flag in ("--variants", "--seeds", "--protocols", "--ablations", "--bimodal", "--no-bimodal", "--output-dir"):
         assert flag in text
 
 
 def test_progress_is_logged(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(table_module, "run_experiment", FakeRun())
-    flags = ["--variants", "e2e", "--seeds", "5", "--protocols", "strict", "--no-bimodal",
+    flags = ["--variants", "e2e", "--seeds", "5", "--protocols", "strict", "--ablations", "paper", "--no-bimodal",
              "--output-dir", str(tmp_path)] + PASSTHROUGH
     with caplog.at_level("INFO", logger="avtfuse.training.table"):
         avtnet_table.main(flags)

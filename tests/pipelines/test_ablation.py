@@ -154,6 +154,37 @@ def test_modality_dropout_class_in_dataset_is_seeded():
     assert not np.array_equal(first[0], first[1])  # a fresh draw per batch
 
 
+def dropped_counts(rate, seed, batches=150, size=32):
+    """How many of 3 present modalities ModalityDropout drops per sample, over `batches` batches: [batches * size]."""
+    dataset = tf.data.Dataset.from_tensors((dropout_batch(size), np.zeros(size, np.int32))).repeat(batches)
+    dataset = dataset.enumerate().map(ModalityDropout(rate, seed=seed))
+    return np.concatenate([3 - inputs["present"].numpy().sum(axis=1) for inputs, _ in dataset])
+
+
+@pytest.mark.parametrize("rate", [0.3, 0.7])
+def test_dropout_drops_several_modalities_at_once_at_the_configured_rates(rate):
+    counts = dropped_counts(rate, seed=2)
+    # Each of 3 modalities drops independently with `rate`; when all 3 would drop, one is kept.
+    expected = {0: (1 - rate) ** 3, 1: 3 * rate * (1 - rate) ** 2, 2: 3 * rate ** 2 * (1 - rate) + rate ** 3}
+    for dropped, share in expected.items():
+        assert abs((counts == dropped).mean() - share) < 0.025, (dropped, (counts == dropped).mean(), share)
+    assert counts.max() == 2
+
+
+def test_dropout_schedule_warms_up_then_ramps_to_the_rate():
+    from avtfuse.training.config import TrainConfig
+
+    train = TrainConfig(modality_dropout=0.6, dropout_warmup_epochs=2, dropout_ramp_epochs=3)
+    rates = [train.modality_dropout_at(epoch) for epoch in range(7)]
+    np.testing.assert_allclose(rates, [0, 0, 0.2, 0.4, 0.6, 0.6, 0.6])
+    assert train.full_dropout_epoch == 4 and TrainConfig(modality_dropout=0.6).full_dropout_epoch == 0
+    for epoch, rate in enumerate(rates[1:5], start=1):
+        realised = dropped_counts(rate, seed=epoch, batches=60).mean() / 3  # share of present modalities dropped
+        assert abs(realised - (rate - rate ** 3 / 3)) < 0.03, (epoch, realised, rate)
+    with pytest.raises(ValueError, match="dropout_ramp_epochs"):
+        TrainConfig(dropout_ramp_epochs=-1)
+
+
 def test_soft_dropout_scales_and_keeps_bits():
     alpha = 0.3
     batch = dropout_batch(300)

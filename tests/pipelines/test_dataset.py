@@ -1,5 +1,6 @@
 """The assembled pipeline on tiny data: counts, contract, protocols, cache, bad input, reference arrays."""
 
+import itertools
 import logging
 import os
 import pathlib
@@ -800,3 +801,42 @@ def test_modality_arrays_of_recordings_that_lack_a_modality(tmp_path):
     lacking = {recordings[i].recording for i in lacking}
     for split in ("train", "test"):  # visible rows, never a thermal one
         assert lacking & chosen["visible", split] and not lacking & chosen["thermal", split]
+
+
+def condition_shares(present):
+    """{presence pattern: share of the rows} of [N, M] presence bits."""
+    patterns, counts = np.unique(present.astype(int), axis=0, return_counts=True)
+    return {tuple(p): c / len(present) for p, c in zip(patterns, counts)}
+
+
+def test_subsets_ablation_gives_every_condition_its_share_in_both_phases(tree, tmp_path):
+    data = prepare(config(tree, tmp_path, ablation="subsets", protocol="strict"))
+    subsets = {bits for bits in itertools.product((0, 1), repeat=3) if any(bits)}
+    counts = data.condition_counts("train")
+    assert len(counts) == 7 and len(set(counts.values())) == 1  # one copy of each recording per subset
+    # The recogniser's phase embeds every training sample: exactly one seventh each.
+    whole = np.concatenate([x["present"].numpy() for x, _ in data.batches("train", 16)])
+    assert condition_shares(whole) == pytest.approx({bits: 1 / 7 for bits in subsets})
+    # Random batches of an epoch (remainder dropped) and P x K batches over several epochs.
+    epoch = np.concatenate([x["present"].numpy() for x, _ in data.training_batches(0, 8, seed=1)[0]])
+    assert set(condition_shares(epoch)) == subsets
+    assert all(abs(share - 1 / 7) <= 8 / len(epoch) for share in condition_shares(epoch).values())
+    pk = np.concatenate([x["present"].numpy() for e in range(8)
+                         for x, _ in data.training_batches(e, 4, seed=1, sampler="pk", people_per_batch=2)[0]])
+    assert all(abs(share - 1 / 7) < 0.05 for share in condition_shares(pk).values()), condition_shares(pk)
+
+
+def test_recipe_batches_follow_the_dropout_schedule():
+    from avtfuse.training.config import TrainConfig
+    from avtfuse.training.recipes import RecipeContext
+
+    class DropoutRates:
+        """Stands in for SplitData: the training batches of an epoch are the dropout rate asked for."""
+
+        def training_batches(self, epoch, batch_size, seed, dropout_rate, **kwargs):
+            return dropout_rate, 1
+
+    train = TrainConfig(batch_size=8, modality_dropout=0.5, dropout_warmup_epochs=1, dropout_ramp_epochs=2)
+    context = RecipeContext(None, None, None, train, DropoutRates(), None, None)
+    assert [context.training_batches(epoch)[0] for epoch in range(5)] == [0.0, 0.25, 0.5, 0.5, 0.5]
+    assert context.batches_as_trained() == 0.5  # batch norm is measured at the full rate, not in the warm-up

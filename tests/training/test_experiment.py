@@ -1,12 +1,14 @@
 """The experiment config: built from presets and variants, round trip, identity, run-folder checks."""
 
+import dataclasses
 import json
 
 import pytest
 
+from avtfuse.models import SYSTEMS
 from avtfuse.models.avtnet import AVTNetConfig
 from avtfuse.training.experiment import (
-    ExperimentConfig, RunMismatch, build_experiment, finished_results, open_run_dir)
+    ExperimentConfig, RunMismatch, build_experiment, finished_results, open_run_dir, specialist_config)
 
 
 def test_build_from_preset_and_variant():
@@ -54,3 +56,28 @@ def test_run_folder_refuses_other_settings_or_data(tmp_path):
         open_run_dir(config.replace(train=config.train.replace(seed=3)), "a" * 64)
     assert finished_results(config) is None
     open_run_dir(config, "b" * 64, fresh=True)
+
+
+@pytest.mark.parametrize("system", ["avtnet", "cfn_sr"])
+def test_specialist_config_is_the_same_run_on_one_modality(system):
+    config = build_experiment(system, data={"modalities": "audio,visible", "protocol": "strict"},
+                              train={"epochs_embed": 2}, specialists=True, run_name="fused")
+    alone = specialist_config(config, "visible")
+    assert alone.data.modalities == ("visible",) and alone.model.modalities == ("visible",)
+    assert alone.run_name == "fused-specialist-visible" and not alone.specialists
+    # Everything else is the fused run's: the same split, training and model settings.
+    assert alone.data.replace(modalities=config.data.modalities) == config.data
+    assert alone.train == config.train
+    # The model: the visible input as a visible-only run builds it, every other setting the fused run's.
+    direct = build_experiment(system, data={"modalities": "visible", "protocol": "strict"}, train={"epochs_embed": 2})
+    inputs = SYSTEMS[system].input_fields(config.data.features.shapes(("visible",)))
+    assert inputs and all(getattr(alone.model, name) == getattr(direct.model, name) for name in inputs)
+    for field in dataclasses.fields(config.model):
+        if field.name not in inputs and field.name != "modalities":
+            assert getattr(alone.model, field.name) == getattr(config.model, field.name), field.name
+
+
+def test_specialists_are_part_of_the_identity():
+    assert build_experiment("avtnet", specialists=True).identity() != build_experiment("avtnet").identity()
+    with pytest.raises(ValueError, match="specialists"):
+        build_experiment("avtnet", specialists="yes")
