@@ -19,7 +19,7 @@ def benchmark(tmp_path_factory):
     out = tmp_path_factory.mktemp("benchmark")
     argv = ["--systems", SYSTEMS, "--seeds", "0", "--missing-rates", "0,0.5", "--output-dir", str(out / "bench"),
             "--", "--data", str(root), "--thermal-palette", "inferno", "--cache-dir", str(out / "cache"),
-            "--image-size", "16", "--epochs-embed", "2", "--epochs-recognizer", "2", "--gpus", "0", "--verbose", "0"]
+            "--image-size", "16", "--epochs-embed", "1", "--epochs-recognizer", "1", "--gpus", "0", "--verbose", "0"]
     robustness.main(argv)
     return out / "bench", argv
 
