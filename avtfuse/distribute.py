@@ -41,7 +41,11 @@ def global_batch(*tensors):
     context = _replica_context()
     if context is None:
         return tensors
-    return tuple(context.all_gather(tensor, axis=0) for tensor in tensors)
+    import tensorflow as tf
+
+    # An input tensor reaches a worker's only replica with no device, and the gather needs one
+    # (MultiWorkerMirroredStrategy, TensorFlow 2.17): a copy made here is placed on the replica's device.
+    return tuple(context.all_gather(tf.identity(tensor), axis=0) for tensor in tensors)
 
 
 def batch_normalization(**kwargs):

@@ -1,6 +1,7 @@
 """Prints, as JSON, the input pipeline's speed: cold cache building (decode, resample, speech window, log-mel,
-write) in recordings per second on 48 kHz 3.7 s WAVs, cached training samples per second on the synthetic set,
-and the in-graph log-mel against librosa on the same clips.
+write) in recordings per second on 48 kHz 3.7 s WAVs, cached training samples per second on the synthetic set
+(shuffled, and P x K batches read from the cache on disk), the cache's size per recording, and the in-graph
+log-mel against librosa on the same clips.
 
     python -m experiments.benchmark_pipeline [--recordings 400] [--subjects 6] [--n-mels 64]
 """
@@ -16,7 +17,7 @@ import numpy as np
 import soundfile
 import tensorflow as tf
 
-from pipelines import audio, manifest
+from pipelines import audio, cache, manifest
 from pipelines.dataset import DataConfig, prepare
 from pipelines.features import FeatureConfig
 from pipelines.recording import Recording
@@ -46,11 +47,20 @@ def cold_rate(config):
     return len(data.recordings) / (time.perf_counter() - start)
 
 
-def samples_per_second(data, batch_size):
+def samples_per_second(data, batch_size, sampler):
+    """Training samples per second of one epoch of `data.training_batches` with `sampler` ("random", or "pk"
+    with 8 people per batch, or every person of a smaller set)."""
     start, count = time.perf_counter(), 0
-    for _, labels in data.training_batches(0, batch_size, seed=0)[0]:
+    people = min(8, data.num_people)
+    for _, labels in data.training_batches(0, batch_size, seed=0, sampler=sampler, people_per_batch=people)[0]:
         count += int(labels.shape[0])
     return count / (time.perf_counter() - start)
+
+
+def cache_bytes_per_recording(data):
+    """Bytes of a cache's shards per recording."""
+    shards = [entry.path for entry in os.scandir(data.cache_path) if entry.name.endswith(".tfrecord")]
+    return sum(os.path.getsize(path) for path in shards) / len(data.recordings)
 
 
 def log_mel_speed(clips, config):
@@ -95,7 +105,10 @@ def main(argv=None):
             if entry.startswith("features-"):
                 tf.io.gfile.rmtree(os.path.join(cache_dir, entry))
         synthetic_rate = cold_rate(config)
-        cached = samples_per_second(prepare(config), args.batch_size)
+        data = prepare(config)
+        cached = {sampler: samples_per_second(data, args.batch_size, sampler) for sampler in ("random", "pk")}
+        cache_size = cache_bytes_per_recording(data)
+        stored = cache.read_meta(data.cache_path)["dtypes"]
     rng = np.random.default_rng(0)
     clips = (0.1 * rng.standard_normal((args.clips, args.audio_samples))).astype(np.float32)
     tf_rate, librosa_rate = log_mel_speed(clips, features)
@@ -104,7 +117,10 @@ def main(argv=None):
         "wav_recordings": args.recordings,
         "wav_format": f"{WAV_RATE} Hz, {WAV_SECONDS} s, 16-bit mono, resampled to {features.sample_rate} Hz",
         "cold_synthetic_recordings_per_second": round(synthetic_rate, 1),
-        "cached_samples_per_second": round(cached, 1),
+        "cached_samples_per_second": round(cached["random"], 1),
+        "cached_pk_samples_per_second": round(cached["pk"], 1),
+        "cache_bytes_per_recording": round(cache_size),
+        "cache_dtypes": stored,
         "log_mel_clips_per_second": {"tf_signal": round(tf_rate, 1), "librosa": round(librosa_rate, 1)},
         "threads": os.cpu_count(),
         "settings": features.to_dict(),

@@ -1,18 +1,23 @@
 """A TFRecord cache of decoded per-recording features.
 
-A cache lives in `<cache_dir>/<fingerprint>/`: `shard-*.tfrecord` files and a
-`meta.json` (the recordings in cache order, their people, groups and given
-splits, the example shapes, the problems found, and the SHA-256 of the
-shards' contents, the data's identity in a run) written last, so a cache is
-used only once it is complete. Any change of files, modalities or feature
+A cache lives in `<cache_dir>/<fingerprint>-v<FORMAT_VERSION>/`:
+`shard-*.tfrecord` files and a `meta.json` (the recordings in cache order,
+their people, groups and given splits, the example shapes and storage dtypes,
+where each record lies in its shard, the problems found, and the SHA-256 of
+the shards' contents, the data's identity in a run) written last, so a cache
+is used only once it is complete. Any change of files, modalities or feature
 settings gives a new fingerprint and so a new cache rather than stale data.
 Each example holds `index` (its position in the cache), `recorded` float32
 [M], `steps` int64 [M] (the real steps of each sequence modality: the length
 of a shorter `.npy` feature sequence before its zero padding, T for decoded
 media and for a modality the recording lacks, 0 for a single frame or
-vector) and each modality as raw float32 bytes (zeros where not recorded).
-The folder name and meta.json carry FORMAT_VERSION, so a cache written in an
-older layout is never read.
+vector) and each modality as raw bytes (zeros where not recorded): frames
+([H, W, C] or [T, H, W, C]) as uint8 round(255 x) (pipelines.image.to_uint8;
+a quarter of float32), everything else (log-mel, MFCCs, `.npy` features) as
+float32. Readers give float32 either way: frames as k / 255, exact for 8-bit
+frames at their own size, within 0.5 / 255 otherwise. The folder name and
+meta.json carry FORMAT_VERSION, so a cache written in an older layout (e.g.
+float32 frames) is never read.
 """
 
 import hashlib
@@ -25,14 +30,19 @@ import numpy as np
 import tensorflow as tf
 
 from pipelines.features import sequence_length
+from pipelines.image import UINT8_MAX, to_uint8
 
 from avtfuse.files import atomic_text
 
 logger = logging.getLogger(__name__)
 
 META_FILE = "meta.json"
-# 2: examples hold `steps`. A new layout gets a new number, hence new folders (old caches are left unread).
-FORMAT_VERSION = 2
+# 2: examples hold `steps`; 3: frames as uint8, record offsets in meta.json. A new layout gets a new number,
+# hence new folders (old caches are left unread).
+FORMAT_VERSION = 3
+# TFRecord framing (tensorflow.org/tutorials/load_data/tfrecord): uint64 length, uint32 CRC of the length,
+# the data, uint32 CRC of the data.
+RECORD_HEADER_BYTES, RECORD_FOOTER_BYTES = 12, 4
 
 
 def cache_path(cache_dir, key):
@@ -44,12 +54,21 @@ def is_complete(path):
     return os.path.exists(os.path.join(path, META_FILE))
 
 
+def storage_dtype(shape):
+    """How a modality of example `shape` is stored: "uint8" for frames ([H, W, C], [T, H, W, C]), "float32"
+    for everything else (log-mel [frames, mels], `.npy` features [D] or [T, D])."""
+    return "uint8" if len(shape) in (3, 4) else "float32"
+
+
 def write_cache(examples, path, modalities, shapes, describe, num_shards=4):
     """Writes (recording, {modality: float32 array}) pairs (from `features.extract_features`) as TFRecord shards.
 
     A decoded dict's `steps` attribute (features.Decoded), where there is one,
     gives the real step counts of its shorter sequences; every other sequence
     modality, recorded or not, counts T steps.
+
+    Frames are stored as uint8 (`storage_dtype`; ValueError naming the
+    recording when a frame holds values outside [0, 1]).
 
     `describe(written)` -> dict of meta entries for the list of recordings
     written, in cache order. Returns that list. The shards are written under
@@ -60,16 +79,24 @@ def write_cache(examples, path, modalities, shapes, describe, num_shards=4):
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     writers = [tf.io.TFRecordWriter(os.path.join(tmp, f"shard-{i:03d}.tfrecord")) for i in range(num_shards)]
-    written = []
+    written, records, shard_ends = [], [], [0] * num_shards
     try:
         for recording, decoded in examples:
-            writers[len(written) % num_shards].write(_serialize(len(written), decoded, modalities, shapes))
+            shard = len(written) % num_shards
+            try:
+                serialized = _serialize(len(written), decoded, modalities, shapes)
+            except ValueError as error:
+                raise ValueError(f"{recording.recording}: {error}") from None
+            writers[shard].write(serialized)
+            records.append([shard, shard_ends[shard] + RECORD_HEADER_BYTES, len(serialized)])
+            shard_ends[shard] += RECORD_HEADER_BYTES + len(serialized) + RECORD_FOOTER_BYTES
             written.append(recording)
     finally:
         for w in writers:
             w.close()
     meta = {"format": FORMAT_VERSION, "count": len(written), "num_shards": num_shards,
-            "shapes": {m: list(shapes[m]) for m in modalities}, **describe(written)}
+            "shapes": {m: list(shapes[m]) for m in modalities},
+            "dtypes": {m: storage_dtype(shapes[m]) for m in modalities}, "records": records, **describe(written)}
     meta["content_sha256"] = content_sha256(tmp, num_shards)
     atomic_text(os.path.join(tmp, META_FILE), json.dumps(meta, indent=2))
     shutil.rmtree(path, ignore_errors=True)
@@ -99,14 +126,53 @@ def read_meta(path):
 
 
 def read_cache(path):
-    """Reads a cache back as per-recording dicts {"index", "recorded", "steps", <modality>...} (deterministic
-    order); refuses a cache of another FORMAT_VERSION."""
+    """Reads a cache back as per-recording dicts {"index", "recorded", "steps", <modality> float32...}
+    (deterministic order: index order); refuses a cache of another FORMAT_VERSION."""
+    meta = _checked_meta(path)
+    return tf.data.Dataset.from_tensor_slices(_shard_files(path, meta)).interleave(
+        tf.data.TFRecordDataset, cycle_length=meta["num_shards"],
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
+    ).map(_parser(meta), num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def example_reader(path):
+    """Random access to a cache: a function int index (scalar tensor) -> that recording's dict, as read_cache
+    gives it, for tf.data maps. Reads only that record's bytes from its shard (meta.json's offsets), on every
+    call: nothing is held in memory. Refuses a cache of another FORMAT_VERSION."""
+    meta = _checked_meta(path)
+    files, records, parse = _shard_files(path, meta), meta["records"], _parser(meta)
+
+    def read_record(index):
+        shard, offset, length = records[int(index)]
+        with open(files[shard], "rb") as file:
+            data = os.pread(file.fileno(), length, offset)
+        if len(data) != length:
+            raise ValueError(f"{files[shard]}: truncated, record {int(index)} ends past the end of the file")
+        return data
+
+    def read(index):
+        return parse(tf.ensure_shape(tf.py_function(read_record, [index], tf.string), []))
+
+    return read
+
+
+def _checked_meta(path):
+    """meta.json of the cache at `path`; ValueError naming it when its FORMAT_VERSION is not this one."""
     meta = read_meta(path)
     if meta.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path}: a feature cache of format {meta.get('format', 1)}, this version reads format "
                          f"{FORMAT_VERSION}; delete it, or let prepare() write a new one")
+    return meta
+
+
+def _shard_files(path, meta):
+    return [os.path.join(path, f"shard-{i:03d}.tfrecord") for i in range(meta["num_shards"])]
+
+
+def _parser(meta):
+    """A function serialized tf.train.Example -> the example dict, every modality float32 of its shape."""
     shapes = {m: tuple(shape) for m, shape in meta["shapes"].items()}
-    files = [os.path.join(path, f"shard-{i:03d}.tfrecord") for i in range(meta["num_shards"])]
+    dtypes = {m: tf.dtypes.as_dtype(dtype) for m, dtype in meta["dtypes"].items()}
     spec = {m: tf.io.FixedLenFeature([], tf.string) for m in shapes}
     spec.update(index=tf.io.FixedLenFeature([], tf.int64),
                 recorded=tf.io.FixedLenFeature([len(shapes)], tf.float32),
@@ -116,17 +182,16 @@ def read_cache(path):
         raw = tf.io.parse_single_example(record, spec)
         example = {"index": tf.cast(raw["index"], tf.int32), "recorded": raw["recorded"], "steps": raw["steps"]}
         for m, shape in shapes.items():
-            example[m] = tf.reshape(tf.io.decode_raw(raw[m], tf.float32), shape)
+            values = tf.reshape(tf.io.decode_raw(raw[m], dtypes[m]), shape)
+            example[m] = tf.cast(values, tf.float32) / UINT8_MAX if dtypes[m] == tf.uint8 else values
         return example
 
-    return tf.data.Dataset.from_tensor_slices(files).interleave(
-        tf.data.TFRecordDataset, cycle_length=meta["num_shards"],
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
-    ).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    return parse
 
 
 def _serialize(index, decoded, modalities, shapes):
-    """One tf.train.Example: raw float32 bytes per modality (zeros where not recorded), real step counts."""
+    """One tf.train.Example: raw bytes per modality in its `storage_dtype` (zeros where not recorded), real step
+    counts."""
     real = getattr(decoded, "steps", {})
     steps = [int(real.get(m, sequence_length(shapes[m]))) if m in decoded else sequence_length(shapes[m])
              for m in modalities]
@@ -137,6 +202,7 @@ def _serialize(index, decoded, modalities, shapes):
     }
     for m in modalities:
         values = decoded[m] if m in decoded else np.zeros(shapes[m], np.float32)
-        data = np.ascontiguousarray(values, np.float32).tobytes()
+        stored = to_uint8(values, m) if storage_dtype(shapes[m]) == "uint8" else np.asarray(values, np.float32)
+        data = np.ascontiguousarray(stored).tobytes()
         feature[m] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()

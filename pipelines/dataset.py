@@ -1,7 +1,6 @@
 """The whole input pipeline: read, decode, features (cached), ablate, split, shuffle, batch, prefetch."""
 
 import dataclasses
-import functools
 import logging
 import os
 
@@ -165,27 +164,36 @@ class SplitData:
         with `full`, also `<m>_full`, its tensor before the ablation (training
         with step dropout only). pipelines.step_masks.
         """
-        modalities, shapes = self.modalities, self.shapes
         split_id = SPLIT_IDS[split]
         conditions = tf.constant(self.conditions, tf.float32)
         assignment = tf.constant(self.assignment, tf.int32)
-        labels = tf.constant(self.labels, tf.int32)
-        recording_ids = tf.constant(self.recordings)
+        sample = self._ablated_sample(full)
         recordings = cache.read_cache(self.cache_path)
         if shuffle_recordings:
             recordings = recordings.shuffle(self.assignment.shape[0], seed=seed, reshuffle_each_iteration=False)
 
         def copies(example):
             row = tf.gather(assignment, example["index"])
-            label = tf.gather(labels, example["index"])
+            chosen = tf.data.Dataset.from_tensor_slices((row, conditions)).filter(lambda a, _: a == split_id)
+            return chosen.map(lambda _, present: sample(example, present))
+
+        return recordings.flat_map(copies)
+
+    def _ablated_sample(self, full):
+        """A function (cache example dict, presence condition float32 [M]) -> (inputs, label int32): one sample
+        in the data contract, with the step masks of `samples` (and `<m>_full` with `full`)."""
+        modalities, shapes = self.modalities, self.shapes
+        labels = tf.constant(self.labels, tf.int32)
+        recording_ids = tf.constant(self.recordings)
+
+        def sample(example, present):
             inputs = {m: example[m] for m in modalities}
             inputs.update(present=example["recorded"], recording=tf.gather(recording_ids, example["index"]))
             inputs = step_masks.with_step_masks(inputs, example["steps"], modalities, shapes, full=full)
-            chosen = tf.data.Dataset.from_tensor_slices((row, conditions)).filter(lambda a, _: a == split_id)
-            return chosen.map(lambda _, present: (
-                step_masks.sync_missing(ablation.apply_presence(inputs, present, modalities), modalities), label))
+            ablated = step_masks.sync_missing(ablation.apply_presence(inputs, present, modalities), modalities)
+            return ablated, tf.gather(labels, example["index"])
 
-        return recordings.flat_map(copies)
+        return sample
 
     def modality_rows(self, modality, split):
         """Which recordings a reference model of one modality uses on a split: bool [N]. Train: each recording
@@ -239,15 +247,29 @@ class SplitData:
                             num_parallel_calls=tf.data.AUTOTUNE)
         return without_autotune(data.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
-    @functools.cached_property
-    def cached_training_samples(self):
-        """The training samples in cache order, held in memory once for every epoch of the P x K sampler."""
-        return self.samples("train").cache()
+    def pk_samples(self, batches, full=False):
+        """P x K batches of sample ids -> the data-contract batches: each sample's recording is read from the
+        cache on disk when its batch is made (cache.example_reader), so memory holds the ids alone.
 
-    @functools.cached_property
-    def cached_full_training_samples(self):
-        """`cached_training_samples` with `<m>_full` (for step dropout under the P x K sampler)."""
-        return self.samples("train", full=True).cache()
+        batches: a dataset of ((recording index int64 [B], condition index int64 [B]), label int32 [B]), e.g.
+        sampler.pk_batches over `pk_sample_ids`; `full` adds `<m>_full` (step dropout)."""
+        read = cache.example_reader(self.cache_path)
+        conditions = tf.constant(self.conditions, tf.float32)
+        sample = self._ablated_sample(full)
+        batch_size = batches.element_spec[1].shape[0]
+        return batches.unbatch().map(
+            lambda ids, label: sample(read(ids[0]), tf.gather(conditions, ids[1])),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
+        ).batch(batch_size, drop_remainder=True)
+
+    def pk_sample_ids(self):
+        """The training samples as ids, in `samples("train")` order: a dataset of ((recording index, condition
+        index) int64, label int32), and the labels int [n]."""
+        rows, columns = np.nonzero(self.assignment == SPLIT_IDS["train"])
+        labels = self.labels[rows]
+        ids = tf.data.Dataset.from_tensor_slices(((rows.astype(np.int64), columns.astype(np.int64)),
+                                                  labels.astype(np.int32)))
+        return ids, labels
 
     def training_batches(self, epoch, batch_size, seed, sampler="random", people_per_batch=8,
                          dropout_rate=0.0, dropout_mode="hard", spec_augment=0, replication=None,
@@ -260,7 +282,8 @@ class SplitData:
         sees what an uninterrupted run saw. sampler "random":
         shuffled samples, batches of `batch_size`, remainder dropped; "pk":
         `people_per_batch` people x batch_size // people_per_batch samples each
-        (the split's samples are cached in memory). With `dropout_rate` > 0
+        (memory holds the samples' ids; each batch reads its recordings from
+        the cache on disk: `pk_samples`). With `dropout_rate` > 0
         each batch gets seeded modality dropout (pipelines.ablation.ModalityDropout);
         with `spec_augment` > 0 the audio gets time and frequency masks of up
         to that width (pipelines.augment.SpecAugment; not redrawn alike on resume).
@@ -293,11 +316,10 @@ class SplitData:
             replicate = ablation.ReplicatedModalityDropout(replication, self.modalities, seed=epoch_seed)
         if sampler == "pk":
             samples_per_person = batch_size // people_per_batch
-            rows, _ = np.nonzero(self.assignment == SPLIT_IDS["train"])
-            steps = sampler_module.pk_steps_per_epoch(len(rows), people_per_batch, samples_per_person)
-            samples = self.cached_full_training_samples if full else self.cached_training_samples
-            data = sampler_module.pk_batches(
-                samples, self.labels[rows], people_per_batch, samples_per_person, seed=epoch_seed).take(steps)
+            ids, labels = self.pk_sample_ids()
+            steps = sampler_module.pk_steps_per_epoch(len(labels), people_per_batch, samples_per_person)
+            chosen = sampler_module.pk_batches(ids, labels, people_per_batch, samples_per_person, seed=epoch_seed)
+            data = self.pk_samples(chosen.take(steps), full)
         else:
             count = self.count("train")
             if count < batch_size:

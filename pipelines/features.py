@@ -8,7 +8,10 @@ shorter [T, D] sequence zero-padded at the end, its real length kept in
 `Decoded.steps` for the cache's `steps`). The
 log-mel spectrogram (or the MFCCs) of a chunk of windows is then one
 tf.signal call. Every bad file is handed to the
-ErrorPolicy, so that one pass reports all of them.
+ErrorPolicy, so that one pass reports all of them. The cache keeps the frames
+as uint8 and gives them back as k / 255 (pipelines.image.to_uint8: exact for
+8-bit frames at their own size, within 0.5 / 255 for resized, grey-averaged
+or 16-bit ones); audio features stay float32.
 """
 
 import concurrent.futures

@@ -3,8 +3,10 @@
 The feature cache calls these NumPy loaders once per file, in Python:
 `load_visible` gives float32 [h, w, 3] and `load_thermal` float32 [h, w, 1],
 both in [0, 1], or with frames = T > 0 a sequence [T, h, w, 3] / [T, h, w, 1].
-`check_palette` (from pipelines.palettes) normalises a palette name when a
-config is built.
+The cache stores them as uint8 (`to_uint8`: round(255 x)) and the model reads
+k / 255: exact for an 8-bit frame used at its own size, at most 0.5 / 255 off
+for a resized, grey-averaged or 16-bit one. `check_palette` (from
+pipelines.palettes) normalises a palette name when a config is built.
 
 Frame sources, for frames = 0 (one frame) and frames = T > 0 (a sequence):
   - an image file (`IMAGE_SUFFIXES`): that frame; `frame` must be valid but is
@@ -64,7 +66,8 @@ GREY_SPREAD = 2 / 255  # largest channel difference of a grey frame stored as co
 
 _PNG_END = b"IEND\xaeB`\x82"  # IEND chunk type and its CRC: the last 8 bytes of every complete png
 _JPEG_END = b"\xff\xd9"
-_INTEGER_RANGES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+UINT8_MAX = 255.0  # the feature cache's frame levels: k in 0..255 stands for k / UINT8_MAX
+_INTEGER_RANGES = {np.dtype(np.uint8): UINT8_MAX, np.dtype(np.uint16): 65535.0}
 
 
 def read_image(path):
@@ -140,6 +143,23 @@ def load_thermal(path, size, palette="grey", frame="middle", frames=0, seconds=3
         except palettes.PaletteMismatch as error:
             raise DataError(path, str(error)) from None
     return _resize_all(images, height, width, frames)
+
+
+def to_uint8(frames, name="frames"):
+    """float frames in [0, 1] (any shape) -> uint8 round(255 x), the feature cache's storage.
+
+    Read back as k / 255 (float32), a frame comes back exactly when it was an
+    8-bit frame at its own size (x = k / 255); a resized (INTER_AREA,
+    INTER_LINEAR), grey-averaged or 16-bit frame moves to the nearest multiple
+    of 1/255, at most 0.5 / 255 = 0.00196 away. ValueError naming `name` for
+    NaN or values more than half a level outside [0, 1].
+    """
+    values = np.asarray(frames, np.float32)
+    half_level = 0.5 / UINT8_MAX
+    if values.size and not (np.isfinite(values).all() and -half_level <= values.min()
+                            and values.max() <= 1.0 + half_level):
+        raise ValueError(f"{name}: expected frame values in [0, 1], got {values.min()} .. {values.max()}")
+    return np.clip(np.rint(values * UINT8_MAX), 0, UINT8_MAX).astype(np.uint8)
 
 
 def _read_frames(path, frame, frames, seconds, crop):

@@ -159,9 +159,10 @@ def run_specialists(config, data, results, fresh, verbose):
                                  data.modalities)
 
 
-def open_run_dir(config, data_sha256, fresh=False):
-    """Creates or reopens the run folder; refuses one whose identity (settings and data) differs."""
-    if fresh:
+def open_run_dir(config, data_sha256, fresh=False, chief=True):
+    """Creates or reopens the run folder; refuses one whose identity (settings and data) differs. Another worker
+    than the chief (`chief` False) writes nothing: it checks that the folder the chief opened holds its run."""
+    if fresh and chief:
         shutil.rmtree(config.run_dir, ignore_errors=True)
     identity = {"config": config.identity(), "data_sha256": data_sha256}
     identity = json.loads(json.dumps(identity))
@@ -172,7 +173,13 @@ def open_run_dir(config, data_sha256, fresh=False):
             what = "other data" if earlier.get("config") == identity["config"] else "other settings"
             raise RunMismatch(f"{config.run_dir} holds a run with {what} (see its identity.json); "
                               "pass --fresh to replace it, or --run-name to start another")
-        logger.info("resuming the run in %s", config.run_dir)
+        if chief:
+            logger.info("resuming the run in %s", config.run_dir)
+    elif not chief:
+        raise RunMismatch(f"{config.run_dir}: the chief's run folder is not there; every worker must see "
+                          "--output-dir at the same path (one machine or a shared file system)")
+    if not chief:
+        return
     _write_json(path, identity)
     _write_json(os.path.join(config.run_dir, "config.json"), config.to_dict())
 
@@ -204,10 +211,12 @@ def run_experiment(config, fresh=False, verbose=2):
     runtime = setup_runtime(config.runtime)
     keras.utils.set_random_seed(config.train.seed)
     tf.config.experimental.enable_op_determinism()
-    data = prepare(config.data)
-    fit_model_to_data(config, data)
-    open_run_dir(config, data.content_hash, fresh)
-    save_class_names(data.class_names, os.path.join(config.run_dir, LABELS_FILE))
+    with runtime.chief_first():  # the chief writes the data cache and the run folder before other workers read them
+        data = prepare(config.data)
+        fit_model_to_data(config, data)
+        open_run_dir(config, data.content_hash, fresh, chief=runtime.worker.is_chief)
+        if runtime.worker.is_chief:
+            save_class_names(data.class_names, os.path.join(config.run_dir, LABELS_FILE))
     logger.info("%d classes; train %d samples %s; validation %d; test %d samples %s", data.num_people,
                 data.count("train"), data.condition_counts("train"), data.count("valid"), data.count("test"),
                 data.condition_counts("test"))
@@ -221,6 +230,11 @@ def run_experiment(config, fresh=False, verbose=2):
     classifier = RECIPES[variant.recipe](
         RecipeContext(system, variant, config.model, config.train, data, runtime, runner))
     trained = round(time.time() - trained, 1)
+    if not runtime.worker.is_chief:  # the chief evaluates and writes; the other workers train its specialists with it
+        for modality in data.modalities if config.specialists and len(data.modalities) > 1 else ():
+            run_experiment(specialist_config(config, modality), fresh, verbose)
+        runtime.barrier()
+        return _read_json(os.path.join(config.run_dir, "results.json"))
 
     logger.info("evaluating on %d test samples", data.count("test"))
     labels, predicted, present = predict_batches(classifier, data.batches("test", config.train.batch_size))
@@ -253,6 +267,7 @@ def run_experiment(config, fresh=False, verbose=2):
     _write_json(os.path.join(config.run_dir, TIMING_FILE), {"seconds": seconds, "training_seconds": trained,
                                                            "latency": latency})
     runner.finish(RUN_PHASE, {})
+    runtime.barrier()  # the other workers read results.json now
     logger.info("SavedModel written to %s; run took %.0f s", export_path, seconds)
     return results
 

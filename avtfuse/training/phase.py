@@ -9,6 +9,9 @@ Every file is written under a temporary name and renamed, so a run killed at
 any moment (kill -9 included) resumes from the last whole epoch. Each epoch's
 batches are a function of (seed, epoch) (see `SplitData.training_batches`),
 so a resumed run computes what an uninterrupted one would have.
+
+Under multi-worker training (`avtfuse.training.workers`) every worker reads
+the run folder (where to resume) and the chief alone writes it.
 """
 
 import glob
@@ -22,6 +25,12 @@ import keras
 
 from avtfuse.files import atomic_text, atomic_write
 from avtfuse.training.callbacks import LearningRateLogger, ProgressLogger, StopOnNaN
+from avtfuse.training.workers import (
+    barrier,
+    same_on_every_worker,
+    split_across_workers,
+    worker_role,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +40,15 @@ CHECKPOINT_PATTERN = re.compile(r"epoch-(\d+)\.weights\.h5")
 
 class EpochCheckpoint(keras.callbacks.Callback):
     """Saves weights and optimizer state after every epoch as epoch-NNNN.weights.h5, atomically,
-    and removes the older checkpoints."""
+    and removes the older checkpoints; on the chief `role` alone."""
 
-    def __init__(self, folder):
+    def __init__(self, folder, role):
         super().__init__()
-        self.folder = folder
+        self.folder, self.role = folder, role
 
     def on_epoch_end(self, epoch, logs=None):
+        if not self.role.is_chief:
+            return
         path = os.path.join(self.folder, f"epoch-{epoch + 1:04d}.weights.h5")
         atomic_write(path, self.model.save_weights)
         for older in glob.glob(os.path.join(self.folder, "epoch-*.weights.h5")):
@@ -50,12 +61,13 @@ class EarlyStopping(keras.callbacks.Callback):
 
     After every epoch the record {"epoch": best epoch, "value", "wait": epochs since, "last": last epoch seen,
     "stopped"} is written to best.json and the best epoch's weights to best.weights.h5 (atomically), so a
-    resumed phase goes on counting where it was. mode "min" or "max".
+    resumed phase goes on counting where it was. mode "min" or "max". Only the chief `role` keeps the files;
+    every worker keeps the same record in memory.
     """
 
-    def __init__(self, folder, monitor, mode, patience):
+    def __init__(self, folder, monitor, mode, patience, role):
         super().__init__()
-        self.folder, self.monitor, self.mode, self.patience = folder, monitor, mode, patience
+        self.folder, self.monitor, self.mode, self.patience, self.role = folder, monitor, mode, patience, role
         self.state = self.read(folder)
 
     @staticmethod
@@ -78,12 +90,14 @@ class EarlyStopping(keras.callbacks.Callback):
             raise KeyError(f"early stopping: no {self.monitor!r} in the epoch logs {sorted(logs or {})}")
         value = float(logs[self.monitor])
         if math.isfinite(value) and self.improved(value):
-            atomic_write(os.path.join(self.folder, "best.weights.h5"), self.model.save_weights)
+            if self.role.is_chief:
+                atomic_write(os.path.join(self.folder, "best.weights.h5"), self.model.save_weights)
             self.state.update(epoch=epoch + 1, value=value, wait=0)
         else:
             self.state["wait"] += 1
         self.state.update(last=epoch + 1, stopped=self.state["wait"] >= self.patience)
-        atomic_text(os.path.join(self.folder, "best.json"), json.dumps(self.state))
+        if self.role.is_chief:
+            atomic_text(os.path.join(self.folder, "best.json"), json.dumps(self.state))
         if self.state["stopped"]:
             logger.info("early stopping after epoch %d: %s last improved at epoch %d (%.4f)", epoch + 1,
                         self.monitor, self.state["epoch"], self.state["value"])
@@ -96,11 +110,13 @@ class PhaseRunner:
     Args:
         run_dir: the run folder.
         verbose: Keras progress (0 silent, 1 bars, 2 one line per epoch).
+        role: this process's `WorkerRole` (default: from TF_CONFIG); only the chief writes the run folder.
     """
 
-    def __init__(self, run_dir, verbose=2):
+    def __init__(self, run_dir, verbose=2, role=None):
         self.run_dir = run_dir
         self.verbose = verbose
+        self.role = role or worker_role()
 
     def path(self, *parts):
         """A path inside the run folder."""
@@ -111,13 +127,14 @@ class PhaseRunner:
         return os.path.exists(self.path(f"{phase}.done"))
 
     def finish(self, phase, artefacts):
-        """Writes each artefact atomically, then the completion marker.
+        """Writes each artefact atomically, then the completion marker (on the chief alone).
 
         artefacts: {file name in the run folder: write(path) function}.
         """
-        for name, write in artefacts.items():
-            atomic_write(self.path(name), write)
-        atomic_text(self.path(f"{phase}.done"), "")
+        if self.role.is_chief:
+            for name, write in artefacts.items():
+                atomic_write(self.path(name), write)
+            atomic_text(self.path(f"{phase}.done"), "")
         logger.info("%s: finished", phase)
 
     def restored_epoch(self, phase, model, example=None):
@@ -127,19 +144,22 @@ class PhaseRunner:
         model is first called on it in training mode, so that a model whose
         layers build on their first call (a subclassed model; one with
         training-only branches) has every weight the checkpoint holds. The
-        loaded checkpoint then replaces whatever that call changed."""
+        loaded checkpoint then replaces whatever that call changed. Under multi-worker training every worker
+        loads the chief's checkpoint, after checking that all found the same."""
         folder = self.path("checkpoints", phase)
         epochs = sorted(int(m.group(1)) for m in (CHECKPOINT_PATTERN.fullmatch(p) for p in os.listdir(folder))
                         if m) if os.path.isdir(folder) else []
-        if not epochs:
+        epoch = same_on_every_worker(model.distribute_strategy, epochs[-1] if epochs else 0,
+                                     f"{phase}: the last checkpointed epoch in {folder}", self.role)
+        if not epoch:
             return 0
         with model.distribute_strategy.scope():  # the strategy the model was compiled under holds its optimizer
             if example is not None:
                 model(example(), training=True)
             model.optimizer.build(model.trainable_variables)
-            model.load_weights(os.path.join(folder, f"epoch-{epochs[-1]:04d}.weights.h5"))
-        logger.info("%s: resuming after epoch %d", phase, epochs[-1])
-        return epochs[-1]
+            model.load_weights(os.path.join(folder, f"epoch-{epoch:04d}.weights.h5"))
+        logger.info("%s: resuming after epoch %d", phase, epoch)
+        return epoch
 
     def fit(self, phase, model, epoch_batches, epochs, callbacks=(), validation=None, early_stopping=None):
         """Fits a compiled `model` for `epochs` epochs, continuing from the phase's last checkpoint.
@@ -154,6 +174,7 @@ class PhaseRunner:
         training batches of one epoch, the same whenever asked for and on every
         iteration (under a distribution strategy Keras first reads a batch from
         an iterator of its own: shuffle with reshuffle_each_iteration=False).
+        Each batch is the global batch: the replicas (of every worker) split it.
         `callbacks` run before the runner's own. Returns the model; a phase
         already finished must not be fitted again (see `is_done`).
         """
@@ -163,25 +184,27 @@ class PhaseRunner:
         if early_stopping is not None:
             if validation is None:
                 raise ValueError(f"{phase}: early stopping needs a validation split (--validation-fraction > 0)")
-            stopper = EarlyStopping(folder, *early_stopping)
+            stopper = EarlyStopping(folder, *early_stopping, role=self.role)
         if start < epochs and not (stopper and stopper.state["stopped"]):
             data, steps = epoch_batches(start)
             for epoch in range(start + 1, epochs):
                 data = data.concatenate(epoch_batches(epoch)[0])
             logger.info("%s: epochs %d-%d of %d, %d steps each", phase, start + 1, epochs, epochs, steps)
             model.fit(
-                data, shuffle=False, initial_epoch=start, epochs=epochs, steps_per_epoch=steps, verbose=self.verbose,
-                validation_data=validation,
+                split_across_workers(data), shuffle=False, initial_epoch=start, epochs=epochs,
+                steps_per_epoch=steps, verbose=self.verbose,
+                validation_data=None if validation is None else split_across_workers(validation),
                 callbacks=[
                     *callbacks,
                     LearningRateLogger(),
                     StopOnNaN(phase),
                     *([stopper] if stopper else []),
                     ProgressLogger(phase, epochs, start),
-                    EpochCheckpoint(folder),
-                    keras.callbacks.TensorBoard(self.path("tensorboard", phase)),
+                    EpochCheckpoint(folder, self.role),
+                    *([keras.callbacks.TensorBoard(self.path("tensorboard", phase))] if self.role.is_chief else []),
                 ])
         if stopper and stopper.state["epoch"]:
+            barrier(model.distribute_strategy, self.role)  # the chief has written the best weights
             with model.distribute_strategy.scope():
                 model.load_weights(os.path.join(folder, "best.weights.h5"))
             logger.info("%s: kept the weights of epoch %d (%s %.4f)", phase, stopper.state["epoch"],

@@ -99,3 +99,29 @@ def test_input_spec_errors():
         count_macs(dense, [1, 8])
     with pytest.raises(ValueError, match="entries"):
         complexity_rows([("dense", dense)])
+
+
+def test_training_step_counts_the_gradients_that_run():
+    """A conv's kernel gradient and input gradient each cost its forward MACs; a first layer's input gradient
+    is not needed (not computed), nor is anything the results do not use."""
+    first = built(keras.layers.Conv2D(4, 3, strides=2), (1, 9, 9, 3))
+    second = built(keras.layers.Conv2D(5, 3, padding="same"), (1, 4, 4, 4))
+    dense = built(keras.layers.Dense(2), (1, 80))
+    unused = built(keras.layers.Dense(7), (1, 80))
+    forward = {"first": 4 * 4 * 9 * 3 * 4, "second": 4 * 4 * 9 * 4 * 5, "dense": 80 * 2}
+
+    def step(images):
+        with tf.GradientTape() as tape:
+            features = keras.ops.reshape(second(first(images)), (1, 80))
+            unused(features)
+            loss = keras.ops.sum(dense(features))
+        return loss, tape.gradient(loss, first.trainable_weights + second.trainable_weights + dense.trainable_weights)
+
+    expected = 2 * forward["first"] + 3 * forward["second"] + 3 * forward["dense"]
+    assert count_macs(step, tf.TensorSpec([1, 9, 9, 3])) == expected
+
+
+def test_transposed_convolution_counts_its_scatter():
+    transposed = built(keras.layers.Conv2DTranspose(3, 3, strides=2), (1, 4, 4, 6))
+    # Every input element meets the 3 x 3 x 3 filter taps of its output channels.
+    assert count_macs(transposed, tf.TensorSpec([1, 4, 4, 6])) == 4 * 4 * 6 * 3 * 3 * 3

@@ -2,6 +2,13 @@
 
 import json
 
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from avtfuse.evaluation.complexity import count_macs
+from avtfuse.models.avtnet import AVTNet, AVTNetConfig
+from avtfuse.training.speed import SHAPES, random_batch
 from experiments import benchmark, benchmark_pipeline
 
 
@@ -11,7 +18,10 @@ def test_pipeline_benchmark_prints_speeds(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["wav_recordings"] == 6
     assert report["cold_wav_recordings_per_second"] > 0 and report["cold_synthetic_recordings_per_second"] > 0
-    assert report["cached_samples_per_second"] > 0
+    assert report["cached_samples_per_second"] > 0 and report["cached_pk_samples_per_second"] > 0
+    assert report["cache_dtypes"] == {"audio": "float32", "visible": "uint8", "thermal": "uint8"}
+    # 16 x 16 frames as bytes (768 + 256) beside the float32 log-mel (8 mels x 9 frames x 4 bytes), plus framing
+    assert 768 + 256 + 8 * 9 * 4 < report["cache_bytes_per_recording"] < 768 + 256 + 8 * 9 * 4 + 200
     assert set(report["log_mel_clips_per_second"]) == {"tf_signal", "librosa"}
 
 
@@ -21,4 +31,27 @@ def test_training_benchmark_prints_each_setting(capsys):
     assert report["backend"] == "tensorflow" and report["device"] == "cpu"
     settings = {(r["shape"], r["jit_compile"], r["precision"]) for r in report["results"]}
     assert settings == {("default", False, "float32"), ("default", True, "float32")}
-    assert all(r["samples_per_second"] > 0 for r in report["results"])
+    assert report["load_average_1min"] >= 0
+    for result in report["results"]:
+        assert result["samples_per_second"] > 0 and result["matmul_peak_gflops"] > 0 and result["peak_rss_gb"] > 0
+        assert result["gflop_per_sample"] == report["results"][0]["gflop_per_sample"]
+        share = result["samples_per_second"] * result["gflop_per_sample"] / result["matmul_peak_gflops"]
+        assert result["share_of_peak"] == pytest.approx(share, rel=0.01)
+    # A training step counts about 3 forward passes: each weight's gradient and each input gradient (but the
+    # first layers') cost one.
+    config = AVTNetConfig(**SHAPES["default"])
+    model, (inputs, _) = AVTNet(config), random_batch(config, 1, np.random.default_rng(0))
+    forward = 2 * count_macs(lambda x: model(x, training=True),
+                             {key: tf.TensorSpec(value.shape, value.dtype) for key, value in inputs.items()}) / 1e9
+    assert 2.7 * forward < report["results"][0]["gflop_per_sample"] < 3 * forward
+
+
+def test_profile_splits_a_training_step_into_parts(capsys):
+    benchmark.main(["--profile", "default", "--steps", "1", "--batch-size", "2"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["shape"] == "default" and report["batch_size"] == 2
+    parts = {(row["part"], row["direction"]): row["share"] for row in report["parts"]}
+    for part in ("image convolutions", "max-pooling", "joint attention: products and projections"):
+        assert parts[(part, "forward")] > 0 and parts[(part, "backward")] > 0
+    assert sum(parts.values()) == pytest.approx(1, abs=0.01)
+    assert report["op_seconds_per_step"] > 0

@@ -1,14 +1,17 @@
-"""The TFRecord feature cache: raw float32 bytes, exact round trip, meta written last, content hash."""
+"""The TFRecord feature cache: raw float32 bytes (uint8 frames), round trip, random access, meta written last,
+content hash."""
 
 import hashlib
 import json
 import os
 import pathlib
 
+import cv2
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from pipelines import cache, features
+from pipelines import cache, features, image
 from pipelines.recording import Recording
 
 MODALITIES = ("audio", "thermal")
@@ -49,9 +52,11 @@ def test_round_trip_is_exact_and_ordered(tmp_path):
     for (_, decoded), got in zip(pairs, back):
         np.testing.assert_array_equal(got["recorded"], [1.0, float("thermal" in decoded)])
         np.testing.assert_array_equal(got["audio"], decoded["audio"])
-        assert got["audio"].dtype == np.float32 and got["thermal"].shape == SHAPES["thermal"]
-        # A modality not recorded is zeros of its shape.
-        np.testing.assert_array_equal(got["thermal"], decoded.get("thermal", np.zeros(SHAPES["thermal"])))
+        assert got["audio"].dtype == got["thermal"].dtype == np.float32 and got["thermal"].shape == SHAPES["thermal"]
+        # Frames come back as round(255 x) / 255; a modality not recorded is zeros of its shape.
+        thermal = decoded.get("thermal", np.zeros(SHAPES["thermal"], np.float32))
+        np.testing.assert_allclose(got["thermal"], np.rint(thermal * 255) / 255, rtol=0, atol=1e-7)
+        assert np.abs(got["thermal"] - thermal).max() <= 0.5 / 255 + 1e-7
 
 
 def test_steps_are_real_lengths_of_sequences(tmp_path):
@@ -139,3 +144,63 @@ def test_rewriting_replaces_an_old_cache(tmp_path):
     assert sorted(os.listdir(path)) == [cache.META_FILE, "shard-000.tfrecord"]
     back = read_back(path)
     np.testing.assert_array_equal(back[1]["audio"], examples(2, seed=3)[1][1]["audio"])
+
+
+def shard_examples(path):
+    """The tf.train.Examples of a cache's shards, as written."""
+    files = sorted(str(p) for p in pathlib.Path(path).glob("shard-*.tfrecord"))
+    return [tf.train.Example.FromString(record.numpy()) for record in tf.data.TFRecordDataset(files)]
+
+
+def test_frames_are_stored_as_uint8_a_quarter_of_float32(tmp_path):
+    shapes = {"audio": (5, 3), "visible": (2, 32, 32, 3), "thermal": (16, 16, 1)}  # a frame sequence and a frame
+    rng = np.random.default_rng(0)
+    pairs = [(Recording(f"r{i}", "p", audio="a.wav"), {m: rng.uniform(size=shape).astype(np.float32)
+                                                         for m, shape in shapes.items()}) for i in range(6)]
+    path = str(tmp_path / "features-u")
+    cache.write_cache(iter(pairs), path, tuple(shapes), shapes, describe, num_shards=2)
+    assert cache.read_meta(path)["dtypes"] == {"audio": "float32", "visible": "uint8", "thermal": "uint8"}
+    for example in shard_examples(path):
+        stored = {m: example.features.feature[m].bytes_list.value[0] for m in shapes}
+        assert len(stored["audio"]) == 4 * 15
+        assert len(stored["visible"]) == 2 * 32 * 32 * 3 and len(stored["thermal"]) == 16 * 16  # one byte a value
+    frames_only = str(tmp_path / "features-f")
+    cache.write_cache(((r, {"visible": d["visible"]}) for r, d in pairs), frames_only, ("visible",),
+                      {"visible": shapes["visible"]}, describe, num_shards=1)
+    as_float32 = 6 * 4 * np.prod(shapes["visible"])
+    assert as_float32 / 4.2 < os.path.getsize(pathlib.Path(frames_only, "shard-000.tfrecord")) < as_float32 / 3.8
+
+
+def test_decoded_frames_survive_the_cache(tmp_path):
+    """An 8-bit frame at its own size comes back exactly; a resized one within half a level (0.5 / 255)."""
+    rng = np.random.default_rng(1)
+    png = str(tmp_path / "frame.png")
+    cv2.imwrite(png, rng.integers(0, 256, (12, 12, 3), dtype=np.uint8))
+    own_size, resized = image.load_visible(png, (12, 12)), image.load_visible(png, (8, 8))
+    shapes = {"visible": (12, 12, 3), "thermal": (8, 8, 3)}  # the resized frame travels in the thermal slot
+    path = str(tmp_path / "features-d")
+    cache.write_cache(iter([(Recording("r", "p", visible=png), {"visible": own_size, "thermal": resized})]), path,
+                      ("visible", "thermal"), shapes, describe, num_shards=1)
+    [back] = read_back(path)
+    np.testing.assert_array_equal(back["visible"], own_size)
+    assert 0 < np.abs(back["thermal"] - resized).max() <= 0.5 / 255 + 1e-7
+
+
+def test_random_access_reads_what_a_pass_reads(tmp_path):
+    path = str(tmp_path / "features-a")
+    cache.write_cache(iter(examples(7)), path, MODALITIES, SHAPES, describe, num_shards=3)
+    order = [5, 0, 6, 2, 2]
+    read = cache.example_reader(path)
+    chosen = list(tf.data.Dataset.from_tensor_slices(np.array(order, np.int64)).map(read).as_numpy_iterator())
+    back = read_back(path)
+    for index, got in zip(order, chosen):
+        assert set(got) == set(back[index]) and got["index"] == index
+        for key, value in back[index].items():
+            np.testing.assert_array_equal(got[key], value)
+
+
+def test_a_frame_outside_the_unit_range_is_refused_naming_the_recording(tmp_path):
+    pairs = examples(3)
+    pairs[1][1]["thermal"][0, 0, 0] = 1.5
+    with pytest.raises(ValueError, match=r"^r1: thermal: expected frame values in \[0, 1\], got 0\.\d+ \.\. 1\.5"):
+        cache.write_cache(iter(pairs), str(tmp_path / "features-b"), MODALITIES, SHAPES, describe)

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import soundfile as sf
+import tensorflow as tf
 
 from pipelines import cache, features, image, synthetic_ravdess
 from pipelines.dataset import SPLIT_IDS, DataConfig, prepare
@@ -296,6 +297,26 @@ def test_pk_batches_take_modality_dropout(tree, tmp_path):
         assert len(set(y.numpy().tolist())) == 2  # still P x K: two people per batch
 
 
+def test_pk_batches_read_the_cache_on_disk(tree, tmp_path):
+    """P x K batches hold the very samples of `samples("train")`, read from the cache for each batch."""
+    data = prepare(config(tree, tmp_path))
+    by_key = {(row["recording"], tuple(row["present"])): row for row in collect(data, "train")}
+    batches, steps = data.training_batches(1, 6, seed=2, sampler="pk", people_per_batch=3)
+    seen = 0
+    for inputs, labels in batches:
+        for i in range(6):
+            row = by_key[(inputs["recording"][i].numpy(), tuple(inputs["present"][i].numpy()))]
+            assert int(labels[i]) == row["label"]
+            for key in ("audio", "visible", "thermal"):
+                np.testing.assert_array_equal(inputs[key][i].numpy(), row[key])
+            seen += 1
+    assert seen == 6 * steps
+    again, _ = data.training_batches(1, 6, seed=2, sampler="pk", people_per_batch=3)
+    shutil.rmtree(data.cache_path)  # nothing of the split is held in memory: a new pass reads the shards again
+    with pytest.raises(tf.errors.OpError, match="shard-00"):
+        next(iter(again))
+
+
 def test_paper_shapes():
     assert FeatureConfig.paper().shapes(("audio", "visible", "thermal")) == {
         "audio": (589, 128), "visible": (224, 224, 3), "thermal": (224, 224, 1)}
@@ -535,13 +556,14 @@ def test_samples_are_the_decoded_media(tmp_path):
         rec = by_id[inputs["recording"].numpy().decode()]
         assert data.class_names[int(label)] == rec.person
         present = inputs["present"].numpy()
+        # 12 x 12 frames resized to 8 x 8: the cache keeps them to the nearest 1/255 (image.to_uint8).
         if present[1]:
             np.testing.assert_allclose(inputs["visible"].numpy(), image.load_visible(rec.visible, (8, 8)),
-                                       atol=1e-6)
+                                       rtol=0, atol=0.5 / 255 + 1e-7)
             seen += 1
         if present[2]:
             np.testing.assert_allclose(inputs["thermal"].numpy(), image.load_thermal(rec.thermal, (8, 8)),
-                                       atol=1e-6)
+                                       rtol=0, atol=0.5 / 255 + 1e-7)
         if not present[0]:
             assert not inputs["audio"].numpy().any()
     assert seen == 3 * data.count("train") // 4  # 3 of the 4 copies of a recording keep its visible frame
