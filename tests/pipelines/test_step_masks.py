@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines import step_masks
+from pipelines import cache, step_masks
 from pipelines.ablation import apply_presence
 from pipelines.dataset import DataConfig, prepare
 from pipelines.features import FeatureConfig
@@ -355,4 +355,4 @@ def test_frame_sequences_get_all_ones_masks(tree, tmp_path):
     for inputs, _ in data.samples("test"):
         np.testing.assert_array_equal(inputs["visible_mask"].numpy(), [1, 1])
         np.testing.assert_array_equal(inputs["visible_missing"].numpy(), 1 - inputs["present"].numpy()[1])
-    assert os.path.basename(data.cache_path).endswith("-v2")
+    assert os.path.basename(data.cache_path).endswith(f"-v{cache.FORMAT_VERSION}")
