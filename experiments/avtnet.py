@@ -9,7 +9,7 @@ results.json, results.md, timing.json, confusion_matrix.png, tensorboard/) and t
 <saved-models-dir>/<run-name>/. Running the same command again resumes.
 """
 
-from avtfuse.models.avtnet.config import BN_NECKS, POOLINGS
+from avtfuse.models.avtnet.config import BN_NECKS, JOINT_TOKENS, POOLINGS
 from avtfuse.models.avtnet.presets import VARIANTS
 from experiments import arguments, runner
 
@@ -27,6 +27,10 @@ def parse_args(argv=None):
     model.add_argument("--bn-neck", choices=BN_NECKS, default="joint",
                        help="embedding heads with a batch-norm neck before the L2 normalisation: joint (default), "
                        "all, or none (the paper); the same heads in every variant")
+    model.add_argument("--joint-tokens", choices=JOINT_TOKENS, default="all",
+                       help="tokens the joint transformer attends to and averages: all (the paper; a missing "
+                       "sensor's tokens of its all-zero input too) or present (the sample's present sensors only; "
+                       "recommended with --ablation subsets)")
     model.add_argument("--no-bn-neck", dest="bn_neck", action="store_const", const="none",
                        help="no batch-norm neck on any head (the paper's heads); same as --bn-neck none")
     return parser.parse_args(argv)
@@ -36,7 +40,8 @@ def experiment_config(args):
     """The ExperimentConfig of parsed arguments."""
     from avtfuse.training.experiment import build_experiment
 
-    return build_experiment("avtnet", variant=args.variant, model={"pooling": args.pooling, "bn_neck": args.bn_neck},
+    return build_experiment("avtnet", variant=args.variant, model={"pooling": args.pooling, "bn_neck": args.bn_neck,
+                                                                      "joint_tokens": args.joint_tokens},
                             **arguments.experiment_kwargs(args))
 
 

@@ -19,6 +19,7 @@ from avtfuse.layers.rescaled_attention import MultimodalRescaledAttention
 from avtfuse.layers.sequence_pooling import CGatePooling, MaskedAttentionPooling
 from avtfuse.layers.standardization import Standardization
 from avtfuse.layers.temporal_conv_block import TemporalConvBlock
+from avtfuse.layers.token_presence import TokenPresence
 from avtfuse.layers.transformer_block import TransformerBlock
 from avtfuse.layers.video3d_encoder import Video3DEncoder
 
@@ -45,6 +46,7 @@ __all__ = [
     "SinusoidalPositionEmbedding",
     "Standardization",
     "TemporalConvBlock",
+    "TokenPresence",
     "TransformerBlock",
     "Video3DEncoder",
 ]

@@ -96,17 +96,27 @@ class EmbeddingHead(keras.layers.Layer):
         if self.neck is not None:
             self.neck.build(self.projection.compute_output_shape(shape))
 
-    def _pool(self, features):
+    def _pool(self, features, token_mask):
         rank = len(features.shape)
         if rank == 2:
             return features
+        if self.pooling == "average" and token_mask is not None:
+            weights = ops.expand_dims(ops.cast(token_mask, features.dtype), -1)
+            return ops.sum(features * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
         if self.pooling == "average":
             return ops.mean(features, axis=tuple(range(1, rank - 1)))
         return ops.reshape(features, (-1, math.prod(features.shape[1:])))
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, token_mask=None):
+        """inputs: as in the class docstring; token_mask: None, or with "average" pooling of one [B, T, C] input
+        a float [B, T] of 1 (pooled) and 0 (left out) per token: the mean over the kept tokens (zeros when a
+        sample keeps none)."""
         feature_maps = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        pooled = [self._pool(features) for features in feature_maps]
+        if token_mask is not None and (self.pooling != "average" or len(feature_maps) != 1
+                                       or len(feature_maps[0].shape) != 3):
+            raise ValueError(f"{type(self).__name__} token_mask: needs average pooling of one [batch, tokens, "
+                             f"channels] input, got pooling {self.pooling!r} of {len(feature_maps)} input(s)")
+        pooled = [self._pool(features, token_mask) for features in feature_maps]
         hidden = pooled[0] if len(pooled) == 1 else ops.concatenate(pooled, axis=-1)
         for layer in self.hidden_layers:
             hidden = layer(hidden)
@@ -118,7 +128,7 @@ class EmbeddingHead(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (_shape_list(input_shape)[0][0], self.embedding_dim)
 
-    def compute_output_spec(self, inputs, training=None):
+    def compute_output_spec(self, inputs, training=None, token_mask=None):
         shapes = [x.shape for x in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape
         return keras.KerasTensor(self.compute_output_shape(shapes), dtype="float32")
 

@@ -1,6 +1,7 @@
 """Transformer encoder block over a token sequence: post-norm (default) or pre-norm, optionally causal."""
 
 import keras
+from keras import ops
 
 from avtfuse.layers.checks import positive_int
 
@@ -105,19 +106,24 @@ class TransformerBlock(keras.layers.Layer):
         )
         self.feed_forward_norm.build(input_shape)
 
-    def _attend(self, tokens, training):
-        attended = self.attention(tokens, tokens, use_causal_mask=self.causal, training=training)
+    def _attend(self, tokens, training, token_mask):
+        attended = self.attention(tokens, tokens, value_mask=token_mask, use_causal_mask=self.causal,
+                                  training=training)
         return self.attention_dropout(attended, training=training)
 
     def _feed_forward(self, tokens, training):
         hidden = self.feed_forward_hidden_dropout(self.feed_forward_hidden(tokens), training=training)
         return self.feed_forward_dropout(self.feed_forward_output(hidden), training=training)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, token_mask=None):
+        """inputs: float [B, T, D]; token_mask: None or [B, T] (1: a real token; 0: never attended to, its own
+        output still computed)."""
+        if token_mask is not None:
+            token_mask = ops.cast(token_mask, "bool")
         if self.norm_first:
-            tokens = inputs + self._attend(self.attention_norm(inputs), training)
+            tokens = inputs + self._attend(self.attention_norm(inputs), training, token_mask)
             return tokens + self._feed_forward(self.feed_forward_norm(tokens), training)
-        tokens = self.attention_norm(inputs + self._attend(inputs, training))
+        tokens = self.attention_norm(inputs + self._attend(inputs, training, token_mask))
         return self.feed_forward_norm(tokens + self._feed_forward(tokens, training))
 
     def compute_output_shape(self, input_shape):

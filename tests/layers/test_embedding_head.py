@@ -96,3 +96,18 @@ def test_batch_norm_neck_standardises_the_projection(rng, layer_checks):
     np.testing.assert_allclose(result, expected, rtol=1e-4, atol=1e-5)
     layer_checks.config_round_trip(EmbeddingHead(6, hidden_units=(7,), batch_norm_neck=True), features)
     layer_checks.save_load(EmbeddingHead(6, hidden_units=(7,), batch_norm_neck=True), features)
+
+
+def test_average_with_a_token_mask_is_the_mean_of_the_kept_tokens(rng):
+    features = rng.normal(size=(3, 5, 4)).astype("float32")
+    mask = np.array([[1, 0, 1, 0, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 1]], "float32")
+    head = EmbeddingHead(embedding_dim=6, hidden_units=(7,), pooling="average")
+    result = head(features, token_mask=mask).numpy()
+    means = np.stack([features[b][mask[b] > 0].mean(axis=0) for b in range(3)])
+    np.testing.assert_allclose(result, head_reference(means, head), rtol=1e-5, atol=1e-6)
+
+
+def test_token_mask_needs_average_pooling_of_one_token_sequence(rng):
+    features = rng.normal(size=(2, 5, 4)).astype("float32")
+    with pytest.raises(ValueError, match="token_mask"):
+        EmbeddingHead(embedding_dim=3, pooling="flatten")(features, token_mask=np.ones((2, 5), "float32"))

@@ -172,3 +172,22 @@ def test_serialisation_pre_norm_causal(layer_checks, rng):
     options = {"norm_first": True, "causal": True, "hidden_dropout": 0.1}
     layer_checks.config_round_trip(TransformerBlock(num_heads=2, ff_dim=6, **options), tokens)
     layer_checks.save_load(TransformerBlock(num_heads=2, ff_dim=6, **options), tokens)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_token_mask_leaves_the_masked_tokens_out_of_attention(norm_first, rng):
+    """A kept token's output with a token mask equals the block run on the kept tokens alone (NumPy reference
+    on that subset), whatever the masked tokens hold."""
+    tokens = rng.normal(size=(2, 6, 8)).astype("float32")
+    mask = np.array([[1, 1, 0, 1, 0, 0], [0, 1, 1, 1, 1, 1]], "float32")
+    block = TransformerBlock(num_heads=2, ff_dim=6, norm_first=norm_first)
+    block(tokens)
+    result = block(tokens, token_mask=mask).numpy()
+    scrambled = np.where(mask[..., None] > 0, tokens, rng.normal(size=tokens.shape) * 10).astype("float32")
+    np.testing.assert_allclose(block(scrambled, token_mask=mask).numpy()[mask > 0], result[mask > 0],
+                               rtol=1e-5, atol=1e-5)
+    for sample in range(2):
+        kept = mask[sample] > 0
+        expected = block_reference(tokens[sample:sample + 1, kept], block)[0]
+        np.testing.assert_allclose(result[sample, kept], expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(block(tokens, token_mask=np.ones((2, 6), "float32")).numpy(), block(tokens).numpy())

@@ -10,7 +10,7 @@ import keras
 from keras import ops
 
 from avtfuse.distribute import global_batch, num_replicas
-from avtfuse.layers import DenseJointEncoder, EmbeddingHead, TransformerBlock
+from avtfuse.layers import DenseJointEncoder, EmbeddingHead, TokenPresence, TransformerBlock
 from avtfuse.losses import batch_hard_triplet_loss, missing_modality_loss, triplet_prototypical_loss
 from avtfuse.models.avtnet import branches
 from avtfuse.models.avtnet.config import AVTNetConfig
@@ -42,6 +42,8 @@ class AVTNet(branches.BranchBackbone, keras.Model):
     def __init__(self, config=None, name="avtnet", dtype=None, **kwargs):
         config = AVTNetConfig.coerce(config)
         inputs, feature_maps = branches.feature_maps(config, dtype)
+        if config.joint_tokens == "present":
+            inputs["present"] = keras.Input(shape=(len(config.modalities),), name="present")
         outputs = {
             modality: EmbeddingHead(
                 config.embedding_dim,
@@ -54,7 +56,7 @@ class AVTNet(branches.BranchBackbone, keras.Model):
             for modality in config.embedding_names
             if modality != "joint"
         }
-        outputs["joint"] = _joint_embedding(config, feature_maps, dtype)
+        outputs["joint"] = _joint_embedding(config, feature_maps, dtype, inputs.get("present"))
         super().__init__(inputs=inputs, outputs=outputs, name=name, dtype=dtype, **kwargs)
         if dtype is not None:
             self.dtype_policy = dtype  # keras' functional init drops it
@@ -62,6 +64,13 @@ class AVTNet(branches.BranchBackbone, keras.Model):
         self.loss_trackers = {
             embedding: keras.metrics.Mean(name=f"loss_{embedding}") for embedding in config.embedding_names
         }
+
+    def input_shapes(self):
+        """The branches' inputs, plus "present" (M,) with `joint_tokens` "present"."""
+        shapes = branches.input_shapes(self.config)
+        if self.config.joint_tokens == "present":
+            shapes["present"] = (len(self.config.modalities),)
+        return shapes
 
     @property
     def embedding_names(self):
@@ -124,8 +133,10 @@ class AVTNet(branches.BranchBackbone, keras.Model):
         return ops.sum(ops.stack(list(terms.values()))) / num_replicas()
 
 
-def _joint_embedding(config, feature_maps, dtype):
-    """The joint embedding (symbolic) from the feature maps of the run's modalities."""
+def _joint_embedding(config, feature_maps, dtype, present=None):
+    """The joint embedding (symbolic) from the feature maps of the run's modalities; with the presence bits
+    `present` [B, M] (joint_tokens "present") the transformer attends to, and the head averages, only the
+    tokens of present modalities."""
     if config.joint == "dense":
         return DenseJointEncoder(
             config.embedding_dim,
@@ -143,6 +154,9 @@ def _joint_embedding(config, feature_maps, dtype):
                 (height * width, config.token_dim), dtype=dtype, name=f"{modality}_tokens"
             )(features)
         tokens.append(features)
+    token_mask = None
+    if present is not None:
+        token_mask = TokenPresence([t.shape[1] for t in tokens], name="token_presence")(present)
     if len(tokens) > 1:
         tokens = keras.layers.Concatenate(axis=1, dtype=dtype, name="tokens")(tokens)
     else:
@@ -153,7 +167,7 @@ def _joint_embedding(config, feature_maps, dtype):
         dropout=config.dropout,
         dtype=dtype,
         name="joint_transformer",
-    )(tokens)
+    )(tokens, token_mask=token_mask)
     return EmbeddingHead(
         config.embedding_dim,
         hidden_units=(config.hidden_dim,),
@@ -161,4 +175,4 @@ def _joint_embedding(config, feature_maps, dtype):
         batch_norm_neck="joint" in config.bn_neck_heads,
         dtype=dtype,
         name="joint_embedding",
-    )(tokens)
+    )(tokens, token_mask=token_mask)

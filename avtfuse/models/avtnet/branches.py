@@ -50,8 +50,9 @@ def feature_maps(config, dtype):
 class BranchBackbone(ContractModel):
     """Mixin of the functional backbones built on these branches (AVTNet, BranchFeatures).
 
-    Reads the run's modalities from the contract dict (other keys, such as
-    "present" and "recording", are dropped), and round-trips through its
+    Reads the keys of `input_shapes` from the contract dict (the run's
+    modalities, and "present" where the model reads it; other keys, such as
+    "recording", are dropped), and round-trips through its
     config: `get_config` gives {"config", "name", "dtype"}.
     """
 
@@ -62,11 +63,11 @@ class BranchBackbone(ContractModel):
         owner = type(self).__name__
         if not isinstance(inputs, dict):
             raise ValueError(f"{owner} inputs: expected a dict keyed by modality, got {type(inputs).__name__}")
-        missing = [modality for modality in self.config.modalities if modality not in inputs]
+        missing = [key for key in self.input_shapes() if key not in inputs]
         if missing:
             raise ValueError(f"{owner} inputs: missing keys {missing} (got {sorted(inputs)})")
-        modality_inputs = {modality: inputs[modality] for modality in self.config.modalities}
-        return super().call(modality_inputs, training=training, mask=mask)
+        model_inputs = {key: inputs[key] for key in self.input_shapes()}
+        return super().call(model_inputs, training=training, mask=mask)
 
     def get_config(self):
         return {"config": self.config.to_dict(), "name": self.name, "dtype": self.dtype_policy.name}

@@ -11,6 +11,7 @@ RECOGNIZER_EMBEDDINGS = ("all", "joint")
 MODALITY_LOSSES = ("missing_modality", "batch_hard")
 JOINT_LOSSES = ("batch_hard", "prototypical")
 BN_NECKS = ("joint", "all", "none")
+JOINT_TOKENS = ("all", "present")
 
 
 @dataclasses.dataclass
@@ -31,6 +32,11 @@ class AVTNetConfig(Config):
         pooling: "flatten" or "average", before the per-modality heads (and the dense joint encoder).
         joint: "transformer" (tokens -> transformer -> mean over tokens -> head) or
             "dense" (flattened feature maps concatenated -> three Dense layers).
+        joint_tokens: which tokens the joint transformer attends to and averages: "all" (the paper: a missing
+            modality's tokens, computed from its all-zero input, take part) or "present" (only the tokens of
+            the sample's present modalities; the model then reads the contract's "present" [B, M] bits, so
+            that with one sensor left the joint embedding is computed from that sensor's tokens alone).
+            Not in the paper; recommended with the subsets ablation.
         modality_loss: "missing_modality" (paper) or "batch_hard" (the Prop-II baseline).
         joint_loss: "batch_hard" (paper) or "prototypical".
         soft, margin: soft-margin (softplus) or hinge triplet losses; the margin is
@@ -77,6 +83,7 @@ class AVTNetConfig(Config):
     individual_embeddings: bool = True
     bn_neck: str = "joint"
     recognizer_embeddings: str = "all"
+    joint_tokens: str = "all"
 
     def __post_init__(self):
         self.modalities = canonical_modalities(self.modalities)
@@ -96,6 +103,9 @@ class AVTNetConfig(Config):
         self.check_choice("joint_loss", JOINT_LOSSES)
         self.check_choice("recognizer_embeddings", RECOGNIZER_EMBEDDINGS)
         self.check_choice("bn_neck", BN_NECKS)
+        self.check_choice("joint_tokens", JOINT_TOKENS)
+        if self.joint_tokens == "present" and self.joint != "transformer":
+            self._fail("joint_tokens", f'"all" with joint {self.joint!r} (present-token masking needs the transformer)')
         self.check_bool("soft", "standardize_inputs", "individual_embeddings")
         self.check_positive("margin")
 

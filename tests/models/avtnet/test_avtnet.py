@@ -320,3 +320,45 @@ def test_adapt_standardizes_with_present_samples_only(rng):
     real_audio = inputs["audio"][inputs["present"][:, 0] > 0]
     layer = model.get_layer("audio_standardize")
     np.testing.assert_allclose(np.ravel(layer.mean), real_audio.reshape(-1, real_audio.shape[-1]).mean(0), rtol=1e-4, atol=1e-5)
+
+
+def test_present_joint_tokens_embed_the_present_sensors_alone(tmp_path, rng):
+    """joint_tokens "present": the joint embedding of a sample is the joint transformer and head run on the
+    tokens of its present modalities alone, whatever the missing modalities' inputs hold; it trains, saves
+    and loads, and reads "present"."""
+    config = tiny_config(token_dim=16, image_filters=8, joint_tokens="present")
+    model = AVTNet(config)
+    assert model.input_shapes()["present"] == (3,) and "present" in model.serving_spec()
+    present = np.array([[1, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 1]], "float32")
+    inputs = make_inputs(config, 4, rng, present)
+    joint = numpy_outputs(model(inputs))["joint"]
+    scrambled = dict(inputs)
+    for index, modality in enumerate(config.modalities):
+        noise = rng.normal(size=inputs[modality].shape).astype("float32") * 5
+        absent = (1 - present[:, index]).reshape((4,) + (1,) * (inputs[modality].ndim - 1))
+        scrambled[modality] = inputs[modality] + absent * noise
+    np.testing.assert_allclose(numpy_outputs(model(scrambled))["joint"], joint, rtol=1e-5, atol=1e-6)
+    token_layers = {"audio": "audio_branch", "visible": "visible_tokens", "thermal": "thermal_tokens"}
+    tokens = keras.Model(model.inputs, {m: model.get_layer(name).output for m, name in token_layers.items()})(inputs)
+    transformer, head = model.get_layer("joint_transformer"), model.get_layer("joint_embedding")
+    for sample, bits in enumerate(present):
+        kept = [m for m, bit in zip(config.modalities, bits) if bit]
+        sequence = keras.ops.concatenate([tokens[m][sample:sample + 1] for m in kept], axis=1)
+        expected = keras.ops.convert_to_numpy(head(transformer(sequence)))[0]
+        np.testing.assert_allclose(joint[sample], expected, rtol=1e-4, atol=1e-5)
+    all_tokens = numpy_outputs(AVTNet(config.replace(joint_tokens="all"))(scrambled))["joint"]
+    assert all_tokens.shape == joint.shape
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    history = model.fit(tiny_dataset(config, rng), epochs=1, shuffle=False, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    path = str(tmp_path / "present.keras")
+    model.save(path)
+    restored = numpy_outputs(keras.models.load_model(path)(scrambled))
+    np.testing.assert_allclose(restored["joint"], numpy_outputs(model(inputs))["joint"], rtol=1e-5, atol=1e-6)
+
+
+def test_present_joint_tokens_need_the_transformer_joint():
+    with pytest.raises(ValueError, match="joint_tokens"):
+        tiny_config(joint="dense", joint_tokens="present")
+    with pytest.raises(ValueError, match="joint_tokens"):
+        tiny_config(joint_tokens="some")
