@@ -247,7 +247,10 @@ def _epoch_selection(context, epochs, complete_only):
 
 def _epoch_log(runner, phase):
     """A callback appending each epoch's logs to <phase>_epochs.csv in the run folder (a resumed phase appends;
-    an epoch redone after a kill appears twice, the later row standing)."""
+    an epoch redone after a kill appears twice, the later row standing); on the chief alone (the other workers
+    get a callback that does nothing)."""
+    if not runner.role.is_chief:
+        return keras.callbacks.Callback()
     return keras.callbacks.CSVLogger(runner.path(f"{phase}_epochs.csv"), append=True)
 
 

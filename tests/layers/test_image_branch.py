@@ -66,3 +66,35 @@ def test_serialisation(layer_checks, rng):
     images = rng.uniform(size=(2, 8, 8, 3)).astype("float32")
     layer_checks.config_round_trip(ImageBranch(filters=4, num_blocks=2, output_filters=3), images)
     layer_checks.save_load(ImageBranch(filters=4, output_filters=3), images)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
+def test_pooling_before_the_activation_keeps_values_and_gradients(activation, rng):
+    """Against the textbook order (activation, then max-pool) with the same weights: equal outputs and weight
+    gradients. gelu is not monotone, so that branch keeps the textbook order."""
+    import keras
+    import tensorflow as tf
+
+    images = rng.uniform(size=(2, 16, 16, 3)).astype("float32")
+    branch = ImageBranch(filters=4, kernel_size=3, num_blocks=2, output_filters=5, activation=activation)
+    branch(images)
+    assert branch.pool_first == (activation != "gelu")
+    textbook = [keras.layers.Conv2D(4, 3, padding="same", activation=activation) for _ in range(2)]
+    projection = keras.layers.Conv2D(5, 1, activation=activation)
+
+    def reference(x):
+        for convolution in textbook:
+            x = keras.layers.MaxPooling2D(2)(convolution(x))
+        return projection(x)
+
+    reference(images)
+    for mine, theirs in zip([*branch.convolutions, branch.projection], [*textbook, projection]):
+        theirs.set_weights(mine.get_weights())
+    weights = [w for layer in branch.convolutions for w in layer.trainable_variables]
+    reference_weights = [w for layer in textbook for w in layer.trainable_variables]
+    with tf.GradientTape(persistent=True) as tape:
+        ours, expected = branch(images), reference(images)
+        ours_loss, expected_loss = tf.reduce_sum(ours * ours), tf.reduce_sum(expected * expected)
+    np.testing.assert_allclose(ours.numpy(), expected.numpy(), rtol=1e-6, atol=1e-7)
+    for mine, theirs in zip(tape.gradient(ours_loss, weights), tape.gradient(expected_loss, reference_weights)):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)

@@ -69,3 +69,18 @@ def test_a_worker_other_than_the_chief_writes_nothing_in_the_run_folder(tmp_path
     runner.fit("phase", model, epoch_batches, 2, validation=epoch_batches(9)[0])
     runner.finish("phase", {"model.keras": model.save})
     assert not (tmp_path / "run").exists() and not runner.is_done("phase")
+
+
+def test_the_epoch_log_is_written_by_the_chief_alone(tmp_path):
+    from avtfuse.training.recipes import _epoch_log
+
+    for role, folder in ((WorkerRole(0, 2), tmp_path / "chief"), (SECOND, tmp_path / "second")):
+        folder.mkdir()
+        log = _epoch_log(PhaseRunner(str(folder), role=role), "fusion")
+        log.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+        log.on_train_begin()
+        log.on_epoch_end(0, {"loss": 1.5})
+        log.on_train_end()
+    header, row = (tmp_path / "chief" / "fusion_epochs.csv").read_text().splitlines()
+    assert header.startswith("epoch,loss") and row.startswith("0,1.5")
+    assert not list((tmp_path / "second").iterdir())
