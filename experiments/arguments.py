@@ -73,6 +73,9 @@ def parser(prog, description, epilog=None):
     train.add_argument("--specialists", action="store_true",
                        help="also train the same system on each modality alone (same split) and report each "
                        "single-sensor condition beside its specialist")
+    train.add_argument("--specialist-branches", action="store_true",
+                       help="train the specialists first and start the fused model from them: each sensor's "
+                       "branch and embedding head copied and frozen, the joint layers trained (AVTNet)")
     train.add_argument("--epochs-embed", type=int, help="epochs of the first (or only) phase (small 40, paper 50)")
     train.add_argument("--epochs-recognizer", type=int, help="epochs of the recogniser (small 30, paper 25)")
     train.add_argument("--batch-size", type=int, default=32, help="batch size of every phase (default 32)")
@@ -123,7 +126,7 @@ def experiment_kwargs(args, sample_rate=44100):
                 cache_dir=args.cache_dir, on_error=args.on_error, seed=args.seed)
     return dict(preset=args.config, data={"source": args.data, **given(**data)}, features=given(**features),
                 train=given(**train), runtime=dict(gpus=args.gpus, precision=args.precision),
-                specialists=args.specialists, run_name=args.run_name, output_dir=args.output_dir, saved_models_dir=args.saved_models_dir)
+                specialists=args.specialists, specialist_branches=args.specialist_branches, run_name=args.run_name, output_dir=args.output_dir, saved_models_dir=args.saved_models_dir)
 
 
 def given(**values):

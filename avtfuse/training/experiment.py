@@ -43,7 +43,7 @@ from avtfuse.files import atomic_text
 from avtfuse.models import SYSTEMS
 from avtfuse.training.config import TrainConfig
 from avtfuse.training.phase import PhaseRunner
-from avtfuse.training.recipes import RECIPES, RecipeContext
+from avtfuse.training.recipes import RECIPES, STARTS_FROM_SPECIALISTS, RecipeContext
 from avtfuse.training.runtime import RuntimeConfig, setup_runtime
 from pipelines.dataset import DataConfig, prepare
 from pipelines.features import FeatureConfig
@@ -70,7 +70,10 @@ class ExperimentConfig(Config):
     system's model config (a dict of its fields is accepted). specialists:
     also train, for each modality of a multimodal run, a specialist (the same
     settings on that modality alone, `specialist_config`) and report it beside
-    the fused model's single-sensor condition. run_name, output_dir,
+    the fused model's single-sensor condition. specialist_branches: train the
+    specialists first and start the fused model from them, each sensor's
+    layers copied and frozen (embed-then-recognise systems; the specialists
+    are reported too). run_name, output_dir,
     saved_models_dir: where the outputs go.
     """
 
@@ -82,6 +85,7 @@ class ExperimentConfig(Config):
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
     specialists: bool = False
+    specialist_branches: bool = False
     run_name: str = "run"
     output_dir: str = "runs"
     saved_models_dir: str = "saved_models"
@@ -92,9 +96,14 @@ class ExperimentConfig(Config):
         self.check_choice("variant", system.variants)
         self.check_choice("preset", system.presets)
         self.model = system.config_class.coerce(self.model)
-        self.check_bool("specialists")
+        self.check_bool("specialists", "specialist_branches")
         if not self.run_name or os.sep in self.run_name:
             self._fail("run_name", "a folder name")
+
+    @property
+    def trains_specialists(self):
+        """Whether the run trains (and reports) single-sensor specialists."""
+        return self.specialists or self.specialist_branches
 
     @property
     def run_dir(self):
@@ -112,7 +121,7 @@ class ExperimentConfig(Config):
 
 def build_experiment(system="avtnet", variant=None, preset=None, data=None, features=None, model=None,
                      train=None, runtime=None, specialists=False, run_name=None, output_dir="runs",
-                     saved_models_dir="saved_models"):
+                     saved_models_dir="saved_models", specialist_branches=False):
     """An ExperimentConfig from a system's preset and variant plus changes per section (dicts of fields).
 
     The model config follows from the variant and the data's shapes; `data`,
@@ -135,7 +144,8 @@ def build_experiment(system="avtnet", variant=None, preset=None, data=None, feat
         run_name = "{}-{}-{}-{}-seed{}".format(variant, preset_name, "".join(m[0] for m in data_config.modalities),
                                                data_config.protocol, train_config.seed)
     return ExperimentConfig(system, variant, preset_name, data_config, model_config, train_config,
-                            RuntimeConfig(**(runtime or {})), specialists, run_name, output_dir, saved_models_dir)
+                            RuntimeConfig(**(runtime or {})), specialists, specialist_branches, run_name, output_dir,
+                            saved_models_dir)
 
 
 def specialist_config(config, modality):
@@ -144,7 +154,7 @@ def specialist_config(config, modality):
     shapes = config.data.features.shapes((modality,))
     model = config.model.replace(modalities=(modality,), **SYSTEMS[config.system].input_fields(shapes))
     return config.replace(data=config.data.replace(modalities=(modality,)), model=model, specialists=False,
-                          run_name=f"{config.run_name}-specialist-{modality}")
+                          specialist_branches=False, run_name=f"{config.run_name}-specialist-{modality}")
 
 
 def run_specialists(config, data, results, fresh, verbose):
@@ -227,11 +237,23 @@ def run_experiment(config, fresh=False, verbose=2):
     system = SYSTEMS[config.system]
     variant = system.variants[config.variant]
     trained = time.time()
+    specialist_backbones = None
+    if config.specialist_branches and variant.recipe not in STARTS_FROM_SPECIALISTS:
+        raise ValueError(f"specialist_branches: {config.system} ({variant.recipe}) cannot start from specialists; "
+                         f"recipes that can: {', '.join(STARTS_FROM_SPECIALISTS)}")
+    if config.specialist_branches and len(data.modalities) > 1:
+        specialist_backbones = {}
+        for modality in data.modalities:
+            logger.info("training the %s specialist first (its layers start the fused model)", modality)
+            specialist = specialist_config(config, modality)
+            run_experiment(specialist, fresh, verbose)
+            specialist_backbones[modality] = os.path.join(specialist.run_dir, "embeddings.keras")
+        keras.utils.set_random_seed(config.train.seed)  # the fused run as seeded, however its specialists ran
     classifier = RECIPES[variant.recipe](
-        RecipeContext(system, variant, config.model, config.train, data, runtime, runner))
+        RecipeContext(system, variant, config.model, config.train, data, runtime, runner, specialist_backbones))
     trained = round(time.time() - trained, 1)
     if not runtime.worker.is_chief:  # the chief evaluates and writes; the other workers train its specialists with it
-        for modality in data.modalities if config.specialists and len(data.modalities) > 1 else ():
+        for modality in data.modalities if config.trains_specialists and len(data.modalities) > 1 else ():
             run_experiment(specialist_config(config, modality), fresh, verbose)
         runtime.barrier()
         return _read_json(os.path.join(config.run_dir, "results.json"))
@@ -247,7 +269,7 @@ def run_experiment(config, fresh=False, verbose=2):
     latency = serving_latency(load_serving(export_path), data.batches("test", 1, complete_only=True),
                               classifier.serving_spec())
     appendix = []
-    if config.specialists and len(data.modalities) > 1:
+    if config.trains_specialists and len(data.modalities) > 1:
         results["specialists"] = run_specialists(config, data, results, fresh, verbose)
         appendix.append(specialist_markdown(results["specialists"]))
     if config.data.missing_rates:

@@ -22,6 +22,7 @@ from avtfuse.models.mct_hfr import HybridReconstructionClassifier
 from avtfuse.training.batch_norm import refresh_batch_norm
 from avtfuse.training.callbacks import AuxiliaryLossStart
 from avtfuse.training.sgd import DampenedSGD, step_schedule
+from avtfuse.training.specialist_branches import adopt_specialist_branches
 from avtfuse.training.unweighted_accuracy import UnweightedAccuracy
 from pipelines.dataset import without_autotune
 
@@ -34,7 +35,9 @@ class RecipeContext:
 
     system, variant: the `System` and its `Variant`; model_config: the variant's
     model config; train: the TrainConfig; data: the prepared SplitData;
-    runtime: the Runtime (strategy, precision); runner: the run's PhaseRunner.
+    runtime: the Runtime (strategy, precision); runner: the run's PhaseRunner;
+    specialist_backbones: {modality: path of its trained specialist's backbone}
+    for a recipe that starts from them (ExperimentConfig.specialist_branches), or None.
     """
 
     system: object
@@ -44,6 +47,7 @@ class RecipeContext:
     data: object
     runtime: object
     runner: object
+    specialist_backbones: dict = None
 
     def optimizer(self, steps_per_epoch):
         """TrainConfig's optimizer, its learning rate stepped at `lr_step_epochs` (epochs of `steps_per_epoch`)."""
@@ -91,15 +95,20 @@ class RecipeContext:
 
 def embed_then_recognize(context):
     """AVTNet's two phases: "embeddings" (the backbone's own metric losses, `compute_loss`),
-    then "recognizer" (the head, cross-entropy, on the frozen backbone's features)."""
+    then "recognizer" (the head, cross-entropy, on the frozen backbone's features). With
+    `specialist_backbones`, the embeddings phase starts with each sensor's layers copied from its specialist
+    and frozen (`adopt_specialist_branches`)."""
     cfg, runner = context.train, context.runner
     if runner.is_done("embeddings"):
         backbone = context.load("embeddings.keras")
     else:
         with context.runtime.strategy.scope():
             backbone = context.variant.backbone(context.model_config)
-            backbone.compile(optimizer=context.optimizer(context.steps_per_epoch()), jit_compile=cfg.jit_compile)
         backbone.adapt(context.data.samples("train"))
+        with context.runtime.strategy.scope():
+            if context.specialist_backbones:
+                adopt_specialist_branches(backbone, context.specialist_backbones)
+            backbone.compile(optimizer=context.optimizer(context.steps_per_epoch()), jit_compile=cfg.jit_compile)
         runner.fit("embeddings", backbone, context.training_batches, cfg.epochs_embed,
                    validation=context.validation_batches(), early_stopping=context.early_stopping("val_loss", "min"))
         refresh_batch_norm(backbone, context.data.batches("train", cfg.batch_size))
@@ -272,6 +281,9 @@ def _feature_batches(features, labels, epoch, cfg):
     data = data.batch(cfg.batch_size)
     return without_autotune(data.prefetch(tf.data.AUTOTUNE)), steps
 
+
+# The recipes that can start from single-sensor specialists (RecipeContext.specialist_backbones).
+STARTS_FROM_SPECIALISTS = ("embed_then_recognize",)
 
 RECIPES = {"embed_then_recognize": embed_then_recognize, "end_to_end": end_to_end,
            "hybrid_reconstruction": hybrid_reconstruction, "pretrain_then_fuse": pretrain_then_fuse}

@@ -131,8 +131,10 @@ def test_report_puts_the_reference_beside_each_single_sensor_condition(finished_
     assert results["validation_samples"] > 0
 
 
-def test_specialists_train_on_the_same_split_and_are_reported_beside_the_fused_model(tmp_path):
-    flags = TINY_FLAGS + ["--modalities", "audio,thermal", "--protocol", "strict", "--specialists",
+def test_specialists_start_the_fused_model_train_on_the_same_split_and_are_reported_beside_it(tmp_path):
+    """--specialist-branches: the specialists train first, the fused model keeps each sensor's layers as its
+    specialist left them (copied, frozen), and the report puts them beside it."""
+    flags = TINY_FLAGS + ["--modalities", "audio,thermal", "--protocol", "strict", "--specialist-branches",
                           "--epochs-embed", "1", "--epochs-recognizer", "1", "--cache-dir", str(tmp_path / "cache"),
                           "--output-dir", str(tmp_path / "runs"), "--saved-models-dir", str(tmp_path / "saved"),
                           "--run-name", "fused"]
@@ -151,6 +153,13 @@ def test_specialists_train_on_the_same_split_and_are_reported_beside_the_fused_m
         assert (tmp_path / "saved" / f"fused-specialist-{modality}" / "saved_model.pb").exists()
     report = (tmp_path / "runs" / "fused" / "results.md").read_text()
     assert "## Single-sensor specialists" in report and "| only_thermal |" in report
+    fused = keras.models.load_model(str(tmp_path / "runs" / "fused" / "embeddings.keras"))
+    for modality in ("audio", "thermal"):
+        specialist = keras.models.load_model(str(tmp_path / "runs" / f"fused-specialist-{modality}" /
+                                                 "embeddings.keras"))
+        for name in (f"{modality}_standardize", f"{modality}_branch", f"{modality}_embedding"):  # an epoch of Adam
+            for ours, theirs in zip(fused.get_layer(name).get_weights(), specialist.get_layer(name).get_weights()):
+                np.testing.assert_array_equal(ours, theirs)
 
 
 def write_bad_manifest(folder):
