@@ -1,4 +1,4 @@
-"""python -m experiments.launch_local: its arguments, TF_CONFIG, and the worker group (a failing worker stops the
+"""python -m experiments.launch_local: its arguments, TF_CONFIG, the worker group (a failing worker stops the
 others, a timeout stops all). Two workers training through PhaseRunner, one killed and the run resumed:
 tests/test_distribute.py."""
 
@@ -59,3 +59,23 @@ def test_workers_past_the_timeout_are_stopped():
     workers = LocalWorkers([sys.executable, "-c", "import time; time.sleep(60)"], 2, output=io.StringIO())
     assert workers.wait(timeout=1) == launch_local.TIMED_OUT
     assert [process.returncode for process in workers.processes] == [-signal.SIGTERM] * 2
+
+
+def test_two_workers_train_evaluate_and_export_a_tiny_avtnet_run(tmp_path):
+    """A smaller `launch_local --workers 2 -- --epochs-embed 1 --epochs-recognizer 1 --image-size 32`: exit 0,
+    one set of results and one SavedModel, TensorBoard written by the chief alone."""
+    flags = ["--synthetic-subjects", "4", "--image-size", "16", "--n-mels", "16", "--audio-seconds", "0.5",
+             "--epochs-embed", "1", "--epochs-recognizer", "1", "--batch-size", "16", "--gpus", "0", "--verbose", "0",
+             "--cache-dir", str(tmp_path / "cache"), "--output-dir", str(tmp_path / "runs"),
+             "--saved-models-dir", str(tmp_path / "saved"), "--run-name", "two"]
+    with pytest.raises(SystemExit) as finished:
+        launch_local.main(["--workers", "2", "--timeout", "400", "--", *flags])
+    assert finished.value.code == 0
+    run_dir = tmp_path / "runs" / "two"
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["conditions"]["complete"]["count"] > 0 and (run_dir / "run.done").exists()
+    assert (tmp_path / "saved" / "two" / "saved_model.pb").exists()
+    for phase in ("embeddings", "recognizer"):
+        assert len(list((run_dir / "tensorboard" / phase).rglob("events.out.tfevents*"))) >= 1, phase
+        writers = {path.name.split(".")[-3] for path in (run_dir / "tensorboard" / phase).rglob("events.out.tfevents*")}
+        assert len(writers) == 1, writers  # one process id: the chief's
