@@ -237,20 +237,20 @@ def run_experiment(config, fresh=False, verbose=2):
     system = SYSTEMS[config.system]
     variant = system.variants[config.variant]
     trained = time.time()
-    specialist_backbones = None
+    specialist_runs = None
     if config.specialist_branches and variant.recipe not in STARTS_FROM_SPECIALISTS:
         raise ValueError(f"specialist_branches: {config.system} ({variant.recipe}) cannot start from specialists; "
                          f"recipes that can: {', '.join(STARTS_FROM_SPECIALISTS)}")
     if config.specialist_branches and len(data.modalities) > 1:
-        specialist_backbones = {}
+        specialist_runs = {}
         for modality in data.modalities:
             logger.info("training the %s specialist first (its layers start the fused model)", modality)
             specialist = specialist_config(config, modality)
             run_experiment(specialist, fresh, verbose)
-            specialist_backbones[modality] = os.path.join(specialist.run_dir, "embeddings.keras")
+            specialist_runs[modality] = specialist.run_dir
         keras.utils.set_random_seed(config.train.seed)  # the fused run as seeded, however its specialists ran
     classifier = RECIPES[variant.recipe](
-        RecipeContext(system, variant, config.model, config.train, data, runtime, runner, specialist_backbones))
+        RecipeContext(system, variant, config.model, config.train, data, runtime, runner, specialist_runs))
     trained = round(time.time() - trained, 1)
     if not runtime.worker.is_chief:  # the chief evaluates and writes; the other workers train its specialists with it
         for modality in data.modalities if config.trains_specialists and len(data.modalities) > 1 else ():

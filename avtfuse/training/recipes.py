@@ -12,6 +12,7 @@ loaded instead of trained again (see `PhaseRunner`).
 
 import dataclasses
 import logging
+import os
 
 import keras
 import numpy as np
@@ -36,8 +37,8 @@ class RecipeContext:
     system, variant: the `System` and its `Variant`; model_config: the variant's
     model config; train: the TrainConfig; data: the prepared SplitData;
     runtime: the Runtime (strategy, precision); runner: the run's PhaseRunner;
-    specialist_backbones: {modality: path of its trained specialist's backbone}
-    for a recipe that starts from them (ExperimentConfig.specialist_branches), or None.
+    specialist_runs: {modality: the run folder of its trained specialist} for a
+    recipe that starts from them (ExperimentConfig.specialist_branches), or None.
     """
 
     system: object
@@ -47,7 +48,7 @@ class RecipeContext:
     data: object
     runtime: object
     runner: object
-    specialist_backbones: dict = None
+    specialist_runs: dict = None
 
     def optimizer(self, steps_per_epoch):
         """TrainConfig's optimizer, its learning rate stepped at `lr_step_epochs` (epochs of `steps_per_epoch`)."""
@@ -96,7 +97,7 @@ class RecipeContext:
 def embed_then_recognize(context):
     """AVTNet's two phases: "embeddings" (the backbone's own metric losses, `compute_loss`),
     then "recognizer" (the head, cross-entropy, on the frozen backbone's features). With
-    `specialist_backbones`, the embeddings phase starts with each sensor's layers copied from its specialist
+    `specialist_runs`, the embeddings phase starts with each sensor's layers copied from its specialist
     and frozen (`adopt_specialist_branches`)."""
     cfg, runner = context.train, context.runner
     if runner.is_done("embeddings"):
@@ -106,8 +107,9 @@ def embed_then_recognize(context):
             backbone = context.variant.backbone(context.model_config)
         backbone.adapt(context.data.samples("train"))
         with context.runtime.strategy.scope():
-            if context.specialist_backbones:
-                adopt_specialist_branches(backbone, context.specialist_backbones)
+            if context.specialist_runs:
+                adopt_specialist_branches(backbone, {modality: os.path.join(folder, "embeddings.keras")
+                                                     for modality, folder in context.specialist_runs.items()})
             backbone.compile(optimizer=context.optimizer(context.steps_per_epoch()), jit_compile=cfg.jit_compile)
         runner.fit("embeddings", backbone, context.training_batches, cfg.epochs_embed,
                    validation=context.validation_batches(), early_stopping=context.early_stopping("val_loss", "min"))
@@ -282,7 +284,7 @@ def _feature_batches(features, labels, epoch, cfg):
     return without_autotune(data.prefetch(tf.data.AUTOTUNE)), steps
 
 
-# The recipes that can start from single-sensor specialists (RecipeContext.specialist_backbones).
+# The recipes that can start from single-sensor specialists (RecipeContext.specialist_runs).
 STARTS_FROM_SPECIALISTS = ("embed_then_recognize",)
 
 RECIPES = {"embed_then_recognize": embed_then_recognize, "end_to_end": end_to_end,
