@@ -39,8 +39,7 @@ def export_saved_model(classifier, path, class_names=None):
     if not isinstance(classifier, ContractClassifier):
         raise ValueError(f"classifier: expected a ContractClassifier, got {type(classifier).__name__}")
     specs = serving_input_signature(classifier)
-    probe = {name: tf.zeros([1] + spec.shape[1:].as_list(), spec.dtype) for name, spec in specs.items()}
-    num_classes = classifier(probe, training=False).shape[-1]  # builds a classifier never called yet
+    num_classes = classifier.call_on_zeros().shape[-1]
     if class_names is not None and len(class_names) != num_classes:
         raise ValueError(f"class_names: {len(class_names)} names for a classifier with {num_classes} classes")
 

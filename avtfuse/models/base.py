@@ -154,6 +154,12 @@ class ContractClassifier(keras.Model):
         """The backbone's serving spec (see `ContractModel.serving_spec`)."""
         return self.backbone.serving_spec()
 
+    def call_on_zeros(self):
+        """The probabilities of one all-zero example of the serving spec, float32 [1, P] (builds a classifier
+        never called yet)."""
+        probe = {name: ops.zeros((1, *shape[1:]), dtype) for name, (shape, dtype) in self.serving_spec().items()}
+        return self(probe, training=False)
+
     def adapt(self, samples, max_samples=2048):
         """Fits the backbone's input standardisation (see `ContractModel.adapt`)."""
         self.backbone.adapt(samples, max_samples=max_samples)

@@ -1,4 +1,5 @@
-"""Recipes: which phases train a system's variant. Each returns the trained `ContractClassifier`.
+"""Recipes: which phases train a system's variant. Each returns the trained `ContractClassifier` and leaves
+it in the run folder as `CLASSIFIER_FILE` (classifier.keras).
 
 Every phase ends by measuring its batch-norm statistics on the training data
 (`avtfuse.training.batch_norm`), so that inference normalises as training did;
@@ -28,6 +29,7 @@ from avtfuse.training.unweighted_accuracy import UnweightedAccuracy
 from pipelines.dataset import without_autotune
 
 logger = logging.getLogger(__name__)
+CLASSIFIER_FILE = "classifier.keras"
 
 
 @dataclasses.dataclass
@@ -115,32 +117,34 @@ def embed_then_recognize(context):
                    validation=context.validation_batches(), early_stopping=context.early_stopping("val_loss", "min"))
         refresh_batch_norm(backbone, context.data.batches("train", cfg.batch_size))
         runner.finish("embeddings", {"embeddings.keras": backbone.save})
+    missing_fill = context.data.config.missing_fill
     if runner.is_done("recognizer"):
-        head = context.load("recognizer.keras")
-    else:
-        features, labels = _features(backbone, context.data.batches("train", cfg.batch_size))
-        with context.runtime.strategy.scope():
-            head = context.system.head(features.shape[1], context.data.num_people)
-            head.compile(optimizer=context.optimizer(-(-len(labels) // cfg.batch_size)),
-                         loss="sparse_categorical_crossentropy",
-                         metrics=["accuracy"], jit_compile=cfg.jit_compile)
-        validation = context.validation_batches()
-        if validation is not None:
-            validation = without_autotune(
-                tf.data.Dataset.from_tensor_slices(_features(backbone, validation)).batch(cfg.batch_size))
-        runner.fit("recognizer", head, lambda epoch: _feature_batches(features, labels, epoch, cfg),
-                   cfg.epochs_recognizer, validation=validation,
-                   early_stopping=context.early_stopping("val_accuracy", "max"))
-        refresh_batch_norm(head, _feature_batches(features, labels, 0, cfg)[0])
-        runner.finish("recognizer", {"recognizer.keras": head.save})
-    return ContractClassifier(backbone, head, missing_fill=context.data.config.missing_fill)
+        return ContractClassifier(backbone, context.load("recognizer.keras"), missing_fill=missing_fill)
+    features, labels = _features(backbone, context.data.batches("train", cfg.batch_size))
+    with context.runtime.strategy.scope():
+        head = context.system.head(features.shape[1], context.data.num_people)
+        head.compile(optimizer=context.optimizer(-(-len(labels) // cfg.batch_size)),
+                     loss="sparse_categorical_crossentropy",
+                     metrics=["accuracy"], jit_compile=cfg.jit_compile)
+    validation = context.validation_batches()
+    if validation is not None:
+        validation = without_autotune(
+            tf.data.Dataset.from_tensor_slices(_features(backbone, validation)).batch(cfg.batch_size))
+    runner.fit("recognizer", head, lambda epoch: _feature_batches(features, labels, epoch, cfg),
+               cfg.epochs_recognizer, validation=validation,
+               early_stopping=context.early_stopping("val_accuracy", "max"))
+    refresh_batch_norm(head, _feature_batches(features, labels, 0, cfg)[0])
+    classifier = ContractClassifier(backbone, head, missing_fill=missing_fill)
+    classifier.call_on_zeros()  # built, so that it saves whole
+    runner.finish("recognizer", {"recognizer.keras": head.save, CLASSIFIER_FILE: classifier.save})
+    return classifier
 
 
 def end_to_end(context):
     """One phase, "end_to_end": backbone and head trained together with cross-entropy."""
     cfg, runner = context.train, context.runner
     if runner.is_done("end_to_end"):
-        return context.load("classifier.keras")
+        return context.load(CLASSIFIER_FILE)
     with context.runtime.strategy.scope():
         backbone = context.variant.backbone(context.model_config)
         classifier = ContractClassifier(backbone, context.system.head(backbone.feature_dim, context.data.num_people),
@@ -151,7 +155,7 @@ def end_to_end(context):
     runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed,
                validation=context.validation_batches(), early_stopping=context.early_stopping("val_accuracy", "max"))
     refresh_batch_norm(classifier, context.batches_as_trained())  # as trained: replicated, dropped copies too
-    runner.finish("end_to_end", {"classifier.keras": classifier.save})
+    runner.finish("end_to_end", {CLASSIFIER_FILE: classifier.save})
     return classifier
 
 
@@ -161,7 +165,7 @@ def hybrid_reconstruction(context):
     validation UA (the public code's; validation loss is logged beside it)."""
     cfg, runner = context.train, context.runner
     if runner.is_done("end_to_end"):
-        return context.load("classifier.keras")
+        return context.load(CLASSIFIER_FILE)
     with context.runtime.strategy.scope():
         backbone = context.variant.backbone(context.model_config)
         classifier = HybridReconstructionClassifier(
@@ -176,7 +180,7 @@ def hybrid_reconstruction(context):
                callbacks=[AuxiliaryLossStart(cfg.aux_start_epoch)], validation=context.validation_batches(),
                early_stopping=context.early_stopping("val_ua", "max"))
     refresh_batch_norm(classifier, context.batches_as_trained())
-    runner.finish("end_to_end", {"classifier.keras": classifier.save})
+    runner.finish("end_to_end", {CLASSIFIER_FILE: classifier.save})
     return classifier
 
 
@@ -198,7 +202,7 @@ def pretrain_then_fuse(context):
     """
     cfg, runner, data = context.train, context.runner, context.data
     if runner.is_done("fusion"):
-        return context.load("classifier.keras")
+        return context.load(CLASSIFIER_FILE)
     pretrained = {}
     for modality in context.model_config.modalities:
         phase = f"pretrain_{modality}"
@@ -230,7 +234,7 @@ def pretrain_then_fuse(context):
     runner.fit("fusion", classifier, context.training_batches, cfg.epochs_recognizer,
                callbacks=[_epoch_log(runner, "fusion")], validation=validation, early_stopping=early_stopping)
     refresh_batch_norm(classifier, context.batches_as_trained())  # as trained: replicated, dropped copies too
-    runner.finish("fusion", {"classifier.keras": classifier.save})
+    runner.finish("fusion", {CLASSIFIER_FILE: classifier.save})
     return classifier
 
 
