@@ -31,6 +31,10 @@ SPLITS = ("train", "test", "valid")
 # evaluation-only copies on the test side.
 ABLATIONS = ("paper", "subsets", "complete")
 
+# What answers a sample with one sensor left: the fused model, or that sensor's
+# specialist (the same system trained on it alone).
+SINGLE_SENSOR_ANSWERS = ("fused", "specialist")
+
 COMPLETE = "complete"
 AVERAGE = "average"
 

@@ -4,7 +4,7 @@
 import argparse
 import os
 
-from avtfuse.contract import ABLATIONS, MODALITIES, PROTOCOLS
+from avtfuse.contract import ABLATIONS, MODALITIES, PROTOCOLS, SINGLE_SENSOR_ANSWERS
 from experiments import runner
 
 DEFAULT_CACHE_DIR = os.path.join(os.path.expanduser("~"), ".cache", "avtfuse")
@@ -76,6 +76,10 @@ def parser(prog, description, epilog=None):
     train.add_argument("--specialist-branches", action="store_true",
                        help="train the specialists first and start the fused model from them: each sensor's "
                        "branch and embedding head copied and frozen, the joint layers trained (AVTNet)")
+    train.add_argument("--single-sensor", choices=SINGLE_SENSOR_ANSWERS, default="fused",
+                       help="what answers a sample with one sensor left: fused (the fused model, default) or "
+                       "specialist (that sensor's specialist, trained first; the report keeps the fused model's own "
+                       "accuracy beside it)")
     train.add_argument("--epochs-embed", type=int, help="epochs of the first (or only) phase (small 40, paper 50)")
     train.add_argument("--epochs-recognizer", type=int, help="epochs of the recogniser (small 30, paper 25)")
     train.add_argument("--batch-size", type=int, default=32, help="batch size of every phase (default 32)")
@@ -122,11 +126,14 @@ def experiment_kwargs(args, sample_rate=44100):
     frame = int(args.frame) if args.frame.isdigit() else args.frame
     data = dict(modalities=args.modalities, protocol=args.protocol, ablation=args.ablation, label=args.label,
                 validation_fraction=args.validation_fraction, subjects=runner.subject_numbers(args.subjects),
-                frame=frame, fold=args.fold, synthetic=args.synthetic, synthetic_subjects=args.synthetic_subjects, missing_rates=args.missing_rates,
+                frame=frame, fold=args.fold, synthetic=args.synthetic, synthetic_subjects=args.synthetic_subjects,
+                missing_rates=args.missing_rates,
                 cache_dir=args.cache_dir, on_error=args.on_error, seed=args.seed)
     return dict(preset=args.config, data={"source": args.data, **given(**data)}, features=given(**features),
                 train=given(**train), runtime=dict(gpus=args.gpus, precision=args.precision),
-                specialists=args.specialists, specialist_branches=args.specialist_branches, run_name=args.run_name, output_dir=args.output_dir, saved_models_dir=args.saved_models_dir)
+                specialists=args.specialists, specialist_branches=args.specialist_branches,
+                single_sensor=args.single_sensor,
+                run_name=args.run_name, output_dir=args.output_dir, saved_models_dir=args.saved_models_dir)
 
 
 def given(**values):

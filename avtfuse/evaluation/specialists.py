@@ -7,15 +7,18 @@ from avtfuse.evaluation.report import markdown_table
 SPECIALISTS_TITLE = "Single-sensor specialists (the same system trained on one sensor alone, same split)"
 
 
-def specialist_comparison(conditions, references, specialist_conditions, modalities):
+def specialist_comparison(conditions, references, specialist_conditions, modalities, fused_alone=None):
     """One entry per single-sensor condition of the fused run that has a specialist.
 
     conditions: the fused run's `per_condition_accuracy`; references: its
     results["reference"] ({"only_<m>": {"accuracy", ...}}); specialist_conditions:
     {modality: the specialist run's `per_condition_accuracy`} (its "complete"
-    condition is the sensor alone); modalities: the fused run's (canonical order).
-    Returns {"only_<m>": {"modality", "fused", "specialist", "reference" (None
-    without one), "fused_minus_specialist", "fused_count", "specialist_count"}},
+    condition is the sensor alone); modalities: the fused run's (canonical order);
+    fused_alone: when the run's model falls back on the specialists
+    (`SpecialistFallback`), the fused model's own `per_condition_accuracy`.
+    Returns {"only_<m>": {"modality", "fused" (the run's model), "specialist",
+    "reference" (None without one), "fused_minus_specialist", "fused_alone"
+    (None without a fallback), "fused_count", "specialist_count"}},
     accuracies as fractions, the difference in points of accuracy (fraction).
     """
     comparison = {}
@@ -28,18 +31,24 @@ def specialist_comparison(conditions, references, specialist_conditions, modalit
             "modality": modality, "fused": fused["accuracy"], "specialist": alone["accuracy"],
             "reference": (references.get(name) or {}).get("accuracy"),
             "fused_minus_specialist": fused["accuracy"] - alone["accuracy"],
+            "fused_alone": None if fused_alone is None else fused_alone[name]["accuracy"],
             "fused_count": fused["count"], "specialist_count": alone["count"]}
     return comparison
 
 
 def specialist_markdown(comparison):
-    """The comparison of `specialist_comparison` as a markdown section, accuracies in %."""
+    """The comparison of `specialist_comparison` as a markdown section, accuracies in %; with a fallback on the
+    specialists, the run's model is "served" and the fused model's own accuracy stands beside it."""
+    fallback = any(entry["fused_alone"] is not None for entry in comparison.values())
     rows = [{"condition": name, "fused": 100.0 * entry["fused"], "specialist": 100.0 * entry["specialist"],
+             **({"fused_alone": 100.0 * entry["fused_alone"]} if fallback else {}),
              "reference": None if entry["reference"] is None else 100.0 * entry["reference"],
              "gap": 100.0 * entry["fused_minus_specialist"],
              "samples": f"{entry['fused_count']} / {entry['specialist_count']}"}
             for name, entry in comparison.items()]
-    table = markdown_table(rows, headers={"fused": "fused model (%)", "specialist": "specialist (%)",
-                                          "reference": "reference (%)", "gap": "fused - specialist",
-                                          "samples": "test samples (fused / specialist)"})
+    model, gap = ("served, specialist fallback (%)", "served - specialist") if fallback else (
+        "fused model (%)", "fused - specialist")
+    table = markdown_table(rows, headers={"fused": model, "specialist": "specialist (%)",
+                                          "fused_alone": "fused model alone (%)", "reference": "reference (%)",
+                                          "gap": gap, "samples": "test samples (fused / specialist)"})
     return f"## {SPECIALISTS_TITLE}\n\n{table}"

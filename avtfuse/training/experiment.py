@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from avtfuse.config import Config
-from avtfuse.contract import LABELS_FILE, condition_name, save_class_names
+from avtfuse.contract import LABELS_FILE, SINGLE_SENSOR_ANSWERS, condition_name, save_class_names
 from avtfuse.evaluation import (
     classification_metrics,
     per_condition_accuracy,
@@ -41,9 +41,10 @@ from avtfuse.evaluation.specialists import specialist_comparison, specialist_mar
 from avtfuse.export import export_saved_model, load_serving
 from avtfuse.files import atomic_text
 from avtfuse.models import SYSTEMS
+from avtfuse.models.specialist_fallback import SpecialistFallback
 from avtfuse.training.config import TrainConfig
 from avtfuse.training.phase import PhaseRunner
-from avtfuse.training.recipes import RECIPES, STARTS_FROM_SPECIALISTS, RecipeContext
+from avtfuse.training.recipes import CLASSIFIER_FILE, RECIPES, STARTS_FROM_SPECIALISTS, RecipeContext
 from avtfuse.training.runtime import RuntimeConfig, setup_runtime
 from pipelines.dataset import DataConfig, prepare
 from pipelines.features import FeatureConfig
@@ -73,8 +74,11 @@ class ExperimentConfig(Config):
     the fused model's single-sensor condition. specialist_branches: train the
     specialists first and start the fused model from them, each sensor's
     layers copied and frozen (embed-then-recognise systems; the specialists
-    are reported too). run_name, output_dir,
-    saved_models_dir: where the outputs go.
+    are reported too). single_sensor: what answers a sample with one sensor
+    left: "fused" (the fused model) or "specialist" (that sensor's specialist,
+    trained first: `SpecialistFallback`; the report gives the fused model's own
+    accuracy beside it). run_name, output_dir, saved_models_dir: where the
+    outputs go.
     """
 
     system: str = "avtnet"
@@ -86,6 +90,7 @@ class ExperimentConfig(Config):
     runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
     specialists: bool = False
     specialist_branches: bool = False
+    single_sensor: str = "fused"
     run_name: str = "run"
     output_dir: str = "runs"
     saved_models_dir: str = "saved_models"
@@ -97,13 +102,19 @@ class ExperimentConfig(Config):
         self.check_choice("preset", system.presets)
         self.model = system.config_class.coerce(self.model)
         self.check_bool("specialists", "specialist_branches")
+        self.check_choice("single_sensor", SINGLE_SENSOR_ANSWERS)
         if not self.run_name or os.sep in self.run_name:
             self._fail("run_name", "a folder name")
 
     @property
     def trains_specialists(self):
         """Whether the run trains (and reports) single-sensor specialists."""
-        return self.specialists or self.specialist_branches
+        return self.specialists or self.specialists_first
+
+    @property
+    def specialists_first(self):
+        """Whether the specialists train before the fused model (which starts from them or falls back on them)."""
+        return self.specialist_branches or self.single_sensor == "specialist"
 
     @property
     def run_dir(self):
@@ -121,7 +132,7 @@ class ExperimentConfig(Config):
 
 def build_experiment(system="avtnet", variant=None, preset=None, data=None, features=None, model=None,
                      train=None, runtime=None, specialists=False, run_name=None, output_dir="runs",
-                     saved_models_dir="saved_models", specialist_branches=False):
+                     saved_models_dir="saved_models", specialist_branches=False, single_sensor="fused"):
     """An ExperimentConfig from a system's preset and variant plus changes per section (dicts of fields).
 
     The model config follows from the variant and the data's shapes; `data`,
@@ -144,8 +155,8 @@ def build_experiment(system="avtnet", variant=None, preset=None, data=None, feat
         run_name = "{}-{}-{}-{}-seed{}".format(variant, preset_name, "".join(m[0] for m in data_config.modalities),
                                                data_config.protocol, train_config.seed)
     return ExperimentConfig(system, variant, preset_name, data_config, model_config, train_config,
-                            RuntimeConfig(**(runtime or {})), specialists, specialist_branches, run_name, output_dir,
-                            saved_models_dir)
+                            RuntimeConfig(**(runtime or {})), specialists, specialist_branches, single_sensor, run_name,
+                            output_dir, saved_models_dir)
 
 
 def specialist_config(config, modality):
@@ -154,19 +165,31 @@ def specialist_config(config, modality):
     shapes = config.data.features.shapes((modality,))
     model = config.model.replace(modalities=(modality,), **SYSTEMS[config.system].input_fields(shapes))
     return config.replace(data=config.data.replace(modalities=(modality,)), model=model, specialists=False,
-                          specialist_branches=False, run_name=f"{config.run_name}-specialist-{modality}")
+                          specialist_branches=False, single_sensor="fused",
+                          run_name=f"{config.run_name}-specialist-{modality}")
 
 
-def run_specialists(config, data, results, fresh, verbose):
+def run_specialists(config, data, results, fresh, verbose, fused_alone=None):
     """Runs (or resumes) the specialist of each of the run's modalities; returns `specialist_comparison` of
-    `results` (the fused run's) against them."""
+    `results` (the fused run's) against them; fused_alone: the fused model's own `per_condition_accuracy` when
+    the run's model falls back on the specialists (None otherwise)."""
     specialist_conditions = {}
     for modality in data.modalities:
         logger.info("training the %s specialist", modality)
         specialist_conditions[modality] = run_experiment(specialist_config(config, modality), fresh,
                                                          verbose)["conditions"]
     return specialist_comparison(results["conditions"], results["reference"], specialist_conditions,
-                                 data.modalities)
+                                 data.modalities, fused_alone)
+
+
+def load_classifier(run_dir, runtime):
+    """The trained classifier a finished run left in its folder (`CLASSIFIER_FILE`)."""
+    path = os.path.join(run_dir, CLASSIFIER_FILE)
+    if not os.path.exists(path):
+        raise RunMismatch(f"{run_dir}: no {CLASSIFIER_FILE} (a run of an earlier release); pass --fresh to train it "
+                          "again")
+    with runtime.strategy.scope():
+        return keras.models.load_model(path)
 
 
 def open_run_dir(config, data_sha256, fresh=False, chief=True):
@@ -241,16 +264,21 @@ def run_experiment(config, fresh=False, verbose=2):
     if config.specialist_branches and variant.recipe not in STARTS_FROM_SPECIALISTS:
         raise ValueError(f"specialist_branches: {config.system} ({variant.recipe}) cannot start from specialists; "
                          f"recipes that can: {', '.join(STARTS_FROM_SPECIALISTS)}")
-    if config.specialist_branches and len(data.modalities) > 1:
+    if config.specialists_first and len(data.modalities) > 1:
         specialist_runs = {}
         for modality in data.modalities:
-            logger.info("training the %s specialist first (its layers start the fused model)", modality)
+            logger.info("training the %s specialist first", modality)
             specialist = specialist_config(config, modality)
             run_experiment(specialist, fresh, verbose)
             specialist_runs[modality] = specialist.run_dir
         keras.utils.set_random_seed(config.train.seed)  # the fused run as seeded, however its specialists ran
-    classifier = RECIPES[variant.recipe](
-        RecipeContext(system, variant, config.model, config.train, data, runtime, runner, specialist_runs))
+    classifier = RECIPES[variant.recipe](RecipeContext(
+        system, variant, config.model, config.train, data, runtime, runner,
+        specialist_runs if config.specialist_branches else None))
+    fused = classifier
+    if config.single_sensor == "specialist" and specialist_runs:
+        classifier = SpecialistFallback.around(fused, {modality: load_classifier(folder, runtime)
+                                                       for modality, folder in specialist_runs.items()})
     trained = round(time.time() - trained, 1)
     if not runtime.worker.is_chief:  # the chief evaluates and writes; the other workers train its specialists with it
         for modality in data.modalities if config.trains_specialists and len(data.modalities) > 1 else ():
@@ -270,7 +298,11 @@ def run_experiment(config, fresh=False, verbose=2):
                               classifier.serving_spec())
     appendix = []
     if config.trains_specialists and len(data.modalities) > 1:
-        results["specialists"] = run_specialists(config, data, results, fresh, verbose)
+        fused_alone = None
+        if fused is not classifier:
+            fused_alone = per_condition_accuracy(*predict_batches(fused, data.batches("test", config.train.batch_size)),
+                                                 data.modalities)
+        results["specialists"] = run_specialists(config, data, results, fresh, verbose, fused_alone)
         appendix.append(specialist_markdown(results["specialists"]))
     if config.data.missing_rates:
         results["rate_sweep"] = rate_sweep(classifier, data, config.data.missing_rates, config.train.batch_size)

@@ -54,3 +54,18 @@ def test_markdown_gives_percentages_and_the_gap():
                      "25.00", f"{100 * (fused_truth['thermal'] - truth['thermal']):.2f}", "25 / 30"]
     audio = next(line for line in text.splitlines() if line.startswith("| only_audio"))
     assert [cell.strip() for cell in audio.strip("|").split("|")][3] == ""  # no reference: an empty cell
+
+
+def test_with_a_fallback_the_fused_model_alone_stands_beside_the_served_one():
+    fused, specialists, truth, fused_truth = fused_and_specialists(seed=2)
+    alone, _, _, alone_truth = fused_and_specialists(seed=3)
+    comparison = specialist_comparison(fused, {}, specialists, MODALITIES, fused_alone=alone)
+    assert comparison["only_audio"]["fused_alone"] == pytest.approx(alone_truth["audio"])
+    assert specialist_comparison(fused, {}, specialists, MODALITIES)["only_audio"]["fused_alone"] is None
+    lines = specialist_markdown(comparison).splitlines()
+    header = next(line for line in lines if line.startswith("| condition"))
+    header = [cell.strip() for cell in header.strip("|").split("|")]
+    assert header[1:4] == ["served, specialist fallback (%)", "specialist (%)", "fused model alone (%)"]
+    assert "served - specialist" in header
+    thermal = next(line for line in lines if line.startswith("| only_thermal"))
+    assert [cell.strip() for cell in thermal.strip("|").split("|")][3] == f"{100 * alone_truth['thermal']:.2f}"

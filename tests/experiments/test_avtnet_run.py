@@ -102,7 +102,8 @@ def test_help_explains_every_flag(capsys):
     text = capsys.readouterr().out
     for flag in ("--data", "--modalities", "--gpus", "--precision", "--epochs-embed", "--epochs-recognizer",
                  "--batch-size", "--image-size", "--n-mels", "--audio-seconds", "--pooling", "--protocol",
-                 "--seed", "--output-dir", "--config", "--bn-neck", "--no-bn-neck", "--verbose", "dense-triplet"):
+                 "--seed", "--output-dir", "--config", "--bn-neck", "--no-bn-neck", "--verbose", "dense-triplet",
+                 "--single-sensor"):
         assert flag in text
 
 
@@ -131,10 +132,13 @@ def test_report_puts_the_reference_beside_each_single_sensor_condition(finished_
     assert results["validation_samples"] > 0
 
 
-def test_specialists_start_the_fused_model_train_on_the_same_split_and_are_reported_beside_it(tmp_path):
-    """--specialist-branches: the specialists train first, the fused model keeps each sensor's layers as its
-    specialist left them (copied, frozen), and the report puts them beside it."""
+def test_specialists_start_the_fused_model_answer_a_lone_sensor_and_are_reported_beside_it(tmp_path):
+    """--specialist-branches --single-sensor specialist: the specialists train first, the fused model keeps each
+    sensor's layers as its specialist left them (copied, frozen), a sample with one sensor left gets its
+    specialist's answer (in the evaluation and the SavedModel), and the report puts the specialists and the fused
+    model's own answer beside it."""
     flags = TINY_FLAGS + ["--modalities", "audio,thermal", "--protocol", "strict", "--specialist-branches",
+                          "--single-sensor", "specialist",
                           "--epochs-embed", "1", "--epochs-recognizer", "1", "--cache-dir", str(tmp_path / "cache"),
                           "--output-dir", str(tmp_path / "runs"), "--saved-models-dir", str(tmp_path / "saved"),
                           "--run-name", "fused"]
@@ -146,13 +150,25 @@ def test_specialists_start_the_fused_model_train_on_the_same_split_and_are_repor
         alone = json.loads((tmp_path / "runs" / f"fused-specialist-{modality}" / "results.json").read_text())
         assert alone["modalities"] == [modality] and set(alone["conditions"]) == {"complete", "average"}
         assert entry["specialist"] == alone["conditions"]["complete"]["accuracy"]
-        assert entry["fused"] == results["conditions"][name]["accuracy"]
+        assert entry["fused"] == results["conditions"][name]["accuracy"] == entry["specialist"]
+        assert 0 < entry["fused_alone"] * entry["fused_count"] == round(entry["fused_alone"] * entry["fused_count"])
         assert entry["reference"] == results["reference"][name]["accuracy"]
         # Strict protocol: the specialist is tested on the very recordings of the fused single-sensor condition.
         assert entry["specialist_count"] == entry["fused_count"] == results["conditions"][name]["count"]
         assert (tmp_path / "saved" / f"fused-specialist-{modality}" / "saved_model.pb").exists()
     report = (tmp_path / "runs" / "fused" / "results.md").read_text()
     assert "## Single-sensor specialists" in report and "| only_thermal |" in report
+    assert "served, specialist fallback (%)" in report and "fused model alone (%)" in report
+    serve = load_serving(tmp_path / "saved" / "fused")
+    thermal_alone = load_serving(tmp_path / "saved" / "fused-specialist-thermal")
+    _, specs = serve.structured_input_signature
+    rng = np.random.default_rng(0)
+    inputs = {name: tf.constant(rng.random([2] + spec.shape[1:].as_list(), dtype=np.float32))
+              for name, spec in specs.items() if name != "present"}
+    served = serve(**inputs, present=tf.constant([[0.0, 1.0], [1.0, 1.0]]))["probabilities"].numpy()
+    alone = thermal_alone(thermal=inputs["thermal"], present=tf.ones((2, 1)))["probabilities"].numpy()
+    np.testing.assert_allclose(served[0], alone[0], rtol=1e-4, atol=1e-6)
+    assert np.abs(served[1] - alone[1]).max() > 1e-4  # both sensors: the fused model answers
     fused = keras.models.load_model(str(tmp_path / "runs" / "fused" / "embeddings.keras"))
     for modality in ("audio", "thermal"):
         specialist = keras.models.load_model(str(tmp_path / "runs" / f"fused-specialist-{modality}" /

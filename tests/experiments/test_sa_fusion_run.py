@@ -98,6 +98,26 @@ def test_noise_setting_serves_noise_for_the_missing_modality(tiny_ravdess, cache
     assert np.abs(only_audio.numpy() - zeros).max() > 1e-4  # the missing video became noise, not zeros
 
 
+def test_a_lone_sensor_is_answered_by_its_specialist(tiny_ravdess, cache_dir, tmp_path):
+    """--single-sensor specialist on a system trained end to end: with two sensors, each view with one missing is a
+    lone sensor, scored and served by that sensor's SA-fusion specialist; the fused model's own score is kept."""
+    sa_fusion.main(run_flags(tiny_ravdess, tmp_path, "av", cache_dir) + [
+        "--single-sensor", "specialist", "--epochs-embed", "1"])
+    results = json.loads((tmp_path / "runs" / "av" / "results.json").read_text())
+    assert set(results["specialists"]) == {"only_audio", "only_visible"}
+    for name, entry in results["specialists"].items():
+        assert entry["fused"] == results["conditions"][name]["accuracy"] == entry["specialist"]
+        assert entry["fused_alone"] is not None and entry["fused_count"] == entry["specialist_count"] == 8
+    data = prepare(ExperimentConfig.from_dict(json.loads((tmp_path / "runs" / "av" / "config.json").read_text())).data)
+    inputs, _ = next(iter(data.batches("test", 24)))
+    served = load_serving(tmp_path / "saved" / "av")(**{k: inputs[k] for k in ("audio", "visible", "present")})
+    audio_alone = inputs["present"].numpy().tolist().index([1.0, 0.0])
+    specialist = load_serving(tmp_path / "saved" / "av-specialist-audio")(
+        audio=inputs["audio"][audio_alone:audio_alone + 1], present=np.ones((1, 1), np.float32))
+    np.testing.assert_allclose(served["probabilities"].numpy()[audio_alone], specialist["probabilities"].numpy()[0],
+                               atol=1e-5)
+
+
 def test_three_sensors_and_the_audio_only_folder(tiny_ravdess, cache_dir, tmp_path, caplog):
     sa_fusion.main(run_flags(tiny_ravdess, tmp_path, "avt", cache_dir) + [
         "--modalities", "audio,visible,thermal", "--thermal-palette", "inferno", "--epochs-embed", "1"])

@@ -81,3 +81,14 @@ def test_specialists_are_part_of_the_identity():
     assert build_experiment("avtnet", specialists=True).identity() != build_experiment("avtnet").identity()
     with pytest.raises(ValueError, match="specialists"):
         build_experiment("avtnet", specialists="yes")
+
+
+def test_a_specialist_fallback_trains_the_specialists_first_and_they_answer_for_themselves():
+    config = build_experiment("avtnet", single_sensor="specialist", run_name="fused")
+    assert config.specialists_first and config.trains_specialists
+    assert config.identity() != build_experiment("avtnet", run_name="fused").identity()
+    assert specialist_config(config, "audio").single_sensor == "fused"
+    plain = build_experiment("avtnet", specialists=True)
+    assert plain.trains_specialists and not plain.specialists_first
+    with pytest.raises(ValueError, match="single_sensor"):
+        build_experiment("avtnet", single_sensor="best")
