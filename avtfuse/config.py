@@ -1,18 +1,85 @@
-"""The small base of every config dataclass: to_dict, from_dict, replace, and checks that name the field.
+"""The small base of every config dataclass: to_dict, from_dict, replace, checks that name the field, and each
+field's command-line flag (`setting`).
 
-A config is a `@dataclasses.dataclass` subclass of `Config`; its
-`__post_init__` validates with the `check_*` methods, whose errors read
-"<Class>.<field>: expected ..., got ...". Fields holding another Config
-(with a `default_factory`) nest: `to_dict` writes them as dicts and
-`from_dict` reads them back.
+A config is a frozen dataclass subclass of `Config` (`@dataclasses.dataclass(frozen=True)`): its fields are set
+once, when it is made; its `__post_init__` validates and normalises them with the `check_*` methods (errors read
+"<Class>.<field>: expected ..., got ...") and `_set`; a changed config is a new one (`replace`). Fields holding
+another Config (with a `default_factory`) nest: `to_dict` writes them as dicts and `from_dict` reads them back.
+
+A field declared with `setting(default, help, ...)` is a setting users change from the command line: its flag's
+name, type, default, choices and help come from the field (experiments.arguments generates the flags), so that a
+new switch is its field and its use:
+
+    epochs_embed: int = setting(50, "epochs of the first (or only) phase", preset=True)
 """
 
 import dataclasses
 import numbers
+from collections.abc import Callable
+
+SETTING = "avtfuse.setting"
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """How a config field appears on the command line (the metadata `setting` puts on the field).
+
+    help: what the setting does (the flag's help; the default is appended). flag: the option string; None:
+    --<field-name>, or --no-<field-name> for a switch that is on by default (giving it turns the switch off).
+    False: no flag (the field is documented, an entry point offers it its own way). choices: the allowed values.
+    type: the argparse type of the flag's text (None: the field's type: int, float or str; a switch takes no
+    value). parse: a conversion of the flag's value made when the config is built (its ValueError names the flag).
+    metavar: the value's name in --help. preset: the flag's default is None: left unset, the value of the preset and
+    the variant stands (the help names the field's default); a text instead of True says where that value comes
+    from. group: the --help group (None: the section's).
+    recipes: offered only by systems trained with one of these recipes (avtfuse.training.recipes). dest: the
+    attribute and key the value travels under (default: the field's name; a different unit, such as seconds for
+    samples, is converted where the config is built). shortcuts: {option: (value, help)}, flags that set one value.
+    """
+
+    help: str
+    flag: str | bool | None = None
+    choices: tuple | None = None
+    type: Callable | None = None
+    parse: Callable | None = None
+    metavar: str | None = None
+    preset: bool | str = False
+    group: str | None = None
+    recipes: tuple = ()
+    dest: str | None = None
+    shortcuts: dict = dataclasses.field(default_factory=dict)
+
+
+def setting(default=dataclasses.MISSING, help="", *, default_factory=dataclasses.MISSING, **flag):
+    """A dataclass field with its command-line flag (`Setting`'s keywords: flag, choices, type, parse, metavar,
+    preset, group, recipes, dest, shortcuts)."""
+    if not help:
+        raise ValueError("setting: every setting needs its help text")
+    if "choices" in flag and flag["choices"] is not None:
+        flag["choices"] = tuple(flag["choices"])
+    return dataclasses.field(default=default, default_factory=default_factory,
+                             metadata={SETTING: Setting(help=help, **flag)})
+
+
+def settings(config_class):
+    """[(dataclasses.Field, Setting)] of a config class's fields declared with `setting`, in field order."""
+    return [(field, field.metadata[SETTING]) for field in dataclasses.fields(config_class) if SETTING in field.metadata]
+
+
+def setting_of(config_class, name):
+    """The Setting of a config class's field `name` (a KeyError when it has none)."""
+    return config_class.__dataclass_fields__[name].metadata[SETTING]
+
+
+def field_default(field):
+    """A field's default value (made by its default_factory when it has one)."""
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
 
 
 class Config:
-    """Mixin for config dataclasses (see the module docstring)."""
+    """Mixin for frozen config dataclasses (see the module docstring)."""
 
     def to_dict(self):
         """The fields as a JSON-ready dict: nested configs as dicts, tuples as lists."""
@@ -50,6 +117,10 @@ class Config:
             raise ValueError(f"{type(self).__name__}: unknown fields {unknown}")
         return dataclasses.replace(self, **changes)
 
+    def _set(self, name, value):
+        """Stores a normalised field value while the config is made (its `__post_init__`); a config is frozen."""
+        object.__setattr__(self, name, value)
+
     def _fail(self, name, expected):
         raise ValueError(f"{type(self).__name__}.{name}: expected {expected}, got {getattr(self, name)!r}")
 
@@ -59,7 +130,7 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
                 self._fail(name, f"an integer >= {minimum}")
-            setattr(self, name, int(value))
+            self._set(name, int(value))
 
     def check_positive(self, *names):
         """Each named field is a number > 0 (stored as float)."""
@@ -67,7 +138,7 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
                 self._fail(name, "a number > 0")
-            setattr(self, name, float(value))
+            self._set(name, float(value))
 
     def check_rate(self, *names, upper_inclusive=False):
         """Each named field is a number in [0, 1) (or [0, 1]), stored as float."""
@@ -77,7 +148,7 @@ class Config:
             ok = ok and (value <= 1.0 if upper_inclusive else value < 1.0)
             if not ok:
                 self._fail(name, "a rate in [0, 1]" if upper_inclusive else "a rate in [0, 1)")
-            setattr(self, name, float(value))
+            self._set(name, float(value))
 
     def check_bool(self, *names):
         """Each named field is True or False."""
@@ -98,7 +169,7 @@ class Config:
         if isinstance(value, str) or not hasattr(value, "__len__") or len(value) != 2 or not all(
                 isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in value):
             self._fail(name, "two integers >= 1")
-        setattr(self, name, tuple(int(v) for v in value))
+        self._set(name, tuple(int(v) for v in value))
 
 
 def _plain(value):

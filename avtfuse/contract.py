@@ -35,6 +35,13 @@ ABLATIONS = ("paper", "subsets", "complete")
 # specialist (the same system trained on it alone).
 SINGLE_SENSOR_ANSWERS = ("fused", "specialist")
 
+# What a missing modality holds where the pipeline (or a served model) fills it: zeros (the contract) or N(0, 1)
+# noise (SA-fusion's noise setting).
+MISSING_FILLS = ("zeros", "noise")
+
+# Random modality dropout of a training sample: zeros (hard), alpha scaling (soft) or N(0, 1) noise.
+DROPOUT_MODES = ("hard", "soft", "noise")
+
 COMPLETE = "complete"
 AVERAGE = "average"
 

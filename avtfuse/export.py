@@ -1,15 +1,17 @@
 """SavedModel export of any system's `ContractClassifier`, with the serving spec the model declares."""
 
+import json
 import pathlib
 
 import keras
 import tensorflow as tf
 
 from avtfuse.contract import LABELS_FILE, load_class_names, save_class_names
-from avtfuse.files import atomic_folder
+from avtfuse.files import atomic_folder, atomic_text
 from avtfuse.models.base import ContractClassifier
 
 SIGNATURE_NAME = "serving_default"
+RUN_FILE = "run.json"  # beside an exported model: the run it came from
 
 
 def serving_input_signature(classifier):
@@ -18,12 +20,14 @@ def serving_input_signature(classifier):
             for name, (shape, dtype) in classifier.serving_spec().items()}
 
 
-def export_saved_model(classifier, path, class_names=None):
+def export_saved_model(classifier, path, class_names=None, run=None):
     """Writes one SavedModel that runs the classifier end to end; returns the path as pathlib.Path.
 
     classifier: a built `ContractClassifier` (any system). path: the SavedModel
     folder (created or overwritten). class_names: optional P person ids,
     written beside the model as labels.json (`avtfuse.contract.save_class_names`).
+    run: optional JSON-ready dict naming the run the model came from (its
+    folder, split and identity), written beside the model as run.json.
 
     The "serving_default" signature takes, by name, the inputs of the
     classifier's serving spec: for AVTNet one float32 tensor per modality of
@@ -50,6 +54,8 @@ def export_saved_model(classifier, path, class_names=None):
     atomic_folder(path, lambda temporary: archive.write_out(temporary, verbose=False))
     if class_names is not None:
         save_class_names(class_names, path / LABELS_FILE)
+    if run is not None:
+        atomic_text(path / RUN_FILE, json.dumps(run, indent=2) + "\n")
     return path
 
 

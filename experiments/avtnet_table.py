@@ -27,7 +27,7 @@ from experiments import avtnet, runner
 TABLE_PROTOCOLS = ("paper", "strict")
 # avtnet flags this command sets for every run itself.
 RESERVED_FLAGS = ("--variant", "--modalities", "--protocol", "--ablation", "--seed", "--run-name", "--output-dir",
-                  "--saved-models-dir", "--fresh")
+                  "--saved-models-dir", "--fresh", "--plan", "--redo")
 
 
 def parse_args(argv=None):
@@ -48,7 +48,7 @@ def parse_args(argv=None):
     parser.add_argument("--output-dir", default=os.path.join("runs", "avtnet_table"),
                         help="where the tables, plot, JSON, runs/ and saved_models/ go (default runs/avtnet_table)")
     args, passthrough = runner.table_args(parser, argv, RESERVED_FLAGS,
-                                             "--variants, --seeds, --protocols, --ablations, --bimodal and --output-dir")
+                                          "--variants, --seeds, --protocols, --ablations, --bimodal and --output-dir")
     return args, avtnet.parse_args(passthrough)
 
 

@@ -8,123 +8,28 @@ log-mel against librosa on the same clips.
 
 import argparse
 import json
-import os
-import tempfile
-import time
 
-import librosa
-import numpy as np
-import soundfile
-import tensorflow as tf
-
-from pipelines import audio, cache, manifest
-from pipelines.dataset import DataConfig, prepare
 from pipelines.features import FeatureConfig
-from pipelines.recording import Recording
-
-WAV_RATE, WAV_SECONDS = 48000, 3.7
-
-
-def write_wavs(folder, count, people=8):
-    """`count` 16-bit 48 kHz WAVs of 3.7 s (silence, a voiced tone with noise, silence) and their manifest."""
-    rng = np.random.default_rng(0)
-    time_axis = np.arange(int(WAV_RATE * WAV_SECONDS)) / WAV_RATE
-    recordings = []
-    for index in range(count):
-        person = index % people
-        voice = np.sin(2 * np.pi * (110 + 20 * person) * time_axis) * ((time_axis > 0.8) & (time_axis < 2.6))
-        signal = (0.3 * voice + 0.003 * rng.standard_normal(len(time_axis))).astype(np.float32)
-        path = os.path.join(folder, f"{index:04d}.wav")
-        soundfile.write(path, signal, WAV_RATE, subtype="PCM_16")
-        recordings.append(Recording(recording=str(index), person=str(person), audio=path))
-    return manifest.write_manifest(recordings, os.path.join(folder, "manifest.csv"))
-
-
-def cold_rate(config):
-    """Recordings per second of a first prepare() (nothing cached): decoding, features and writing the cache."""
-    start = time.perf_counter()
-    data = prepare(config)
-    return len(data.recordings) / (time.perf_counter() - start)
-
-
-def samples_per_second(data, batch_size, sampler):
-    """Training samples per second of one epoch of `data.training_batches` with `sampler` ("random", or "pk"
-    with 8 people per batch, or every person of a smaller set)."""
-    start, count = time.perf_counter(), 0
-    people = min(8, data.num_people)
-    for _, labels in data.training_batches(0, batch_size, seed=0, sampler=sampler, people_per_batch=people)[0]:
-        count += int(labels.shape[0])
-    return count / (time.perf_counter() - start)
-
-
-def cache_bytes_per_recording(data):
-    """Bytes of a cache's shards per recording."""
-    shards = [entry.path for entry in os.scandir(data.cache_path) if entry.name.endswith(".tfrecord")]
-    return sum(os.path.getsize(path) for path in shards) / len(data.recordings)
-
-
-def log_mel_speed(clips, config):
-    """Clips per second of tf.signal (one batched graph call) and of librosa (a loop)."""
-    waveforms = tf.constant(clips)
-    compute = tf.function(lambda w: audio.log_mel_spectrogram(
-        w, config.sample_rate, config.n_mels, config.n_fft, config.hop_length))
-    compute(waveforms)  # trace once
-    start = time.perf_counter()
-    compute(waveforms).numpy()
-    tf_rate = len(clips) / (time.perf_counter() - start)
-    start = time.perf_counter()
-    for clip in clips:
-        librosa.power_to_db(librosa.feature.melspectrogram(
-            y=clip, sr=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
-            n_mels=config.n_mels), top_db=80.0)
-    librosa_rate = len(clips) / (time.perf_counter() - start)
-    return tf_rate, librosa_rate
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recordings", type=int, default=400, help="48 kHz 3.7 s WAVs to cache (default 400)")
     parser.add_argument("--subjects", type=int, default=6, help="people in the synthetic set (default 6)")
-    parser.add_argument("--image-size", type=int, default=48, help="frame size in pixels (default 48)")
-    parser.add_argument("--n-mels", type=int, default=64, help="mel bands (default 64)")
-    parser.add_argument("--audio-samples", type=int, default=66150, help="samples per clip (default 66150)")
+    defaults = FeatureConfig()
+    parser.add_argument("--image-size", type=int, default=defaults.image_size[0],
+                        help=f"frame size in pixels (default {defaults.image_size[0]})")
+    parser.add_argument("--n-mels", type=int, default=defaults.n_mels, help=f"mel bands (default {defaults.n_mels})")
+    parser.add_argument("--audio-samples", type=int, default=defaults.audio_samples,
+                        help=f"samples per clip (default {defaults.audio_samples})")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--clips", type=int, default=32, help="clips for the log-mel comparison (default 32)")
     args = parser.parse_args(argv)
+    from pipelines.speed import pipeline_speed
+
     features = FeatureConfig(audio_samples=args.audio_samples, n_mels=args.n_mels,
                              image_size=(args.image_size, args.image_size))
-    librosa.effects.trim(np.zeros(4096, np.float32))  # librosa loads its submodules on first use: not decoding
-    with tempfile.TemporaryDirectory() as folder:
-        csv = write_wavs(folder, args.recordings)
-        wav_rate = cold_rate(DataConfig(source=csv, modalities=("audio",), features=features,
-                                        cache_dir=os.path.join(folder, "cache")))
-    with tempfile.TemporaryDirectory() as cache_dir:
-        config = DataConfig(features=features, synthetic_subjects=args.subjects, cache_dir=cache_dir)
-        prepare(config)  # writes the synthetic set, so that the second prepare times decoding alone
-        for entry in os.listdir(cache_dir):
-            if entry.startswith("features-"):
-                tf.io.gfile.rmtree(os.path.join(cache_dir, entry))
-        synthetic_rate = cold_rate(config)
-        data = prepare(config)
-        cached = {sampler: samples_per_second(data, args.batch_size, sampler) for sampler in ("random", "pk")}
-        cache_size = cache_bytes_per_recording(data)
-        stored = cache.read_meta(data.cache_path)["dtypes"]
-    rng = np.random.default_rng(0)
-    clips = (0.1 * rng.standard_normal((args.clips, args.audio_samples))).astype(np.float32)
-    tf_rate, librosa_rate = log_mel_speed(clips, features)
-    print(json.dumps({
-        "cold_wav_recordings_per_second": round(wav_rate, 1),
-        "wav_recordings": args.recordings,
-        "wav_format": f"{WAV_RATE} Hz, {WAV_SECONDS} s, 16-bit mono, resampled to {features.sample_rate} Hz",
-        "cold_synthetic_recordings_per_second": round(synthetic_rate, 1),
-        "cached_samples_per_second": round(cached["random"], 1),
-        "cached_pk_samples_per_second": round(cached["pk"], 1),
-        "cache_bytes_per_recording": round(cache_size),
-        "cache_dtypes": stored,
-        "log_mel_clips_per_second": {"tf_signal": round(tf_rate, 1), "librosa": round(librosa_rate, 1)},
-        "threads": os.cpu_count(),
-        "settings": features.to_dict(),
-    }, indent=2))
+    print(json.dumps(pipeline_speed(features, args.recordings, args.subjects, args.batch_size, args.clips), indent=2))
 
 
 if __name__ == "__main__":

@@ -12,113 +12,13 @@ the same command again resumes the run from the chief's last whole epoch.
 
 import argparse
 import importlib
-import json
-import os
 import signal
-import socket
-import subprocess
 import sys
-import threading
-import time
 
-EXPERIMENTS = ("avtnet", "sa_fusion", "mct_hfr", "cfn_sr")
-HOST = "127.0.0.1"
-STOP_GRACE_SECONDS = 2  # a worker waiting in a collective may not end on SIGTERM
-TIMED_OUT = 124
+from avtfuse.models import SYSTEMS
+from avtfuse.training.local_workers import TIMED_OUT, LocalWorkers, free_ports, tf_config
 
-
-def free_ports(count):
-    """`count` distinct TCP ports free on 127.0.0.1 (held together while chosen, so they differ)."""
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for held in sockets:
-            held.bind((HOST, 0))
-        return [held.getsockname()[1] for held in sockets]
-    finally:
-        for held in sockets:
-            held.close()
-
-
-def tf_config(addresses, index):
-    """The TF_CONFIG (JSON text) of worker `index` of a cluster of workers at `addresses` ("host:port")."""
-    return json.dumps({"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}})
-
-
-class LocalWorkers:
-    """`count` processes of `command`, each with the TF_CONFIG of its place in one cluster on 127.0.0.1.
-
-    Their stdout and stderr lines are written to `output` (default sys.stdout) as "worker <i>: <line>".
-    `pids` lists their process ids, worker 0 (the chief) first.
-    """
-
-    def __init__(self, command, count, output=None, env=None):
-        if count < 1:
-            raise ValueError(f"--workers: expected 1 or more, got {count}")
-        self.output = output or sys.stdout
-        self.lock = threading.Lock()
-        addresses = [f"{HOST}:{port}" for port in free_ports(count)]
-        base = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
-        self.processes = [subprocess.Popen(command, env=dict(base, TF_CONFIG=tf_config(addresses, index)),
-                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                          for index in range(count)]
-        self.pumps = [threading.Thread(target=self._pump, args=(index, process.stdout), daemon=True)
-                      for index, process in enumerate(self.processes)]
-        for pump in self.pumps:
-            pump.start()
-
-    @property
-    def pids(self):
-        return [process.pid for process in self.processes]
-
-    def _pump(self, index, stream):
-        for line in stream:
-            with self.lock:
-                self.output.write(f"worker {index}: {line}")
-                self.output.flush()
-
-    def wait(self, timeout=None):
-        """Waits for every worker; returns 0 when all succeeded. When one fails, the others are stopped and its
-        exit status is returned (negative: killed by that signal); past `timeout` seconds all are stopped and
-        124 is returned."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        status = 0
-        try:
-            while None in [process.poll() for process in self.processes]:  # every process polled
-                failed = [(index, process.returncode) for index, process in enumerate(self.processes)
-                          if process.returncode not in (None, 0)]
-                if failed:
-                    index, status = failed[0]
-                    self._note(f"worker {index} exited with status {status}: stopping the other workers")
-                    break
-                if deadline is not None and time.monotonic() > deadline:
-                    self._note(f"the workers ran past {timeout:g} s: stopping them")
-                    status = TIMED_OUT
-                    break
-                time.sleep(0.2)
-            else:
-                status = next((process.returncode for process in self.processes if process.returncode), 0)
-        finally:
-            self.stop()
-        return status
-
-    def stop(self):
-        """Ends every worker still running (SIGTERM, then SIGKILL after a grace period) and its output."""
-        running = [process for process in self.processes if process.poll() is None]
-        for process in running:
-            process.send_signal(signal.SIGTERM)
-        for process in running:
-            try:
-                process.wait(STOP_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for pump in self.pumps:
-            pump.join()
-
-    def _note(self, message):
-        with self.lock:
-            self.output.write(f"launch_local: {message}\n")
-            self.output.flush()
+__all__ = ["LocalWorkers", "TIMED_OUT", "free_ports", "main", "parse_args", "tf_config"]
 
 
 def parse_args(argv=None):
@@ -128,7 +28,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m experiments.launch_local", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     parser.add_argument("--workers", type=int, required=True, help="worker processes to start (1 or more)")
-    parser.add_argument("--experiment", choices=EXPERIMENTS, default="avtnet",
+    parser.add_argument("--experiment", choices=tuple(SYSTEMS), default="avtnet",
                         help="the entry point python -m experiments.<experiment> each worker runs (default avtnet)")
     parser.add_argument("--timeout", type=float, help="stop every worker after this many seconds (exit status 124)")
     args = parser.parse_args(own)

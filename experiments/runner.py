@@ -1,6 +1,5 @@
-"""What every entry point does after parsing: run (or resume) an experiment and print its report; flag types
-(value lists, missing rates), --subjects and the table runners' pass-through flags. No TensorFlow is imported
-until an experiment runs."""
+"""What every entry point does after parsing: run (or resume) an experiment and print its report (or its plan);
+flag types (value lists, missing rates) and the table runners' pass-through flags."""
 
 import argparse
 import os
@@ -21,31 +20,14 @@ def chosen_from(flag, allowed, convert=str):
     return parse
 
 
-def subject_numbers(text):
-    """--subjects: '1-75' or '1,2,5' -> a tuple of ints; None (or empty) stays None. A ValueError names the flag."""
-    if not text:
-        return None
-    subjects = []
-    for part in text.split(","):
-        first, _, last = part.partition("-")
-        try:
-            subjects.extend(range(int(first), int(last or first) + 1))
-        except ValueError:
-            raise ValueError(f"--subjects: cannot read {part!r}; use e.g. 1-75 or 1,2,5") from None
-    return tuple(subjects)
-
-
 def missing_rates(text):
     """An argparse type: '0,0.1,...' or 'none' -> a tuple of rates in [0, 1) (empty for 'none')."""
-    if text.strip().lower() == "none":
-        return ()
+    from pipelines.dataset import parse_rates
+
     try:
-        rates = tuple(float(item) for item in text.split(",") if item.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"cannot read {text!r}; use e.g. 0,0.1,0.2 or none") from None
-    if len(rates) < 2 or any(not 0.0 <= rate < 1.0 for rate in rates):
-        raise argparse.ArgumentTypeError(f"need two or more rates in [0, 1), got {text!r}")
-    return rates
+        return parse_rates(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def table_args(parser, argv, reserved_flags, own_flags):
@@ -61,16 +43,23 @@ def table_args(parser, argv, reserved_flags, own_flags):
 
 def run_and_report(args, experiment_config):
     """Runs (or resumes) the experiment of parsed arguments, prints its results.md and where its outputs are;
-    returns (ExperimentConfig, results). experiment_config(args) -> its ExperimentConfig. A bad input exits with
-    its one-line message."""
+    returns (ExperimentConfig, results). experiment_config(args) -> its ExperimentConfig. With --plan it prints the
+    run's stages instead and returns (ExperimentConfig, None); --redo STAGE runs that stage and the later ones
+    again. A bad input exits with its one-line message."""
     from avtfuse.console import configure_output, errors_exit, keras_verbosity
 
     configure_output(args.verbose)
-    from avtfuse.training.experiment import run_experiment
+    from avtfuse.runs import run_experiment
 
     with errors_exit(args.debug):
         config = experiment_config(args)
-        results = run_experiment(config, fresh=args.fresh, verbose=keras_verbosity(args.verbose, sys.stdout.isatty()))
+        if args.plan:
+            from avtfuse.runs import plan_text
+
+            print(plan_text(config))
+            return config, None
+        results = run_experiment(config, fresh=args.fresh, verbose=keras_verbosity(args.verbose, sys.stdout.isatty()),
+                                 redo=args.redo)
     with open(os.path.join(config.run_dir, "results.md")) as handle:
         print(handle.read())
     print(f"outputs: {config.run_dir}  SavedModel: {results['saved_model']}")

@@ -13,51 +13,29 @@ read once: AV (complete), A (video missing: zeros, or N(0, 1) with --dropout noi
 Outputs as for python -m experiments.avtnet; running the same command again resumes.
 """
 
-from avtfuse.models.sa_fusion.config import FRAME_ENCODERS, FUSIONS, HEADS
+from avtfuse.models.sa_fusion.presets import DROPOUTS, SYSTEM
 from experiments import arguments, runner
-
-# --dropout: (TrainConfig.replication, DataConfig.missing_fill)
-DROPOUTS = {"none": ("none", "zeros"), "softhard": ("softhard", "zeros"), "noise": ("noise", "noise")}
-SAMPLE_RATE = 22050
 
 
 def parse_args(argv=None):
-    parser = arguments.parser("python -m experiments.sa_fusion", __doc__)
-    model = parser.add_argument_group("SA-fusion")
-    model.add_argument("--fusion", choices=FUSIONS, default="ia",
-                       help="lt: late transformer; it: intermediate transformer; ia: intermediate attention (default)")
-    model.add_argument("--heads", type=int, choices=HEADS, default=1, help="attention heads (default 1)")
-    model.add_argument("--dropout", choices=tuple(DROPOUTS), default="softhard",
-                       help="modality dropout: none; softhard (a batch of B becomes 4B: both, soft-weighted, audio "
-                       "zeroed, video zeroed; default); noise (3B, N(0, 1) in place of one modality, and N(0, 1) "
-                       "for the missing modality in evaluation)")
-    model.add_argument("--frame-encoder", choices=FRAME_ENCODERS,
-                       help="per-frame encoder: small (ImageBranch; small preset) or mobilenet (MobileNetV3Small "
-                       "from scratch; paper preset), stand-ins for the unavailable EfficientFace weights")
-    model.add_argument("--query-residual", action="store_true",
-                       help="a residual from the query around each cross-attention block (not in the code)")
-    parser.set_defaults(modalities="audio,visible", label=None, protocol=None, ablation=None, audio_crop=None,
-                        batch_size=None, learning_rate=None, synthetic_subjects=None, early_stopping=None)
+    parser = arguments.parser("python -m experiments.sa_fusion", __doc__, SYSTEM, variants=False)
+    parser.own.add_argument(
+        "--dropout", choices=tuple(DROPOUTS), default="softhard",
+        help="modality dropout: none; softhard (a batch of B becomes 4B: both, soft-weighted, audio zeroed, video "
+        "zeroed; default); noise (3B, N(0, 1) in place of one modality, and N(0, 1) for the missing modality in "
+        "evaluation)")
+    parser.set_defaults(modalities="audio,visible")
     return parser.parse_args(argv)
 
 
 def experiment_config(args):
-    """The ExperimentConfig of parsed arguments."""
-    from avtfuse.training.experiment import build_experiment
+    """The ExperimentConfig of parsed arguments: the variant is the fusion and its heads (ia1, ..., lt4)."""
+    from avtfuse.runs import build_experiment
 
-    kwargs = arguments.experiment_kwargs(args, sample_rate=SAMPLE_RATE)
-    replication, missing_fill = DROPOUTS[args.dropout]
-    kwargs["train"]["replication"] = replication
-    kwargs["data"]["missing_fill"] = missing_fill
-    model = {"query_residual": args.query_residual}
-    if args.frame_encoder:
-        model["frame_encoder"] = args.frame_encoder
-    variant = f"{args.fusion}{args.heads}"
-    if kwargs["run_name"] is None:
-        kwargs["run_name"] = "{}-{}-{}-{}-fold{}-seed{}".format(
-            variant, args.dropout, args.config, "".join(m[0] for m in args.modalities.split(",")), args.fold,
-            args.seed)
-    return build_experiment("sa_fusion", variant=variant, model=model, **kwargs)
+    kwargs = arguments.experiment_kwargs(args, SYSTEM)
+    for section, changes in DROPOUTS[args.dropout].items():
+        kwargs[section].update(changes)
+    return build_experiment(SYSTEM.name, variant=f"{args.fusion}{args.heads}", name_parts=(args.dropout,), **kwargs)
 
 
 def main(argv=None):

@@ -12,9 +12,8 @@ import itertools
 
 import tensorflow as tf
 
-from avtfuse.contract import ABLATIONS, MODALITIES, blank_missing, canonical_modalities
+from avtfuse.contract import ABLATIONS, DROPOUT_MODES, MODALITIES, blank_missing, canonical_modalities
 
-DROPOUT_MODES = ("hard", "soft", "noise")
 REPLICATION_MODES = ("softhard", "noise")
 
 

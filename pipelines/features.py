@@ -25,7 +25,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from avtfuse.config import Config
+from avtfuse.config import Config, setting
 from avtfuse.console import Progress
 from avtfuse.contract import canonical_modalities
 from pipelines import audio, image
@@ -38,7 +38,7 @@ CHUNK = 64  # recordings decoded between two audio feature calls
 AUDIO_FEATURES = ("log_mel", "mfcc")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class FeatureConfig(Config):
     """How raw files become model inputs.
 
@@ -63,15 +63,19 @@ class FeatureConfig(Config):
     """
 
     sample_rate: int = 44100
-    audio_samples: int = 66150
-    audio_crop: str = "trim"
+    audio_samples: int = setting(66150, "audio length in seconds after cutting/padding (AVTNet small 1.5, paper "
+                                 "6.83 = 301,056 samples at 44.1 kHz)", flag="--audio-seconds", type=float,
+                                 dest="audio_seconds", preset=True)
+    audio_crop: str = setting("trim", "audio window: centred on the speech after trimming silence (trim), centred on "
+                              "the file (center), or its start", choices=audio.AUDIO_CROPS)
     audio_offset: float = 0.0
-    trim_db: float = 20.0
-    n_mels: int = 64
+    trim_db: float = setting(20.0, "silence = frames this many dB below the loudest")
+    n_mels: int = setting(64, "mel bands of the log-mel spectrogram", preset=True)
     n_fft: int = 2048
     hop_length: int = 512
-    image_size: tuple = (48, 48)
-    thermal_palette: str = "auto"
+    image_size: tuple = setting((48, 48), "frame height and width in pixels", type=int, preset=True)
+    thermal_palette: str = setting("auto", "palette colour-mapped thermal frames were written with: iron, inferno, "
+                                   "jet, grey, ... (auto: the synthetic set's inferno, grey for --data)")
     audio_features: str = "log_mel"
     n_mfcc: int = 10
     frames: int = 0
@@ -88,7 +92,7 @@ class FeatureConfig(Config):
         if isinstance(self.audio_offset, bool) or not isinstance(self.audio_offset, (int, float)) or not (
                 0.0 <= self.audio_offset < math.inf):
             self._fail("audio_offset", "a number of seconds >= 0")
-        self.audio_offset = float(self.audio_offset)
+        self._set("audio_offset", float(self.audio_offset))
         if self.audio_offset and self.audio_crop != "start":
             self._fail("audio_offset", f"0 with audio_crop {self.audio_crop!r} (an offset applies to 'start' only)")
         if not math.isfinite(self.frame_seconds):
@@ -100,7 +104,7 @@ class FeatureConfig(Config):
             self._fail("image_size", "(H, W) with H, W >= 8")
         if self.thermal_palette != "auto":
             try:
-                self.thermal_palette = image.check_palette(self.thermal_palette)
+                self._set("thermal_palette", image.check_palette(self.thermal_palette))
             except ValueError as error:
                 self._fail("thermal_palette", str(error))
 

@@ -27,7 +27,7 @@ def pk_batches(dataset, labels, people_per_batch, samples_per_person, seed=0, sh
     what the first read saw); vary `seed` per epoch for new orders. Each person's
     stream filters the whole `dataset`, so pass a light one held in memory:
     SplitData passes sample ids and reads their features from the cache per
-    batch (SplitData.pk_samples), so the split never sits in memory. shuffle_buffer
+    batch (pipelines.batching.read_sample_batches), so the split never sits in memory. shuffle_buffer
     caps each person's shuffle buffer (default: all their samples).
     Deterministic for a seed. The caller sets the steps per epoch
     (`pk_steps_per_epoch`).

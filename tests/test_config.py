@@ -1,14 +1,15 @@
-"""The config base: round trips, nested configs, replace, and errors that name the field."""
+"""The config base: round trips, nested configs, replace, frozen configs, settings (a field's flag), and errors that
+name the field."""
 
 import dataclasses
 import json
 
 import pytest
 
-from avtfuse.config import Config
+from avtfuse.config import Config, Setting, setting, setting_of, settings
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Inner(Config):
     size: tuple = (2, 3)
     rate: float = 0.5
@@ -18,16 +19,16 @@ class Inner(Config):
         self.check_rate("rate")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Outer(Config):
-    name: str = "a"
-    count: int = 1
+    name: str = setting("a", "the name", choices=("a", "b"))
+    count: int = setting(1, "how many", preset=True)
     inner: Inner = dataclasses.field(default_factory=Inner)
 
     def __post_init__(self):
         self.check_int("count")
         self.check_choice("name", ("a", "b"))
-        self.inner = Inner.coerce(self.inner)
+        self._set("inner", Inner.coerce(self.inner))
 
 
 def test_round_trip_through_json():
@@ -58,3 +59,37 @@ def test_replace_validates_again():
 def test_errors_name_the_field(values, message):
     with pytest.raises(ValueError, match=message):
         Outer.from_dict(values)
+
+
+def test_a_config_is_frozen_and_replace_makes_a_new_one():
+    config = Outer(inner={"size": 3})
+    assert config.inner == Inner(size=(3, 3))  # normalised once, when made
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.count = 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.inner.rate = 0.1
+    changed = config.replace(count=2)
+    assert (changed.count, config.count) == (2, 1) and changed.inner is config.inner
+
+
+def test_every_config_of_the_library_is_frozen():
+    import avtfuse.runs  # noqa: F401  (imports every config: data, features, model, training, runtime, run)
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    found = {cls.__name__: cls for cls in subclasses(Config) if cls.__module__.split(".")[0] in ("avtfuse", "pipelines")}
+    assert {"DataConfig", "FeatureConfig", "TrainConfig", "RuntimeConfig", "ExperimentConfig", "AVTNetConfig",
+            "SAFusionConfig", "MCTHFRConfig", "CFNSRConfig", "Preset"} <= set(found)
+    assert [name for name, cls in found.items() if not cls.__dataclass_params__.frozen] == []
+
+
+def test_a_setting_carries_its_flag_on_the_field():
+    assert [field.name for field, _ in settings(Outer)] == ["name", "count"]
+    name = setting_of(Outer, "name")
+    assert isinstance(name, Setting) and (name.help, name.choices, name.preset) == ("the name", ("a", "b"), False)
+    assert setting_of(Outer, "count").preset is True and Outer().count == 1
+    with pytest.raises(ValueError, match="help"):
+        setting(1)

@@ -11,7 +11,7 @@ classification head on it. Export and evaluation only ever see a
 import keras
 from keras import ops
 
-from avtfuse.contract import blank_missing
+from avtfuse.contract import MISSING_FILLS, blank_missing
 
 
 class ContractModel:
@@ -133,7 +133,7 @@ class ContractClassifier(keras.Model):
             request always gets one answer).
     """
 
-    MISSING_FILLS = ("zeros", "noise")
+    MISSING_FILLS = MISSING_FILLS
     NOISE_SEED = 1234
 
     def __init__(self, backbone, head, missing_fill="zeros", name="classifier", **kwargs):

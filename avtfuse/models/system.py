@@ -38,7 +38,7 @@ class Variant:
     train: dict = dataclasses.field(default_factory=dict)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Preset(Config):
     """Settings for one scale of run: data settings (pipelines.dataset.DataConfig fields, such as the
     synthetic layout or the label), feature settings (pipelines.features.FeatureConfig fields), training

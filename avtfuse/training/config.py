@@ -2,16 +2,16 @@
 
 import dataclasses
 
-from avtfuse.config import Config
+from avtfuse.config import Config, setting
+from avtfuse.contract import DROPOUT_MODES
 
 SAMPLERS = ("random", "pk")
-DROPOUT_MODES = ("hard", "soft", "noise")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # Batch replication (pipelines.ablation.ReplicatedModalityDropout): "softhard" B -> (2 + M) B, "noise" B -> (1 + M) B.
 REPLICATIONS = ("none", "softhard", "noise")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class TrainConfig(Config):
     """How a recipe trains (the seed paper's values by default).
 
@@ -52,10 +52,11 @@ class TrainConfig(Config):
     `seed` fixes weight initialisation, data order and dropout.
     """
 
-    epochs_embed: int = 50
-    epochs_recognizer: int = 25
-    batch_size: int = 32
-    learning_rate: float = 1e-3
+    epochs_embed: int = setting(50, "epochs of the first (or only) phase", preset=True)
+    epochs_recognizer: int = setting(25, "epochs of the second phase (AVTNet's recogniser, CFN-SR's fusion)",
+                                     preset=True)
+    batch_size: int = setting(32, "batch size of every phase")
+    learning_rate: float = setting(1e-3, "learning rate of the optimizer")
     beta_1: float = 0.5
     beta_2: float = 0.99
     optimizer: str = "adam"
@@ -67,19 +68,31 @@ class TrainConfig(Config):
     lr_step_epochs: tuple = ()
     lr_step_factor: float = 0.1
     replication: str = "none"
-    sampler: str = "random"
-    people_per_batch: int = 8
-    modality_dropout: float = 0.0
-    dropout_warmup_epochs: int = 0
-    dropout_ramp_epochs: int = 0
-    dropout_mode: str = "hard"
-    step_dropout: float = 0.0
-    ramp_epochs: int = 0
-    aux_start_epoch: int = 1
-    spec_augment: int = 0
-    jit_compile: bool = False
-    early_stopping: int = 0
-    seed: int = 0
+    sampler: str = setting("random", "training batches: random (the paper) or pk (P people x K samples, for triplet "
+                           "mining)", choices=SAMPLERS)
+    people_per_batch: int = setting(8, "P of the pk sampler; K = batch size // P")
+    modality_dropout: float = setting(0.0, "probability of dropping each modality of a training sample, on top of the "
+                                      "static ablation (0: the paper)")
+    dropout_warmup_epochs: int = setting(0, "epochs without modality dropout first", flag="--dropout-warmup",
+                                         metavar="EPOCHS")
+    dropout_ramp_epochs: int = setting(0, "epochs over which the modality dropout rate then rises linearly to its "
+                                       "value (0: at once)", flag="--dropout-ramp", metavar="EPOCHS")
+    dropout_mode: str = setting("hard", "modality dropout as zeros (hard), alpha scaling (soft) or N(0, 1) noise",
+                                choices=DROPOUT_MODES)
+    step_dropout: float = setting(0.0, "probability of dropping each real step of a chosen training sample (MCT-HFR "
+                                  "0.2)", preset=True, recipes=("hybrid_reconstruction",))
+    ramp_epochs: int = setting(0, "epochs over which the share of incomplete training samples rises from 0 to 1 "
+                               "(MCT-HFR 5; 0: the public code's behaviour)", preset=True,
+                               recipes=("hybrid_reconstruction",))
+    aux_start_epoch: int = setting(1, "epoch from which the auxiliary losses count (MCT-HFR's LFI and GFA: 2, the "
+                                   "code's)", preset=True, recipes=("hybrid_reconstruction",))
+    spec_augment: int = setting(0, "SpecAugment time and frequency masks of up to WIDTH frames / bands (0: off)",
+                                metavar="WIDTH")
+    jit_compile: bool = setting(False, "compile with XLA (helps on GPUs)")
+    early_stopping: int = setting(0, "stop a phase when validation has not improved for this many epochs (0: off)",
+                                  metavar="PATIENCE")
+    seed: int = setting(0, "seed of the data set, split, weight initialisation, data order and dropout",
+                        flag="--seed")
 
     def __post_init__(self):
         self.check_int("epochs_embed", "epochs_recognizer", "spec_augment", "early_stopping", "seed", "ramp_epochs",
@@ -92,15 +105,15 @@ class TrainConfig(Config):
         self.check_rate("dampening", upper_inclusive=True)
         if not isinstance(self.l2, (int, float)) or isinstance(self.l2, bool) or self.l2 < 0:
             self._fail("l2", "a coupled weight decay >= 0")
-        self.l2 = float(self.l2)
+        self._set("l2", float(self.l2))
         for name in ("weight_decay", "clip_value"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 self._fail(name, "a number >= 0 (0: none)")
-            setattr(self, name, float(value))
+            self._set(name, float(value))
         if self.step_dropout > 0 and self.replication != "none":
             self._fail("step_dropout", "0 with batch replication (choose one kind of training ablation)")
-        self.lr_step_epochs = tuple(self.lr_step_epochs)
+        self._set("lr_step_epochs", tuple(self.lr_step_epochs))
         if any(not isinstance(e, int) or e < 2 for e in self.lr_step_epochs) or \
                 list(self.lr_step_epochs) != sorted(set(self.lr_step_epochs)):
             self._fail("lr_step_epochs", "increasing epoch numbers >= 2 (counted from 1)")

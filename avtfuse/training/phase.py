@@ -7,7 +7,7 @@ A phase named N of a run keeps in the run folder:
   N.done                                the completion marker, written after the phase's artefacts
 Every file is written under a temporary name and renamed, so a run killed at
 any moment (kill -9 included) resumes from the last whole epoch. Each epoch's
-batches are a function of (seed, epoch) (see `SplitData.training_batches`),
+batches are a function of (seed, epoch) (see `pipelines.batching.training_batches`),
 so a resumed run computes what an uninterrupted one would have.
 
 Under multi-worker training (`avtfuse.training.workers`) every worker reads

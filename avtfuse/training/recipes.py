@@ -26,7 +26,7 @@ from avtfuse.training.callbacks import AuxiliaryLossStart
 from avtfuse.training.sgd import DampenedSGD, step_schedule
 from avtfuse.training.specialist_branches import adopt_specialist_branches
 from avtfuse.training.unweighted_accuracy import UnweightedAccuracy
-from pipelines.dataset import without_autotune
+from pipelines.batching import BatchPolicy, training_batches, without_autotune
 
 logger = logging.getLogger(__name__)
 CLASSIFIER_FILE = "classifier.keras"
@@ -68,11 +68,11 @@ class RecipeContext:
         """One epoch (counted from 0) of training batches of the data contract, with that epoch's modality
         dropout rate: (dataset, steps)."""
         cfg = self.train
-        return self.data.training_batches(
-            epoch, cfg.batch_size, cfg.seed, sampler=cfg.sampler, people_per_batch=cfg.people_per_batch,
+        return training_batches(self.data, epoch, BatchPolicy(
+            cfg.batch_size, cfg.seed, sampler=cfg.sampler, people_per_batch=cfg.people_per_batch,
             dropout_rate=cfg.modality_dropout_at(epoch), dropout_mode=cfg.dropout_mode, spec_augment=cfg.spec_augment,
             replication=None if cfg.replication == "none" else cfg.replication, step_dropout=cfg.step_dropout,
-            ramp_epochs=cfg.ramp_epochs)
+            ramp_epochs=cfg.ramp_epochs))
 
     def batches_as_trained(self):
         """The training batches of the first epoch at the full modality dropout rate (with their replication or
@@ -241,7 +241,7 @@ def pretrain_then_fuse(context):
 def _complete_training_batches(context, epoch):
     """One epoch of shuffled batches of the training split's samples, without modality dropout or replication:
     (dataset, steps)."""
-    return context.data.training_batches(epoch, context.train.batch_size, context.train.seed)
+    return training_batches(context.data, epoch, BatchPolicy(context.train.batch_size, context.train.seed))
 
 
 def _epoch_selection(context, epochs, complete_only):

@@ -7,7 +7,7 @@ import logging
 import keras
 import tensorflow as tf
 
-from avtfuse.config import Config
+from avtfuse.config import Config, setting
 from avtfuse.training import workers
 from avtfuse.training.workers import WorkerRole, worker_role
 
@@ -16,15 +16,15 @@ logger = logging.getLogger(__name__)
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RuntimeConfig(Config):
     """`gpus`: 0 for the CPU, 1 for one GPU, N > 1 for a MirroredStrategy over N GPUs (per worker, when
     TF_CONFIG names several workers: then a MultiWorkerMirroredStrategy over every worker's devices).
     `precision`: "auto" (mixed_float16 on GPU, float32 on CPU) or a Keras dtype policy name.
     Neither is part of a run's identity: a run resumes under other values."""
 
-    gpus: int = 1
-    precision: str = "auto"
+    gpus: int = setting(1, "0 CPU; 1 one GPU; N MirroredStrategy (no GPU: the CPU)")
+    precision: str = setting("auto", "auto: mixed_float16 on GPU, float32 on CPU", choices=PRECISIONS)
 
     def __post_init__(self):
         self.check_int("gpus", minimum=0)
@@ -109,7 +109,7 @@ def setup_runtime(config):
         logger.warning("--gpus %d asked for, but only %d GPU(s) are visible: using those.", gpus, len(available))
         gpus = len(available)
     # One device: TensorFlow's default strategy. Under a OneDeviceStrategy Keras feeds every pass through
-    # per-device datasets of its own, autotuned whatever our pipelines ask (pipelines.dataset.without_autotune).
+    # per-device datasets of its own, autotuned whatever our pipelines ask (pipelines.batching.without_autotune).
     if role.multi_worker:
         strategy = multi_worker_strategy(gpus)
         device = (f"{role.count} workers x {f'{gpus} GPU(s)' if gpus else 'CPU'} "

@@ -1,8 +1,8 @@
-"""A comparison table: many runs of one system (variants x modality subsets x protocols x ablations x seeds),
-resumable.
+"""Tables of runs, resumable: AVTNet's comparison table (variants x modality subsets x protocols x ablations x
+seeds; `run_table`) and any list of cells (`run_each`: the SA-fusion Table II, the robustness benchmark).
 
 The runs are driven through the library (`run_experiment`); a finished run
-is read back, never repeated. The reports are avtfuse.evaluation.comparison's.
+is read back, never repeated. The comparison reports are avtfuse.evaluation.comparison's.
 """
 
 import dataclasses
@@ -11,7 +11,7 @@ import os
 
 from avtfuse.contract import MODALITIES
 from avtfuse.evaluation import comparison
-from avtfuse.training.experiment import finished_results, run_experiment
+from avtfuse.runs import default_run_name, finished_results, run_experiment
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +33,8 @@ class TableRun:
     @property
     def name(self):
         """Run folder name, e.g. prop-avt-paper-seed0, prop-avt-strict-subsets-seed0."""
-        initials = "".join(name[0] for name in self.modalities)
-        ablation = "" if self.ablation == comparison.PAPER_ABLATION else f"-{self.ablation}"
-        return f"{self.variant}-{initials}-{self.protocol}{ablation}-seed{self.seed}"
+        ablation = None if self.ablation == comparison.PAPER_ABLATION else self.ablation
+        return default_run_name(self.variant, tuple(self.modalities), self.protocol, ablation, seed=self.seed)
 
     def describe(self):
         subset = "" if len(self.modalities) == len(MODALITIES) else " " + ",".join(self.modalities)
@@ -73,7 +72,23 @@ def run_table(runs, configure, verbose=2):
             logger.info("run %d/%d: %s", index, len(runs), run.describe())
             results = run_experiment(config, verbose=verbose)
         done.append({"variant": run.variant, "modalities": list(run.modalities), "protocol": run.protocol,
-                     "seed": run.seed, "ablation": run.ablation, "run_dir": config.run_dir, "results": results, "config": config.to_dict()})
+                     "seed": run.seed, "ablation": run.ablation, "run_dir": config.run_dir, "results": results,
+                     "config": config.to_dict()})
+    return done
+
+
+def run_each(cells, configure, describe=str, verbose=2):
+    """Runs (or reads back) the run of each cell, printing "run i/n: <describe(cell)>" (and " (finished earlier)"
+    when read back); returns [(cell, ExperimentConfig, results)]. configure(cell) -> the ExperimentConfig of that
+    cell; every cell is configured first, so that bad settings fail before any run starts."""
+    configs = [configure(cell) for cell in cells]
+    done = []
+    for index, (cell, config) in enumerate(zip(cells, configs), start=1):
+        results = finished_results(config)
+        print(f"run {index}/{len(cells)}: {describe(cell)}" + (" (finished earlier)" if results else ""), flush=True)
+        if results is None:
+            results = run_experiment(config, verbose=verbose)
+        done.append((cell, config, results))
     return done
 
 

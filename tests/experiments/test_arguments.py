@@ -1,17 +1,29 @@
-"""Tests of the shared flags: their types (experiments.runner) and their way into build_experiment (MCT-HFR's)."""
+"""Tests of the flags: generated from their config fields (avtfuse.flags), their types (experiments.runner), their
+way into build_experiment, the run names they make, and --plan / --redo."""
 
 import argparse
+import dataclasses
+import os
 
 import pytest
 
-from experiments import mct_hfr, runner
+from avtfuse import flags as flags_module
+from avtfuse.config import field_default, setting
+from avtfuse.models import SYSTEMS
+from avtfuse.runs import default_run_name
+from avtfuse.training.config import TrainConfig
+from avtfuse.training.recipes import RECIPES
+from experiments import arguments, avtnet, cfn_sr, mct_hfr, runner, sa_fusion
+from pipelines.dataset import parse_subjects
+
+ENTRIES = {"avtnet": avtnet, "sa_fusion": sa_fusion, "mct_hfr": mct_hfr, "cfn_sr": cfn_sr}
 
 
 def test_subjects_flag():
-    assert runner.subject_numbers("1-3,7") == (1, 2, 3, 7)
-    assert runner.subject_numbers(None) is None
-    with pytest.raises(ValueError, match="--subjects"):
-        runner.subject_numbers("a-b")
+    assert parse_subjects("1-3,7") == (1, 2, 3, 7)
+    assert parse_subjects(None) is None
+    with pytest.raises(ValueError, match="--subjects: cannot read 'a-b'"):
+        arguments.experiment_kwargs(avtnet.parse_args(["--subjects", "a-b"]), SYSTEMS["avtnet"])
 
 
 def test_missing_rates_flag():
@@ -22,6 +34,68 @@ def test_missing_rates_flag():
             runner.missing_rates(text)
 
 
+@pytest.mark.parametrize("system", list(SYSTEMS))
+def test_every_generated_flag_defaults_to_its_config_field(system):
+    """A flag's default is its field's default, or None where the preset's (variant's) value stands (the setting
+    says so, the system's presets or variants set the field, or the flag turns a switch off); its choices and help
+    are the field's."""
+    parser = arguments.parser("test", None, SYSTEMS[system])
+    generated = flags_module.flags(SYSTEMS[system])
+    assert generated and len({flag.option for flag in generated}) == len(generated)
+    given = flags_module.preset_values(SYSTEMS[system])
+    for flag in generated:
+        action = next(action for action in parser._actions if flag.option in action.option_strings)
+        negated = flag.field.type is bool and field_default(flag.field) is True
+        from_preset = flag.setting.preset or negated or any(target in given for target in flag.targets)
+        assert parser.get_default(flag.dest) == (None if from_preset else field_default(flag.field)), flag.option
+        assert action.help.startswith(flag.setting.help if not negated else f"without {flag.setting.help}")
+        assert tuple(action.choices or ()) == tuple(flag.setting.choices or ()), flag.option
+    parsed = vars(ENTRIES[system].parse_args([]))
+    assert {name for name, value in parsed.items() if value != parser.get_default(name)} <= {"modalities", "dropout"}
+
+
+def test_a_flag_the_preset_sets_says_the_presets_value():
+    help_text = {action.dest: action.help for action in arguments.parser("t", None, SYSTEMS["sa_fusion"])._actions}
+    assert help_text["batch_size"].endswith("(default: small 8, paper 8)")
+    assert help_text["frame_encoder"].endswith("(default: small small, paper mobilenet)")
+    assert sa_fusion.parse_args([]).batch_size is None and avtnet.parse_args([]).batch_size == 32
+    steps = {action.dest: action.help for action in arguments.parser("t", None, SYSTEMS["mct_hfr"])._actions}
+    assert steps["step_dropout"].endswith("(default: mct_hfr 0.2, mct_hfr_code 0.2, mct 0.0)")
+
+
+def test_flags_that_set_several_fields_agree():
+    seed = next(flag for flag in flags_module.flags(SYSTEMS["avtnet"]) if flag.option == "--seed")
+    assert seed.targets == [("data", "seed"), ("train", "seed")]
+    args = avtnet.parse_args(["--seed", "3"])
+    config = avtnet.experiment_config(args)
+    assert config.data.seed == config.train.seed == 3
+
+
+def test_recipe_flags_come_with_the_systems_that_train_with_them():
+    for flag in flags_module.flags(SYSTEMS["mct_hfr"]):
+        assert set(flag.setting.recipes) <= set(RECIPES)
+    options = {system: {flag.option for flag in flags_module.flags(SYSTEMS[system])} for system in SYSTEMS}
+    assert "--step-dropout" in options["mct_hfr"] and "--step-dropout" not in options["avtnet"]
+
+
+def test_a_new_field_with_a_setting_gets_its_flag(monkeypatch):
+    @dataclasses.dataclass(frozen=True)
+    class Extended(TrainConfig):
+        time_warp: float = setting(0.25, "largest time warp of a training spectrogram")
+        mixup: bool = setting(True, "mixup of training pairs")
+
+    monkeypatch.setattr(flags_module, "SECTIONS", tuple(
+        (section, Extended if cls is TrainConfig else cls, group) for section, cls, group in flags_module.SECTIONS))
+    parser = arguments.parser("test", None, SYSTEMS["avtnet"])
+    assert parser.get_default("time_warp") == 0.25 and parser.get_default("mixup") is None
+    args = parser.parse_args(["--time-warp", "0.5", "--no-mixup"])
+    kwargs = arguments.experiment_kwargs(args, SYSTEMS["avtnet"])
+    assert kwargs["train"]["time_warp"] == 0.5 and kwargs["train"]["mixup"] is False
+    assert arguments.experiment_kwargs(parser.parse_args([]), SYSTEMS["avtnet"])["train"]["time_warp"] == 0.25
+    action = next(action for action in parser._actions if "--time-warp" in action.option_strings)
+    assert action.help == "largest time warp of a training spectrogram (default 0.25)" and action.type is float
+
+
 def test_mct_hfr_flags_reach_the_config_and_name_the_run():
     args = mct_hfr.parse_args(["--missing-rates", "0,0.3", "--no-gfa", "--alignment", "smooth-l1", "--ramp-epochs",
                                "0", "--gfa-weight", "0.2"])
@@ -29,5 +103,86 @@ def test_mct_hfr_flags_reach_the_config_and_name_the_run():
     assert config.data.missing_rates == (0.0, 0.3) and config.train.ramp_epochs == 0
     assert (config.model.gfa, config.model.alignment, config.model.gfa_weight) == (False, "smooth_l1", 0.2)
     assert config.run_name == "mct_hfr-alignment-smooth_l1-no-gfa-gfa-weight-0.2-ramp-epochs-0-small-avt-fold1-seed0"
+    assert mct_hfr.parse_args(["--alignment", "smooth_l1"]).alignment == "smooth_l1"  # the config's spelling
     default = mct_hfr.experiment_config(mct_hfr.parse_args([]))
     assert default.run_name == "mct_hfr-small-avt-fold1-seed0" and len(default.data.missing_rates) == 10
+    assert mct_hfr.experiment_config(mct_hfr.parse_args(["--variant", "mct"])).model.lfi is False  # the variant's
+
+
+def test_shared_flags_reach_every_section():
+    args = avtnet.parse_args(["--audio-seconds", "0.5", "--image-size", "32", "--frame", "3", "--no-bn-neck",
+                              "--gpus", "0", "--config", "paper", "--specialists", "--run-name", "x",
+                              "--early-stopping", "4"])
+    config = avtnet.experiment_config(args)
+    assert config.data.features.audio_samples == round(0.5 * config.data.features.sample_rate)
+    assert config.data.features.image_size == (32, 32) and config.data.frame == 3
+    assert (config.model.bn_neck, config.runtime.gpus, config.preset, config.specialists, config.run_name) == (
+        "none", 0, "paper", True, "x")
+    assert config.train.early_stopping == 4 and config.train.epochs_embed == 50  # the rest from the paper preset
+    sa = sa_fusion.experiment_config(sa_fusion.parse_args(["--fusion", "lt", "--heads", "4", "--dropout", "noise"]))
+    assert (sa.variant, sa.train.replication, sa.data.missing_fill, sa.train.batch_size) == ("lt4", "noise", "noise", 8)
+    assert sa.run_name == "lt4-noise-small-av-fold1-seed0"
+
+
+def test_run_names_come_from_one_function():
+    assert default_run_name("prop", "small", ("audio", "visible", "thermal"), "paper", seed=0) == \
+        "prop-small-avt-paper-seed0"
+    assert default_run_name("prop", ("audio", "thermal"), "strict", None, seed=2) == "prop-at-strict-seed2"
+    assert default_run_name("mct", ("gfa", False), ("ramp_epochs", 0), seed=1) == "mct-no-gfa-ramp-epochs-0-seed1"
+    assert default_run_name("ia1", "none", "fold2") == "ia1-none-fold2"
+    from avtfuse.training.lineup import run_flags
+    from avtfuse.training.table import TableRun
+
+    assert TableRun("prop", ("audio", "visible"), "strict", 0, "subsets").name == "prop-av-strict-subsets-seed0"
+    flags = run_flags("mct", 2, "audio,visible", 1, (0.0, 0.5), "out")
+    assert flags[flags.index("--run-name") + 1] == "mct-seed2"
+
+
+class FakeRun:
+    """run_experiment's stand-in: records its arguments, writes results.md."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, config, fresh=False, verbose=2, redo=None):
+        self.calls.append({"run_name": config.run_name, "fresh": fresh, "redo": redo})
+        os.makedirs(config.run_dir, exist_ok=True)
+        with open(os.path.join(config.run_dir, "results.md"), "w") as handle:
+            handle.write("# results\n")
+        return {"saved_model": "saved"}
+
+
+def test_plan_prints_the_stages_and_trains_nothing(monkeypatch, tmp_path, capsys):
+    import avtfuse.runs
+
+    fake = FakeRun()
+    monkeypatch.setattr(avtfuse.runs, "run_experiment", fake)
+    monkeypatch.setattr(avtfuse.runs, "plan_text", lambda config: f"plan of {config.run_name}")
+    config, results = runner.run_and_report(avtnet.parse_args(["--plan", "--output-dir", str(tmp_path), "--verbose",
+                                                               "0"]), avtnet.experiment_config)
+    assert results is None and fake.calls == [] and f"plan of {config.run_name}" in capsys.readouterr().out
+    mct_hfr.main(["--plan", "--output-dir", str(tmp_path), "--verbose", "0"])  # no complexity table either
+    assert capsys.readouterr().out.strip() == "plan of mct_hfr-small-avt-fold1-seed0" and fake.calls == []
+
+
+def test_redo_and_fresh_reach_the_run(monkeypatch, tmp_path, capsys):
+    import avtfuse.runs
+
+    fake = FakeRun()
+    monkeypatch.setattr(avtfuse.runs, "run_experiment", fake)
+    avtnet.main(["--redo", "evaluate", "--output-dir", str(tmp_path), "--run-name", "r", "--verbose", "0"])
+    avtnet.main(["--fresh", "--output-dir", str(tmp_path), "--run-name", "r", "--verbose", "0"])
+    assert fake.calls == [{"run_name": "r", "fresh": False, "redo": "evaluate"},
+                          {"run_name": "r", "fresh": True, "redo": None}]
+    assert "# results" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("system", list(SYSTEMS))
+def test_help_lists_the_shared_and_own_flags(system, capsys):
+    with pytest.raises(SystemExit):
+        ENTRIES[system].parse_args(["--help"])
+    text = capsys.readouterr().out
+    for flag in ("--data", "--seed", "--gpus", "--plan", "--redo", "--epochs-embed", "--run-name"):
+        assert flag in text
+    for flag in flags_module.flags(SYSTEMS[system]):
+        assert flag.option in text

@@ -3,7 +3,7 @@
 import pytest
 
 from pipelines.features import FeatureConfig
-from pipelines.synthetic import THERMAL_PALETTE, write_speakingfaces
+from pipelines.synthetic.speakingfaces import THERMAL_PALETTE, write_speakingfaces
 
 # The synthetic tree's thermal frames are colour-mapped: name their palette.
 TINY = FeatureConfig(audio_samples=4096, n_mels=16, n_fft=512, hop_length=256, image_size=(16, 16),

@@ -12,14 +12,17 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
-from pipelines import cache, features, image, synthetic_ravdess
-from pipelines.dataset import SPLIT_IDS, DataConfig, prepare
+from pipelines import cache, features, image
+from pipelines.batching import BatchPolicy, training_batches
+from pipelines.synthetic import ravdess as synthetic_ravdess
+from pipelines.dataset import DataConfig, prepare
+from pipelines.split_data import SPLIT_IDS
 from pipelines.errors import DataError, InputErrors
 from pipelines.features import FeatureConfig
 from pipelines.manifest import write_manifest
 from pipelines.recording import Recording
 from pipelines.splits import PAPER_TEST_FRACTION, SplitError
-from pipelines.synthetic import write_speakingfaces
+from pipelines.synthetic.speakingfaces import write_speakingfaces
 from tests.pipelines.conftest import TINY
 
 N_TREE = 3 * 3 * 2  # recordings of the tree: 3 people x 3 trials (groups) x 2 commands
@@ -110,7 +113,7 @@ def test_cache_is_reused_and_keyed_by_settings(tree, tmp_path, monkeypatch):
 
 def test_batches(tree, tmp_path):
     data = prepare(config(tree, tmp_path))
-    batches, steps = data.training_batches(0, 8, seed=1)
+    batches, steps = training_batches(data, 0, BatchPolicy(8, seed=1))
     batches = list(batches)
     assert all(x["audio"].shape[0] == 8 for x, _ in batches)
     assert len(batches) == steps == data.count("train") // 8
@@ -122,7 +125,7 @@ def test_training_batches_are_a_function_of_seed_and_epoch(tree, tmp_path):
     data = prepare(config(tree, tmp_path))
 
     def recordings(epoch, seed=1, **kwargs):
-        batches, _ = data.training_batches(epoch, 4, seed=seed, **kwargs)
+        batches, _ = training_batches(data, epoch, BatchPolicy(4, seed=seed, **kwargs))
         return [x["recording"].numpy().tolist() + x["present"].numpy().ravel().tolist() for x, _ in batches]
 
     assert recordings(2) == recordings(2)
@@ -220,20 +223,21 @@ def test_complete_ablation_trains_on_complete_samples_only(tree, tmp_path):
 def test_replicated_training_batches(tree, tmp_path):
     """softhard: (2 + 3)·B samples a batch, noise: (1 + 3)·B; steps as without; a function of (seed, epoch)."""
     data = prepare(config(tree, tmp_path))
-    plain, steps = data.training_batches(0, 4, seed=1)
+    plain, steps = training_batches(data, 0, BatchPolicy(4, seed=1))
     replicated = {}
     for replication, copies in (("softhard", 5), ("noise", 4)):
-        batches, replicated_steps = data.training_batches(0, 4, seed=1, replication=replication)
+        batches, replicated_steps = training_batches(data, 0, BatchPolicy(4, seed=1, replication=replication))
         batches = replicated[replication] = [(x, y.numpy()) for x, y in batches]
         assert replicated_steps == steps == len(batches) == data.count("train") // 4
         assert all(y.shape == (4 * copies,) and x["audio"].shape[0] == 4 * copies for x, y in batches)
-        again = [y.numpy() for _, y in data.training_batches(0, 4, seed=1, replication=replication)[0]]
+        again = [y.numpy() for _, y in
+                 training_batches(data, 0, BatchPolicy(4, seed=1, replication=replication))[0]]
         assert all(np.array_equal(a, y) for a, (_, y) in zip(again, batches))
     for (x, y), (px, py) in zip(replicated["noise"], plain):  # copies of the plain batch's samples
         assert sorted(y.tolist()) == sorted(py.numpy().tolist() * 4)
         assert sorted(x["recording"].numpy().tolist()) == sorted(px["recording"].numpy().tolist() * 4)
     with pytest.raises(ValueError, match="replication: choose"):
-        data.training_batches(0, 4, seed=1, replication="noise", dropout_rate=0.2)
+        training_batches(data, 0, BatchPolicy(4, seed=1, replication="noise", dropout_rate=0.2))
 
 
 def test_noise_fill_is_the_same_whatever_the_batch_size(tree, tmp_path):
@@ -286,8 +290,9 @@ def test_synthetic_ravdess_is_the_default_source_and_folds_by_actor(tmp_path, mo
 
 def test_pk_batches_take_modality_dropout(tree, tmp_path):
     data = prepare(config(tree, tmp_path))
-    plain, steps = data.training_batches(0, 4, seed=5, sampler="pk", people_per_batch=2)
-    dropped, _ = data.training_batches(0, 4, seed=5, sampler="pk", people_per_batch=2, dropout_rate=0.6)
+    plain, steps = training_batches(data, 0, BatchPolicy(4, seed=5, sampler="pk", people_per_batch=2))
+    dropped, _ = training_batches(data, 0, BatchPolicy(4, seed=5, sampler="pk", people_per_batch=2,
+                                                       dropout_rate=0.6))
     plain, dropped = list(plain), list(dropped)
     assert len(plain) == len(dropped) == steps
     before = sum(float(x["present"].numpy().sum()) for x, _ in plain)
@@ -301,7 +306,7 @@ def test_pk_batches_read_the_cache_on_disk(tree, tmp_path):
     """P x K batches hold the very samples of `samples("train")`, read from the cache for each batch."""
     data = prepare(config(tree, tmp_path))
     by_key = {(row["recording"], tuple(row["present"])): row for row in collect(data, "train")}
-    batches, steps = data.training_batches(1, 6, seed=2, sampler="pk", people_per_batch=3)
+    batches, steps = training_batches(data, 1, BatchPolicy(6, seed=2, sampler="pk", people_per_batch=3))
     seen = 0
     for inputs, labels in batches:
         for i in range(6):
@@ -311,7 +316,7 @@ def test_pk_batches_read_the_cache_on_disk(tree, tmp_path):
                 np.testing.assert_array_equal(inputs[key][i].numpy(), row[key])
             seen += 1
     assert seen == 6 * steps
-    again, _ = data.training_batches(1, 6, seed=2, sampler="pk", people_per_batch=3)
+    again, _ = training_batches(data, 1, BatchPolicy(6, seed=2, sampler="pk", people_per_batch=3))
     shutil.rmtree(data.cache_path)  # nothing of the split is held in memory: a new pass reads the shards again
     with pytest.raises(tf.errors.OpError, match="shard-00"):
         next(iter(again))
@@ -324,9 +329,10 @@ def test_paper_shapes():
 
 def test_training_batches_with_modality_dropout(tree, tmp_path):
     data = prepare(config(tree, tmp_path))
-    batches = list(data.training_batches(0, 8, seed=3, dropout_rate=0.5)[0])
+    batches = list(training_batches(data, 0, BatchPolicy(8, seed=3, dropout_rate=0.5))[0])
     present = np.concatenate([x["present"].numpy() for x, _ in batches])
-    plain = np.concatenate([x["present"].numpy() for x, _ in data.training_batches(0, 8, seed=3)[0]])
+    plain = np.concatenate([x["present"].numpy()
+                            for x, _ in training_batches(data, 0, BatchPolicy(8, seed=3))[0]])
     assert present.sum() < plain.sum() - 5  # some present modalities were dropped
     assert (present.sum(axis=1) >= 1).all()  # never all of a sample
     for x, _ in batches:
@@ -840,25 +846,23 @@ def test_subsets_ablation_gives_every_condition_its_share_in_both_phases(tree, t
     whole = np.concatenate([x["present"].numpy() for x, _ in data.batches("train", 16)])
     assert condition_shares(whole) == pytest.approx({bits: 1 / 7 for bits in subsets})
     # Random batches of an epoch (remainder dropped) and P x K batches over several epochs.
-    epoch = np.concatenate([x["present"].numpy() for x, _ in data.training_batches(0, 8, seed=1)[0]])
+    epoch = np.concatenate([x["present"].numpy()
+                            for x, _ in training_batches(data, 0, BatchPolicy(8, seed=1))[0]])
     assert set(condition_shares(epoch)) == subsets
     assert all(abs(share - 1 / 7) <= 8 / len(epoch) for share in condition_shares(epoch).values())
     pk = np.concatenate([x["present"].numpy() for e in range(8)
-                         for x, _ in data.training_batches(e, 4, seed=1, sampler="pk", people_per_batch=2)[0]])
+                         for x, _ in training_batches(data, e, BatchPolicy(4, seed=1, sampler="pk",
+                                                                          people_per_batch=2))[0]])
     assert all(abs(share - 1 / 7) < 0.05 for share in condition_shares(pk).values()), condition_shares(pk)
 
 
-def test_recipe_batches_follow_the_dropout_schedule():
+def test_recipe_batches_follow_the_dropout_schedule(monkeypatch):
+    from avtfuse.training import recipes
     from avtfuse.training.config import TrainConfig
-    from avtfuse.training.recipes import RecipeContext
 
-    class DropoutRates:
-        """Stands in for SplitData: the training batches of an epoch are the dropout rate asked for."""
-
-        def training_batches(self, epoch, batch_size, seed, dropout_rate, **kwargs):
-            return dropout_rate, 1
-
+    # Stands in for the batches: the training batches of an epoch are the dropout rate asked for.
+    monkeypatch.setattr(recipes, "training_batches", lambda data, epoch, policy: (policy.dropout_rate, 1))
     train = TrainConfig(batch_size=8, modality_dropout=0.5, dropout_warmup_epochs=1, dropout_ramp_epochs=2)
-    context = RecipeContext(None, None, None, train, DropoutRates(), None, None)
+    context = recipes.RecipeContext(None, None, None, train, None, None, None)
     assert [context.training_batches(epoch)[0] for epoch in range(5)] == [0.0, 0.25, 0.5, 0.5, 0.5]
     assert context.batches_as_trained() == 0.5  # batch norm is measured at the full rate, not in the warm-up

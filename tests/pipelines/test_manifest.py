@@ -14,7 +14,7 @@ from pipelines.errors import DataError, ErrorPolicy, InputErrors
 from pipelines.manifest import read_manifest, write_manifest
 from pipelines.recording import Recording
 from pipelines.speakingfaces import read_speakingfaces
-from pipelines.synthetic import write_speakingfaces
+from pipelines.synthetic.speakingfaces import write_speakingfaces
 
 HEADER = "person,recording,audio,visible,thermal,notes"
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipelines import synthetic_ravdess
+from pipelines.synthetic import ravdess as synthetic_ravdess
 from pipelines.errors import DataError, ErrorPolicy
 from pipelines.ravdess import EMOTIONS, LABELS, read_ravdess
 

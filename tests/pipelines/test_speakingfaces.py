@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.errors import DataError, ErrorPolicy, InputErrors
 from pipelines.speakingfaces import read_speakingfaces
-from pipelines.synthetic import write_speakingfaces
+from pipelines.synthetic.speakingfaces import write_speakingfaces
 
 AUDIO_TRIM, AUDIO_RAW = "mic1_audio_cmd_trim", "mic1_audio_cmd"
 VISIBLE_DIR, THERMAL_DIR = "rgb_image_cmd_aligned", "thr_image_cmd"
@@ -338,9 +338,10 @@ def test_synthetic_tree_with_bad_recordings(synthetic, tmp_path):
 def test_official_protocol_follows_the_split_folders(tmp_path):
     import numpy as np
 
-    from pipelines.dataset import SPLIT_IDS, DataConfig, prepare
+    from pipelines.dataset import DataConfig, prepare
+    from pipelines.split_data import SPLIT_IDS
     from pipelines.features import FeatureConfig
-    from pipelines.synthetic import THERMAL_PALETTE
+    from pipelines.synthetic.speakingfaces import THERMAL_PALETTE
 
     root = str(tmp_path / "sf")
     small = {"subjects": (1, 2), "positions": (1,), "commands": (1, 2), "frames_per_recording": 1,

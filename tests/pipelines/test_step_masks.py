@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from pipelines import cache, step_masks
 from pipelines.ablation import apply_presence
+from pipelines.batching import BatchPolicy, training_batches
 from pipelines.dataset import DataConfig, prepare
 from pipelines.features import FeatureConfig
 from pipelines.manifest import write_manifest
@@ -306,7 +307,7 @@ def test_training_batches_with_step_dropout(tree_data):
     data = tree_data
 
     def epoch(number, **kwargs):
-        batches, steps = data.training_batches(number, 4, seed=1, step_dropout=0.3, **kwargs)
+        batches, steps = training_batches(data, number, BatchPolicy(4, seed=1, step_dropout=0.3, **kwargs))
         return [{k: v.numpy() for k, v in x.items()} for x, _ in batches], steps
 
     ramped, steps = epoch(0, ramp_epochs=1)
@@ -322,7 +323,7 @@ def test_training_batches_with_step_dropout(tree_data):
     for x in full + ramped:
         check_contract(x, ("audio",))
         assert "visible_full" not in x
-    plain, _ = data.training_batches(0, 4, seed=1)
+    plain, _ = training_batches(data, 0, BatchPolicy(4, seed=1))
     assert all("audio_full" not in x for x, _ in plain)
     # After a modality dropout the missing steps follow the present bits.
     dropped, _ = epoch(1, dropout_rate=0.5)
@@ -332,15 +333,15 @@ def test_training_batches_with_step_dropout(tree_data):
     for x in dropped:
         check_contract(x, ("audio",))
     with pytest.raises(ValueError, match="^step_dropout: choose"):
-        data.training_batches(0, 4, seed=1, step_dropout=0.2, replication="noise")
+        training_batches(data, 0, BatchPolicy(4, seed=1, step_dropout=0.2, replication="noise"))
     with pytest.raises(ValueError, match="^step_dropout: expected"):
-        data.training_batches(0, 4, seed=1, step_dropout=-0.1)
+        training_batches(data, 0, BatchPolicy(4, seed=1, step_dropout=-0.1))
     with pytest.raises(ValueError, match="^ramp_epochs: expected"):
-        data.training_batches(0, 4, seed=1, step_dropout=0.2, ramp_epochs=-1)
+        training_batches(data, 0, BatchPolicy(4, seed=1, step_dropout=0.2, ramp_epochs=-1))
 
 
 def test_replicated_batches_keep_missing_in_step(tree_data):
-    batches, _ = tree_data.training_batches(0, 4, seed=2, replication="softhard")
+    batches, _ = training_batches(tree_data, 0, BatchPolicy(4, seed=2, replication="softhard"))
     for x, _ in batches:
         absent = x["present"].numpy()[:, 0] == 0
         assert absent.any() and (x["audio_missing"].numpy()[absent] == 1).all()

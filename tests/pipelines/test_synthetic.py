@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipelines import synthetic
+from pipelines.synthetic import speakingfaces as synthetic
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 TINY = dict(subjects=(1, 2, 3), trials=(1,), positions=(1, 2), commands=(1, 2), frames_per_recording=2,
@@ -89,7 +89,7 @@ def test_cli_writes_the_same_tree(tiny, tmp_path):
     root, _ = tiny
     out = tmp_path / "cli"
     result = subprocess.run(
-        [sys.executable, "-m", "pipelines.synthetic", str(out), "--subjects", "3", "--trials", "1",
+        [sys.executable, "-m", "pipelines.synthetic.speakingfaces", str(out), "--subjects", "3", "--trials", "1",
          "--positions", "2", "--commands", "2", "--frames", "2", "--image-size", "32", "--seed", "0"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
     )
@@ -166,7 +166,7 @@ def test_bad_arguments_name_the_argument(tmp_path, kwargs, message):
 
 
 def test_words_belong_to_the_command_and_speech_to_the_voice():
-    from pipelines import synthetic_voice
+    from pipelines.synthetic import voice as synthetic_voice
 
     words = synthetic_voice.syllables(np.random.default_rng([0, 5, 1]))
     assert words == synthetic_voice.syllables(np.random.default_rng([0, 5, 1]))
@@ -177,7 +177,7 @@ def test_words_belong_to_the_command_and_speech_to_the_voice():
 
 
 def test_frames_have_the_promised_shapes(tmp_path):
-    from pipelines import synthetic_images
+    from pipelines.synthetic import images as synthetic_images
 
     rng = np.random.default_rng(0)
     person = synthetic._person(0, 1, synthetic.IDENTITY_STRENGTH, 0.95)

@@ -14,7 +14,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from pipelines import image, synthetic, synthetic_ravdess
+from pipelines import image
+from pipelines.synthetic import ravdess as synthetic_ravdess, speakingfaces as synthetic
 from pipelines.ravdess import EMOTIONS, read_ravdess
 from pipelines.video import read_video_frames
 
@@ -135,7 +136,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
 
 def test_cli_writes_the_same_tree(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "pipelines.synthetic_ravdess", str(tmp_path / "cli"), "--actors", "1",
+        [sys.executable, "-m", "pipelines.synthetic.ravdess", str(tmp_path / "cli"), "--actors", "1",
          "--format", "avi", "--statements", "1", "--repetitions", "1", "--frames", "2", "--fps", "2",
          "--image-size", "16", "--sample-rate", "16000"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,

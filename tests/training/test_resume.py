@@ -1,4 +1,5 @@
-"""Kill -9 and resume: a run killed in each phase and started again ends as an uninterrupted run does."""
+"""Kill -9 and resume: a run with specialists killed inside a specialist stage, between two stages and in the
+fused model's phases, started again each time, ends as an uninterrupted run does."""
 
 import json
 import os
@@ -20,7 +21,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FLAGS = [
     "--synthetic-subjects", "3", "--modalities", "audio,visible", "--image-size", "8", "--n-mels", "8",
     "--audio-seconds", "0.1", "--epochs-embed", "2", "--epochs-recognizer", "3", "--batch-size", "8", "--gpus", "0",
-    "--verbose", "1",
+    "--single-sensor", "specialist", "--protocol", "strict", "--verbose", "1",
 ]
 RUN = "tiny"
 
@@ -90,22 +91,38 @@ def h5_arrays(path):
 
 
 def results(run_dir):
-    """results.json less the SavedModel path, which names the run's own folder."""
+    """results.json less the paths that name the run's own folders."""
     values = json.loads((run_dir / "results.json").read_text())
     assert values.pop("saved_model").endswith(os.path.join(f"{run_dir.parent.name}-saved", RUN))
+    assert values.pop("split") == str(run_dir / "split.csv")
+    assert values.pop("specialist_runs") == {m: str(run_dir.parent / f"{RUN}-specialist-{m}")
+                                             for m in ("audio", "visible")}
     return values
 
 
-def kill_twice(args, run_dir, logs):
-    """Kills a run in epoch 2 of the first phase, restarts it and kills it in the second phase, restarts it to
-    the end. Returns {"first"/"second": (the killed phase's checkpoint epochs at the kill, log of the restart)}."""
-    kill_after(args, run_dir / "checkpoints" / "embeddings" / "epoch-0001.weights.h5", logs / "b-1.log", delay=0.3)
+def kill_four_times(args, run_dir, logs):
+    """Kills a run inside its audio specialist's first phase, then as the visible specialist's stage is recorded
+    (between two stages), then in epoch 2 of the fused model's first phase and in its second phase, restarting it
+    each time and finally to the end. Returns {"specialist"/"between"/"first"/"second": (the killed phase's
+    checkpoint epochs at the kill, or None, log of the restart)}."""
+    specialist = run_dir.parent / f"{RUN}-specialist-audio"
+    kill_after(args, specialist / "checkpoints" / "embeddings" / "epoch-0001.weights.h5", logs / "b-1.log")
+    assert not (specialist / "embeddings.done").exists(), "killed after the specialist's first phase had finished"
+    inside = checkpoint_epochs(specialist, "embeddings")
+    log = kill_after(args, run_dir / "stages" / "specialist-visible.json", logs / "b-2.log")
+    seen = {"specialist": (inside, log)}
+    assert not (run_dir / "embeddings.done").exists(), "killed after the fused model's first phase had finished"
+    log = kill_after(args, run_dir / "checkpoints" / "embeddings" / "epoch-0001.weights.h5", logs / "b-3.log",
+                     delay=0.3)
+    seen["between"] = (None, log)
     assert not (run_dir / "embeddings.done").exists(), "killed after the first phase had finished"
     first = checkpoint_epochs(run_dir, "embeddings")
-    log = kill_after(args, run_dir / "checkpoints" / "recognizer" / "epoch-0001.weights.h5", logs / "b-2.log")
+    log = kill_after(args, run_dir / "checkpoints" / "recognizer" / "epoch-0001.weights.h5", logs / "b-4.log")
+    seen["first"] = (first, log)
     assert not (run_dir / "recognizer.done").exists(), "killed after the second phase had finished"
     second = checkpoint_epochs(run_dir, "recognizer")
-    return {"first": (first, log), "second": (second, run_to_end(args, logs / "b-3.log"))}
+    seen["second"] = (second, run_to_end(args, logs / "b-5.log"))
+    return seen
 
 
 @pytest.fixture(scope="module")
@@ -118,20 +135,35 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, cache_dir):
-    """Run A start to end in one go and, beside it, run B killed twice (see `kill_twice`).
+    """Run A start to end in one go and, beside it, run B killed four times (see `kill_four_times`).
 
-    Returns (A's run folder, B's run folder, what `kill_twice` saw).
+    Returns (A's run folder, B's run folder, what `kill_four_times` saw).
     """
     root = tmp_path_factory.mktemp("resume")
     uninterrupted = start(command(root, "a", cache_dir), root / "a.log")
     try:
-        seen = kill_twice(command(root, "b", cache_dir), root / "b" / RUN, root)
+        seen = kill_four_times(command(root, "b", cache_dir), root / "b" / RUN, root)
         assert uninterrupted.wait(300) == 0, (root / "a.log").read_text()[-3000:]
     finally:
         if uninterrupted.poll() is None:
             os.kill(uninterrupted.pid, signal.SIGKILL)
             uninterrupted.wait()
     return root / "a" / RUN, root / "b" / RUN, seen
+
+
+def test_kill_in_a_specialist_stage_resumes_from_its_checkpoint(runs):
+    _, resumed, seen = runs
+    epochs, log = seen["specialist"]
+    assert epochs and epochs[-1] in (1, 2)
+    assert f"embeddings: resuming after epoch {epochs[-1]}" in log
+    assert "stage specialist-audio" in log and (resumed / "stages" / "specialist-audio.json").exists()
+
+
+def test_kill_between_two_stages_goes_on_with_the_next(runs):
+    _, _, seen = runs
+    _, log = seen["between"]
+    assert "stage specialist-audio" not in log and "stage specialist-visible" not in log
+    assert "stage fused" in log
 
 
 def test_kill_in_the_first_phase_resumes_from_its_checkpoint(runs):

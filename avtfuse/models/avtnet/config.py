@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from avtfuse.config import Config
+from avtfuse.config import Config, setting
 from avtfuse.contract import MODALITIES, canonical_modalities
 
 POOLINGS = ("flatten", "average")
@@ -14,7 +14,7 @@ BN_NECKS = ("joint", "all", "none")
 JOINT_TOKENS = ("all", "present")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class AVTNetConfig(Config):
     """Architecture and loss settings of AVTNet (defaults: the paper's, plus the batch-norm neck on the joint head).
 
@@ -73,7 +73,7 @@ class AVTNetConfig(Config):
     num_heads: int = 4
     ff_dim: int = 400
     dropout: float = 0.0
-    pooling: str = "flatten"
+    pooling: str = setting("flatten", "how feature maps enter the embedding heads", choices=POOLINGS)
     joint: str = "transformer"
     modality_loss: str = "missing_modality"
     joint_loss: str = "batch_hard"
@@ -81,12 +81,16 @@ class AVTNetConfig(Config):
     margin: float = 1.0
     standardize_inputs: bool = True
     individual_embeddings: bool = True
-    bn_neck: str = "joint"
+    bn_neck: str = setting("joint", "embedding heads with a batch-norm neck before the L2 normalisation: joint, all, "
+                           "or none (the paper); the same heads in every variant", choices=BN_NECKS,
+                           shortcuts={"--no-bn-neck": ("none", "no batch-norm neck on any head (the paper's heads)")})
     recognizer_embeddings: str = "all"
-    joint_tokens: str = "all"
+    joint_tokens: str = setting("all", "tokens the joint transformer attends to and averages: all (the paper; a "
+                                "missing sensor's tokens of its all-zero input too) or present (the sample's present "
+                                "sensors only; recommended with --ablation subsets)", choices=JOINT_TOKENS)
 
     def __post_init__(self):
-        self.modalities = canonical_modalities(self.modalities)
+        self._set("modalities", canonical_modalities(self.modalities))
         self.check_pair("audio_shape")
         self.check_pair("image_size")
         self.check_int(

@@ -3,7 +3,7 @@
 import dataclasses
 import numbers
 
-from avtfuse.config import Config
+from avtfuse.config import Config, setting
 from avtfuse.contract import canonical_modalities
 from avtfuse.layers.guided_spatial_attention import SOFTMAX_AXES
 from avtfuse.layers.mfcc_encoder import MINIMUM_STEPS
@@ -12,7 +12,7 @@ AUDIO_TO_HEAD = ("raw", "attended")
 SELECTIONS = ("strict", "paper")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class CFNSRConfig(Config):
     """Settings of CFN-SR (Fu et al., ICASSP 2022; SYSTEMS.md 4.2). Defaults: the paper's A+V model at the paper
     preset's shapes, with the 3-D encoder stand-in for the 3-D ResNeXt-50.
@@ -61,23 +61,28 @@ class CFNSRConfig(Config):
     cross_modal: bool = True
     self_attention: bool = True
     residual: bool = True
-    softmax_over: str = "hw"
-    audio_to_head: str = "raw"
-    selection: str = "strict"
+    softmax_over: str = setting("hw", "attention softmax per temporal slice over H x W (hw, the code's) or over the "
+                                "whole map (thw)", choices=SOFTMAX_AXES, preset=True)
+    audio_to_head: str = setting("raw", "audio the classifier reads: raw (the MFCCNet features, the code's) or "
+                                 "attended (the audio transformer's last step)", choices=AUDIO_TO_HEAD, preset=True)
+    selection: str = setting("strict", "strict: validation actors choose each phase's epoch, the test split is read "
+                             "once; paper: no validation actors, the best test epoch is reported (optimistic)",
+                             choices=SELECTIONS)
 
     def __post_init__(self):
-        self.modalities = canonical_modalities(self.modalities)
-        self.audio_shape = self._integers("audio_shape", self.audio_shape, 2)
-        self.visible_shape = self._integers("visible_shape", self.visible_shape, 4)
-        self.thermal_shape = self._integers("thermal_shape", self.thermal_shape, 4)
-        self.audio_filters = self._integers("audio_filters", self.audio_filters, 3)
+        self._set("modalities", canonical_modalities(self.modalities))
+        self._set("audio_shape", self._integers("audio_shape", self.audio_shape, 2))
+        self._set("visible_shape", self._integers("visible_shape", self.visible_shape, 4))
+        self._set("thermal_shape", self._integers("thermal_shape", self.thermal_shape, 4))
+        self._set("audio_filters", self._integers("audio_filters", self.audio_filters, 3))
         if isinstance(self.video_widths, str) or not hasattr(self.video_widths, "__len__") or not self.video_widths:
             self._fail("video_widths", "one or more integers >= 1")
-        self.video_widths = self._integers("video_widths", self.video_widths, len(self.video_widths))
+        self._set("video_widths", self._integers("video_widths", self.video_widths, len(self.video_widths)))
         if isinstance(self.video_strides, str) or not hasattr(self.video_strides, "__len__") or \
                 len(self.video_strides) != len(self.video_widths):
             self._fail("video_strides", f"{len(self.video_widths)} (time, height, width) triples, one per width")
-        self.video_strides = tuple(self._integers("video_strides", stride, 3) for stride in self.video_strides)
+        self._set("video_strides", tuple(self._integers("video_strides", stride, 3)
+                                         for stride in self.video_strides))
         self.check_int("attention_units", "transformer_layers", "transformer_heads", "transformer_ff")
         self.check_rate("audio_dropout", "head_dropout", "transformer_dropout", "embed_dropout")
         self.check_bool("cross_modal", "self_attention", "residual")

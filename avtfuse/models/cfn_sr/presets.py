@@ -52,6 +52,12 @@ def paper():
     return Preset(features=_features(16, (112, 112)), train=_train(70, 70), data=_data())
 
 
+# Modality dropout of the fusion phase (--dropout), as build_experiment changes: none (the paper) or softhard (ours).
+DROPOUTS = {"none": {"train": {"replication": "none"}}, "softhard": {"train": {"replication": "softhard"}}}
+# The data under the paper's epoch selection (selection "paper": the best test epoch): no validation actors (under
+# the folds protocol the validation block trains).
+PAPER_SELECTION_DATA = {"validation_fraction": 0.0}
+
 VARIANTS = {
     "cfn_sr": Variant(CFNSRNet, RECIPE, {}, "CFN-SR: the audio transformer's last step guides attention, with "
                                             "residual, over each video map (the paper's 75.76)"),

@@ -3,7 +3,7 @@
 import dataclasses
 import numbers
 
-from avtfuse.config import Config
+from avtfuse.config import Config, setting
 from avtfuse.contract import MODALITIES, canonical_modalities
 from avtfuse.layers.frame_encoder import KINDS as FRAME_ENCODERS, MIN_FRAME_SIDE
 
@@ -11,7 +11,7 @@ POOLINGS = ("attention", "cgate")
 ALIGNMENTS = ("cmd", "smooth_l1", "cosine", "jsd")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class MCTHFRConfig(Config):
     """Settings of MCT-HFR (Chen and Zhang; SYSTEMS.md 3.2-3.3). Defaults: the paper's model (d = 128, 4 heads,
     4 layers) with the public code's outer residual, on audio, visible and thermal.
@@ -53,16 +53,17 @@ class MCTHFRConfig(Config):
     attention_dropout: tuple = (0.1, 0.0, 0.0)
     dropout: float = 0.1
     outer_residual: bool = True
-    gamma_b: bool = True
-    gamma_e: bool = True
-    pooling: str = "attention"
+    gamma_b: bool = setting(True, "key re-scaling by each modality's length")
+    gamma_e: bool = setting(True, "key re-scaling by the total length")
+    pooling: str = setting("attention", "attention (the paper's) or cgate (the public code's GRU gate, masked max)",
+                           choices=POOLINGS, preset=True)
     cgate_units: int = 64
-    lfi: bool = True
-    gfa: bool = True
-    alignment: str = "cmd"
+    lfi: bool = setting(True, "local feature imagination (decoders)")
+    gfa: bool = setting(True, "global feature alignment")
+    alignment: str = setting("cmd", "the GFA distance", choices=ALIGNMENTS, preset=True)
     cmd_moments: int = 5
-    gfa_weight: float = 0.4
-    lfi_weight: float = 0.6
+    gfa_weight: float = setting(0.4, "alpha, the weight of global feature alignment", preset=True)
+    lfi_weight: float = setting(0.6, "beta, the weight of local feature imagination", preset=True)
     decoder_layers: int = 2
     frame_encoder: str = "small"
     frame_filters: int = 64
@@ -70,14 +71,14 @@ class MCTHFRConfig(Config):
     standardize_audio: bool = True
 
     def __post_init__(self):
-        self.modalities = canonical_modalities(self.modalities)
+        self._set("modalities", canonical_modalities(self.modalities))
         for modality in MODALITIES:
             name = f"{modality}_shape"
             value = getattr(self, name)
             if isinstance(value, str) or not hasattr(value, "__len__") or len(value) not in (2, 4) or not all(
                     isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in value):
                 self._fail(name, "(T, D) features or (T, H, W, C) frames, integers >= 1")
-            setattr(self, name, tuple(int(v) for v in value))
+            self._set(name, tuple(int(v) for v in value))
         self.check_int("units", "heads", "layers", "cgate_units", "cmd_moments", "decoder_layers", "frame_filters",
                        "frame_units")
         if self.units % self.heads:
@@ -86,14 +87,14 @@ class MCTHFRConfig(Config):
             value = tuple(getattr(self, name))
             if len(value) != len(MODALITIES):
                 self._fail(name, f"{len(MODALITIES)} values, one per modality of {MODALITIES}")
-            setattr(self, name, value)
+            self._set(name, value)
         if not all(isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 1 for k in self.conv_kernels):
             self._fail("conv_kernels", "integers >= 1")
         if not all(isinstance(r, numbers.Real) and not isinstance(r, bool) and 0 <= r < 1
                    for r in self.attention_dropout):
             self._fail("attention_dropout", "rates in [0, 1)")
-        self.conv_kernels = tuple(int(k) for k in self.conv_kernels)
-        self.attention_dropout = tuple(float(r) for r in self.attention_dropout)
+        self._set("conv_kernels", tuple(int(k) for k in self.conv_kernels))
+        self._set("attention_dropout", tuple(float(r) for r in self.attention_dropout))
         self.check_rate("embedding_dropout", "dropout")
         self.check_bool("outer_residual", "gamma_b", "gamma_e", "lfi", "gfa", "standardize_audio")
         self.check_choice("pooling", POOLINGS)
@@ -103,7 +104,7 @@ class MCTHFRConfig(Config):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
                 self._fail(name, "a loss weight >= 0")
-            setattr(self, name, float(value))
+            self._set(name, float(value))
         side = MIN_FRAME_SIDE[self.frame_encoder]
         for modality in self.modalities:
             shape = self.input_shape(modality)

@@ -3,7 +3,7 @@
 import dataclasses
 import numbers
 
-from avtfuse.config import Config
+from avtfuse.config import Config, setting
 from avtfuse.contract import canonical_modalities
 from avtfuse.layers.frame_encoder import KINDS as FRAME_ENCODERS, MIN_FRAME_SIDE
 
@@ -15,7 +15,7 @@ AUDIO_SHRINK = 12
 MIN_WIDTH = 64
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class SAFusionConfig(Config):
     """Architecture settings of SA-fusion (Chumachenko, Iosifidis, Gabbouj, ICPR 2022; SYSTEMS.md 2.2).
 
@@ -44,16 +44,20 @@ class SAFusionConfig(Config):
     audio_shape: tuple = (156, 10)
     visible_shape: tuple = (15, 48, 48, 3)
     thermal_shape: tuple = (15, 48, 48, 1)
-    fusion: str = "ia"
-    heads: int = 1
-    frame_encoder: str = "small"
+    fusion: str = setting("ia", "lt: late transformer; it: intermediate transformer; ia: intermediate attention",
+                          choices=FUSIONS)
+    heads: int = setting(1, "attention heads", choices=HEADS)
+    frame_encoder: str = setting("small", "per-frame encoder: small (ImageBranch; small preset) or mobilenet "
+                                 "(MobileNetV3Small from scratch; paper preset), stand-ins for the unavailable "
+                                 "EfficientFace weights", choices=FRAME_ENCODERS, preset=True)
     frame_filters: int = 32
     frame_units: int = 256
-    query_residual: bool = False
+    query_residual: bool = setting(False, "a residual from the query around each cross-attention block (not in "
+                                   "the code)")
     standardize_audio: bool = False
 
     def __post_init__(self):
-        self.modalities = canonical_modalities(self.modalities)
+        self._set("modalities", canonical_modalities(self.modalities))
         self.check_shape("audio_shape", 2)
         self.check_shape("visible_shape", 4)
         self.check_shape("thermal_shape", 4)
@@ -77,7 +81,7 @@ class SAFusionConfig(Config):
         if isinstance(value, str) or not hasattr(value, "__len__") or len(value) != length or not all(
                 isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in value):
             self._fail(name, f"{length} integers >= 1")
-        setattr(self, name, tuple(int(v) for v in value))
+        self._set(name, tuple(int(v) for v in value))
 
     def input_shape(self, modality):
         """The input shape (without the batch axis) of one modality."""

@@ -44,6 +44,12 @@ def paper():
                           model={"frame_encoder": "mobilenet"})
 
 
+# The paper's modality-dropout settings (--dropout), as build_experiment changes: how training replicates each batch
+# (TrainConfig.replication) and what a missing modality holds in evaluation (DataConfig.missing_fill).
+DROPOUTS = {"none": {"train": {"replication": "none"}, "data": {"missing_fill": "zeros"}},
+            "softhard": {"train": {"replication": "softhard"}, "data": {"missing_fill": "zeros"}},
+            "noise": {"train": {"replication": "noise"}, "data": {"missing_fill": "noise"}}}
+
 VARIANTS = {
     "ia1": Variant(SAFusionNet, END_TO_END, {"fusion": "ia", "heads": 1},
                    "intermediate attention, 1 head (the paper's best, with softhard modality dropout)"),

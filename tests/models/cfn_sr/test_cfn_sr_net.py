@@ -14,6 +14,7 @@ from avtfuse.models import ContractClassifier
 from avtfuse.models.cfn_sr import SYSTEM, VARIANTS, CFNSRConfig, CFNSRNet, build_linear_head
 from avtfuse.training.config import TrainConfig
 from avtfuse.training.phase import PhaseRunner
+from avtfuse.training import recipes
 from avtfuse.training.recipes import RecipeContext, pretrain_then_fuse
 
 # Audio 28 MFCC frames -> MFCCNet [3, 16]; 4 frames of 8 x 8 -> 3-D encoder [2, 2, 2, 8]; 1 transformer layer.
@@ -217,7 +218,7 @@ def test_mixed_float16_training_step(mixed_float16):
 
 
 class ArrayData:
-    """The part of pipelines.dataset.SplitData a recipe reads, over in-memory arrays: every sample complete."""
+    """The part of pipelines.split_data.SplitData a recipe reads, over in-memory arrays: every sample complete."""
 
     def __init__(self, inputs, labels, classes):
         self.inputs, self.labels, self.num_people = inputs, labels, classes
@@ -226,13 +227,15 @@ class ArrayData:
     def count(self, split):
         return len(self.labels) if split == "train" else 0
 
-    def training_batches(self, epoch, batch_size, seed, replication=None, **kwargs):
+    def training_batches(self, epoch, policy):
+        """pipelines.batching.training_batches over the arrays: (dataset, steps)."""
         data = tf.data.Dataset.from_tensor_slices((self.inputs, self.labels))
-        data = data.shuffle(len(self.labels), seed=seed + epoch, reshuffle_each_iteration=False)
-        return data.batch(batch_size, drop_remainder=True), len(self.labels) // batch_size
+        data = data.shuffle(len(self.labels), seed=policy.seed + epoch, reshuffle_each_iteration=False)
+        return data.batch(policy.batch_size, drop_remainder=True), len(self.labels) // policy.batch_size
 
 
-def test_recipe_copies_the_pretrained_encoders_into_the_fusion_model(tmp_path):
+def test_recipe_copies_the_pretrained_encoders_into_the_fusion_model(tmp_path, monkeypatch):
+    monkeypatch.setattr(recipes, "training_batches", lambda data, epoch, policy: data.training_batches(epoch, policy))
     config = tiny_config()
     inputs = make_inputs(config, batch=8)
     inputs.pop("recording")

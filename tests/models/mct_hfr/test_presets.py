@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from avtfuse.models.mct_hfr import MISSING_RATES, SYSTEM, build_head
-from avtfuse.training.experiment import build_experiment
+from avtfuse.runs import build_experiment
 
 
 def test_variants_set_training_data_and_losses():

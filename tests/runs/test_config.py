@@ -1,4 +1,4 @@
-"""The experiment config: built from presets and variants, round trip, identity, run-folder checks."""
+"""The run config: built from presets and variants, round trip, identity, run-folder checks."""
 
 import dataclasses
 import json
@@ -7,8 +7,8 @@ import pytest
 
 from avtfuse.models import SYSTEMS
 from avtfuse.models.avtnet import AVTNetConfig
-from avtfuse.training.experiment import (
-    ExperimentConfig, RunMismatch, build_experiment, finished_results, open_run_dir, specialist_config)
+from avtfuse.runs import ExperimentConfig, RunMismatch, build_experiment, finished_results, specialist_config
+from avtfuse.runs.folder import RunFolder
 
 
 def test_build_from_preset_and_variant():
@@ -48,14 +48,20 @@ def test_bad_settings_name_the_field(kwargs, word):
 
 def test_run_folder_refuses_other_settings_or_data(tmp_path):
     config = build_experiment("avtnet", output_dir=str(tmp_path))
-    open_run_dir(config, "a" * 64)
-    open_run_dir(config.replace(runtime=config.runtime.replace(gpus=0)), "a" * 64)  # runtime does not block
+
+    def open_folder(config, data_sha256):
+        RunFolder(config.run_dir).open({"config": config.identity(), "data_sha256": data_sha256}, config.to_dict())
+
+    open_folder(config, "a" * 64)
+    open_folder(config.replace(runtime=config.runtime.replace(gpus=0)), "a" * 64)  # runtime does not block
+    open_folder(config.replace(data=config.data.replace(missing_rates=(0.0, 0.5))), "a" * 64)  # evaluation only
     with pytest.raises(RunMismatch, match="other data"):
-        open_run_dir(config, "b" * 64)
+        open_folder(config, "b" * 64)
     with pytest.raises(RunMismatch, match="other settings"):
-        open_run_dir(config.replace(train=config.train.replace(seed=3)), "a" * 64)
+        open_folder(config.replace(train=config.train.replace(seed=3)), "a" * 64)
     assert finished_results(config) is None
-    open_run_dir(config, "b" * 64, fresh=True)
+    with pytest.raises(RunMismatch, match="other settings"):
+        finished_results(config.replace(train=config.train.replace(seed=3)))
 
 
 @pytest.mark.parametrize("system", ["avtnet", "cfn_sr"])
@@ -83,12 +89,12 @@ def test_specialists_are_part_of_the_identity():
         build_experiment("avtnet", specialists="yes")
 
 
-def test_a_specialist_fallback_trains_the_specialists_first_and_they_answer_for_themselves():
+def test_a_specialist_fallback_trains_the_specialists_and_they_answer_for_themselves():
     config = build_experiment("avtnet", single_sensor="specialist", run_name="fused")
-    assert config.specialists_first and config.trains_specialists
+    assert config.trains_specialists
     assert config.identity() != build_experiment("avtnet", run_name="fused").identity()
     assert specialist_config(config, "audio").single_sensor == "fused"
-    plain = build_experiment("avtnet", specialists=True)
-    assert plain.trains_specialists and not plain.specialists_first
+    assert build_experiment("avtnet", specialists=True).trains_specialists
+    assert not build_experiment("avtnet", specialists=True, data={"modalities": "audio"}).trains_specialists
     with pytest.raises(ValueError, match="single_sensor"):
         build_experiment("avtnet", single_sensor="best")

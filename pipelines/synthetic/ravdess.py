@@ -63,7 +63,7 @@ reads .mp4 and .avi videos alike.
 The same arguments always write the same bytes; an actor looks and sounds
 the same whatever other actors or takes are written.
 
-Shell: python -m pipelines.synthetic_ravdess OUT_DIR [--actors N] [--format mp4|avi] ...
+Shell: python -m pipelines.synthetic.ravdess OUT_DIR [--actors N] [--format mp4|avi] ...
 """
 
 import argparse
@@ -78,10 +78,10 @@ import numpy as np
 import soundfile
 from scipy import signal
 
-from pipelines import synthetic, synthetic_images, synthetic_voice
+from pipelines.synthetic import images as synthetic_images, speakingfaces as synthetic, voice as synthetic_voice
 from pipelines.ravdess import EMOTIONS, THERMAL_FOLDER
-from pipelines.synthetic_images import face_image, heat_image
-from pipelines.synthetic_voice import speech, syllables
+from pipelines.synthetic.images import face_image, heat_image
+from pipelines.synthetic.voice import speech, syllables
 
 SPEECH = 1  # vocal channel code
 AUDIO_CODE, VIDEO_CODE, THERMAL_CODE = 3, 2, 4  # modality codes; 04 (thermal) is ours
@@ -446,7 +446,7 @@ def _write_video(path, frames, fps, video_format):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m pipelines.synthetic_ravdess",
+        prog="python -m pipelines.synthetic.ravdess",
         description="Write a small synthetic data set in the RAVDESS layout "
                     "(<OUT_DIR>/Actor_XX/03-01-EE-II-SS-RR-XX.wav and 02-01-...mp4).",
     )

@@ -27,7 +27,7 @@ command C and frame F:
 wav: 44.1 kHz, 16-bit PCM, mono. rgb png: 8-bit, 3 channels. thermal png:
 8-bit, 3 channels, a gray heat map colour-mapped with cv2.COLORMAP_INFERNO.
 
-Shell: python -m pipelines.synthetic OUT_DIR [--subjects N] [--seed S] ...
+Shell: python -m pipelines.synthetic.speakingfaces OUT_DIR [--subjects N] [--seed S] ...
 """
 
 import argparse
@@ -40,9 +40,9 @@ import numpy as np
 import soundfile
 
 from avtfuse.contract import MODALITIES
-from pipelines import synthetic_images, synthetic_voice
-from pipelines.synthetic_images import face_image, heat_image, write_png
-from pipelines.synthetic_voice import SAMPLE_RATE, speech, syllables
+from pipelines.synthetic import images as synthetic_images, voice as synthetic_voice
+from pipelines.synthetic.images import face_image, heat_image, write_png
+from pipelines.synthetic.voice import SAMPLE_RATE, speech, syllables
 
 SESSION = 2
 SPLITS = ("train", "valid", "test")
@@ -339,7 +339,7 @@ def _strength_triplet(name):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m pipelines.synthetic",
+        prog="python -m pipelines.synthetic.speakingfaces",
         description="Write a small synthetic data set in the SpeakingFaces layout "
                     "(<OUT_DIR>/<split>_data/sub_S/trial_T/...).",
     )

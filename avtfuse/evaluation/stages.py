@@ -1,0 +1,187 @@
+"""The evaluation stages of a run (see avtfuse.runs.plan): each a function of the RunState returning a JSON-ready
+dict of outputs, reading the trained models from their run folders and the test split once.
+
+evaluate_conditions -> reference -> compare_specialists -> rate_sweep -> latency -> report.
+"""
+
+import logging
+import os
+
+import keras
+import numpy as np
+
+from avtfuse.contract import condition_name, load_class_names, LABELS_FILE
+from avtfuse.evaluation.accuracy import headline_rows, per_condition_accuracy
+from avtfuse.evaluation.latency import serving_latency
+from avtfuse.evaluation.metrics import classification_metrics
+from avtfuse.evaluation.plots import plot_confusion_matrix, plot_robustness_curves
+from avtfuse.evaluation.reference import reference_accuracy, reference_description
+from avtfuse.evaluation.report import write_results
+from avtfuse.evaluation.robustness import rate_sweep_markdown, rate_sweep_summary
+from avtfuse.evaluation.specialists import specialist_comparison, specialist_markdown
+from avtfuse.export import load_serving
+from avtfuse.runs.config import specialist_config
+from avtfuse.runs.folder import write_json
+from pipelines.step_masks import realised_missing_rate
+
+logger = logging.getLogger(__name__)
+PREDICTIONS_FILE = os.path.join("evaluation", "test_predictions.npz")
+TIMING_FILE = "timing.json"
+RATE_SWEEP_TITLE = "Missing steps (complete test recordings, static masks)"
+
+
+def predict_batches(classifier, batches):
+    """Labels, predicted labels and presence bits of every sample of a dataset of (inputs, labels) batches (such
+    as `SplitData.batches(split, ...)`): ([N], [N], [N, M])."""
+    labels, predicted, present = [], [], []
+    for inputs, label in batches:
+        probabilities = keras.ops.convert_to_numpy(classifier(inputs, training=False))
+        predicted.append(probabilities.argmax(-1))
+        labels.append(label.numpy())
+        present.append(inputs["present"].numpy())
+    return np.concatenate(labels), np.concatenate(predicted), np.concatenate(present)
+
+
+def evaluate_conditions(state):
+    """The served model on the test split: accuracy per condition (by each sample's presence bits) and
+    WA/UA/WF1/UF1 over the headline conditions; with a specialist fallback also the fused model's own
+    accuracy ("fused_alone"). The predictions go to evaluation/test_predictions.npz."""
+    data, batch_size = state.data, state.config.train.batch_size
+    logger.info("evaluating on %d test samples", data.count("test"))
+    labels, predicted, present = predict_batches(state.served_classifier(), data.batches("test", batch_size))
+    if state.chief:
+        os.makedirs(state.folder.path("evaluation"), exist_ok=True)
+        np.savez(state.folder.path(PREDICTIONS_FILE), labels=labels, predicted=predicted, present=present)
+    headline = headline_rows(present, data.modalities)
+    outputs = {"conditions": per_condition_accuracy(labels, predicted, present, data.modalities),
+               "metrics": classification_metrics(labels[headline], predicted[headline]), "fused_alone": None}
+    if state.config.single_sensor == "specialist" and len(data.modalities) > 1:
+        outputs["fused_alone"] = per_condition_accuracy(
+            *predict_batches(state.fused_classifier(), data.batches("test", batch_size)), data.modalities)
+    return outputs
+
+
+def reference(state):
+    """The scikit-learn reference of each single-modality condition, trained on the split its specialist reads
+    (`SplitData.modality_rows`): {"only_<m>": {"accuracy", "model_accuracy", "description", "train", "test",
+    "test_seen_in_training"}} (accuracies as fractions; counts of recordings; under the paper protocol most
+    test recordings have other copies, with the same file, in training: `test_seen_in_training` counts them)."""
+    data, seed = state.data, state.config.train.seed
+    conditions = state.stage_outputs("evaluate")["conditions"]
+    references = {}
+    for modality in data.modalities:
+        name = condition_name([int(m == modality) for m in data.modalities], data.modalities)
+        if name not in conditions:
+            continue
+        train_inputs, train_labels = data.modality_arrays(modality, "train")
+        test_inputs, test_labels = data.modality_arrays(modality, "test")
+        if len(set(train_labels)) < 2 or not len(test_labels):
+            continue
+        kind = modality if modality != "audio" or _audio_is_log_mel(data) else "audio features"
+        references[name] = {
+            "accuracy": reference_accuracy(kind, train_inputs, train_labels, test_inputs, test_labels, seed),
+            "model_accuracy": conditions[name]["accuracy"],
+            "description": reference_description(kind, train_inputs),
+            "train": len(train_labels), "test": len(test_labels),
+            "test_seen_in_training": int((data.modality_rows(modality, "train")
+                                          & data.modality_rows(modality, "test")).sum())}
+    return references
+
+
+def _audio_is_log_mel(data):
+    """True when the audio input is the log-mel spectrogram the reference turns into MFCC statistics (not MFCCs,
+    nor `.npy` features of their own shape, which it summarises as a feature sequence)."""
+    features = data.config.features
+    return features.audio_features == "log_mel" and tuple(data.shapes["audio"]) == features.shapes(["audio"])["audio"]
+
+
+def compare_specialists(state):
+    """Each specialist on its test split (the run's test samples holding its sensor alone) beside the served
+    model's single-sensor condition and the reference (`specialist_comparison`)."""
+    data, evaluated = state.data, state.stage_outputs("evaluate")
+    specialist_conditions, seen = {}, {}
+    for modality in data.modalities:
+        config, specialist_data = state.specialist(modality)
+        labels, predicted, present = predict_batches(state.load_classifier(config.run_dir),
+                                                     specialist_data.batches("test", config.train.batch_size))
+        specialist_conditions[modality] = per_condition_accuracy(labels, predicted, present, (modality,))
+        seen[modality] = int((data.modality_rows(modality, "train") & data.modality_rows(modality, "test")).sum())
+    return specialist_comparison(evaluated["conditions"], state.stage_outputs("reference"), specialist_conditions,
+                                 data.modalities, evaluated["fused_alone"], seen)
+
+
+def rate_sweep(state):
+    """The test split's complete recordings (every sensor present) scored with each of the config's missing
+    rates of their sequences' real steps missing (static masks; a single frame is one step):
+    `rate_sweep_summary` plus "realised" {rate: {modality: share of real steps missing}} and "samples"."""
+    data, classifier = state.data, state.served_classifier()
+    labels_per_rate, predicted_per_rate, realised = [], [], {}
+    for rate in state.config.data.missing_rates:
+        batches = data.batches("test", state.config.train.batch_size, missing_rate=rate, complete_only=True)
+        labels, predicted, _ = predict_batches(classifier, batches)
+        if not len(labels):
+            raise ValueError("missing_rates: the test split holds no complete recording to sweep the rates on")
+        labels_per_rate.append(labels)
+        predicted_per_rate.append(predicted)
+        realised[rate] = realised_missing_rate(batches, data.modalities)  # complete recordings: no absence
+    summary = rate_sweep_summary(state.config.data.missing_rates, labels_per_rate, predicted_per_rate)
+    logger.info("missing-rate sweep: UA %s; AUILC UA %.4f (paper's un-normalised %.4f)",
+                " ".join(f"{r:g}:{v:.3f}" for r, v in zip(summary["rates"], summary["metrics"]["UA"])),
+                summary["auilc"]["UA"], summary["auilc_paper"]["UA"])
+    return {**summary, "realised": realised, "samples": int(len(labels_per_rate[0]))}
+
+
+def latency(state):
+    """Batch-1 serving latency of the exported SavedModel on the test split's complete samples (a measurement
+    of this machine, not a result: it goes to timing.json), or None when no test sample has every sensor."""
+    path = state.stage_outputs("export")["saved_model"]
+    batches = state.data.batches("test", 1, complete_only=True)
+    if not any(True for _ in batches.take(2)):
+        logger.warning("no complete test sample: serving latency not measured")
+        return {"latency": None}
+    return {"latency": serving_latency(load_serving(path), batches, state.served_classifier().serving_spec())}
+
+
+def report(state):
+    """results.json, results.md, confusion_matrix.png (the headline conditions), robustness.png (with a rate
+    sweep) and timing.json in the run folder, from the other stages' outputs."""
+    config, folder = state.config, state.folder
+    data = state.stage_outputs("data")
+    evaluated, exported = state.stage_outputs("evaluate"), state.stage_outputs("export")
+    results = {
+        "conditions": evaluated["conditions"], "metrics": evaluated["metrics"],
+        "metrics_over": "the headline conditions (complete and each one-modality-missing view)",
+        "system": config.system, "variant": config.variant, "modalities": data["modalities"],
+        "protocol": config.data.protocol, "fold": config.data.fold if config.data.protocol == "folds" else None,
+        "sampler": config.train.sampler, "replication": config.train.replication,
+        "missing_fill": config.data.missing_fill,
+        "bn_neck_heads": list(getattr(state.resolved.model, "bn_neck_heads", ())),
+        "device": state.runtime.device, "precision": state.runtime.precision,
+        "train_samples": data["train_samples"], "validation_samples": data["valid_samples"],
+        "test_samples": data["test_samples"], "skipped_recordings": data["skipped_recordings"],
+        "split": folder.path("split.csv"),
+        "reference": state.stage_outputs("reference"),
+        "saved_model": exported["saved_model"], "parameters": exported["parameters"]}
+    appendix = []
+    if state.has_stage("specialists"):
+        results["specialists"] = state.stage_outputs("specialists")
+        results["specialist_runs"] = {m: specialist_config(config, m).run_dir for m in data["modalities"]}
+        appendix.append(specialist_markdown(results["specialists"]))
+    if state.has_stage("rate-sweep"):
+        sweep = state.stage_outputs("rate-sweep")
+        results["rate_sweep"] = sweep
+        appendix += [rate_sweep_markdown(sweep, title=RATE_SWEEP_TITLE),
+                     "Realised share of the real steps missing: " + "; ".join(
+                         f"rate {float(rate):g}: " + ", ".join(f"{m} {share:.3f}" for m, share in shares.items())
+                         for rate, shares in sweep["realised"].items()) + ".\n"]
+        plot_robustness_curves({config.run_name: sweep}, folder.path("robustness.png"))
+    write_results(results, config.run_dir, title=f"{config.system}: {config.run_name}", appendix=appendix)
+    predictions = np.load(folder.path(PREDICTIONS_FILE))
+    headline = headline_rows(predictions["present"], data["modalities"])
+    plot_confusion_matrix(predictions["labels"][headline], predictions["predicted"][headline],
+                          load_class_names(folder.path(LABELS_FILE)), folder.path("confusion_matrix.png"))
+    # Measurements of this machine, not results: a resumed run counts the time of its last invocation only.
+    write_json(folder.path(TIMING_FILE), {"seconds": round(state.elapsed(), 1),
+                                          "training_seconds": round(state.training_seconds, 1),
+                                          "latency": state.stage_outputs("latency")["latency"]})
+    return {"results": folder.path("results.json")}

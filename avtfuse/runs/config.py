@@ -1,0 +1,156 @@
+"""The config of one run: its system, variant and preset, the data, model, training and runtime sections, and
+where its outputs go.
+
+    config = build_experiment("avtnet", variant="prop", preset="small", data={"protocol": "strict"})
+"""
+
+import dataclasses
+import os
+
+from avtfuse.config import Config, setting
+from avtfuse.contract import MODALITIES, SINGLE_SENSOR_ANSWERS
+from avtfuse.models import SYSTEMS
+from avtfuse.training.config import TrainConfig
+from avtfuse.training.runtime import RuntimeConfig
+from pipelines.dataset import DataConfig
+from pipelines.features import FeatureConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig(Config):
+    """Everything a run depends on; written as config.json next to its outputs.
+
+    system, variant, preset: names in `avtfuse.models.SYSTEMS`. model: the
+    system's model config (a dict of its fields is accepted). specialists:
+    also train, for each modality of a multimodal run, a specialist (the same
+    settings on that modality alone, on the run's own split reduced to that
+    sensor: `specialist_config`) and report it beside the fused model's
+    single-sensor condition. specialist_branches: start the fused model from
+    the specialists, each sensor's layers copied and frozen (embed-then-recognise
+    systems). single_sensor: what answers a sample with one sensor
+    left: "fused" (the fused model) or "specialist" (that sensor's specialist:
+    `SpecialistFallback`; the report gives the fused model's own accuracy beside
+    it). run_name, output_dir, saved_models_dir: where the outputs go.
+    """
+
+    system: str = "avtnet"
+    variant: str = setting("prop", "the system's variant (listed below)", flag=False)
+    preset: str = setting("small", "preset of shapes and epochs: small or paper", flag="--config")
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: object = None
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
+    specialists: bool = setting(False, "also train the same system on each modality alone (same split) and report "
+                                "each single-sensor condition beside its specialist")
+    specialist_branches: bool = setting(False, "train the specialists first and start the fused model from them: "
+                                        "each sensor's branch and embedding head copied and frozen, the joint layers "
+                                        "trained (AVTNet)")
+    single_sensor: str = setting("fused", "what answers a sample with one sensor left: fused (the fused model) or "
+                                 "specialist (that sensor's specialist, trained first; the report keeps the fused "
+                                 "model's own accuracy beside it)", choices=SINGLE_SENSOR_ANSWERS)
+    run_name: str = setting("run", "name of the run folder and SavedModel", group="runtime",
+                            preset="built from the settings")
+    output_dir: str = setting("runs", "parent of the run folder", group="runtime")
+    saved_models_dir: str = setting("saved_models", "SavedModel folder", group="runtime")
+
+    def __post_init__(self):
+        self.check_choice("system", SYSTEMS)
+        system = SYSTEMS[self.system]
+        self.check_choice("variant", system.variants)
+        self.check_choice("preset", system.presets)
+        self._set("model", system.config_class.coerce(self.model))
+        self.check_bool("specialists", "specialist_branches")
+        self.check_choice("single_sensor", SINGLE_SENSOR_ANSWERS)
+        if not self.run_name or os.sep in self.run_name:
+            self._fail("run_name", "a folder name")
+
+    @property
+    def trains_specialists(self):
+        """Whether the run trains (and reports) single-sensor specialists: a multimodal run asked for them."""
+        wanted = self.specialists or self.specialist_branches or self.single_sensor == "specialist"
+        return wanted and len(self.data.modalities) > 1
+
+    @property
+    def run_dir(self):
+        return os.path.join(self.output_dir, self.run_name)
+
+    def identity(self):
+        """What the trained models depend on: the config less runtime settings, locations and evaluation-only
+        settings (a dict)."""
+        values = self.to_dict()
+        for key in ("runtime", "run_name", "output_dir", "saved_models_dir"):
+            values.pop(key)
+        for key in DataConfig.LOCATION_FIELDS + DataConfig.EVALUATION_FIELDS:
+            values["data"].pop(key)
+        return values
+
+
+def default_run_name(*parts, seed=None):
+    """A run's name: the parts joined with "-", then "seed<seed>" when a seed is given. A part may be a tuple of
+    modalities (written as their initials, "avt"), a (field, value) pair of a changed setting ("<field>-<value>",
+    "no-<field>" for a switch turned off; the field with dashes), or None or "" (left out).
+
+        default_run_name("prop", "small", ("audio", "visible", "thermal"), "paper", seed=0)
+        # prop-small-avt-paper-seed0
+    """
+    words = []
+    for part in parts:
+        if isinstance(part, tuple) and len(part) == 2 and part[0] not in MODALITIES:
+            field, value = part
+            field = field.replace("_", "-")
+            words.append(f"no-{field}" if value is False else f"{field}-{value}")
+        elif isinstance(part, (tuple, list)):
+            words.append("".join(modality[0] for modality in part))
+        elif part not in (None, ""):
+            words.append(str(part))
+    if seed is not None:
+        words.append(f"seed{seed}")
+    return "-".join(words)
+
+
+def build_experiment(system="avtnet", variant=None, preset=None, data=None, features=None, model=None,
+                     train=None, runtime=None, specialists=False, run_name=None, output_dir="runs",
+                     saved_models_dir="saved_models", specialist_branches=False, single_sensor="fused",
+                     name_parts=()):
+    """An ExperimentConfig from a system's preset and variant plus changes per section (dicts of fields).
+
+    The model config follows from the variant and the data's shapes; `data`,
+    `train`, `features` and `model` changes go over the preset's (and `train` over the variant's). `features` may
+    give `audio_seconds` in place of `audio_samples` (at the features' sample rate). The default run name is
+    `default_run_name`'s: <variant>[-<name_parts>]-<preset>-<modality initials>-<protocol, or fold<N> under the
+    folds protocol>-seed<seed>.
+    """
+    if system not in SYSTEMS:
+        raise ValueError(f"system: {system!r} is unknown; choose from {', '.join(SYSTEMS)}")
+    spec = SYSTEMS[system]
+    variant = variant or next(iter(spec.variants))
+    preset_name = preset or next(iter(spec.presets))
+    preset = spec.preset(preset_name)
+    features = {**preset.features, **(features or {})}
+    seconds = features.pop("audio_seconds", None)
+    feature_config = FeatureConfig(**features)
+    if seconds is not None:
+        feature_config = feature_config.replace(audio_samples=round(seconds * feature_config.sample_rate))
+    data_config = DataConfig(**{**preset.data, **(data or {}), "features": feature_config})
+    model_config = spec.model_config(
+        variant, data_config.modalities, feature_config.shapes(data_config.modalities),
+        **{**preset.model, **(model or {})})
+    train_config = TrainConfig(**{**preset.train, **spec.variants[variant].train, **(train or {})})
+    if run_name is None:
+        split = f"fold{data_config.fold}" if data_config.protocol == "folds" else data_config.protocol
+        run_name = default_run_name(variant, *name_parts, preset_name, data_config.modalities, split,
+                                    seed=train_config.seed)
+    return ExperimentConfig(system, variant, preset_name, data_config, model_config, train_config,
+                            RuntimeConfig(**(runtime or {})), specialists, specialist_branches, single_sensor, run_name,
+                            output_dir, saved_models_dir)
+
+
+def specialist_config(config, modality):
+    """The single-sensor specialist of `config`: the same settings on `modality` alone, in the run folder
+    <run_name>-specialist-<modality> beside it (and its SavedModel likewise). It reads the run's split reduced
+    to that sensor (`pipelines.split_data.SplitData.for_modality`), never a split of its own."""
+    shapes = config.data.features.shapes((modality,))
+    model = config.model.replace(modalities=(modality,), **SYSTEMS[config.system].input_fields(shapes))
+    return config.replace(data=config.data.replace(modalities=(modality,)), model=model, specialists=False,
+                          specialist_branches=False, single_sensor="fused",
+                          run_name=f"{config.run_name}-specialist-{modality}")

@@ -1,0 +1,106 @@
+"""Where a run's recordings come from and how they are decoded: the built-in synthetic set (written on first use)
+or the user's data (a SpeakingFaces tree, a RAVDESS folder, a manifest), checked and decoded once into the
+feature cache."""
+
+import logging
+import os
+
+from pipelines import cache
+from pipelines import features as feature_stage
+from pipelines.errors import DataError
+from pipelines.recording import check_shared_files
+from pipelines.synthetic import SYNTHETIC_SETS, ravdess as synthetic_ravdess, speakingfaces as synthetic
+
+logger = logging.getLogger(__name__)
+
+
+def cached_features(config, policy):
+    """The recordings of `config.source` decoded into the feature cache (written when it is not complete), their
+    problems handed to `policy`: (recordings, the modalities some recording has, the cache's path)."""
+    recordings = check_shared_files(load_recordings(config, policy), config.modalities, policy)
+    modalities = recorded_modalities(recordings, config.modalities)
+    key = feature_stage.fingerprint(recordings, modalities, config.features, config.frame)
+    path = cache.cache_path(config.cache_dir, f"features-{key}")
+    if cache.is_complete(path):
+        logger.info("using the cached features in %s", path)
+        known = {str(error) for error in policy.skipped}
+        for file, reason in cache.read_meta(path)["skipped"]:  # files refused when the cache was written
+            if str(DataError(file, reason)) not in known:
+                policy.handle(DataError(file, reason))
+        policy.report("recordings")
+    else:
+        logger.info("checking and decoding %d recordings", len(recordings))
+        write_features(recordings, modalities, config, policy, path)
+    return recordings, modalities, path
+
+
+def synthetic_source(config):
+    """The folder of the built-in synthetic set `config.synthetic`, written under cache_dir on first use.
+
+    Keyed by synthetic_subjects, seed and the generator's fingerprint (a
+    changed generator writes a new set); a `complete` marker is written last.
+    The synthetic RAVDESS has actors 1..synthetic_subjects and thermal videos.
+    """
+    generator = SYNTHETIC_SETS[config.synthetic]
+    layout = "" if config.synthetic == "speakingfaces" else f"-{config.synthetic}"
+    source = os.path.join(config.cache_dir, f"synthetic{layout}-{config.synthetic_subjects}-seed{config.seed}-"
+                                            f"{generator.generator_fingerprint()}")
+    if not os.path.exists(os.path.join(source, "complete")):
+        logger.info("writing the built-in synthetic %s set to %s", config.synthetic, source)
+        people = range(1, config.synthetic_subjects + 1)
+        if config.synthetic == "ravdess":
+            synthetic_ravdess.write_ravdess(source, actors=people, seed=config.seed, thermal=True)
+        else:
+            synthetic.write_speakingfaces(source, subjects=people, seed=config.seed)
+        open(os.path.join(source, "complete"), "w").close()
+    return source
+
+
+def load_recordings(config, policy):
+    """Reads the recordings of `config.source` (or writes the synthetic default first)."""
+    from pipelines import manifest, ravdess, speakingfaces
+
+    source = synthetic_source(config) if config.source is None else config.source
+    if not os.path.exists(source):
+        raise FileNotFoundError(f"--data {source}: no such file or folder")
+    if not os.path.isdir(source):
+        return manifest.read_manifest(source, modalities=config.modalities, policy=policy)
+    if any(os.path.isdir(os.path.join(source, folder)) for folder in speakingfaces.SPLIT_FOLDERS):
+        return speakingfaces.read_speakingfaces(
+            source, modalities=config.modalities, subjects=config.subjects, frame=config.frame, policy=policy)
+    return ravdess.read_ravdess(source, modalities=config.modalities, label=config.label, actors=config.subjects,
+                                policy=policy)
+
+
+def recorded_modalities(recordings, modalities):
+    """The run's modalities that at least one recording has; logs those that none has."""
+    kept = tuple(m for m in modalities if any(r.path(m) for r in recordings))
+    absent = [m for m in modalities if m not in kept]
+    if absent:
+        logger.warning("no recording has %s: the run uses %s", " or ".join(absent), ", ".join(kept))
+    return kept
+
+
+def write_features(recordings, modalities, config, policy, path):
+    """Decodes every recording into the cache at `path`; raises InputErrors (and keeps no cache) when a file is
+    bad and config.on_error is "raise"."""
+    shapes = feature_stage.data_shapes(recordings, modalities, config.features)
+
+    def checked():
+        yield from feature_stage.extract_features(recordings, modalities, config.features, shapes, policy,
+                                                  frame=config.frame)
+        policy.report("recordings")  # raises every problem at once under on_error="raise"
+
+    def describe(written):
+        if not written:
+            raise DataError(config.source or path, "no usable recording")
+        return dict(recordings=[r.recording for r in written], people=[r.person for r in written],
+                    groups=[r.group_key for r in written], splits=[r.split for r in written],
+                    recorded=[[int(bool(r.path(m))) for m in modalities] for r in written],
+                    skipped=[[e.path, e.reason] for e in policy.skipped])
+
+    try:
+        cache.write_cache(checked(), path, modalities, shapes, describe)
+    except Exception:
+        cache.discard_partial(path)
+        raise

@@ -1,0 +1,294 @@
+"""The one split of a run's data: every ablated copy (sample) of every cached recording assigned to train, test
+or valid by the protocol (pipelines.splits), and `SplitData`, the split's view of the cache that every model of
+the run reads (its single-sensor views included)."""
+
+import dataclasses
+import logging
+
+import numpy as np
+import tensorflow as tf
+
+from avtfuse.contract import GIVEN_PROTOCOLS, SPLITS, condition_name
+from pipelines import ablation, cache, splits, step_masks
+from pipelines.batching import without_autotune
+from pipelines.errors import DataError
+from pipelines.recording import assign_labels
+
+logger = logging.getLogger(__name__)
+
+SPLIT_IDS = {name: index for index, name in enumerate(SPLITS)}
+
+
+def split_cache(config, path, recordings, modalities):
+    """The SplitData of the cache at `path` (of `recordings`, with `modalities`) split by `config` (a
+    DataConfig): its protocol, fractions, seed and ablation."""
+    meta = cache.read_meta(path)
+    skipped = len(meta["skipped"])
+    labels, mapping = assign_labels(meta["people"])
+    trained = ablation.ablation_conditions(modalities, config.ablation)
+    extra = [c for c in ablation.ablation_conditions(modalities, "subsets") if c not in trained]
+    conditions = np.array(trained + extra, np.float32)
+    if config.protocol in GIVEN_PROTOCOLS and not any(meta["splits"]):
+        where = "a split column (train, valid or test)" if config.protocol == "manifest" else \
+            "SpeakingFaces' train_data, valid_data and test_data folders"
+        raise DataError(config.source or "the synthetic set", f"--protocol {config.protocol} needs {where}; "
+                                                              "these recordings have no split of their own")
+    recorded = np.array(meta["recorded"], np.float32)
+    subject_of = {r.recording: r.subject for r in recordings}  # read afresh: the cache does not hold subjects
+    subjects = [subject_of[r] for r in meta["recordings"]]
+    assignment = assign_samples(recorded, meta["groups"], meta["people"], meta["splits"], conditions, len(trained),
+                                config, subjects)
+    check_given_split(assignment, np.array(labels), mapping, config)
+    shapes = {m: tuple(shape) for m, shape in meta["shapes"].items()}
+    return SplitData(config, path, meta["content_sha256"], modalities, shapes, meta["recordings"], list(mapping),
+                     np.array(labels), recorded, conditions, assignment, skipped, list(meta["groups"]))
+
+
+
+
+@dataclasses.dataclass
+class SplitData:
+    """Cached features plus the ablated train/test/validation assignment of every sample.
+
+    `config`: the DataConfig it was prepared with;
+    `modalities`: the run's modalities that some recording has (canonical
+    order); `shapes`: their example shapes; `recordings` [N]: recording ids in
+    cache order; `labels` [N]: their class labels; `recorded` [N, M]: 1 where
+    a recording has the modality; `conditions` [C, M]: the
+    presence patterns of the ablation; `assignment` [N, C]: per recording and
+    condition, the split id (SPLIT_IDS: 0 train, 1 test, 2 valid) or -1 (no
+    such sample, e.g. a copy that would have no modality left). `skipped`:
+    the bad input items (files, rows) left out. `groups` [N]: each recording's
+    group key (the copies and near-duplicates the split keeps on one side).
+    `columns`: each of `modalities`' position among the cache's modalities
+    (None: the same modalities; a single-sensor view of a run, `for_modality`,
+    reads the run's cache).
+    """
+
+    config: object
+    cache_path: str
+    content_hash: str
+    modalities: tuple
+    shapes: dict
+    recordings: list
+    class_names: list
+    labels: np.ndarray
+    recorded: np.ndarray
+    conditions: np.ndarray
+    assignment: np.ndarray
+    skipped: int
+    groups: list
+    columns: tuple | None = None
+
+    @property
+    def num_people(self):
+        return len(self.class_names)
+
+    def count(self, split):
+        return int((self.assignment == SPLIT_IDS[split]).sum())
+
+    def condition_counts(self, split):
+        """{condition name: samples of `split` made with that ablation pattern}."""
+        counts = {}
+        for condition, count in zip(self.conditions, (self.assignment == SPLIT_IDS[split]).sum(axis=0)):
+            if count:
+                name = condition_name(condition, self.modalities)
+                counts[name] = counts.get(name, 0) + int(count)
+        return counts
+
+    def for_modality(self, modality):
+        """This split reduced to one sensor, for that sensor's specialist (and reference): a SplitData on
+        `modality` alone over the same cache, recordings, people and class list. Train (valid): each recording
+        with a training (validation) sample that keeps `modality`, its copies merged into one; test: each
+        recording with a test sample that holds `modality` alone (as evaluation counts it, by the sample's
+        presence bits). So under a protocol that keeps a recording's copies on one side the specialist meets
+        no recording on two sides, and under "paper" it leaks exactly as the run's model does."""
+        if modality not in self.modalities:
+            raise ValueError(f"modality: {modality!r} is not among the run's {list(self.modalities)}")
+        column = self.modalities.index(modality)
+        rows = {split: self._sensor_rows(column, split) for split in SPLITS}
+        assignment = np.stack([np.where(rows[split], SPLIT_IDS[split], -1) for split in SPLITS], axis=1)
+        cache_columns = self.columns or tuple(range(len(self.modalities)))
+        return dataclasses.replace(
+            self, config=self.config.replace(modalities=(modality,)), modalities=(modality,),
+            shapes={modality: self.shapes[modality]}, recorded=self.recorded[:, column:column + 1],
+            conditions=np.ones((len(SPLITS), 1), np.float32), assignment=assignment.astype(np.int32),
+            columns=(cache_columns[column],))
+
+    def _sensor_rows(self, column, split):
+        """bool [N]: the recordings `for_modality` puts on `split` (see there)."""
+        effective = self.recorded[:, None, :] * self.conditions[None, :, :]  # [N, C, M] presence of each copy
+        on_side = self.assignment == SPLIT_IDS[split]
+        if split != "test":
+            return (on_side & (effective[:, :, column] > 0)).any(axis=1)
+        alone = np.eye(len(self.modalities), dtype=effective.dtype)[column]
+        return (on_side & (effective == alone).all(axis=-1)).any(axis=1)
+
+    def split_rows(self):
+        """One dict per sample (split.csv): recording, copy (the ablation's condition), person, group, role,
+        recorded and kept (the sensors the recording has and the sample holds, joined with "+")."""
+        rows = []
+        for index, condition in zip(*np.nonzero(self.assignment >= 0)):
+            kept = self.recorded[index] * self.conditions[condition]
+            rows.append({
+                "recording": self.recordings[index],
+                "copy": condition_name(self.conditions[condition], self.modalities),
+                "person": self.class_names[self.labels[index]], "group": self.groups[index],
+                "role": SPLITS[self.assignment[index, condition]],
+                "recorded": "+".join(m for m, bit in zip(self.modalities, self.recorded[index]) if bit),
+                "kept": "+".join(m for m, bit in zip(self.modalities, kept) if bit)})
+        return rows
+
+    @property
+    def sequence_modalities(self):
+        """The run's modalities with a time axis (step keys `<m>_mask`, `<m>_missing`; pipelines.step_masks)."""
+        return step_masks.sequence_modalities(self.modalities, self.shapes)
+
+    def samples(self, split, shuffle_recordings=False, seed=None, full=False):
+        """Unbatched (inputs, label) examples of one split, in the data contract (with shuffle_recordings:
+        recordings in an order fixed by `seed`, the same on every iteration).
+
+        Each sequence modality gets `<m>_mask` (real steps, from the cache's
+        `steps`) and `<m>_missing` (every real step of an absent modality);
+        with `full`, also `<m>_full`, its tensor before the ablation (training
+        with step dropout only). pipelines.step_masks.
+        """
+        split_id = SPLIT_IDS[split]
+        conditions = tf.constant(self.conditions, tf.float32)
+        assignment = tf.constant(self.assignment, tf.int32)
+        sample = self.sample_function(full)
+        recordings = cache.read_cache(self.cache_path)
+        if shuffle_recordings:
+            recordings = recordings.shuffle(self.assignment.shape[0], seed=seed, reshuffle_each_iteration=False)
+
+        def copies(example):
+            row = tf.gather(assignment, example["index"])
+            chosen = tf.data.Dataset.from_tensor_slices((row, conditions)).filter(lambda a, _: a == split_id)
+            return chosen.map(lambda _, present: sample(example, present))
+
+        return recordings.flat_map(copies)
+
+    def sample_function(self, full):
+        """A function (cache example dict, presence condition float32 [M]) -> (inputs, label int32): one sample
+        in the data contract, with the step masks of `samples` (and `<m>_full` with `full`)."""
+        modalities, shapes = self.modalities, self.shapes
+        labels = tf.constant(self.labels, tf.int32)
+        recording_ids = tf.constant(self.recordings)
+
+        columns = None if self.columns is None else tf.constant(self.columns, tf.int32)
+
+        def sample(example, present):
+            recorded, steps = example["recorded"], example["steps"]
+            if columns is not None:  # a single-sensor view of a cache with more modalities
+                recorded, steps = tf.gather(recorded, columns), tf.gather(steps, columns)
+            inputs = {m: example[m] for m in modalities}
+            inputs.update(present=recorded, recording=tf.gather(recording_ids, example["index"]))
+            inputs = step_masks.with_step_masks(inputs, steps, modalities, shapes, full=full)
+            ablated = step_masks.sync_missing(ablation.apply_presence(inputs, present, modalities), modalities)
+            return ablated, tf.gather(labels, example["index"])
+
+        return sample
+
+    def modality_rows(self, modality, split):
+        """Which recordings a single-sensor model of `modality` (the specialist, the reference) reads on a
+        split: bool [N], the rows `for_modality` puts there. Under the paper protocol a recording may be on
+        both sides."""
+        return self._sensor_rows(self.modalities.index(modality), split)
+
+    def modality_arrays(self, modality, split):
+        """The inputs of one modality of the `modality_rows` recordings: (float32 [n, *shape], labels [n])."""
+        chosen = self.modality_rows(modality, split)
+        inputs, labels = [], []
+        for example in cache.read_cache(self.cache_path).as_numpy_iterator():
+            index = example["index"]
+            if chosen[index]:
+                inputs.append(example[modality])
+                labels.append(self.labels[index])
+        shape = self.shapes[modality]
+        return np.array(inputs, np.float32).reshape(-1, *shape), np.array(labels, np.int64)
+
+    def batches(self, split, batch_size, missing_rate=None, complete_only=False):
+        """Batched, prefetched examples of a split in cache order (evaluation and embedding); with
+        `complete_only`, only the samples with every modality of the run present.
+
+        With `missing_rate` r, the static rate-r step masks (SYSTEMS.md 1.2;
+        step_masks.apply_static_rate, keyed by recording, modality, r and
+        config.seed) are applied to each sequence modality of each example:
+        the same steps for every run, system and batch size. Under
+        config.missing_fill "noise" each missing modality holds N(0, 1)
+        noise drawn per recording (ablation.fill_missing_with_noise, keyed by
+        the recording id and config.seed): the same whatever the batch size.
+        """
+        data = self.samples(split)
+        if complete_only:
+            data = data.filter(lambda inputs, label: tf.reduce_all(inputs["present"] > 0))
+        if missing_rate is not None:
+            modalities, seed, rate = self.modalities, self.config.seed, float(missing_rate)
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"missing_rate: expected a rate in [0, 1], got {missing_rate}")
+            data = data.map(lambda inputs, label: (step_masks.apply_static_rate(inputs, modalities, rate, seed), label),
+                            num_parallel_calls=tf.data.AUTOTUNE)
+        if self.config.missing_fill == "noise":
+            modalities, seed = self.modalities, self.config.seed
+            data = data.map(lambda inputs, label: (ablation.fill_missing_with_noise(inputs, modalities, seed), label),
+                            num_parallel_calls=tf.data.AUTOTUNE)
+        return without_autotune(data.batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+    def training_sample_ids(self):
+        """The training samples as ids, in `samples("train")` order: a dataset of ((recording index, condition
+        index) int64, label int32), and the labels int [n]."""
+        rows, columns = np.nonzero(self.assignment == SPLIT_IDS["train"])
+        labels = self.labels[rows]
+        ids = tf.data.Dataset.from_tensor_slices(((rows.astype(np.int64), columns.astype(np.int64)),
+                                                  labels.astype(np.int32)))
+        return ids, labels
+
+
+def check_given_split(assignment, labels, mapping, config):
+    """Under a split the data gives (official, manifest), warns of an empty validation split and of people
+    tested but never trained on (a closed-set recogniser cannot name them)."""
+    if config.protocol not in GIVEN_PROTOCOLS:
+        return
+    if not (assignment == SPLIT_IDS["valid"]).any():
+        logger.warning("the data gives no validation split: nothing can be chosen on validation")
+    names = list(mapping)
+    trained = set(labels[(assignment == SPLIT_IDS["train"]).any(axis=1)])
+    untrained = sorted({names[label] for label in labels[(assignment == SPLIT_IDS["test"]).any(axis=1)]
+                        if label not in trained})
+    if untrained:
+        logger.warning("%d people are in the test split but not in training: %s", len(untrained),
+                       ", ".join(untrained[:10]))
+
+
+def assign_samples(recorded, groups, people, given, conditions, num_trained, config, subjects=None):
+    """The [N, C] split-id table of the ablated samples (see SplitData).
+
+    `recorded` [N, M] marks the modalities each recording has; `groups`,
+    `people`, `given`, `subjects` [N] are each recording's group key, person
+    (class), the data's own split (or None) and subject (Recording.subject,
+    read by the "folds" protocol; or None). The first `num_trained` conditions are the
+    ablation's: their copies are split by the protocol. The rest (e.g.
+    single-modality conditions, which the paper's ablation lacks) are
+    evaluation-only: a recording's copies in them go to the test side when the
+    recording has any test sample, and nowhere otherwise.
+    """
+    effective = recorded[:, None, :] * conditions[None, :, :]
+    usable = effective.any(axis=-1)
+    # A copy identical to an earlier copy of the same recording (a modality it never had) is dropped.
+    for c in range(1, len(conditions)):
+        same = (effective[:, :c, :] == effective[:, c:c + 1, :]).all(axis=-1).any(axis=1)
+        usable[:, c] &= ~same
+    dropped = int(usable.size - usable.sum())
+    if dropped:
+        logger.info("%d ablated copies dropped: they would repeat a copy or hold no modality", dropped)
+    rec_index, cond_index = np.nonzero(usable[:, :num_trained])
+    split_ids = splits.split_samples(
+        [groups[i] for i in rec_index], [people[i] for i in rec_index], protocol=config.protocol,
+        test_fraction=config.test_fraction, validation_fraction=config.validation_fraction, seed=config.seed,
+        given=[given[i] for i in rec_index] if config.protocol in GIVEN_PROTOCOLS else None,
+        subjects=None if subjects is None else [subjects[i] for i in rec_index], fold=config.fold)
+    assignment = np.full(usable.shape, -1, np.int32)
+    assignment[rec_index, cond_index] = split_ids
+    in_test = (assignment[:, :num_trained] == SPLIT_IDS["test"]).any(axis=1, keepdims=True)
+    assignment[:, num_trained:] = np.where(usable[:, num_trained:] & in_test, SPLIT_IDS["test"], -1)
+    return assignment

@@ -1,0 +1,151 @@
+"""One split per run: each specialist trains on the run's training samples reduced to its sensor and is tested on
+the run's test samples that hold its sensor alone, under every protocol. The recording ids are those the
+specialists' training batches really held (a recipe that reads its batches stands in for training)."""
+
+import csv
+import os
+
+import numpy as np
+import pytest
+
+from avtfuse.runs import build_experiment, plan
+from avtfuse.runs.folder import read_split
+from avtfuse.runs.state import RunState
+from avtfuse.runs.stages import train_fused, train_specialist
+from avtfuse.training import recipes
+from avtfuse.training.runtime import setup_runtime
+from pipelines.synthetic.speakingfaces import THERMAL_PALETTE, write_speakingfaces
+
+MODALITIES = ("audio", "visible", "thermal")
+TINY_FEATURES = {"audio_samples": 4096, "n_mels": 16, "n_fft": 512, "hop_length": 256, "image_size": (16, 16),
+                 "thermal_palette": THERMAL_PALETTE}
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    """A SpeakingFaces tree (train, valid and test folders; one thermal frame missing) and two manifests of its
+    training recordings with empty cells: one split by subject (person = subject), one emotion-like (person =
+    the command, subject = who was recorded)."""
+    root = tmp_path_factory.mktemp("one-split")
+    tree = root / "sf"
+    common = dict(subjects=range(1, 7), positions=(1,), commands=(1, 2), image_size=16, audio_seconds=0.5,
+                  frames_per_recording=1)
+    written = write_speakingfaces(tree, trials=(1, 2, 3), **common)
+    write_speakingfaces(tree, trials=(4,), split="valid", **common)
+    test = write_speakingfaces(tree, trials=(5,), split="test", **common)
+    os.remove(test[0].thermal[0])  # a missing file: that recording is skipped (--on-error skip)
+    rows = []
+    for index, recording in enumerate(written):
+        cells = {"audio": recording.audio, "visible": recording.visible[0], "thermal": recording.thermal[0]}
+        if index % 4 == 1:
+            cells["thermal"] = ""
+        if index % 5 == 2:
+            cells["visible"] = ""
+        rows.append({"recording": f"{recording.subject}_{recording.trial}_{recording.command}", **cells,
+                     "split": ("train", "valid", "test")[recording.trial - 1], "subject": str(recording.subject),
+                     "group": f"{recording.subject}_{recording.trial}", "speaker": str(recording.subject),
+                     "command": f"command{recording.command}"})
+    manifests = {}
+    for name, person in (("people", "speaker"), ("emotions", "command")):
+        manifests[name] = root / f"{name}.csv"
+        with open(manifests[name], "w", newline="") as handle:
+            writer = csv.DictWriter(handle, ["person", "recording", *MODALITIES, "split", "group", "subject"])
+            writer.writeheader()
+            writer.writerows({"person": row[person], **{k: row[k] for k in writer.fieldnames if k != "person"}}
+                             for row in rows)
+    return {"tree": str(tree), **{name: str(path) for name, path in manifests.items()}, "cache": str(root / "cache"),
+            "runs": root / "runs"}
+
+
+class BatchSpy:
+    """A recipe that trains nothing and records the recording ids of the training and validation batches it was
+    given, per run modalities."""
+
+    def __init__(self):
+        self.held = {}
+
+    def __call__(self, context):
+        epochs = [context.training_batches(0)[0]]
+        validation = context.validation_batches()
+        self.held[tuple(context.data.modalities)] = {
+            "train": set().union(*(_recordings(batches) for batches in epochs)),
+            "valid": _recordings(validation) if validation is not None else set()}
+
+
+def _recordings(batches):
+    return {r.decode() for inputs, _ in batches for r in inputs["recording"].numpy()}
+
+
+def _fused_samples(data, split):
+    """{(recording id, presence tuple)} of the run's samples of `split`, as its model reads them."""
+    return {(inputs["recording"].decode(), tuple(inputs["present"].astype(int)))
+            for inputs, _ in data.samples(split).as_numpy_iterator()}
+
+
+CASES = {"paper": ("people", {}), "strict": ("people", {}), "manifest": ("people", {}),
+         "official": ("tree", {"on_error": "skip"}), "folds": ("emotions", {"label": "emotion"})}
+
+
+@pytest.mark.parametrize("protocol", list(CASES))
+def test_specialists_read_the_runs_one_split(sources, protocol, monkeypatch):
+    source, data = CASES[protocol]
+    config = build_experiment(
+        "avtnet", data={"source": sources[source], "protocol": protocol, "cache_dir": sources["cache"], **data},
+        features=TINY_FEATURES, train={"batch_size": 4}, runtime={"gpus": 0}, specialists=True,
+        output_dir=str(sources["runs"]), run_name=protocol)
+    assert [stage.name for stage in plan(config)][:5] == ["data", "specialist-audio", "specialist-visible",
+                                                          "specialist-thermal", "fused"]
+    spy = BatchSpy()
+    monkeypatch.setitem(recipes.RECIPES, "embed_then_recognize", spy)
+    state = RunState(config, setup_runtime(config.runtime), verbose=0)
+    state.open()
+    for modality in MODALITIES:
+        train_specialist(state, modality)
+    train_fused(state)
+    fused = {split: _fused_samples(state.data, split) for split in ("train", "valid", "test")}
+    fused_ids = {split: {recording for recording, _ in samples} for split, samples in fused.items()}
+    assert spy.held[MODALITIES]["train"] <= fused_ids["train"]
+    for column, modality in enumerate(MODALITIES):
+        held = spy.held[(modality,)]
+        keeping = {recording for recording, present in fused["train"] if present[column]}
+        alone = {recording for recording, present in fused["test"] if sum(present) == 1 and present[column]}
+        specialist = state.specialist(modality)[1]
+        tested = _recordings(specialist.batches("test", 8))
+        assert held["train"] and held["train"] <= keeping, modality  # the run's training samples holding it
+        assert tested == alone, modality  # the run's test samples holding it alone
+        if protocol == "paper":  # leaks exactly as the run's model does: its copies of a recording
+            assert held["train"] & tested <= keeping & alone
+        else:
+            assert not held["train"] & (fused_ids["valid"] | fused_ids["test"]), modality
+            assert not held["valid"] & fused_ids["test"], modality
+        # The specialist's run folder holds its own split.csv: these samples, nothing else.
+        rows = read_split(specialist_dir(config, modality))
+        assert {row["recording"] for row in rows if row["role"] == "train"} >= held["train"]
+        assert {row["recording"] for row in rows if row["role"] == "test"} == tested
+        assert {row["kept"] for row in rows} == {modality}
+
+
+def specialist_dir(config, modality):
+    return os.path.join(config.output_dir, f"{config.run_name}-specialist-{modality}")
+
+
+def test_split_csv_has_one_row_per_sample(sources, monkeypatch):
+    config = build_experiment(
+        "avtnet", data={"source": sources["people"], "protocol": "strict", "cache_dir": sources["cache"]},
+        features=TINY_FEATURES, runtime={"gpus": 0}, output_dir=str(sources["runs"]), run_name="split-csv")
+    state = RunState(config, setup_runtime(config.runtime), verbose=0)
+    state.open()
+    rows = read_split(config.run_dir)
+    data = state.data
+    assert len(rows) == int((data.assignment >= 0).sum())
+    for split in ("train", "valid", "test"):
+        assert sum(row["role"] == split for row in rows) == data.count(split)
+    by_recording = {}
+    for row in rows:
+        by_recording.setdefault(row["recording"], set()).add(row["role"])
+        kept, recorded = set(row["kept"].split("+")), set(row["recorded"].split("+"))
+        assert kept <= recorded and kept
+    assert all(len(roles) == 1 for roles in by_recording.values())  # strict: a recording on one side
+    thermal = MODALITIES.index("thermal")
+    lacking = {data.recordings[i] for i in np.nonzero(data.recorded[:, thermal] == 0)[0]}
+    assert lacking and all("thermal" not in row["recorded"] for row in rows if row["recording"] in lacking)
