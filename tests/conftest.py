@@ -1,4 +1,5 @@
-"""Shared test set-up: quiet TensorFlow logs, keep tests on the CPU, seed every test."""
+"""Shared test set-up: quiet TensorFlow logs, keep tests on the CPU, seed every test, and the registry of tiny
+trained runs every test reading a run's outputs shares (tests/registry.py; docs/testing.md)."""
 
 import os
 
@@ -8,8 +9,17 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 import keras  # noqa: E402  (after the environment above)
 import pytest  # noqa: E402
 
+from tests.registry import Registry, session_root  # noqa: E402
+
 
 @pytest.fixture(autouse=True)
 def seeded():
     """Same weight initialisation in every run, whatever the test order."""
     keras.utils.set_random_seed(0)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """The session's registry of tiny trained runs and data trees, shared by the xdist workers: each entry is
+    built once, by the first worker that asks for it (tests/registry.py)."""
+    return Registry(session_root(tmp_path_factory))

@@ -1,6 +1,6 @@
-"""A short end-to-end run of `python -m experiments.avtnet` on tiny synthetic data."""
+"""Short end-to-end runs of `python -m experiments.avtnet` on tiny synthetic data (the registry's AVTNet runs:
+tests/registry.py)."""
 
-import itertools
 import json
 import os
 
@@ -9,36 +9,34 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from avtfuse.evaluation.accuracy import per_condition_accuracy
+from avtfuse.evaluation.stages import predict_batches
 from avtfuse.export import load_serving
 from avtfuse.models.base import ContractClassifier
+from avtfuse.runs.plan import plan, stage_keys
 from experiments import avtnet
-from pipelines.dataset import prepare
-
-TINY_FLAGS = [
-    "--synthetic-subjects", "4", "--image-size", "16", "--n-mels", "16", "--audio-seconds", "0.5",
-    "--epochs-embed", "3", "--epochs-recognizer", "3", "--batch-size", "16", "--gpus", "1", "--verbose", "0",
-]
+from tests.registry import ESPEAK
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("run")
-    flags = TINY_FLAGS + ["--cache-dir", str(root / "cache"), "--output-dir", str(root / "runs"),
-                          "--saved-models-dir", str(root / "saved"), "--run-name", "tiny"]
-    avtnet.main(flags)
-    return root, flags
+def finished_run(registry):
+    return registry.run("avtnet")
 
 
 def test_run_writes_every_output(finished_run):
-    root, _ = finished_run
-    run_dir = root / "runs" / "tiny"
+    run_dir = finished_run.run_dir
     for name in ("config.json", "identity.json", "labels.json", "results.json", "results.md", "timing.json",
-                 "confusion_matrix.png", "embeddings.keras", "recognizer.keras", "embeddings.done", "run.done"):
+                 "confusion_matrix.png", "embeddings.keras", "recognizer.keras", "embeddings.done", "split.csv",
+                 "evaluation/test_predictions.npz"):
         assert (run_dir / name).exists(), name
+    # The run finished: every stage of its plan left its completion record, the report's with the plan's key.
+    stages = plan(finished_run.config())
+    assert sorted(path.stem for path in (run_dir / "stages").iterdir()) == sorted(stage.name for stage in stages)
+    assert json.loads((run_dir / "stages" / "report.json").read_text())["key"] == stage_keys(stages)["report"]
     for phase in ("embeddings", "recognizer"):
         assert list((run_dir / "tensorboard" / phase).rglob("events.out.tfevents*")), phase
     assert json.loads((run_dir / "labels.json").read_text()) == ["1", "2", "3", "4"]
-    assert json.loads((root / "saved" / "tiny" / "labels.json").read_text()) == ["1", "2", "3", "4"]
+    assert json.loads((finished_run.saved_model / "labels.json").read_text()) == ["1", "2", "3", "4"]
     config = json.loads((run_dir / "config.json").read_text())
     assert config["train"]["epochs_embed"] == 3 and config["data"]["features"]["n_mels"] == 16
     identity = json.loads((run_dir / "identity.json").read_text())
@@ -46,8 +44,7 @@ def test_run_writes_every_output(finished_run):
 
 
 def test_learns_well_above_chance(finished_run):
-    root, _ = finished_run
-    results = json.loads((root / "runs" / "tiny" / "results.json").read_text())
+    results = finished_run.results()
     chance = 1 / 4
     assert results["metrics"]["WA"] > chance + 0.35, results
     assert results["conditions"]["complete"]["accuracy"] > chance + 0.45, results
@@ -59,41 +56,34 @@ def test_learns_well_above_chance(finished_run):
 
 
 def test_export_matches_the_trained_model_with_a_modality_missing(finished_run):
-    root, _ = finished_run
-    run_dir = root / "runs" / "tiny"
+    run_dir = finished_run.run_dir
     classifier = ContractClassifier(keras.models.load_model(run_dir / "embeddings.keras"),
                                     keras.models.load_model(run_dir / "recognizer.keras"))
-    config = json.loads((run_dir / "config.json").read_text())
-    from avtfuse.training.experiment import ExperimentConfig
-
-    data = prepare(ExperimentConfig.from_dict(config).data)
-    inputs, _ = next(iter(data.batches("test", 64)))
+    inputs, _ = next(iter(finished_run.data().batches("test", 64)))
     present = inputs["present"].numpy()
     assert (present == 0).any(axis=0).all()  # every modality is missing somewhere in the batch
     expected = keras.ops.convert_to_numpy(classifier(inputs, training=False))
-    served = load_serving(root / "saved" / "tiny")(**{k: inputs[k] for k in ("audio", "visible", "thermal", "present")})
+    served = load_serving(finished_run.saved_model)(**{k: inputs[k] for k in ("audio", "visible", "thermal", "present")})
     np.testing.assert_allclose(served["probabilities"].numpy(), expected, atol=1e-5)
     np.testing.assert_array_equal(served["label"].numpy(), expected.argmax(-1))
     # Stale data where present = 0 is blanked by the signature.
     noisy = {k: inputs[k] + tf.random.uniform(tf.shape(inputs[k])) * tf.cast(inputs[k] == 0, tf.float32)
              for k in ("audio", "visible", "thermal")}
-    again = load_serving(root / "saved" / "tiny")(**noisy, present=inputs["present"])
+    again = load_serving(finished_run.saved_model)(**noisy, present=inputs["present"])
     np.testing.assert_allclose(again["probabilities"].numpy(), expected, atol=1e-5)
 
 
 def test_rerun_returns_the_finished_results(finished_run, caplog):
-    root, flags = finished_run
-    before = (root / "runs" / "tiny" / "results.json").read_text()
+    before = (finished_run.run_dir / "results.json").read_text()
     with caplog.at_level("INFO"):
-        avtnet.main(flags + ["--precision", "float32", "--gpus", "0", "--verbose", "1"])  # runtime settings: no block
+        finished_run.main(["--precision", "float32", "--gpus", "0", "--verbose", "1"])  # runtime settings: no block
     assert "already finished" in caplog.text
-    assert (root / "runs" / "tiny" / "results.json").read_text() == before
+    assert (finished_run.run_dir / "results.json").read_text() == before
 
 
 def test_rerun_with_other_settings_is_refused(finished_run):
-    _, flags = finished_run
     with pytest.raises(SystemExit, match="other settings"):
-        avtnet.main(flags + ["--learning-rate", "0.01"])
+        finished_run.main(["--learning-rate", "0.01"])
 
 
 def test_help_explains_every_flag(capsys):
@@ -119,48 +109,54 @@ def test_bad_flags_are_named(flags, word):
 
 
 def test_report_puts_the_reference_beside_each_single_sensor_condition(finished_run):
-    root, _ = finished_run
-    results = json.loads((root / "runs" / "tiny" / "results.json").read_text())
+    results = finished_run.results()
     assert set(results["reference"]) == {"only_audio", "only_visible", "only_thermal"}
     for name, entry in results["reference"].items():
         assert entry["model_accuracy"] == results["conditions"][name]["accuracy"]
         assert entry["test"] == results["conditions"][name]["count"] and entry["train"] > entry["test"]
         # The paper protocol splits copies: most test recordings have other copies (the same file) in training.
         assert 0 < entry["test_seen_in_training"] <= entry["test"]
-    report = (root / "runs" / "tiny" / "results.md").read_text()
+    report = (finished_run.run_dir / "results.md").read_text()
     assert "reference (%)" in report and "MFCC mean+std" in report and "16x16 pixels" in report
     assert results["validation_samples"] > 0
 
 
-def test_specialists_start_the_fused_model_answer_a_lone_sensor_and_are_reported_beside_it(tmp_path):
+def test_specialists_start_the_fused_model_answer_a_lone_sensor_and_are_reported_beside_it(registry):
     """--specialist-branches --single-sensor specialist: the specialists train first, the fused model keeps each
     sensor's layers as its specialist left them (copied, frozen), a sample with one sensor left gets its
     specialist's answer (in the evaluation and the SavedModel), and the report puts the specialists and the fused
     model's own answer beside it."""
-    flags = TINY_FLAGS + ["--modalities", "audio,thermal", "--protocol", "strict", "--specialist-branches",
-                          "--single-sensor", "specialist",
-                          "--epochs-embed", "1", "--epochs-recognizer", "1", "--cache-dir", str(tmp_path / "cache"),
-                          "--output-dir", str(tmp_path / "runs"), "--saved-models-dir", str(tmp_path / "saved"),
-                          "--run-name", "fused"]
-    avtnet.main(flags)
-    results = json.loads((tmp_path / "runs" / "fused" / "results.json").read_text())
+    run = registry.run("avtnet-specialists")
+    results = run.results()
     assert set(results["specialists"]) == {"only_audio", "only_thermal"}
+    # The specialists trained first: their stages come before the fused model's in the plan, all of them done.
+    names = [stage.name for stage in plan(run.config())]
+    assert max(names.index("specialist-audio"), names.index("specialist-thermal")) < names.index("fused")
+    assert all((run.run_dir / "stages" / f"{name}.json").exists() for name in names)
+    data = run.data()
     for name, entry in results["specialists"].items():
+        # A specialist's folder holds its model, trained on the run's split reduced to its sensor (its split.csv);
+        # scored on that split's test samples it gives the reported accuracy.
         modality = entry["modality"]
-        alone = json.loads((tmp_path / "runs" / f"fused-specialist-{modality}" / "results.json").read_text())
-        assert alone["modalities"] == [modality] and set(alone["conditions"]) == {"complete", "average"}
-        assert entry["specialist"] == alone["conditions"]["complete"]["accuracy"]
+        folder = run.specialist_dir(modality)
+        assert json.loads((folder / "config.json").read_text())["data"]["modalities"] == [modality]
+        assert (folder / "split.csv").exists()
+        specialist_data = data.for_modality(modality)
+        alone = per_condition_accuracy(*predict_batches(keras.models.load_model(folder / "classifier.keras"),
+                                                        specialist_data.batches("test", 16)), (modality,))
+        assert set(alone) == {"complete", "average"}
+        assert entry["specialist"] == alone["complete"]["accuracy"]
         assert entry["fused"] == results["conditions"][name]["accuracy"] == entry["specialist"]
         assert 0 < entry["fused_alone"] * entry["fused_count"] == round(entry["fused_alone"] * entry["fused_count"])
         assert entry["reference"] == results["reference"][name]["accuracy"]
         # Strict protocol: the specialist is tested on the very recordings of the fused single-sensor condition.
         assert entry["specialist_count"] == entry["fused_count"] == results["conditions"][name]["count"]
-        assert (tmp_path / "saved" / f"fused-specialist-{modality}" / "saved_model.pb").exists()
-    report = (tmp_path / "runs" / "fused" / "results.md").read_text()
+        assert (run.saved / f"fused-specialist-{modality}" / "saved_model.pb").exists()
+    report = (run.run_dir / "results.md").read_text()
     assert "## Single-sensor specialists" in report and "| only_thermal |" in report
     assert "served, specialist fallback (%)" in report and "fused model alone (%)" in report
-    serve = load_serving(tmp_path / "saved" / "fused")
-    thermal_alone = load_serving(tmp_path / "saved" / "fused-specialist-thermal")
+    serve = load_serving(run.saved_model)
+    thermal_alone = load_serving(run.saved / "fused-specialist-thermal")
     _, specs = serve.structured_input_signature
     rng = np.random.default_rng(0)
     inputs = {name: tf.constant(rng.random([2] + spec.shape[1:].as_list(), dtype=np.float32))
@@ -169,10 +165,9 @@ def test_specialists_start_the_fused_model_answer_a_lone_sensor_and_are_reported
     alone = thermal_alone(thermal=inputs["thermal"], present=tf.ones((2, 1)))["probabilities"].numpy()
     np.testing.assert_allclose(served[0], alone[0], rtol=1e-4, atol=1e-6)
     assert np.abs(served[1] - alone[1]).max() > 1e-4  # both sensors: the fused model answers
-    fused = keras.models.load_model(str(tmp_path / "runs" / "fused" / "embeddings.keras"))
+    fused = keras.models.load_model(str(run.run_dir / "embeddings.keras"))
     for modality in ("audio", "thermal"):
-        specialist = keras.models.load_model(str(tmp_path / "runs" / f"fused-specialist-{modality}" /
-                                                 "embeddings.keras"))
+        specialist = keras.models.load_model(str(run.specialist_dir(modality) / "embeddings.keras"))
         for name in (f"{modality}_standardize", f"{modality}_branch", f"{modality}_embedding"):  # an epoch of Adam
             for ours, theirs in zip(fused.get_layer(name).get_weights(), specialist.get_layer(name).get_weights()):
                 np.testing.assert_array_equal(ours, theirs)
@@ -211,16 +206,9 @@ def test_every_bad_file_is_listed_at_once_without_a_traceback(tmp_path, capsys):
         avtnet.main(flags + ["--debug"])
 
 
-ESPEAK = os.environ.get("AVTFUSE_ESPEAK_DIR", "/work/shared/data/espeak_speakers")
-
-
 @pytest.mark.skipif(not os.path.exists(os.path.join(ESPEAK, "manifest.csv")), reason="the espeak test set is absent")
-def test_real_format_speech_files_train_with_the_reference_beside(tmp_path):
-    avtnet.main(["--data", os.path.join(ESPEAK, "manifest.csv"), "--modalities", "audio", "--epochs-embed", "1",
-                 "--epochs-recognizer", "1", "--gpus", "0", "--verbose", "0", "--cache-dir", str(tmp_path / "cache"),
-                 "--output-dir", str(tmp_path / "runs"), "--saved-models-dir", str(tmp_path / "saved"),
-                 "--run-name", "espeak"])
-    results = json.loads((tmp_path / "runs" / "espeak" / "results.json").read_text())
+def test_real_format_speech_files_train_with_the_reference_beside(registry):
+    results = registry.run("avtnet-espeak").results()
     assert results["skipped_recordings"] == 0
     assert results["train_samples"] + results["validation_samples"] + results["test_samples"] == 200
     reference = results["reference"]["complete"]
@@ -228,23 +216,9 @@ def test_real_format_speech_files_train_with_the_reference_beside(tmp_path):
     assert reference["test_seen_in_training"] == 0  # one copy per recording: nothing to leak
 
 
-def test_a_ravdess_folder_of_speech_wavs_alone_trains_on_audio(tmp_path, caplog):
-    import soundfile
-
-    rng = np.random.default_rng(0)
-    for actor in (1, 2, 3):
-        folder = tmp_path / "ravdess" / f"Actor_{actor:02d}"
-        folder.mkdir(parents=True)
-        for emotion, statement, repetition in itertools.product((1, 3), (1, 2), (1, 2)):
-            tone = np.sin(2 * np.pi * 150 * actor * np.arange(4000) / 8000) + 0.05 * rng.standard_normal(4000)
-            name = f"03-01-{emotion:02d}-01-{statement:02d}-{repetition:02d}-{actor:02d}.wav"
-            soundfile.write(folder / name, 0.3 * tone, 8000)
-    avtnet.main(["--data", str(tmp_path / "ravdess"), "--protocol", "strict", "--validation-fraction", "0",
-                 "--n-mels", "16", "--audio-seconds", "0.4", "--epochs-embed", "1", "--epochs-recognizer", "1",
-                 "--batch-size", "4", "--gpus", "0", "--verbose", "0", "--cache-dir", str(tmp_path / "cache"),
-                 "--output-dir", str(tmp_path / "runs"), "--saved-models-dir", str(tmp_path / "saved"),
-                 "--run-name", "ravdess"])
-    results = json.loads((tmp_path / "runs" / "ravdess" / "results.json").read_text())
+def test_a_ravdess_folder_of_speech_wavs_alone_trains_on_audio(registry):
+    run = registry.run("avtnet-tones")
+    results = run.results()
     assert results["modalities"] == ["audio"] and set(results["conditions"]) == {"complete", "average"}
-    assert "no recording has visible or thermal" in caplog.text
-    assert json.loads((tmp_path / "runs" / "ravdess" / "labels.json").read_text()) == ["1", "2", "3"]
+    assert "no recording has visible or thermal" in run.log()
+    assert json.loads((run.run_dir / "labels.json").read_text()) == ["1", "2", "3"]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from avtfuse.contract import MODALITIES, headline_conditions
-from avtfuse.training import experiment, table as table_module
-from avtfuse.training.phase import PhaseRunner
+from avtfuse.training import table as table_module
 from experiments import avtnet_table
+from tests.registry import fake_finished_run
 
 VARIANTS = ("prop", "e2e")
 SEEDS = (0, 1)
@@ -23,8 +23,8 @@ PASSTHROUGH = ["--", "--epochs-embed", "3", "--image-size", "16", "--synthetic-s
 
 
 class FakeRun:
-    """Stands in for run_experiment: opens the run folder, writes results.json and the run's completion
-    marker, and records the call."""
+    """Stands in for run_experiment: leaves a finished run (identity, results.json, the report stage's record:
+    `fake_finished_run`) and records the call."""
 
     def __init__(self):
         self.configs = []
@@ -40,11 +40,7 @@ class FakeRun:
                                  "count": 10 * len(names), "conditions": names}
         results = {"conditions": conditions, "protocol": config.data.protocol, "sampler": config.train.sampler,
                    "modalities": list(modalities)}
-        experiment.open_run_dir(config, "data")
-        with open(os.path.join(config.run_dir, "results.json"), "w") as handle:
-            json.dump(results, handle)
-        PhaseRunner(config.run_dir).finish(experiment.RUN_PHASE, {})
-        return results
+        return fake_finished_run(config, results)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from avtfuse.runs.folder import RunFolder
+from avtfuse.runs.plan import plan, stage_keys
 from avtfuse.training.workers import worker_role
 from experiments import launch_local
 from experiments.launch_local import LocalWorkers, free_ports, tf_config
@@ -61,20 +63,20 @@ def test_workers_past_the_timeout_are_stopped():
     assert [process.returncode for process in workers.processes] == [-signal.SIGTERM] * 2
 
 
-def test_two_workers_train_evaluate_and_export_a_tiny_avtnet_run(tmp_path):
+def test_two_workers_train_evaluate_and_export_a_tiny_avtnet_run(registry):
     """A smaller `launch_local --workers 2 -- --epochs-embed 1 --epochs-recognizer 1 --image-size 32`: exit 0,
-    one set of results and one SavedModel, TensorBoard written by the chief alone."""
-    flags = ["--synthetic-subjects", "4", "--image-size", "16", "--n-mels", "16", "--audio-seconds", "0.5",
-             "--epochs-embed", "1", "--epochs-recognizer", "1", "--batch-size", "16", "--gpus", "0", "--verbose", "0",
-             "--cache-dir", str(tmp_path / "cache"), "--output-dir", str(tmp_path / "runs"),
-             "--saved-models-dir", str(tmp_path / "saved"), "--run-name", "two"]
-    with pytest.raises(SystemExit) as finished:
-        launch_local.main(["--workers", "2", "--timeout", "400", "--", *flags])
-    assert finished.value.code == 0
-    run_dir = tmp_path / "runs" / "two"
-    results = json.loads((run_dir / "results.json").read_text())
-    assert results["conditions"]["complete"]["count"] > 0 and (run_dir / "run.done").exists()
-    assert (tmp_path / "saved" / "two" / "saved_model.pb").exists()
+    one set of results and one SavedModel, TensorBoard written by the chief alone. The run is the registry's
+    avtnet-variant-prop-3 (tests/registry.py), which launch_local trains with two workers: as small as a two-phase
+    run gets (two sensors, 12 recordings, 16 x 16 frames), on a cache prepared before the workers start; the
+    registry raises when launch_local exits with another status than 0."""
+    run = registry.run("avtnet-variant-prop-3")
+    output = run.workers_log()
+    assert all(f"worker {index}: outputs: {run.run_dir}" in output for index in (0, 1))  # each worker finished
+    run_dir = run.run_dir
+    results = run.results()
+    assert RunFolder(str(run_dir)).is_done("report", stage_keys(plan(run.config()))["report"])  # the run finished
+    assert results["conditions"]["complete"]["count"] > 0
+    assert (run.saved_model / "saved_model.pb").exists()
     for phase in ("embeddings", "recognizer"):
         assert len(list((run_dir / "tensorboard" / phase).rglob("events.out.tfevents*"))) >= 1, phase
         writers = {path.name.split(".")[-3] for path in (run_dir / "tensorboard" / phase).rglob("events.out.tfevents*")}

@@ -1,4 +1,5 @@
-"""A tiny run of `python -m experiments.robustness`: two systems, one seed, two rates, on a tiny RAVDESS tree."""
+"""A tiny run of `python -m experiments.robustness`: two systems, one seed, two rates, on a tiny RAVDESS tree (the
+registry's robustness entry: tests/registry.py)."""
 
 import json
 
@@ -6,22 +7,14 @@ import pytest
 
 from avtfuse.evaluation.metrics import auilc
 from experiments import robustness
-from pipelines.synthetic_ravdess import write_ravdess
-
-SYSTEMS = "sa_fusion-none,sa_fusion"  # one feature cache for both: the cheapest pair
+from tests.registry import ROBUSTNESS_SYSTEMS as SYSTEMS
+from tests.registry import robustness_argv
 
 
 @pytest.fixture(scope="module")
-def benchmark(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ravdess")
-    write_ravdess(root, actors=range(1, 7), emotions=("happy", "sad"), intensities=(2,), video_frames=8,
-                  image_size=16, thermal=True)
-    out = tmp_path_factory.mktemp("benchmark")
-    argv = ["--systems", SYSTEMS, "--seeds", "0", "--missing-rates", "0,0.5", "--output-dir", str(out / "bench"),
-            "--", "--data", str(root), "--thermal-palette", "inferno", "--cache-dir", str(out / "cache"),
-            "--image-size", "16", "--epochs-embed", "1", "--epochs-recognizer", "1", "--gpus", "0", "--verbose", "0"]
-    robustness.main(argv)
-    return out / "bench", argv
+def benchmark(registry):
+    folder = registry.build("robustness")
+    return folder / "bench", robustness_argv(registry, folder)
 
 
 def test_every_system_runs_on_one_split_and_the_report_gathers_them(benchmark):
