@@ -153,7 +153,7 @@ def report(state):
         "metrics_over": "the headline conditions (complete and each one-modality-missing view)",
         "system": config.system, "variant": config.variant, "modalities": data["modalities"],
         "protocol": config.data.protocol, "fold": config.data.fold if config.data.protocol == "folds" else None,
-        "sampler": config.train.sampler, "replication": config.train.replication,
+        "sampler": config.train.sampler, "replication": state.resolved.train.replication,
         "missing_fill": config.data.missing_fill,
         "bn_neck_heads": list(getattr(state.resolved.model, "bn_neck_heads", ())),
         "device": state.runtime.device, "precision": state.runtime.precision,
