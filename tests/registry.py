@@ -10,8 +10,10 @@ read the finished entry. An entry is
   `cache` share one feature cache, prepared under that cache's lock before the run trains;
 - a `Composite`: any other builder of trained outputs (the robustness benchmark's runs).
 
-Tests read an entry's outputs and never change them: a test that changes a run copies it first. A run's log
-(the records its build logged) is kept in build.log, for tests that assert a warning.
+Tests read an entry's outputs and never change them (calling a run's entry point again with its own flags reads it
+back, and is fine); a test that must change a run trains its own. A run's log (the records its build logged) is
+kept in build.log, for tests that assert a warning. An entry that failed is recorded, and raised again at once for
+every test that asks for it.
 
     def test_something(registry):
         run = registry.run("avtnet")        # a TrainedRun: run_dir, saved_model, flags, results(), log()
@@ -256,10 +258,6 @@ class Registry:
         entry = ENTRIES[name]
         folder = self.build(name)
         return TrainedRun(name, folder, tuple(self.run_flags(entry, folder)), entry.run_name, entry.module)
-
-    def seconds(self):
-        """{entry: seconds its build took} for the entries built so far in this session (by any worker)."""
-        return {path.parent.name: json.loads(path.read_text())["seconds"] for path in self.root.glob(f"*/{DONE_FILE}")}
 
 
 def _launch(entry, flags, log):
