@@ -5,6 +5,7 @@ killed anywhere resumes to the same results; `--redo STAGE` forgets one stage an
     print(plan_text(config))
 """
 
+import glob
 import logging
 import os
 import shutil
@@ -78,8 +79,8 @@ def _discard_training(run_dir):
     if not os.path.isdir(run_dir):
         return
     for pattern in TRAINING_STATE:
-        for name in (tf.io.gfile.glob(os.path.join(run_dir, pattern)) if "*" in pattern else [pattern]):
-            folder.remove(os.path.basename(name))
+        for path in glob.glob(os.path.join(run_dir, pattern)):
+            folder.remove(os.path.basename(path))
 
 
 def plan_text(config):
