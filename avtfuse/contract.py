@@ -1,8 +1,9 @@
 """The data contract's vocabulary: modality and condition names, protocols, labels, blanking a missing modality.
 
 Every other module takes these names from here. Nothing in this module imports
-a backend: `blank_missing` uses Python operators only, so it runs on NumPy
-arrays, TensorFlow tensors (in tf.data and in graphs) and JAX arrays alike.
+a backend at import time: `blank_missing` and `blank_steps` take the array
+module they work with (keras.ops by default; `tf` in tf.data, `numpy` for
+arrays).
 """
 
 import json
@@ -123,24 +124,35 @@ def condition_order(name):
     return (2, 0, name)
 
 
-def blank_missing(inputs, present, modalities):
+def blank_missing(inputs, present, modalities, ops=None):
     """Zeros each modality whose presence bit is 0; returns a new dict with "present" set.
 
     inputs: the data-contract dict, one example ([...] tensors, `present` [M])
-    or a batch ([B, ...] tensors, `present` [B, M]). present: float 0/1 of the
-    tensors' dtype, aligned with `modalities` (canonical order). Each modality
-    tensor is multiplied by its bit, broadcast over its trailing axes, so a
-    missing sensor becomes zeros whatever (finite) values it held; other keys
-    pass through.
+    or a batch ([B, ...] tensors, `present` [B, M]). present: float 0/1,
+    aligned with `modalities` (canonical order). Each modality tensor becomes
+    where(bit > 0, tensor, 0), the bit broadcast over its trailing axes, so a
+    missing sensor is exactly zeros whatever it held (NaN, inf and 1e30
+    included: multiplying by the bit would keep NaN); other keys pass through.
+    ops: the array module with `where` and `zeros_like` (None: keras.ops).
     """
     outputs = dict(inputs)
     for index, modality in enumerate(modalities):
-        tensor = inputs[modality]
-        bit = present[..., index]
-        trailing = len(tensor.shape) - len(bit.shape)
-        outputs[modality] = tensor * bit[(...,) + (None,) * trailing]
+        outputs[modality] = blank_steps(inputs[modality], present[..., index], ops)
     outputs["present"] = present
     return outputs
+
+
+def blank_steps(tensor, mask, ops=None):
+    """`tensor` with zeros wherever `mask` is not > 0, exactly (whatever it held there).
+
+    tensor: [*lead, ...]; mask: [*lead] (a presence bit per example, or a per-step mask `<m>_mask` [B, T] of a
+    sequence [B, T, ...]), broadcast over the trailing axes. ops: the array module (None: keras.ops).
+    """
+    if ops is None:
+        from keras import ops
+    trailing = len(tensor.shape) - len(mask.shape)
+    kept = mask[(...,) + (None,) * trailing] > 0
+    return ops.where(kept, tensor, ops.zeros_like(tensor))
 
 
 def save_class_names(class_names, path):

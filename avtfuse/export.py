@@ -35,7 +35,8 @@ def export_saved_model(classifier, path, class_names=None, run=None):
     and "thermal" [None, H, W, C] in [0, 1]) and "present" float32 [None, M]
     (1 real, 0 missing, canonical modality order). Every input must be fed; a
     missing sensor is served as zeros with its present bit 0, and the graph
-    multiplies each modality by its present bit. Outputs: "probabilities"
+    replaces each modality whose present bit is 0 by zeros (whatever was sent,
+    NaN included). Outputs: "probabilities"
     float32 [None, P], "label" int32 [None] (argmax) and "embedding" float32
     [None, D] (the features the head saw). Loading needs no avtfuse code:
     `tf.saved_model.load(path).signatures["serving_default"]` (or `load_serving`).

@@ -1,7 +1,31 @@
-"""Atomic writes: a file appears whole under its name or not at all, whenever the writer is killed."""
+"""Atomic writes (a file appears whole under its name or not at all, whenever the writer is killed), and the
+checks that keep what a run names, deletes or replaces inside its own folder."""
 
 import os
 import shutil
+import unicodedata
+
+
+def check_name(name, what):
+    """`name` unchanged, or a ValueError naming `what` (a flag or field) unless it is one folder or file name:
+    not empty, not "." or "..", no path separator ("/", "\\" and the system's own) and no control character."""
+    if not isinstance(name, str) or name in ("", ".", ".."):
+        raise ValueError(f"{what}: expected a folder or file name, got {name!r}")
+    separators = {"/", "\\", os.sep, os.altsep} - {None}
+    bad = [char for char in name if char in separators or unicodedata.category(char) == "Cc"]
+    if bad:
+        raise ValueError(f"{what}: expected a folder or file name without path separators or control "
+                         f"characters, got {name!r}")
+    return name
+
+
+def inside(path, parent):
+    """`path` unchanged, or a ValueError unless it resolves (links followed) to something strictly inside the
+    folder `parent`: what a run deletes or replaces is never that folder itself nor anything outside it."""
+    resolved, folder = os.path.realpath(path), os.path.realpath(parent)
+    if resolved == folder or os.path.commonpath([resolved, folder]) != folder:
+        raise ValueError(f"{os.fspath(path)}: refused to delete or replace it, it is not inside {os.fspath(parent)}")
+    return path
 
 
 def atomic_write(path, write):
@@ -25,9 +49,11 @@ def atomic_write(path, write):
 
 
 def atomic_folder(path, write):
-    """Calls write(temporary_folder), then puts that folder in place of `path` (an old one is removed)."""
+    """Calls write(temporary_folder), then puts that folder in place of `path` (an old one is removed); `path`
+    must name a folder inside its parent (`inside`)."""
     path = os.fspath(path)
     folder, name = os.path.split(path)
+    inside(path, folder or ".")
     temporary = os.path.join(folder, f".partial-{name}")
     shutil.rmtree(temporary, ignore_errors=True)
     write(temporary)

@@ -119,7 +119,8 @@ def apply_presence(inputs, present, modalities):
         raise ValueError(f"present must have shape [{len(modalities)}] for {modalities}, got {present.shape}")
     if "present" in inputs:
         present = present * tf.cast(inputs["present"], tf.float32)
-    return blank_missing({**inputs, **{m: tf.convert_to_tensor(inputs[m]) for m in modalities}}, present, modalities)
+    return blank_missing({**inputs, **{m: tf.convert_to_tensor(inputs[m]) for m in modalities}}, present, modalities,
+                         ops=tf)
 
 
 def modality_dropout(inputs, rate, seed, mode="hard", alpha=0.5):
@@ -159,7 +160,7 @@ def modality_dropout(inputs, rate, seed, mode="hard", alpha=0.5):
     outputs = {**inputs, **{m: tf.convert_to_tensor(inputs[m]) for m in modalities}}
     kept = tf.where(drop, 0.0, present)
     if mode == "hard":
-        return blank_missing(outputs, kept, modalities)
+        return blank_missing(outputs, kept, modalities, ops=tf)
     any_dropped = tf.reduce_any(drop, axis=1)
     for index, modality in enumerate(modalities):
         tensor = outputs[modality]

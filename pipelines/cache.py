@@ -32,7 +32,7 @@ import tensorflow as tf
 from pipelines.features import sequence_length
 from pipelines.image import UINT8_MAX, to_uint8
 
-from avtfuse.files import atomic_text
+from avtfuse.files import atomic_text, inside
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def write_cache(examples, path, modalities, shapes, describe, num_shards=4):
     `<path>.partial` and moved into place with meta.json only when `examples`
     is exhausted without an exception.
     """
-    tmp = path + ".partial"
+    tmp = inside(path + ".partial", os.path.dirname(path) or ".")
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     writers = [tf.io.TFRecordWriter(os.path.join(tmp, f"shard-{i:03d}.tfrecord")) for i in range(num_shards)]
@@ -99,14 +99,14 @@ def write_cache(examples, path, modalities, shapes, describe, num_shards=4):
             "dtypes": {m: storage_dtype(shapes[m]) for m in modalities}, "records": records, **describe(written)}
     meta["content_sha256"] = content_sha256(tmp, num_shards)
     atomic_text(os.path.join(tmp, META_FILE), json.dumps(meta, indent=2))
-    shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(inside(path, os.path.dirname(path) or "."), ignore_errors=True)
     os.replace(tmp, path)
     return written
 
 
 def discard_partial(path):
     """Removes an unfinished cache written to `path` (after its input was refused)."""
-    shutil.rmtree(path + ".partial", ignore_errors=True)
+    shutil.rmtree(inside(path + ".partial", os.path.dirname(path) or "."), ignore_errors=True)
 
 
 def content_sha256(path, num_shards):

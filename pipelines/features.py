@@ -258,6 +258,13 @@ def extract_features(recordings, modalities, config, shapes, policy, frame="midd
             progress.update(start + len(chunk))
 
 
+def _listed_files(path):
+    """[path], or for a folder of frames the folder and every file in it (sorted): what its fingerprint reads."""
+    if not (path and os.path.isdir(path)):
+        return [path]
+    return [path] + [os.path.join(path, name) for name in sorted(os.listdir(path))]
+
+
 def fingerprint(recordings, modalities, config, frame):
     """A short hash of the file list (paths, sizes, modification times), modalities and settings."""
     digest = hashlib.sha256()
@@ -265,7 +272,7 @@ def fingerprint(recordings, modalities, config, frame):
     for rec in recordings:
         digest.update(f"{rec.recording}|{rec.person}|{rec.group_key}|{rec.split}".encode())
         for m in canonical_modalities(modalities):
-            path = rec.path(m)
-            stat = os.stat(path) if path and os.path.exists(path) else None
-            digest.update(f"|{path}|{stat.st_size if stat else -1}|{stat.st_mtime_ns if stat else -1}".encode())
+            for path in _listed_files(rec.path(m)):
+                stat = os.stat(path) if path and os.path.exists(path) else None
+                digest.update(f"|{path}|{stat.st_size if stat else -1}|{stat.st_mtime_ns if stat else -1}".encode())
     return digest.hexdigest()[:16]

@@ -7,9 +7,10 @@ is something else, e.g. an emotion: the `folds` protocol splits by it); other
 columns are ignored. Paths are relative to the CSV's folder, or absolute; an
 empty cell means that modality was not
 recorded. A cell may name a media file (audio: anything libsndfile reads;
-cameras: an image or a video) or a `.npy` file of pre-extracted features
-([D] or [T, D] per recording: a features manifest). Files are found and
-checked here, not decoded.
+cameras: an image, a video, or a folder of frame images, read in the natural
+order of their names) or a `.npy` file of pre-extracted features ([D] or
+[T, D] per recording: a features manifest). Files are found and checked
+here, not decoded.
 """
 
 import csv
@@ -115,6 +116,19 @@ def read_manifest(csv_path, modalities=MODALITIES, on_error="raise", policy=None
     return recordings
 
 
+def pick_subjects(recordings, subjects, csv_path):
+    """The recordings whose `subject` cell is one of the numbers `subjects` (--subjects); ValueError naming
+    --subjects when the manifest has no `subject` column, or when none of its rows is of those subjects."""
+    if all(r.subject is None for r in recordings):
+        raise ValueError(f"--subjects: {csv_path} has no subject column to pick rows by; give the manifest a "
+                         "subject column, or list only the wanted recordings in it")
+    wanted = {str(number) for number in subjects}
+    kept = [r for r in recordings if r.subject is not None and r.subject.lstrip("0") in wanted]
+    if not kept:
+        raise ValueError(f"--subjects: no row of {csv_path} is of subjects {', '.join(sorted(wanted, key=int))}")
+    return kept
+
+
 def _one_kind_per_column(recordings, modalities, policy):
     """The recordings less those whose file is of the minority kind (`.npy` features or media) in a modality's
     column, each handed to `policy`: a modality's inputs are all features or all media."""
@@ -146,6 +160,11 @@ def _parse_row(cells, header, modalities, folder, where):
         if not row[modality]:
             continue
         path = os.path.normpath(os.path.join(folder, os.path.expanduser(row[modality])))
+        if modality != "audio" and os.path.isdir(path):
+            if not any(os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES for name in os.listdir(path)):
+                raise DataError(where, f"{modality} folder {path} holds no frame image ({', '.join(IMAGE_SUFFIXES)})")
+            paths[modality] = path
+            continue
         if not path.lower().endswith(SUFFIXES[modality]):
             raise DataError(
                 where, f"{modality} file {path} must end with one of {list(SUFFIXES[modality])}"

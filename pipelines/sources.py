@@ -64,7 +64,8 @@ def load_recordings(config, policy):
     if not os.path.exists(source):
         raise FileNotFoundError(f"--data {source}: no such file or folder")
     if not os.path.isdir(source):
-        return manifest.read_manifest(source, modalities=config.modalities, policy=policy)
+        recordings = manifest.read_manifest(source, modalities=config.modalities, policy=policy)
+        return recordings if config.subjects is None else manifest.pick_subjects(recordings, config.subjects, source)
     if any(os.path.isdir(os.path.join(source, folder)) for folder in speakingfaces.SPLIT_FOLDERS):
         return speakingfaces.read_speakingfaces(
             source, modalities=config.modalities, subjects=config.subjects, frame=config.frame, policy=policy)

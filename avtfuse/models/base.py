@@ -11,7 +11,7 @@ classification head on it. Export and evaluation only ever see a
 import keras
 from keras import ops
 
-from avtfuse.contract import MISSING_FILLS, blank_missing
+from avtfuse.contract import MISSING_FILLS, blank_missing, blank_steps
 
 
 class ContractModel:
@@ -171,16 +171,22 @@ class ContractClassifier(keras.Model):
     def serve(self, inputs):
         """Serving outputs for a batch of serving inputs (see `serving_spec`).
 
-        Each modality is first multiplied by its present bit, so whatever a
-        client sends for a missing sensor counts as zeros (or, with
-        missing_fill "noise", N(0, 1) noise), as in training; other serving
-        inputs (such as per-step masks "<m>_mask") reach the backbone as sent.
+        Each modality whose present bit is 0 is first replaced by zeros
+        (`blank_missing`: where, not a product), so whatever a client sends for a
+        missing sensor, NaN and inf included, counts as zeros (or, with
+        missing_fill "noise", N(0, 1) noise), as in training; likewise the steps
+        a per-step mask "<m>_mask" marks 0 (padding). Other serving inputs (the
+        masks themselves) reach the backbone as sent. A NaN in a present sensor
+        is not checked: it makes that request's row NaN, and no other row.
         Returns {"probabilities": float32 [B, P], "label": int32 [B],
         "embedding": float32 [B, D] (the features the head saw)}.
         """
         present = ops.cast(inputs["present"], "float32")
         model_inputs = blank_missing(
             {m: ops.cast(inputs[m], "float32") for m in self.modalities}, present, self.modalities)
+        for modality in self.modalities:
+            if f"{modality}_mask" in self.serving_spec():
+                model_inputs[modality] = blank_steps(model_inputs[modality], inputs[f"{modality}_mask"])
         model_inputs.update({name: inputs[name] for name in self.serving_spec() if name not in model_inputs})
         if self.missing_fill == "noise":
             for index, modality in enumerate(self.modalities):

@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable
 
 from avtfuse.config import Config
+from avtfuse.files import check_name
 
 
 def sequence_input_fields(shapes):
@@ -71,6 +72,13 @@ class System:
     presets: dict
     input_fields: Callable
     head: Callable
+
+    def __post_init__(self):
+        check_name(self.name, "System.name")  # names become parts of run-folder names
+        for variant in self.variants:
+            check_name(variant, f"{self.name}: variant name")
+        for preset in self.presets:
+            check_name(preset, f"{self.name}: preset name")
 
     def model_config(self, variant, modalities, shapes, **changes):
         """The model config of `variant` for data of these modalities and example `shapes`."""

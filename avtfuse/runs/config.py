@@ -9,6 +9,7 @@ import os
 
 from avtfuse.config import Config, setting
 from avtfuse.contract import MODALITIES, SINGLE_SENSOR_ANSWERS
+from avtfuse.files import check_name
 from avtfuse.models import SYSTEMS
 from avtfuse.training.config import TrainConfig
 from avtfuse.training.runtime import RuntimeConfig
@@ -48,8 +49,8 @@ class ExperimentConfig(Config):
     single_sensor: str = setting("fused", "what answers a sample with one sensor left: fused (the fused model) or "
                                  "specialist (that sensor's specialist, trained first; the report keeps the fused "
                                  "model's own accuracy beside it)", choices=SINGLE_SENSOR_ANSWERS)
-    run_name: str = setting("run", "name of the run folder and SavedModel", group="runtime",
-                            preset="built from the settings")
+    run_name: str = setting("run", "name of the run folder and SavedModel (one folder name: no '.', '..', path "
+                            "separators or control characters)", group="runtime", preset="built from the settings")
     output_dir: str = setting("runs", "parent of the run folder", group="runtime")
     saved_models_dir: str = setting("saved_models", "SavedModel folder", group="runtime")
 
@@ -61,8 +62,7 @@ class ExperimentConfig(Config):
         self._set("model", system.config_class.coerce(self.model))
         self.check_bool("specialists", "specialist_branches")
         self.check_choice("single_sensor", SINGLE_SENSOR_ANSWERS)
-        if not self.run_name or os.sep in self.run_name:
-            self._fail("run_name", "a folder name")
+        check_name(self.run_name, "--run-name (ExperimentConfig.run_name)")
 
     @property
     def trains_specialists(self):

@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from avtfuse.evaluation.report import json_safe
+from avtfuse.files import inside
 from avtfuse.runs.folder import RunFolder, RunMismatch, read_json
 from avtfuse.runs.plan import plan, stage_keys
 from avtfuse.runs.state import RunState
@@ -43,7 +44,7 @@ def run_experiment(config, fresh=False, verbose=2, redo=None):
     if runtime.worker.is_chief:
         if fresh:
             for folder in dict.fromkeys(folder for stage in stages for folder in stage.discards):
-                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(inside(folder, config.output_dir), ignore_errors=True)
         if redo is not None:
             forget_from(stages, redo, state.folder)
     if state.folder.is_done("report", keys["report"]):

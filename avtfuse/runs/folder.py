@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 
-from avtfuse.files import atomic_text
+from avtfuse.files import atomic_text, inside
 
 SPLIT_FILE = "split.csv"
 SPLIT_COLUMNS = ("recording", "copy", "person", "group", "role", "recorded", "kept")
@@ -67,9 +67,7 @@ class RunFolder:
 
     def remove(self, *parts):
         """Deletes a file or folder inside the run folder (nothing outside it)."""
-        path = os.path.realpath(self.path(*parts))
-        if os.path.commonpath([path, os.path.realpath(self.run_dir)]) != os.path.realpath(self.run_dir):
-            raise ValueError(f"{path}: outside the run folder {self.run_dir}")
+        path = inside(self.path(*parts), self.run_dir)
         if os.path.isdir(path):
             shutil.rmtree(path)
         elif os.path.exists(path):

@@ -23,7 +23,7 @@ import re
 
 import keras
 
-from avtfuse.files import atomic_text, atomic_write
+from avtfuse.files import atomic_text, atomic_write, inside
 from avtfuse.training.callbacks import LearningRateLogger, ProgressLogger, StopOnNaN
 from avtfuse.training.workers import (
     barrier,
@@ -53,7 +53,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         atomic_write(path, self.model.save_weights)
         for older in glob.glob(os.path.join(self.folder, "epoch-*.weights.h5")):
             if older != path:
-                os.remove(older)
+                os.remove(inside(older, self.folder))
 
 
 class EarlyStopping(keras.callbacks.Callback):

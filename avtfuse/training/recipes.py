@@ -107,7 +107,7 @@ def embed_then_recognize(context):
     else:
         with context.runtime.strategy.scope():
             backbone = context.variant.backbone(context.model_config)
-        backbone.adapt(context.data.samples("train"))
+        backbone.adapt(context.data.fit_samples(context.train.seed))
         with context.runtime.strategy.scope():
             if context.specialist_runs:
                 adopt_specialist_branches(backbone, {modality: os.path.join(folder, "embeddings.keras")
@@ -151,7 +151,7 @@ def end_to_end(context):
                                         missing_fill=context.data.config.missing_fill)
         classifier.compile(optimizer=context.optimizer(context.steps_per_epoch()),
                            loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=cfg.jit_compile)
-    classifier.adapt(context.data.samples("train"))
+    classifier.adapt(context.data.fit_samples(context.train.seed))
     runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed,
                validation=context.validation_batches(), early_stopping=context.early_stopping("val_accuracy", "max"))
     refresh_batch_norm(classifier, context.batches_as_trained())  # as trained: replicated, dropped copies too
@@ -175,7 +175,7 @@ def hybrid_reconstruction(context):
                            loss="sparse_categorical_crossentropy",
                            metrics=["accuracy", UnweightedAccuracy(context.data.num_people)],
                            jit_compile=cfg.jit_compile)
-    classifier.adapt(context.data.samples("train"))
+    classifier.adapt(context.data.fit_samples(context.train.seed))
     runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed,
                callbacks=[AuxiliaryLossStart(cfg.aux_start_epoch)], validation=context.validation_batches(),
                early_stopping=context.early_stopping("val_ua", "max"))

@@ -186,3 +186,31 @@ def test_help_lists_the_shared_and_own_flags(system, capsys):
         assert flag in text
     for flag in flags_module.flags(SYSTEMS[system]):
         assert flag.option in text
+
+
+@pytest.mark.parametrize("name", ["..", ".", "", "a/b", "bad\x07name"])
+def test_a_run_name_that_is_not_a_folder_name_is_refused_and_nothing_deleted(tmp_path, monkeypatch, name):
+    """--run-name .. with --fresh would have made <output-dir>/.. the run folder, and deleted it."""
+    import avtfuse.runs
+
+    outputs = tmp_path / "runs"
+    outputs.mkdir()
+    sentinels = [tmp_path / "sentinel.txt", outputs / "sentinel.txt"]
+    for path in sentinels:
+        path.write_text("keep")
+    runs = []
+    monkeypatch.setattr(avtfuse.runs, "run_experiment", lambda *args, **kwargs: runs.append(args))
+    with pytest.raises(SystemExit, match=r"^error: --run-name \(ExperimentConfig.run_name\): expected a folder"):
+        avtnet.main(["--run-name", name, "--output-dir", str(outputs), "--fresh", "--verbose", "0"])
+    assert not runs and all(path.read_text() == "keep" for path in sentinels)
+
+
+@pytest.mark.parametrize("system", list(SYSTEMS))
+def test_system_variant_and_preset_names_are_folder_names(system):
+    from avtfuse.files import check_name
+
+    spec = SYSTEMS[system]
+    for name in (spec.name, *spec.variants, *spec.presets):
+        assert check_name(name, "name") == name
+    with pytest.raises(ValueError, match="variant name"):
+        dataclasses.replace(spec, variants={"../x": next(iter(spec.variants.values()))})

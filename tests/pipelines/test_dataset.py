@@ -866,3 +866,21 @@ def test_recipe_batches_follow_the_dropout_schedule(monkeypatch):
     context = recipes.RecipeContext(None, None, None, train, None, None, None)
     assert [context.training_batches(epoch)[0] for epoch in range(5)] == [0.0, 0.25, 0.5, 0.5, 0.5]
     assert context.batches_as_trained() == 0.5  # batch norm is measured at the full rate, not in the warm-up
+
+
+def test_standardisation_is_fitted_on_a_seeded_draw_across_every_person(tree, tmp_path):
+    """fit_samples: every training sample once, in a seeded order spread over the people; the cache order puts
+    one person's samples first, so its first samples (what adapt's max_samples took) missed the others."""
+    data = prepare(config(tree, tmp_path))
+
+    def labels(samples, count=None):
+        return [int(label) for _, label in (samples.take(count) if count else samples)]
+
+    ordered = labels(data.samples("train"))
+    first = len(ordered) // 4  # fewer than one person's training samples
+    assert len(set(ordered[:first])) == 1
+    drawn = labels(data.fit_samples(seed=0))
+    assert sorted(drawn) == sorted(ordered) and len(set(drawn[:first])) == data.num_people == 3
+    assert labels(data.fit_samples(seed=0)) == drawn and labels(data.fit_samples(seed=1)) != drawn
+    inputs, _ = next(iter(data.fit_samples(seed=0)))
+    assert set(inputs) >= {"audio", "visible", "thermal", "present"}

@@ -313,3 +313,47 @@ def test_a_nul_byte_is_an_unreadable_row(data):
     recordings = read_manifest(csv_path, policy=policy)
     assert [r.recording for r in recordings] == ["r1"]
     assert [e.path for e in policy.skipped] == [f"{csv_path}, line 3"]
+
+
+def test_a_camera_cell_may_name_a_folder_of_frames(data):
+    """A folder of frame images is read in the natural order of its names (f2 before f10): the middle one."""
+    from pipelines.features import FeatureConfig, decode_recording, fingerprint
+
+    frames = data["media"] / "frames"
+    frames.mkdir()
+    for number in (1, 2, 10):  # the middle of f1, f2, f10 is f2 (a plain sort would give f10)
+        cv2.imwrite(str(frames / f"f{number}.png"), np.full((8, 8, 3), 20 * number, np.uint8))
+    (frames / "notes.txt").write_text("not a frame")
+    (data["media"] / "empty").mkdir()
+    csv_path = write_csv(data["root"] / "f.csv", [HEADER, "p1,r1,media/a.wav,media/frames,media/frames,",
+                                                  "p1,r2,media/a.wav,media/empty,,"])
+    with pytest.raises(InputErrors) as info:
+        read_manifest(csv_path)
+    [error] = info.value.errors
+    assert error.path == f"{csv_path}, line 3" and "holds no frame image" in error.reason
+    [recording] = read_manifest(csv_path, on_error="skip")
+    assert recording.visible == recording.thermal == str(frames)
+    config = FeatureConfig(image_size=(8, 8), thermal_palette="grey")
+    decoded = decode_recording(recording, ("visible", "thermal"), config, {"visible": (8, 8, 3),
+                                                                           "thermal": (8, 8, 1)})
+    np.testing.assert_allclose(decoded["visible"], 40 / 255, atol=1e-6)
+    before = fingerprint([recording], ("visible",), config, "middle")
+    os.utime(frames / "f10.png", ns=(1, 1))  # a frame changed in place: the cache must not be reused
+    assert fingerprint([recording], ("visible",), config, "middle") != before
+
+
+def test_subjects_pick_manifest_rows_by_their_subject_column(data):
+    from pipelines.dataset import DataConfig
+    from pipelines.sources import load_recordings
+
+    plain = write_csv(data["root"] / "plain.csv", [HEADER, "p1,r1,media/a.wav,,,", "p2,r2,media/a.wav,,,"])
+    with pytest.raises(ValueError, match=r"^--subjects: .*plain.csv has no subject column"):
+        load_recordings(DataConfig(source=str(plain), modalities=("audio",), subjects=(1,)), ErrorPolicy("raise"))
+    lines = ["person,recording,audio,visible,thermal,subject", "happy,r1,media/a.wav,,,01", "sad,r2,media/a.wav,,,2",
+             "sad,r3,media/a.wav,,,3"]
+    subjects = write_csv(data["root"] / "subjects.csv", lines)
+    picked = load_recordings(DataConfig(source=str(subjects), modalities=("audio",), subjects=(1, 3)),
+                             ErrorPolicy("raise"))
+    assert [r.recording for r in picked] == ["r1", "r3"]
+    with pytest.raises(ValueError, match="^--subjects: no row of .* is of subjects 7"):
+        load_recordings(DataConfig(source=str(subjects), modalities=("audio",), subjects=(7,)), ErrorPolicy("raise"))
