@@ -20,8 +20,12 @@ N_TREE = 3 * 3 * 2  # recordings of the `tree` fixture
 def counting_decodes(monkeypatch):
     """Counts features.decode_recording calls (from any thread): returns the list of decoded recording ids."""
     decoded, decode = [], features.decode_recording
-    monkeypatch.setattr(features, "decode_recording", lambda recording, *a, **k: (
-        decoded.append(recording.recording), decode(recording, *a, **k))[1])
+
+    def counted(recording, *args, **kwargs):
+        decoded.append(recording.recording)
+        return decode(recording, *args, **kwargs)
+
+    monkeypatch.setattr(features, "decode_recording", counted)
     return decoded
 
 
@@ -44,7 +48,7 @@ def test_a_second_writer_waits_for_the_first_and_reads_its_cache(tree, tmp_path,
     def run(name):
         try:
             results[name] = prepare(config)
-        except Exception as error:  # noqa: BLE001 - reported below with the thread's name
+        except Exception as error:  # reported below, with the thread's name
             errors.append(f"{name}: {error!r}")
 
     first = threading.Thread(target=run, args=("first",), name="first")
@@ -117,7 +121,12 @@ def test_shards_are_hashed_once_per_process_and_again_when_they_change(tree, tmp
     config = DataConfig(source=tree, modalities=("audio",), features=TINY, cache_dir=str(tmp_path / "cache"))
     _, _, path = sources.cached_features(config, ErrorPolicy("raise"))
     hashed, content_sha256 = [], cache.content_sha256
-    monkeypatch.setattr(cache, "content_sha256", lambda *a: (hashed.append(a), content_sha256(*a))[1])
+
+    def counted(*args):
+        hashed.append(args)
+        return content_sha256(*args)
+
+    monkeypatch.setattr(cache, "content_sha256", counted)
     decoded = counting_decodes(monkeypatch)
     sources.cached_features(config, ErrorPolicy("raise"))
     assert hashed == [] and decoded == []  # the writer knows its own shards
@@ -146,8 +155,12 @@ def test_the_synthetic_set_is_written_under_its_lock(tmp_path, monkeypatch):
 
     config = DataConfig(synthetic="speakingfaces", synthetic_subjects=2, cache_dir=str(tmp_path / "cache"))
     written = []
-    monkeypatch.setattr(speakingfaces, "write_speakingfaces", lambda root, **k: (
-        written.append(root), os.makedirs(root, exist_ok=True)))
+
+    def write(root, **settings):
+        written.append(root)
+        os.makedirs(root, exist_ok=True)
+
+    monkeypatch.setattr(speakingfaces, "write_speakingfaces", write)
     source = sources.synthetic_source(config)
     assert written == [source] and os.path.exists(os.path.join(source, "complete"))
     os.remove(os.path.join(source, "complete"))
