@@ -15,6 +15,8 @@ import re
 import time
 import warnings
 
+from avtfuse.locks import FolderInUse
+
 # Keras warnings that say nothing to a user of avtfuse (the pipelines end
 # finite datasets on purpose; Normalization.adapt reads a finite dataset).
 HARMLESS_WARNINGS = (
@@ -102,10 +104,11 @@ class Progress:
 
 @contextlib.contextmanager
 def errors_exit(debug):
-    """Turns a bad-input or bad-argument error into its message and exit status 1 (the traceback with --debug)."""
+    """Turns a bad-input or bad-argument error, or a run folder in use by another run, into its message and exit
+    status 1 (the traceback with --debug)."""
     try:
         yield
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, FolderInUse) as error:
         if debug:
             raise
         raise SystemExit(f"error: {error}") from None

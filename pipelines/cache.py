@@ -18,6 +18,10 @@ float32. Readers give float32 either way: frames as k / 255, exact for 8-bit
 frames at their own size, within 0.5 / 255 otherwise. The folder name and
 meta.json carry FORMAT_VERSION, so a cache written in an older layout (e.g.
 float32 frames) is never read.
+
+The shards' hash is checked against meta.json once per process (`is_intact`), and again whenever a shard's
+size or modification time changed since; a cache that fails it is written again. Writers hold the cache's
+lock (pipelines.sources, avtfuse.locks).
 """
 
 import hashlib
@@ -43,6 +47,13 @@ FORMAT_VERSION = 3
 # TFRecord framing (tensorflow.org/tutorials/load_data/tfrecord): uint64 length, uint32 CRC of the length,
 # the data, uint32 CRC of the data.
 RECORD_HEADER_BYTES, RECORD_FOOTER_BYTES = 12, 4
+# {cache path: the (size, mtime_ns) of its shards when their hash last matched meta.json} in this process.
+_intact_shards = {}
+
+
+def record_written(partial, count):
+    """Called by write_cache after each record it writes: `partial` the folder being written, `count` the records
+    written so far. Does nothing; a test replaces it to pause a writer."""
 
 
 def cache_path(cache_dir, key):
@@ -91,6 +102,7 @@ def write_cache(examples, path, modalities, shapes, describe, num_shards=4):
             records.append([shard, shard_ends[shard] + RECORD_HEADER_BYTES, len(serialized)])
             shard_ends[shard] += RECORD_HEADER_BYTES + len(serialized) + RECORD_FOOTER_BYTES
             written.append(recording)
+            record_written(tmp, len(written))
     finally:
         for w in writers:
             w.close()
@@ -101,6 +113,7 @@ def write_cache(examples, path, modalities, shapes, describe, num_shards=4):
     atomic_text(os.path.join(tmp, META_FILE), json.dumps(meta, indent=2))
     shutil.rmtree(inside(path, os.path.dirname(path) or "."), ignore_errors=True)
     os.replace(tmp, path)
+    _intact_shards[path] = _shard_stats(path, num_shards)
     return written
 
 
@@ -117,6 +130,31 @@ def content_sha256(path, num_shards):
             for block in iter(lambda: shard.read(1 << 20), b""):
                 content.update(block)
     return content.hexdigest()
+
+
+def is_intact(path):
+    """Whether the complete cache at `path` still holds what its meta.json says: the SHA-256 of its shards is
+    checked once per process, and again when a shard's size or modification time changed. Logs one warning
+    naming the cache when it does not."""
+    meta = read_meta(path)
+    stats = _shard_stats(path, meta["num_shards"])
+    if stats is not None and _intact_shards.get(path) == stats:
+        return True
+    if stats is None or content_sha256(path, meta["num_shards"]) != meta.get("content_sha256"):
+        logger.warning("%s: its shards %s; writing it again", path, "are missing" if stats is None else
+                       "no longer match the content_sha256 of its meta.json (changed on disk)")
+        return False
+    _intact_shards[path] = stats
+    return True
+
+
+def _shard_stats(path, num_shards):
+    """[(size, mtime_ns)] of a cache's shards in shard order, or None when one is missing."""
+    try:
+        return [(stat.st_size, stat.st_mtime_ns) for stat in
+                (os.stat(os.path.join(path, f"shard-{i:03d}.tfrecord")) for i in range(num_shards))]
+    except FileNotFoundError:
+        return None
 
 
 def read_meta(path):

@@ -7,7 +7,7 @@ import os
 
 from avtfuse.config import Config, setting
 from avtfuse.contract import ABLATIONS, MISSING_FILLS, MODALITIES, PROTOCOLS, canonical_modalities
-from pipelines import sources, split_data, splits
+from pipelines import cache, sources, split_data, splits
 from pipelines.errors import ON_ERROR_CHOICES, ErrorPolicy
 from pipelines.features import FeatureConfig
 from pipelines.ravdess import ACTORS as RAVDESS_ACTORS
@@ -163,3 +163,10 @@ def prepare(config):
     """
     recordings, modalities, path = sources.cached_features(config, ErrorPolicy(config.on_error))
     return split_data.split_cache(config, path, recordings, modalities)
+
+
+def data_sha256(config):
+    """The SHA-256 (hex) of the decoded contents of `config`'s data, as a run's identity.json records it: its
+    feature cache's (pipelines.cache.content_sha256; the cache is written first when there is none)."""
+    _, _, path = sources.cached_features(config, ErrorPolicy(config.on_error))
+    return cache.read_meta(path)["content_sha256"]

@@ -22,7 +22,11 @@ import logging
 import math
 import os
 
+import cv2
+import librosa
 import numpy as np
+import soundfile
+import soxr
 import tensorflow as tf
 
 from avtfuse.config import Config, setting
@@ -258,21 +262,36 @@ def extract_features(recordings, modalities, config, shapes, policy, frame="midd
             progress.update(start + len(chunk))
 
 
-def _listed_files(path):
-    """[path], or for a folder of frames the folder and every file in it (sorted): what its fingerprint reads."""
-    if not (path and os.path.isdir(path)):
-        return [path]
-    return [path] + [os.path.join(path, name) for name in sorted(os.listdir(path))]
-
-
 def fingerprint(recordings, modalities, config, frame):
-    """A short hash of the file list (paths, sizes, modification times), modalities and settings."""
+    """A short hash of what the decoded data depends on: every input file's path, size and modification time
+    (each file of a frame folder), the modalities, the feature settings, the frame and `decoder_versions()`."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([config.to_dict(), list(canonical_modalities(modalities)), str(frame)]).encode())
+    digest.update(json.dumps([config.to_dict(), list(canonical_modalities(modalities)), str(frame),
+                              decoder_versions()]).encode())
     for rec in recordings:
         digest.update(f"{rec.recording}|{rec.person}|{rec.group_key}|{rec.split}".encode())
         for m in canonical_modalities(modalities):
-            for path in _listed_files(rec.path(m)):
-                stat = os.stat(path) if path and os.path.exists(path) else None
-                digest.update(f"|{path}|{stat.st_size if stat else -1}|{stat.st_mtime_ns if stat else -1}".encode())
+            path = rec.path(m)
+            digest.update(f"|{path}|{_file_stamp(path)}".encode())
     return digest.hexdigest()[:16]
+
+
+def decoder_versions():
+    """{library: version} of what decodes files into the cache and computes its features: libsndfile (through
+    soundfile), soxr, OpenCV, librosa, NumPy and TensorFlow (the log-mel)."""
+    return {"soundfile": soundfile.__version__, "libsndfile": soundfile.__libsndfile_version__,
+            "soxr": soxr.__version__, "opencv": cv2.__version__, "librosa": librosa.__version__,
+            "numpy": np.__version__, "tensorflow": tf.__version__}
+
+
+def _file_stamp(path):
+    """"size:mtime_ns" of a file; of a folder (a frame folder), that of each file in it, by name; "-1" when there
+    is no such path."""
+    if not path or not os.path.exists(path):
+        return "-1"
+    if not os.path.isdir(path):
+        stat = os.stat(path)
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+    with os.scandir(path) as entries:
+        files = sorted((entry.name, entry.stat()) for entry in entries if entry.is_file())
+    return ",".join(f"{name}:{stat.st_size}:{stat.st_mtime_ns}" for name, stat in files)

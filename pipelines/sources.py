@@ -5,6 +5,7 @@ feature cache."""
 import logging
 import os
 
+from avtfuse import locks
 from pipelines import cache
 from pipelines import features as feature_stage
 from pipelines.errors import DataError
@@ -15,22 +16,24 @@ logger = logging.getLogger(__name__)
 
 
 def cached_features(config, policy):
-    """The recordings of `config.source` decoded into the feature cache (written when it is not complete), their
-    problems handed to `policy`: (recordings, the modalities some recording has, the cache's path)."""
+    """The recordings of `config.source` decoded into the feature cache (written when it is not complete and
+    intact), their problems handed to `policy`: (recordings, the modalities some recording has, the cache's path).
+    Under the cache's lock: a process that finds another writing it waits, then reads what that one wrote."""
     recordings = check_shared_files(load_recordings(config, policy), config.modalities, policy)
     modalities = recorded_modalities(recordings, config.modalities)
     key = feature_stage.fingerprint(recordings, modalities, config.features, config.frame)
     path = cache.cache_path(config.cache_dir, f"features-{key}")
-    if cache.is_complete(path):
-        logger.info("using the cached features in %s", path)
-        known = {str(error) for error in policy.skipped}
-        for file, reason in cache.read_meta(path)["skipped"]:  # files refused when the cache was written
-            if str(DataError(file, reason)) not in known:
-                policy.handle(DataError(file, reason))
-        policy.report("recordings")
-    else:
-        logger.info("checking and decoding %d recordings", len(recordings))
-        write_features(recordings, modalities, config, policy, path)
+    with locks.waiting(path, "feature cache"):
+        if not (cache.is_complete(path) and cache.is_intact(path)):
+            logger.info("checking and decoding %d recordings", len(recordings))
+            write_features(recordings, modalities, config, policy, path)
+            return recordings, modalities, path
+    logger.info("using the cached features in %s", path)
+    known = {str(error) for error in policy.skipped}
+    for file, reason in cache.read_meta(path)["skipped"]:  # files refused when the cache was written
+        if str(DataError(file, reason)) not in known:
+            policy.handle(DataError(file, reason))
+    policy.report("recordings")
     return recordings, modalities, path
 
 
@@ -38,21 +41,26 @@ def synthetic_source(config):
     """The folder of the built-in synthetic set `config.synthetic`, written under cache_dir on first use.
 
     Keyed by synthetic_subjects, seed and the generator's fingerprint (a
-    changed generator writes a new set); a `complete` marker is written last.
+    changed generator writes a new set); a `complete` marker is written last, under the set's lock (a process
+    that finds another writing it waits for it).
     The synthetic RAVDESS has actors 1..synthetic_subjects and thermal videos.
     """
     generator = SYNTHETIC_SETS[config.synthetic]
     layout = "" if config.synthetic == "speakingfaces" else f"-{config.synthetic}"
     source = os.path.join(config.cache_dir, f"synthetic{layout}-{config.synthetic_subjects}-seed{config.seed}-"
                                             f"{generator.generator_fingerprint()}")
-    if not os.path.exists(os.path.join(source, "complete")):
-        logger.info("writing the built-in synthetic %s set to %s", config.synthetic, source)
-        people = range(1, config.synthetic_subjects + 1)
-        if config.synthetic == "ravdess":
-            synthetic_ravdess.write_ravdess(source, actors=people, seed=config.seed, thermal=True)
-        else:
-            synthetic.write_speakingfaces(source, subjects=people, seed=config.seed)
-        open(os.path.join(source, "complete"), "w").close()
+    complete = os.path.join(source, "complete")
+    if os.path.exists(complete):
+        return source
+    with locks.waiting(source, "synthetic set"):
+        if not os.path.exists(complete):  # not written meanwhile by the process waited for
+            logger.info("writing the built-in synthetic %s set to %s", config.synthetic, source)
+            people = range(1, config.synthetic_subjects + 1)
+            if config.synthetic == "ravdess":
+                synthetic_ravdess.write_ravdess(source, actors=people, seed=config.seed, thermal=True)
+            else:
+                synthetic.write_speakingfaces(source, subjects=people, seed=config.seed)
+            open(complete, "w").close()
     return source
 
 

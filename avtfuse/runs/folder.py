@@ -6,7 +6,8 @@
     <run_dir>/split.csv       one row per sample: recording, copy, person, group, role, recorded, kept
     <run_dir>/stages/S.json   stage S finished: {"key": its settings' digest, "outputs": what it returned}
 
-Every file is written atomically; only the chief of several workers writes.
+Every file is written atomically; only the chief of several workers writes, holding the folder's lock
+(`RunFolder.exclusive`; the lock and its holder lie in `<output_dir>/.locks/`, avtfuse.locks).
 """
 
 import csv
@@ -16,6 +17,7 @@ import json
 import os
 import shutil
 
+from avtfuse import locks
 from avtfuse.files import atomic_text, inside
 
 SPLIT_FILE = "split.csv"
@@ -64,6 +66,11 @@ class RunFolder:
 
     def path(self, *parts):
         return os.path.join(self.run_dir, *parts)
+
+    def exclusive(self):
+        """A context holding the folder's lock; FolderInUse at once, naming the holder (pid, host, start time),
+        while another run holds it (avtfuse.locks.exclusive)."""
+        return locks.exclusive(self.run_dir, "run folder", "; wait for it to finish, or choose another run name")
 
     def remove(self, *parts):
         """Deletes a file or folder inside the run folder (nothing outside it)."""
