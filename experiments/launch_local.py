@@ -8,6 +8,9 @@ The arguments after -- go to `python -m experiments.<experiment>` (default avtne
 the chief and alone writes the run folder and the SavedModel. Each worker's output lines are printed prefixed
 "worker <i>: ". When a worker fails or is killed the others are stopped and the launcher exits with its status;
 the same command again resumes the run from the chief's last whole epoch.
+
+The workers share one private network namespace with only loopback up (TensorFlow's servers listen,
+unauthenticated, on every interface); where none can be made the launcher refuses, unless --allow-network-exposure.
 """
 
 import argparse
@@ -16,7 +19,7 @@ import signal
 import sys
 
 from avtfuse.models import SYSTEMS
-from avtfuse.training.local_workers import TIMED_OUT, LocalWorkers, free_ports, tf_config
+from avtfuse.training.local_workers import TIMED_OUT, LocalWorkers, NetworkExposureRefused, free_ports, tf_config
 
 __all__ = ["LocalWorkers", "TIMED_OUT", "free_ports", "main", "parse_args", "tf_config"]
 
@@ -31,6 +34,9 @@ def parse_args(argv=None):
     parser.add_argument("--experiment", choices=tuple(SYSTEMS), default="avtnet",
                         help="the entry point python -m experiments.<experiment> each worker runs (default avtnet)")
     parser.add_argument("--timeout", type=float, help="stop every worker after this many seconds (exit status 124)")
+    parser.add_argument("--allow-network-exposure", action="store_true",
+                        help="where no private network namespace can be made (unshare), run the workers anyway: "
+                             "their unauthenticated TensorFlow servers then listen on every interface")
     args = parser.parse_args(own)
     if args.workers < 1:
         parser.error(f"--workers: expected 1 or more, got {args.workers}")
@@ -42,7 +48,11 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args, experiment_argv = parse_args(argv)
-    workers = LocalWorkers([sys.executable, "-m", f"experiments.{args.experiment}", *experiment_argv], args.workers)
+    try:
+        workers = LocalWorkers([sys.executable, "-m", f"experiments.{args.experiment}", *experiment_argv],
+                               args.workers, allow_network_exposure=args.allow_network_exposure)
+    except NetworkExposureRefused as error:
+        sys.exit(str(error))
     try:
         status = workers.wait(args.timeout)
     except KeyboardInterrupt:

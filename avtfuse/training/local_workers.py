@@ -1,31 +1,20 @@
 """A group of worker processes on this machine, each with its own TF_CONFIG on 127.0.0.1: multi-worker training
 (MultiWorkerMirroredStrategy) tried out without a cluster (python -m experiments.launch_local). Worker 0 is the
-chief; a failing or killed worker stops the others."""
+chief; a failing or killed worker stops the others. The workers share one private network namespace with only
+loopback up (`avtfuse.training.network_namespace`): TensorFlow's servers listen unauthenticated on every interface."""
 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 
-HOST = "127.0.0.1"
+from avtfuse.training.network_namespace import HOST, NamespaceUnavailable, PrivateNetwork, free_ports
+
 STOP_GRACE_SECONDS = 2  # a worker waiting in a collective may not end on SIGTERM
 TIMED_OUT = 124
-
-
-def free_ports(count):
-    """`count` distinct TCP ports free on 127.0.0.1 (held together while chosen, so they differ)."""
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for held in sockets:
-            held.bind((HOST, 0))
-        return [held.getsockname()[1] for held in sockets]
-    finally:
-        for held in sockets:
-            held.close()
 
 
 def tf_config(addresses, index):
@@ -33,21 +22,40 @@ def tf_config(addresses, index):
     return json.dumps({"cluster": {"worker": list(addresses)}, "task": {"type": "worker", "index": index}})
 
 
+class NetworkExposureRefused(RuntimeError):
+    """No private network namespace could be made and the exposure was not accepted; the message says why."""
+
+
 class LocalWorkers:
-    """`count` processes of `command`, each with the TF_CONFIG of its place in one cluster on 127.0.0.1.
+    """`count` processes of `command`, each with the TF_CONFIG of its place in one cluster on 127.0.0.1, all in one
+    private network namespace.
 
     Their stdout and stderr lines are written to `output` (default sys.stdout) as "worker <i>: <line>".
-    `pids` lists their process ids, worker 0 (the chief) first.
+    `pids` lists their process ids and `addresses` their "host:port", worker 0 (the chief) first. Where no
+    namespace can be made, NetworkExposureRefused is raised, unless `allow_network_exposure`: then the workers run
+    in this machine's network, their servers reachable from it.
     """
 
-    def __init__(self, command, count, output=None, env=None):
+    def __init__(self, command, count, output=None, env=None, allow_network_exposure=False):
         if count < 1:
             raise ValueError(f"--workers: expected 1 or more, got {count}")
         self.output = output or sys.stdout
         self.lock = threading.Lock()
-        addresses = [f"{HOST}:{port}" for port in free_ports(count)]
+        try:
+            self.network = PrivateNetwork(count)
+        except NamespaceUnavailable as error:
+            if not allow_network_exposure:
+                raise NetworkExposureRefused(
+                    f"launch_local: no private network namespace for the workers ({error}); their TensorFlow "
+                    "servers would listen unauthenticated on every interface of this machine: pass "
+                    "--allow-network-exposure to run them so") from None
+            self.network = None
+            self._note(f"no private network namespace ({error}): the workers' servers listen on every interface")
+        ports, prefix = (self.network.ports, self.network.prefix) if self.network else (free_ports(count), [])
+        self.addresses = [f"{HOST}:{port}" for port in ports]
         base = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
-        self.processes = [subprocess.Popen(command, env=dict(base, TF_CONFIG=tf_config(addresses, index)),
+        self.processes = [subprocess.Popen([*prefix, *command],
+                                           env=dict(base, TF_CONFIG=tf_config(self.addresses, index)),
                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                           for index in range(count)]
         self.pumps = [threading.Thread(target=self._pump, args=(index, process.stdout), daemon=True)
@@ -103,6 +111,8 @@ class LocalWorkers:
                 process.wait()
         for pump in self.pumps:
             pump.join()
+        if self.network:
+            self.network.close()
 
     def _note(self, message):
         with self.lock:

@@ -25,6 +25,7 @@ import keras
 
 from avtfuse.files import atomic_text, atomic_write, inside
 from avtfuse.training.callbacks import LearningRateLogger, ProgressLogger, StopOnNaN
+from avtfuse.training.optimizer_state import load_checkpoint
 from avtfuse.training.workers import (
     barrier,
     same_on_every_worker,
@@ -158,8 +159,9 @@ class PhaseRunner:
         model is first called on it in training mode, so that a model whose
         layers build on their first call (a subclassed model; one with
         training-only branches) has every weight the checkpoint holds. The
-        loaded checkpoint then replaces whatever that call changed. Under multi-worker training every worker
-        loads the chief's checkpoint, after checking that all found the same."""
+        loaded checkpoint then replaces whatever that call changed. The optimizer's step counter and moments
+        carry over under another precision or device count (`optimizer_state.load_checkpoint`). Under
+        multi-worker training every worker loads the chief's checkpoint, after checking that all found the same."""
         folder = self.path("checkpoints", phase)
         epochs = sorted(int(m.group(1)) for m in (CHECKPOINT_PATTERN.fullmatch(p) for p in os.listdir(folder))
                         if m) if os.path.isdir(folder) else []
@@ -171,7 +173,7 @@ class PhaseRunner:
             if example is not None:
                 model(example(), training=True)
             model.optimizer.build(model.trainable_variables)
-            model.load_weights(os.path.join(folder, f"epoch-{epoch:04d}.weights.h5"))
+            load_checkpoint(model, os.path.join(folder, f"epoch-{epoch:04d}.weights.h5"))
         logger.info("%s: resuming after epoch %d", phase, epoch)
         return epoch
 
@@ -221,7 +223,7 @@ class PhaseRunner:
         if stopper and stopper.state["epoch"]:
             barrier(model.distribute_strategy, self.role)  # the chief has written the best weights
             with model.distribute_strategy.scope():
-                model.load_weights(os.path.join(folder, "best.weights.h5"))
+                load_checkpoint(model, os.path.join(folder, "best.weights.h5"))
             logger.info("%s: kept the weights of epoch %d (%s %.4f)", phase, stopper.state["epoch"],
                         stopper.monitor, stopper.state["value"])
         return model
