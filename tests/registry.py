@@ -368,6 +368,12 @@ def _write_audio_thermal_manifest(folder):
 register(Tree("manifest-at", _write_audio_thermal_manifest, doc="a two-modality manifest (audio, thermal)"))
 
 # --------------------------------------------------------------------------------------------------------------
+# Runs
+
+# The evaluation extras a run's tests do not read are left out: the reference is read from the AVTNet runs on the
+# built-in set and on the espeak speech, the latency from the robustness benchmark's runs.
+LEAN = ("--no-reference", "--no-latency")
+
 # AVTNet runs on the built-in synthetic SpeakingFaces set
 
 AVTNET_TINY = ("--synthetic-subjects", "4", "--image-size", "16", "--n-mels", "16", "--audio-seconds", "0.5",
@@ -383,7 +389,8 @@ register(Run("avtnet-specialists", "avtnet", (
 register(Run("avtnet-tones", "avtnet", (
     "--data", "{tree:ravdess-tones}", "--protocol", "strict", "--validation-fraction", "0", "--n-mels", "16",
     "--audio-seconds", "0.4", "--epochs-embed", "1", "--epochs-recognizer", "1", "--batch-size", "4", "--gpus", "0",
-    "--verbose", "0"), cache="ravdess-tones", run_name="ravdess", doc="AVTNet on a RAVDESS folder of speech alone"))
+    "--verbose", "0", *LEAN), cache="ravdess-tones", run_name="ravdess",
+    doc="AVTNet on a RAVDESS folder of speech alone"))
 
 ESPEAK = os.environ.get("AVTFUSE_ESPEAK_DIR", "/work/shared/data/espeak_speakers")
 register(Run("avtnet-espeak", "avtnet", (
@@ -402,7 +409,7 @@ for _variant, _extra in VARIANT_EXTRA.items():
     register(Run(f"avtnet-variant-{_variant}", "avtnet", (
         "--data", "{tree:manifest-at}/manifest.csv", "--thermal-palette", "inferno", "--modalities", "audio,thermal",
         "--variant", _variant, "--image-size", "16", "--n-mels", "8", "--audio-seconds", "0.1", "--epochs-embed", "1",
-        "--epochs-recognizer", "1", "--batch-size", "6", "--gpus", "0", "--verbose", "0", *_extra),
+        "--epochs-recognizer", "1", "--batch-size", "6", "--gpus", "0", "--verbose", "0", *LEAN, *_extra),
         cache="manifest-at", run_name=_variant, workers=VARIANT_WORKERS.get(_variant, 1),
         doc=f"AVTNet variant {_variant} on the audio + thermal manifest"))
 
@@ -414,14 +421,14 @@ for _variant, _extra in VARIANT_EXTRA.items():
 # is the same. Most of the run's time is graph building (the first training step traces about 49,000 ops).
 register(Run("mct_hfr", "mct_hfr", (
     "--data", "{tree:ravdess-av}", "--modalities", "audio,visible", "--image-size", "16", "--epochs-embed", "3",
-    "--batch-size", "8", "--ramp-epochs", "2", "--missing-rates", "0,0.5", "--gpus", "0", "--verbose", "0"),
+    "--batch-size", "8", "--ramp-epochs", "2", "--missing-rates", "0,0.5", "--gpus", "0", "--verbose", "0", *LEAN),
     cache="ravdess-av", run_name="hfr", doc="MCT-HFR, audio + video, missing rates 0 and 0.5"))
 
 # Frames of 32 x 32 and batches of 16: on the CPU, TensorFlow's 3-D convolution gradients run 10-50 times slower per
 # sample at smaller batches and frames. 2 pre-training and 5 fusion epochs: the kept epochs (1, 1 and 5, validation
 # accuracy 1.0 in fusion) and so the tested model are those of the earlier 4 and 6.
 CFN_SR_TINY = ("--data", "{tree:ravdess-av-3s}", "--image-size", "32", "--epochs-embed", "2", "--epochs-recognizer",
-               "5", "--batch-size", "16", "--gpus", "0", "--verbose", "0")
+               "5", "--batch-size", "16", "--gpus", "0", "--verbose", "0", *LEAN)
 register(Run("cfn_sr", "cfn_sr", CFN_SR_TINY, cache="ravdess-av-3s", run_name="strict",
              doc="CFN-SR, strict selection (validation actors)"))
 # without the audio transformer, which takes most of a tiny run's graph building
@@ -433,7 +440,7 @@ register(Run("cfn_sr-paper", "cfn_sr", (
 # 4 epochs: the kept (best validation) epoch is 3, as it was at 8, so the tested model is the same (the learning rate
 # steps at epochs 8 and 9 of the preset come later either way).
 SA_FUSION_TINY = ("--data", "{tree:ravdess-avt}", "--image-size", "16", "--epochs-embed", "4", "--gpus", "0",
-                  "--verbose", "0")
+                  "--verbose", "0", *LEAN)
 # With --single-sensor specialist: the same fused model (seeded alike, trained after its specialists) serves the
 # tests of the fused run and those of the fallback on the specialists; the plain model's export is checked on the
 # robustness benchmark's three-sensor run.
@@ -444,7 +451,8 @@ register(Run("sa_fusion-noise", "sa_fusion", (
     *SA_FUSION_TINY, "--fusion", "lt", "--heads", "4", "--dropout", "noise", "--epochs-embed", "1"),
     cache="ravdess-avt", run_name="lt4", doc="SA-fusion LT4 with noise for the missing modality"))
 register(Run("sa_fusion-speech", "sa_fusion", (
-    "--data", "{tree:ravdess-speech}", "--image-size", "16", "--epochs-embed", "1", "--gpus", "0", "--verbose", "0"),
+    "--data", "{tree:ravdess-speech}", "--image-size", "16", "--epochs-embed", "1", "--gpus", "0", "--verbose", "0",
+    *LEAN),
     cache="ravdess-avt", run_name="speech", doc="SA-fusion on a folder of speech alone (no modality dropout)"))
 
 

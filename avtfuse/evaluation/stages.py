@@ -95,6 +95,11 @@ def _audio_is_log_mel(data):
     return features.audio_features == "log_mel" and tuple(data.shapes["audio"]) == features.shapes(["audio"])["audio"]
 
 
+def references(state):
+    """The reference stage's outputs ({} in a run without one)."""
+    return state.stage_outputs("reference") if state.has_stage("reference") else {}
+
+
 def compare_specialists(state):
     """Each specialist on its test split (the run's test samples holding its sensor alone) beside the served
     model's single-sensor condition and the reference (`specialist_comparison`)."""
@@ -106,7 +111,7 @@ def compare_specialists(state):
                                                      specialist_data.batches("test", config.train.batch_size))
         specialist_conditions[modality] = per_condition_accuracy(labels, predicted, present, (modality,))
         seen[modality] = int((data.modality_rows(modality, "train") & data.modality_rows(modality, "test")).sum())
-    return specialist_comparison(evaluated["conditions"], state.stage_outputs("reference"), specialist_conditions,
+    return specialist_comparison(evaluated["conditions"], references(state), specialist_conditions,
                                  data.modalities, evaluated["fused_alone"], seen)
 
 
@@ -160,7 +165,7 @@ def report(state):
         "train_samples": data["train_samples"], "validation_samples": data["valid_samples"],
         "test_samples": data["test_samples"], "skipped_recordings": data["skipped_recordings"],
         "split": folder.path("split.csv"),
-        "reference": state.stage_outputs("reference"),
+        "reference": references(state),
         "saved_model": exported["saved_model"], "parameters": exported["parameters"]}
     appendix = []
     if state.has_stage("specialists"):
@@ -183,5 +188,6 @@ def report(state):
     # Measurements of this machine, not results: a resumed run counts the time of its last invocation only.
     write_json(folder.path(TIMING_FILE), {"seconds": round(state.elapsed(), 1),
                                           "training_seconds": round(state.training_seconds, 1),
-                                          "latency": state.stage_outputs("latency")["latency"]})
+                                          "latency": state.stage_outputs("latency")["latency"]
+                                          if state.has_stage("latency") else None})
     return {"results": folder.path("results.json")}

@@ -31,7 +31,8 @@ class ExperimentConfig(Config):
     systems). single_sensor: what answers a sample with one sensor
     left: "fused" (the fused model) or "specialist" (that sensor's specialist:
     `SpecialistFallback`; the report gives the fused model's own accuracy beside
-    it). run_name, output_dir, saved_models_dir: where the outputs go.
+    it). reference, latency: whether the run has the reference and latency stages (evaluation only).
+    run_name, output_dir, saved_models_dir: where the outputs go.
     """
 
     system: str = "avtnet"
@@ -49,6 +50,10 @@ class ExperimentConfig(Config):
     single_sensor: str = setting("fused", "what answers a sample with one sensor left: fused (the fused model) or "
                                  "specialist (that sensor's specialist, trained first; the report keeps the fused "
                                  "model's own accuracy beside it)", choices=SINGLE_SENSOR_ANSWERS)
+    reference: bool = setting(True, "the scikit-learn reference of each single-sensor condition (trained on that "
+                              "condition's split, reported beside it)")
+    latency: bool = setting(True, "the measurement of the exported SavedModel's batch-1 serving latency "
+                            "(timing.json)")
     run_name: str = setting("run", "name of the run folder and SavedModel (one folder name: no '.', '..', path "
                             "separators or control characters)", group="runtime", preset="built from the settings")
     output_dir: str = setting("runs", "parent of the run folder", group="runtime")
@@ -60,7 +65,7 @@ class ExperimentConfig(Config):
         self.check_choice("variant", system.variants)
         self.check_choice("preset", system.presets)
         self._set("model", system.config_class.coerce(self.model))
-        self.check_bool("specialists", "specialist_branches")
+        self.check_bool("specialists", "specialist_branches", "reference", "latency")
         self.check_choice("single_sensor", SINGLE_SENSOR_ANSWERS)
         check_name(self.run_name, "--run-name (ExperimentConfig.run_name)")
 
@@ -78,7 +83,7 @@ class ExperimentConfig(Config):
         """What the trained models depend on: the config less runtime settings, locations and evaluation-only
         settings (a dict)."""
         values = self.to_dict()
-        for key in ("runtime", "run_name", "output_dir", "saved_models_dir"):
+        for key in ("runtime", "run_name", "output_dir", "saved_models_dir", "reference", "latency"):
             values.pop(key)
         for key in DataConfig.LOCATION_FIELDS + DataConfig.EVALUATION_FIELDS:
             values["data"].pop(key)
@@ -111,7 +116,7 @@ def default_run_name(*parts, seed=None):
 def build_experiment(system="avtnet", variant=None, preset=None, data=None, features=None, model=None,
                      train=None, runtime=None, specialists=False, run_name=None, output_dir="runs",
                      saved_models_dir="saved_models", specialist_branches=False, single_sensor="fused",
-                     name_parts=()):
+                     reference=True, latency=True, name_parts=()):
     """An ExperimentConfig from a system's preset and variant plus changes per section (dicts of fields).
 
     The model config follows from the variant and the data's shapes; `data`,
@@ -140,9 +145,11 @@ def build_experiment(system="avtnet", variant=None, preset=None, data=None, feat
         split = f"fold{data_config.fold}" if data_config.protocol == "folds" else data_config.protocol
         run_name = default_run_name(variant, *name_parts, preset_name, data_config.modalities, split,
                                     seed=train_config.seed)
-    return ExperimentConfig(system, variant, preset_name, data_config, model_config, train_config,
-                            RuntimeConfig(**(runtime or {})), specialists, specialist_branches, single_sensor, run_name,
-                            output_dir, saved_models_dir)
+    return ExperimentConfig(
+        system, variant, preset_name, data_config, model_config, train_config, RuntimeConfig(**(runtime or {})),
+        specialists=specialists, specialist_branches=specialist_branches, single_sensor=single_sensor,
+        reference=reference, latency=latency, run_name=run_name, output_dir=output_dir,
+        saved_models_dir=saved_models_dir)
 
 
 def specialist_config(config, modality):

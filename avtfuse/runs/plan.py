@@ -1,7 +1,8 @@
 """The plan of a run: its stages, in order, decided from the config before anything trains.
 
-    data -> specialist-<m> (each, when the run has specialists) -> fused -> evaluate -> reference
-    -> specialists -> rate-sweep (with missing rates) -> export -> latency -> report
+    data -> specialist-<m> (each, when the run has specialists) -> fused -> evaluate -> reference (unless
+    --no-reference) -> specialists -> rate-sweep (with missing rates) -> export -> latency (unless --no-latency)
+    -> report
 
 A stage's key is the digest of its own settings and of the keys of the stages it reads, so changing one
 setting re-runs the stages that depend on it and no other; a stage whose recorded key differs is pending.
@@ -47,16 +48,18 @@ def plan(config):
     stages.append(Stage("fused", training.train_fused, {"identity": identity}, ("data",) + starts_from, trains=True,
                         discards=(config.run_dir,)))
     stages.append(Stage("evaluate", evaluation.evaluate_conditions, {}, served))
-    stages.append(Stage("reference", evaluation.reference, {"seed": config.train.seed}, ("data", "evaluate")))
+    reference = ("reference",) if config.reference else ()
+    if reference:
+        stages.append(Stage("reference", evaluation.reference, {"seed": config.train.seed}, ("data", "evaluate")))
     if specialists:
-        stages.append(Stage("specialists", evaluation.compare_specialists, {},
-                            ("evaluate", "reference", *specialists)))
+        stages.append(Stage("specialists", evaluation.compare_specialists, {}, ("evaluate", *reference, *specialists)))
     if config.data.missing_rates:
         stages.append(Stage("rate-sweep", evaluation.rate_sweep, {"missing_rates": list(config.data.missing_rates)},
                             served))
     stages.append(Stage("export", training.export, {"saved_models_dir": config.saved_models_dir,
                                                      "run_name": config.run_name}, served))
-    stages.append(Stage("latency", evaluation.latency, {}, ("export",)))
+    if config.latency:
+        stages.append(Stage("latency", evaluation.latency, {}, ("export",)))
     stages.append(Stage("report", evaluation.report, {},
                         tuple(stage.name for stage in stages if stage.name not in ("data", "fused")
                               and not stage.name.startswith("specialist-"))))

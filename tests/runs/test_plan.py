@@ -32,6 +32,17 @@ def test_the_recommended_robust_command_plans_specialists_fused_evaluation_expor
     assert "rate-sweep" in names(robust(tmp_path, missing_rates=(0.0, 0.5)))
 
 
+def test_the_reference_and_latency_stages_are_left_out_on_request_and_the_trained_stages_keep_their_keys(tmp_path):
+    lean = build_experiment("avtnet", output_dir=str(tmp_path), specialists=True, reference=False, latency=False)
+    assert names(lean) == ["data", "specialist-audio", "specialist-visible", "specialist-thermal", "fused",
+                           "evaluate", "specialists", "export", "report"]
+    assert {stage.name: stage for stage in plan(lean)}["specialists"].needs == (
+        "evaluate", "specialist-audio", "specialist-visible", "specialist-thermal")
+    full = stage_keys(plan(lean.replace(reference=True, latency=True)))
+    assert {name: key for name, key in stage_keys(plan(lean)).items() if name not in ("specialists", "report")} == {
+        name: full[name] for name in names(lean) if name not in ("specialists", "report")}
+
+
 def test_a_setting_changes_the_keys_of_the_stages_that_read_it_alone(tmp_path):
     before = stage_keys(plan(robust(tmp_path, missing_rates=(0.0, 0.5))))
     after = stage_keys(plan(robust(tmp_path, missing_rates=(0.0, 0.25))))
