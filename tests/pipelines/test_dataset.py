@@ -322,6 +322,29 @@ def test_pk_batches_read_the_cache_on_disk(tree, tmp_path):
         next(iter(again))
 
 
+def test_random_batches_read_one_batch_of_the_split_at_a_time(tree, tmp_path, monkeypatch):
+    """The random sampler reads each batch's recordings by their offsets (at most batch-size recordings per
+    read, all of the training split) in the order of a NumPy permutation of the training samples' ids."""
+    data = prepare(config(tree, tmp_path, protocol="strict"))  # test and validation recordings of their own
+    reads, read_records = [], cache.read_records
+    monkeypatch.setattr(cache, "read_records", lambda files, records, indices: reads.append(list(indices))
+                        or read_records(files, records, indices))
+    rows, columns, _ = data.training_samples()
+    training = set(rows.tolist())
+    assert len(training) < len(data.recordings)
+    for epoch in (0, 3):
+        reads.clear()
+        batches, steps = training_batches(data, epoch, BatchPolicy(4, seed=7))
+        seen = [(x["recording"].numpy()[i].decode(), tuple(x["present"].numpy()[i]))
+                for x, _ in batches for i in range(4)]
+        order = np.random.default_rng(7 * 100_003 + epoch).permutation(len(rows))[:4 * steps]
+        expected = [(data.recordings[rows[i]], tuple(data.recorded[rows[i]] * data.conditions[columns[i]]))
+                    for i in order]
+        assert seen == expected and steps == len(rows) // 4
+        assert len(reads) == steps and all(len(read) <= 4 for read in reads)
+        assert set().union(*reads) <= training
+
+
 def test_paper_shapes():
     assert FeatureConfig.paper().shapes(("audio", "visible", "thermal")) == {
         "audio": (589, 128), "visible": (224, 224, 3), "thermal": (224, 224, 1)}
