@@ -8,6 +8,13 @@ AIFF) and soxr resamples (its "HQ" quality). Channels are downmixed to mono by
 averaging them. `speech_window` then cuts the window the model sees, and
 `log_mel_spectrogram` or `mfcc` (tf.signal, librosa-equivalent) turns it into
 features inside TensorFlow.
+
+Degenerate and huge files are refused (DataError), the limits read from the
+header before any sample is decoded: a sample rate under MIN_SAMPLE_RATE, a
+duration over `max_seconds` (FeatureConfig.max_audio_seconds); and, once
+read, a recording shorter than the shortest window the features allow (one
+n_fft analysis window at the run's rate, after the offset of crop "start"),
+which would otherwise load silently as a silent window.
 """
 
 import functools
@@ -29,27 +36,44 @@ AUDIO_SUFFIXES = (".wav", ".wave", ".bwf", ".rf64", ".w64", ".flac", ".ogg", ".o
 # trailing silence; "center" = centred on the whole file; "start" = the first samples of the file.
 AUDIO_CROPS = ("trim", "center", "start")
 
+# Hz: below it a file holds under 2 kHz of bandwidth, less than the telephone band a voice is known by; such a
+# rate is a wrong header or a sensor log, not speech.
+MIN_SAMPLE_RATE = 4000
 
-def read_audio(path):
+
+def read_audio(path, max_seconds=None, min_seconds=0.0):
     """Decodes an audio file: (mono float32 [N] in [-1, 1], sample rate in Hz).
 
     Channels are averaged. Raises DataError naming the file when it is
     missing, empty, of an unsupported suffix, unreadable, truncated (libsndfile
-    finds fewer bytes than the data chunk promises), without samples, or
-    holding NaN or infinite samples.
+    finds fewer bytes than the data chunk promises), without samples, holding
+    NaN or infinite samples, at a rate under MIN_SAMPLE_RATE or longer than
+    `max_seconds` (both from the header, before decoding; None: no limit), or
+    shorter than `min_seconds`.
     """
     path = check_input_file(path, AUDIO_SUFFIXES, "audio")
     try:
         with soundfile.SoundFile(path) as audio_file:
             rate, promised = audio_file.samplerate, audio_file.frames
+            if rate < MIN_SAMPLE_RATE:
+                raise DataError(path, f"audio at {rate} Hz, under the {MIN_SAMPLE_RATE} Hz a voice needs")
+            if max_seconds is not None and promised > max_seconds * rate:
+                raise DataError(path, f"audio of {promised / rate:,.1f} s exceeds the limit of {max_seconds:g} s "
+                                      "(--max-audio-seconds)")
             log = audio_file.extra_info
-            samples = audio_file.read(dtype="float32", always_2d=True)
+            limit = -1 if max_seconds is None else int(max_seconds * rate) + 1  # a header may understate
+            samples = audio_file.read(frames=limit, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as error:
         raise DataError(path, f"cannot read audio: {error}") from None
     if len(samples) < promised or _data_chunk_short(log):
         raise DataError(path, "truncated audio: the file holds fewer samples than its header promises")
     if len(samples) == 0:
         raise DataError(path, "audio holds no samples")
+    if max_seconds is not None and len(samples) > max_seconds * rate:
+        raise DataError(path, f"audio longer than the limit of {max_seconds:g} s (--max-audio-seconds)")
+    if len(samples) < min_seconds * rate:
+        raise DataError(path, f"audio of {len(samples)} samples ({1000 * len(samples) / rate:.1f} ms) is shorter "
+                              f"than the shortest window the features allow ({1000 * min_seconds:.1f} ms)")
     if not np.isfinite(samples).all():
         raise DataError(path, "audio holds NaN or infinite samples")
     return samples.mean(axis=1), rate
@@ -103,10 +127,12 @@ def speech_window(samples, num_samples, crop="trim", trim_db=20.0, offset=0):
     return np.pad(samples, (-excess // 2, -excess - (-excess // 2)))
 
 
-def load_waveform(path, sample_rate, num_samples, crop="trim", trim_db=20.0, offset_seconds=0.0):
+def load_waveform(path, sample_rate, num_samples, crop="trim", trim_db=20.0, offset_seconds=0.0, min_samples=0,
+                  max_seconds=None):
     """read_audio -> resample to sample_rate -> speech_window (from `offset_seconds` s with crop "start"):
-    float32 [num_samples]."""
-    samples, rate = read_audio(path)
+    float32 [num_samples]. DataError when the file holds fewer than `min_samples` samples (at sample_rate) after
+    `offset_seconds`, or is longer than `max_seconds` (None: no limit)."""
+    samples, rate = read_audio(path, max_seconds, offset_seconds + min_samples / sample_rate)
     offset = round(offset_seconds * sample_rate)
     return speech_window(resample(samples, rate, sample_rate), num_samples, crop, trim_db, offset)
 

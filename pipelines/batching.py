@@ -4,6 +4,7 @@
 
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 
 from pipelines import ablation, augment, cache, step_masks
@@ -15,10 +16,11 @@ class BatchPolicy:
     """How one epoch of training batches is drawn.
 
     batch_size: samples per batch. seed: with the epoch, fixes the order and
-    every draw. sampler "random": shuffled samples, remainder dropped; "pk":
-    `people_per_batch` people x batch_size // people_per_batch samples each
-    (memory holds the samples' ids; each batch reads its recordings from the
-    cache on disk). dropout_rate > 0: seeded modality dropout per sample
+    every draw. sampler "random": the training samples in a random order (a
+    NumPy permutation of their ids, seeded by (seed, epoch)), remainder
+    dropped; "pk": `people_per_batch` people x batch_size // people_per_batch
+    samples each. Either way memory holds the samples' ids, and each batch
+    reads its recordings from the cache on disk. dropout_rate > 0: seeded modality dropout per sample
     (pipelines.ablation.ModalityDropout) as `dropout_mode` "hard" (zeros),
     "soft" or "noise". spec_augment > 0: time and frequency masks of up to that
     width on the audio (pipelines.augment.SpecAugment). replication "softhard"
@@ -76,13 +78,13 @@ def training_batches(data, epoch, policy):
         chosen = sampler_module.pk_batches(ids, labels, policy.people_per_batch, samples_per_person, seed=epoch_seed)
         batches = read_sample_batches(data, chosen.take(steps), full)
     else:
-        count = data.count("train")
-        if count < policy.batch_size:
-            raise ValueError(f"batch_size: {policy.batch_size} exceeds the {count} training samples")
-        steps = count // policy.batch_size
-        batches = data.samples("train", shuffle_recordings=True, seed=epoch_seed, full=full)
-        batches = batches.shuffle(min(2048, count), seed=epoch_seed, reshuffle_each_iteration=False)
-        batches = batches.batch(policy.batch_size, drop_remainder=True)
+        rows, columns, labels = data.training_samples()
+        if len(labels) < policy.batch_size:
+            raise ValueError(f"batch_size: {policy.batch_size} exceeds the {len(labels)} training samples")
+        steps = len(labels) // policy.batch_size
+        order = random_order(len(labels), epoch_seed)[:steps * policy.batch_size]
+        chosen = tf.data.Dataset.from_tensor_slices(((rows[order], columns[order]), labels[order]))
+        batches = read_sample_batches(data, chosen.batch(policy.batch_size, drop_remainder=True), full)
     if policy.spec_augment and "audio" in data.modalities:
         batches = batches.map(augment.SpecAugment(policy.spec_augment))
     modalities = data.modalities
@@ -101,9 +103,16 @@ def training_batches(data, epoch, policy):
     return without_autotune(batches.prefetch(tf.data.AUTOTUNE)), steps
 
 
+def random_order(count, epoch_seed):
+    """The random sampler's order of `count` training samples in one epoch: a permutation int [count], a function
+    of `epoch_seed` (training_batches': seed * 100_003 + epoch) alone."""
+    return np.random.default_rng(epoch_seed).permutation(count)
+
+
 def read_sample_batches(data, batches, full=False):
-    """Batches of sample ids -> the data-contract batches of `data` (a SplitData): each sample's recording is
-    read from the cache on disk when its batch is made (cache.example_reader), so memory holds the ids alone.
+    """Batches of sample ids -> the data-contract batches of `data` (a SplitData): each batch's recordings are
+    read from the cache on disk in one read when the batch is made (cache.example_reader), so memory holds the
+    ids and about one batch of recordings.
 
     batches: a dataset of ((recording index int64 [B], condition index int64 [B]), label int32 [B]), e.g.
     sampler.pk_batches over `SplitData.training_sample_ids`; `full` adds `<m>_full` (step dropout)."""
@@ -111,8 +120,8 @@ def read_sample_batches(data, batches, full=False):
     conditions = tf.constant(data.conditions, tf.float32)
     sample = data.sample_function(full)
     batch_size = batches.element_spec[1].shape[0]
-    return batches.unbatch().map(
-        lambda ids, label: sample(read(ids[0]), tf.gather(conditions, ids[1])),
+    return batches.map(lambda ids, label: (read(ids[0]), ids[1])).unbatch().map(
+        lambda example, condition: sample(example, tf.gather(conditions, condition)),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
     ).batch(batch_size, drop_remainder=True)
 

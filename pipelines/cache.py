@@ -174,24 +174,35 @@ def read_cache(path):
 
 
 def example_reader(path):
-    """Random access to a cache: a function int index (scalar tensor) -> that recording's dict, as read_cache
-    gives it, for tf.data maps. Reads only that record's bytes from its shard (meta.json's offsets), on every
-    call: nothing is held in memory. Refuses a cache of another FORMAT_VERSION."""
+    """Random access to a cache: a function int64 indices [B] (a tensor) -> those recordings' dicts as read_cache
+    gives them, batched (every value gets a leading axis B), for tf.data maps. Each call reads only those B
+    records' bytes from their shards (`read_records`, by meta.json's offsets): nothing else is held in memory.
+    Refuses a cache of another FORMAT_VERSION."""
     meta = _checked_meta(path)
     files, records, parse = _shard_files(path, meta), meta["records"], _parser(meta)
 
-    def read_record(index):
+    def read_serialized(indices):
+        return tf.constant(read_records(files, records, indices.numpy()), tf.string)
+
+    def read(indices):
+        serialized = tf.py_function(read_serialized, [indices], tf.string)
+        return parse(tf.ensure_shape(serialized, indices.shape))
+
+    return read
+
+
+def read_records(files, records, indices):
+    """The serialized records of cache positions `indices` (ints): a list of bytes, each read from its shard in
+    `files` at its (shard, offset, length) in `records` (meta.json's); ValueError naming a truncated shard."""
+    chosen = []
+    for index in indices:
         shard, offset, length = records[int(index)]
         with open(files[shard], "rb") as file:
             data = os.pread(file.fileno(), length, offset)
         if len(data) != length:
             raise ValueError(f"{files[shard]}: truncated, record {int(index)} ends past the end of the file")
-        return data
-
-    def read(index):
-        return parse(tf.ensure_shape(tf.py_function(read_record, [index], tf.string), []))
-
-    return read
+        chosen.append(data)
+    return chosen
 
 
 def _checked_meta(path):
@@ -208,7 +219,8 @@ def _shard_files(path, meta):
 
 
 def _parser(meta):
-    """A function serialized tf.train.Example -> the example dict, every modality float32 of its shape."""
+    """A function serialized tf.train.Example (a scalar, or a vector [B]) -> the example dict, every modality
+    float32 of its shape (with a leading axis B for a vector)."""
     shapes = {m: tuple(shape) for m, shape in meta["shapes"].items()}
     dtypes = {m: tf.dtypes.as_dtype(dtype) for m, dtype in meta["dtypes"].items()}
     spec = {m: tf.io.FixedLenFeature([], tf.string) for m in shapes}
@@ -216,11 +228,13 @@ def _parser(meta):
                 recorded=tf.io.FixedLenFeature([len(shapes)], tf.float32),
                 steps=tf.io.FixedLenFeature([len(shapes)], tf.int64))
 
-    def parse(record):
-        raw = tf.io.parse_single_example(record, spec)
+    def parse(records):
+        single = records.shape.rank == 0
+        raw = tf.io.parse_single_example(records, spec) if single else tf.io.parse_example(records, spec)
         example = {"index": tf.cast(raw["index"], tf.int32), "recorded": raw["recorded"], "steps": raw["steps"]}
         for m, shape in shapes.items():
-            values = tf.reshape(tf.io.decode_raw(raw[m], dtypes[m]), shape)
+            values = tf.io.decode_raw(raw[m], dtypes[m])
+            values = tf.reshape(values, shape) if single else tf.reshape(values, tf.concat([[-1], shape], 0))
             example[m] = tf.cast(values, tf.float32) / UINT8_MAX if dtypes[m] == tf.uint8 else values
         return example
 

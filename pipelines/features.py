@@ -64,6 +64,12 @@ class FeatureConfig(Config):
     from the `frame_seconds` (s) centred in a video, or from a folder of frame
     images (a still image is repeated T times; pipelines.image). The paper's
     shapes are `FeatureConfig.paper()`.
+
+    Limits, read from each file's header before it is decoded (a file over one
+    is a bad file): `max_image_pixels` pixels per frame, `max_video_frames`
+    frames per video, `max_audio_seconds` of audio. An audio file is also bad
+    at a rate under pipelines.audio.MIN_SAMPLE_RATE, or when shorter than one
+    `n_fft` window at `sample_rate` after `audio_offset`.
     """
 
     sample_rate: int = 44100
@@ -85,9 +91,16 @@ class FeatureConfig(Config):
     frames: int = 0
     frame_seconds: float = 3.6
     frame_crop: str = "full"
+    max_image_pixels: int = setting(image.MAX_IMAGE_PIXELS, "frames with more pixels are bad files (read from the "
+                                    "header, before decoding)")
+    max_video_frames: int = setting(54_000, "videos stating more frames are bad files (30 min at 30 fps; read from "
+                                    "the header)")
+    max_audio_seconds: float = setting(600.0, "longer audio files are bad files (read from the header)")
 
     def __post_init__(self):
-        self.check_int("sample_rate", "audio_samples", "n_mels", "n_fft", "hop_length", "n_mfcc")
+        self.check_int("sample_rate", "audio_samples", "n_mels", "n_fft", "hop_length", "n_mfcc", "max_image_pixels",
+                       "max_video_frames")
+        self.check_positive("max_audio_seconds")
         self.check_int("frames", minimum=0)
         self.check_choice("audio_crop", audio.AUDIO_CROPS)
         self.check_choice("audio_features", AUDIO_FEATURES)
@@ -194,27 +207,44 @@ def decode_recording(recording, modalities, config, shapes, frame="middle"):
     """The decoded inputs of one recording: {modality: float32 array} for the modalities it has (audio: the
     waveform window [audio_samples], or its features; frames as config.shapes, `frame` choosing the one frame
     of a video or folder when config.frames = 0), as a `Decoded` dict whose `steps` gives the real length of
-    each `.npy` feature sequence before padding. Raises DataError naming the first bad file."""
-    frame_args = {"frame": frame, "frames": config.frames, "seconds": config.frame_seconds, "crop": config.frame_crop}
+    each `.npy` feature sequence before padding. Raises DataError naming the first bad file: any exception
+    while a file is decoded (cv2.error, PermissionError, MemoryError, ...) becomes one, so that it is that file's
+    line in the collected report rather than the end of the run."""
     decoded = Decoded()
     for m in modalities:
         path = recording.path(m)
         if not path:
             continue
-        if is_feature_file(path):
-            decoded[m], steps = _load_features(path, shapes[m])
-            if sequence_length(shapes[m]):
-                decoded.steps[m] = steps
-        elif m == "audio":
-            decoded[m] = audio.load_waveform(path, config.sample_rate, config.audio_samples, config.audio_crop,
-                                             config.trim_db, config.audio_offset)
-        elif m == "visible":
-            decoded[m] = image.load_visible(path, config.image_size, **frame_args)
-        else:
-            decoded[m] = image.load_thermal(path, config.image_size, config.thermal_palette, **frame_args)
+        try:
+            decoded[m] = _decode_file(path, m, config, shapes, frame, decoded.steps)
+        except DataError:
+            raise
+        except Exception as error:  # OpenCV, libsndfile, the OS or memory failing on this file: its error line
+            reason = " ".join(str(error).split())  # cv2.error messages run over several lines
+            raise DataError(path, f"cannot decode {m}: {type(error).__name__}: {reason}") from None
     if not decoded:
         raise DataError(recording.recording, f"has none of the modalities {list(modalities)}")
     return decoded
+
+
+def _decode_file(path, modality, config, shapes, frame, steps):
+    """One file of a recording decoded as decode_recording says; a `.npy` sequence's real length goes to
+    `steps`."""
+    if is_feature_file(path):
+        values, length = _load_features(path, shapes[modality])
+        if sequence_length(shapes[modality]):
+            steps[modality] = length
+        return values
+    if modality == "audio":
+        return audio.load_waveform(path, config.sample_rate, config.audio_samples, config.audio_crop, config.trim_db,
+                                   config.audio_offset, min_samples=config.n_fft,
+                                   max_seconds=config.max_audio_seconds)
+    frame_args = {"frame": frame, "frames": config.frames, "seconds": config.frame_seconds,
+                  "crop": config.frame_crop, "max_pixels": config.max_image_pixels,
+                  "max_video_frames": config.max_video_frames}
+    if modality == "visible":
+        return image.load_visible(path, config.image_size, **frame_args)
+    return image.load_thermal(path, config.image_size, config.thermal_palette, **frame_args)
 
 
 def audio_features(waveforms, config):

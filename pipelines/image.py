@@ -26,9 +26,14 @@ Images: png, jpg/jpeg, bmp, webp, tif/tiff; 8 or 16 bit (divided by 255 or
 65535) or float tiff already in [0, 1]; grey or colour. A png without its
 IEND chunk or a jpeg without its end marker is refused as truncated.
 
-Limit: a frame of more than MAX_IMAGE_PIXELS = 8192 x 8192 = 67,108,864
-pixels is refused, naming its size W x H. It is checked on the decoded frame;
-OpenCV itself refuses images above 2**30 pixels before decoding them.
+Limits (FeatureConfig.max_image_pixels and max_video_frames; the loaders'
+`max_pixels` and `max_video_frames`): a frame of more than `max_pixels`
+(default MAX_IMAGE_PIXELS = 8192 x 8192 = 67,108,864) pixels is refused,
+naming its size W x H, and so is a video whose container states more than
+`max_video_frames` frames. Both are read from the header before anything is
+decoded: an image's size by pipelines.image_header (PNG, JPEG, BMP, WebP,
+TIFF; for a header it cannot read, the decoded frame is checked), a video's
+by OpenCV (CAP_PROP_FRAME_WIDTH, _HEIGHT and _COUNT; pipelines.video).
 
 Channel rules (none is silent; a frame that fits none is refused):
   - 2 channels (grey + alpha) and 4 channels (colour + alpha): alpha dropped.
@@ -56,6 +61,7 @@ import cv2
 import numpy as np
 
 from pipelines import palettes, video
+from pipelines.image_header import image_dimensions
 from pipelines.errors import DataError, check_input_file
 from pipelines.palettes import check_palette
 
@@ -70,15 +76,19 @@ UINT8_MAX = 255.0  # the feature cache's frame levels: k in 0..255 stands for k 
 _INTEGER_RANGES = {np.dtype(np.uint8): UINT8_MAX, np.dtype(np.uint16): 65535.0}
 
 
-def read_image(path):
+def read_image(path, max_pixels=MAX_IMAGE_PIXELS):
     """Decodes an image file to float32 [H, W, C] in [0, 1], RGB order, C in {1, 3}.
 
     Raises DataError naming the file when it is missing, empty, has an
-    unsupported suffix, cannot be decoded, is truncated, is larger than
-    MAX_IMAGE_PIXELS, holds NaN or out-of-range floats, or has an unsupported
-    dtype or channel count.
+    unsupported suffix, cannot be decoded, is truncated, has more than
+    `max_pixels` pixels (read from its header before decoding where
+    pipelines.image_header can), holds NaN or out-of-range floats, or has an
+    unsupported dtype or channel count.
     """
     path = check_input_file(path, IMAGE_SUFFIXES, "image")
+    stated = image_dimensions(path)
+    if stated is not None:
+        _check_pixels(path, *stated, max_pixels)
     suffix = os.path.splitext(path)[1].lower()
     encoded = np.fromfile(path, np.uint8)
     if encoded.size == 0:
@@ -91,7 +101,7 @@ def read_image(path):
     image = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise DataError(path, "cannot decode image (corrupt or not an image)")
-    _check_pixels(path, image)
+    _check_pixels(path, image.shape[1], image.shape[0], max_pixels)
     image = image.reshape(*image.shape[:2], -1)
     channels = image.shape[2]
     if channels == 2:  # grey + alpha
@@ -103,31 +113,35 @@ def read_image(path):
     return _to_unit_range(path, image)
 
 
-def read_image_sequence(folder, count):
+def read_image_sequence(folder, count, max_pixels=MAX_IMAGE_PIXELS):
     """`count` frame images of a folder by pipelines.video.sample_indices over all of them (module rules):
     float32 [count, H, W, C] in [0, 1]. DataError naming the folder or the image when one is bad."""
     paths = _frame_images(folder)
     indices = video.sample_indices(len(paths), count)
-    decoded = {index: read_image(paths[index]) for index in sorted(set(indices))}
+    decoded = {index: read_image(paths[index], max_pixels) for index in sorted(set(indices))}
     return _stack(folder, [decoded[index] for index in indices], [paths[index] for index in indices])
 
 
-def load_visible(path, size, frame="middle", frames=0, seconds=3.6, crop="full"):
+def load_visible(path, size, frame="middle", frames=0, seconds=3.6, crop="full", max_pixels=MAX_IMAGE_PIXELS,
+                 max_video_frames=None):
     """Visible frame of an image, video or frame folder: float32 [h, w, 3] in [0, 1]; with frames = T > 0 the
-    sequence [T, h, w, 3] from the window of `seconds` (module rules)."""
+    sequence [T, h, w, 3] from the window of `seconds` (module rules, limits included; max_video_frames None: no
+    limit)."""
     height, width = _check_size(size)
-    images = _read_frames(path, frame, frames, seconds, crop)
+    images = _read_frames(path, frame, frames, seconds, crop, max_pixels, max_video_frames)
     if images.shape[3] == 1:
         images = np.repeat(images, 3, axis=3)
     return _resize_all(images, height, width, frames)
 
 
-def load_thermal(path, size, palette="grey", frame="middle", frames=0, seconds=3.6, crop="full"):
+def load_thermal(path, size, palette="grey", frame="middle", frames=0, seconds=3.6, crop="full",
+                 max_pixels=MAX_IMAGE_PIXELS, max_video_frames=None):
     """Thermal frame of an image, video or frame folder: heat float32 [h, w, 1] in [0, 1] (module channel
-    rules); with frames = T > 0 the sequence [T, h, w, 1] from the window of `seconds`."""
+    rules); with frames = T > 0 the sequence [T, h, w, 1] from the window of `seconds` (limits as
+    load_visible)."""
     palette = check_palette(palette)
     height, width = _check_size(size)
-    images = _read_frames(path, frame, frames, seconds, crop)
+    images = _read_frames(path, frame, frames, seconds, crop, max_pixels, max_video_frames)
     if images.shape[3] == 3 and palette == "grey":
         spread = float((images.max(axis=3) - images.min(axis=3)).max())
         if spread > GREY_SPREAD + 1e-6:
@@ -162,7 +176,7 @@ def to_uint8(frames, name="frames"):
     return np.clip(np.rint(values * UINT8_MAX), 0, UINT8_MAX).astype(np.uint8)
 
 
-def _read_frames(path, frame, frames, seconds, crop):
+def _read_frames(path, frame, frames, seconds, crop, max_pixels, max_video_frames):
     """Cropped float32 [T, H, W, C in {1, 3}] in [0, 1] from an image, a video or a frame folder (module frame
     sources and crops): T = frames, or 1 for a single frame (frames = 0) or an image."""
     video.check_frame(frame)
@@ -172,7 +186,7 @@ def _read_frames(path, frame, frames, seconds, crop):
         raise ValueError(f"seconds must be a positive number, got {seconds!r}")
     if crop not in FRAME_CROPS:
         raise ValueError(f"crop must be one of {FRAME_CROPS}, got {crop!r}")
-    images = _decode_frames(os.fspath(path), frame, int(frames), seconds)
+    images = _decode_frames(os.fspath(path), frame, int(frames), seconds, max_pixels, max_video_frames)
     if crop == "center":
         side = min(images.shape[1:3])
         top, left = (images.shape[1] - side) // 2, (images.shape[2] - side) // 2
@@ -180,23 +194,28 @@ def _read_frames(path, frame, frames, seconds, crop):
     return images
 
 
-def _decode_frames(path, frame, frames, seconds):
+def _decode_frames(path, frame, frames, seconds, max_pixels, max_video_frames):
     """The frames of `path` as _read_frames gives them, uncropped."""
     if os.path.isdir(path):
         if frames:
-            return read_image_sequence(path, frames)
+            return read_image_sequence(path, frames, max_pixels)
         paths = _frame_images(path)
         index = video.frame_index(frame, len(paths))
         if index >= len(paths):
             raise DataError(path, f"frame {index} is out of range: the folder has {len(paths)} frame images")
-        return read_image(paths[index])[np.newaxis]
+        return read_image(paths[index], max_pixels)[np.newaxis]
     if os.path.splitext(path)[1].lower() not in video.VIDEO_SUFFIXES:
-        return read_image(path)[np.newaxis]
+        return read_image(path, max_pixels)[np.newaxis]
+    width, height, count = video.stated_size(path)
+    _check_pixels(path, width, height, max_pixels)
+    if max_video_frames is not None and count > max_video_frames:
+        raise DataError(path, f"video of {count:,} frames exceeds the limit of {max_video_frames:,} "
+                              "(--max-video-frames)")
     if frames:
         images = video.read_frame_sequence(path, frames, seconds)
     else:
         images = video.read_video_frame(path, frame)[np.newaxis]
-    _check_pixels(path, images[0])
+    _check_pixels(path, images.shape[2], images.shape[1], max_pixels)
     return images
 
 
@@ -229,12 +248,11 @@ def _resize_all(images, height, width, frames):
     return resized[0] if frames == 0 else np.broadcast_to(resized, (frames, *resized.shape[1:])).copy()
 
 
-def _check_pixels(path, image):
-    """DataError naming the file and its W x H when the frame has more than MAX_IMAGE_PIXELS pixels."""
-    height, width = image.shape[:2]
-    if height * width > MAX_IMAGE_PIXELS:
+def _check_pixels(path, width, height, max_pixels):
+    """DataError naming the file and its W x H when a frame of that size has more than `max_pixels` pixels."""
+    if width * height > max_pixels:
         raise DataError(
-            path, f"frame of {width} x {height} pixels exceeds the limit of {MAX_IMAGE_PIXELS:,} (MAX_IMAGE_PIXELS)"
+            path, f"frame of {width} x {height} pixels exceeds the limit of {max_pixels:,} (--max-image-pixels)"
         )
 
 

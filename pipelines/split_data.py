@@ -144,9 +144,9 @@ class SplitData:
         """The run's modalities with a time axis (step keys `<m>_mask`, `<m>_missing`; pipelines.step_masks)."""
         return step_masks.sequence_modalities(self.modalities, self.shapes)
 
-    def samples(self, split, shuffle_recordings=False, seed=None, full=False):
-        """Unbatched (inputs, label) examples of one split, in the data contract (with shuffle_recordings:
-        recordings in an order fixed by `seed`, the same on every iteration).
+    def samples(self, split, full=False):
+        """Unbatched (inputs, label) examples of one split, in the data contract, in cache order (training
+        batches come from pipelines.batching, which reads them by their ids).
 
         Each sequence modality gets `<m>_mask` (real steps, from the cache's
         `steps`) and `<m>_missing` (every real step of an absent modality);
@@ -158,8 +158,6 @@ class SplitData:
         assignment = tf.constant(self.assignment, tf.int32)
         sample = self.sample_function(full)
         recordings = cache.read_cache(self.cache_path)
-        if shuffle_recordings:
-            recordings = recordings.shuffle(self.assignment.shape[0], seed=seed, reshuffle_each_iteration=False)
 
         def copies(example):
             row = tf.gather(assignment, example["index"])
@@ -247,14 +245,17 @@ class SplitData:
         return ids.map(lambda row, column: sample(read(row), tf.gather(conditions, column)),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
+    def training_samples(self):
+        """The training samples' ids, in `samples("train")` order: (recording index int64 [n], condition index
+        int64 [n], label int32 [n])."""
+        rows, columns = np.nonzero(self.assignment == SPLIT_IDS["train"])
+        return rows.astype(np.int64), columns.astype(np.int64), self.labels[rows].astype(np.int32)
+
     def training_sample_ids(self):
         """The training samples as ids, in `samples("train")` order: a dataset of ((recording index, condition
-        index) int64, label int32), and the labels int [n]."""
-        rows, columns = np.nonzero(self.assignment == SPLIT_IDS["train"])
-        labels = self.labels[rows]
-        ids = tf.data.Dataset.from_tensor_slices(((rows.astype(np.int64), columns.astype(np.int64)),
-                                                  labels.astype(np.int32)))
-        return ids, labels
+        index) int64, label int32), and the labels int32 [n]."""
+        rows, columns, labels = self.training_samples()
+        return tf.data.Dataset.from_tensor_slices(((rows, columns), labels)), labels
 
 
 def check_given_split(assignment, labels, mapping, config):

@@ -27,8 +27,9 @@ holds.
 
 Every bad input raises DataError naming the file: missing, 0 bytes,
 unsupported suffix, not openable, no decodable frame, index out of range.
-The frame-size limit (MAX_IMAGE_PIXELS) is applied by pipelines.image's
-loaders, to video frames as to images.
+The limits on frame size and frame count are applied by pipelines.image's
+loaders, from `stated_size` (the container's header) before any frame is
+decoded, and again on the decoded frame.
 """
 
 import contextlib
@@ -135,6 +136,16 @@ def read_frame_sequence(path, count, seconds):
             raise DataError(path, "the video has no decodable frame")
         frames, _ = _read_window(path, decodable, fps, count, seconds)
     return np.stack(frames)
+
+
+def stated_size(path):
+    """(width, height, frame count) as a video's container states them (0 where it states none), read without
+    decoding a frame; DataError naming the file when it is bad or cannot be opened."""
+    path = _check_video_file(path)
+    with _opened(path) as capture:
+        width, height = (capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        count = _stated_count(capture)
+    return (*(int(side) if math.isfinite(side) and side > 0 else 0 for side in (width, height)), count)
 
 
 def sample_indices(n, count, start=0):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from avtfuse.evaluation import stages
 from avtfuse.evaluation.latency import serving_latency
 
 
@@ -37,3 +38,51 @@ def test_a_slow_call_shows_in_the_median():
     with pytest.raises(ValueError, match="two or more"):
         serving_latency(serve, batches(1), ("audio",))
     assert np.isfinite(serving_latency(serve, batches(2), ("audio",))["p90_ms"])
+
+
+class FakeRun:
+    """The parts of a RunState the latency stage reads: an export record and a test split of `complete` complete
+    samples."""
+
+    def __init__(self, complete):
+        self.complete = complete
+
+    def stage_outputs(self, name):
+        assert name == "export"
+        return {"saved_model": "exported"}
+
+    @property
+    def data(self):
+        run = self
+
+        class Data:
+            def batches(self, split, batch_size, complete_only=False):
+                assert (split, batch_size, complete_only) == ("test", 1, True)
+                return tf.data.Dataset.from_tensor_slices(({"audio": tf.ones([run.complete, 1, 3])},
+                                                           tf.zeros([run.complete, 1])))
+
+        return Data()
+
+    def served_classifier(self):
+        class Served:
+            def serving_spec(self):
+                return ("audio",)
+
+        return Served()
+
+
+@pytest.mark.parametrize("complete", [0, 1, 3])
+def test_the_latency_stage_carries_on_whatever_the_complete_test_samples(monkeypatch, complete):
+    calls = []
+
+    def load_serving(path):
+        assert path == "exported"
+        return lambda **inputs: calls.append(1) or {"probabilities": inputs["audio"]}
+
+    monkeypatch.setattr(stages, "load_serving", load_serving)
+    outputs = stages.latency(FakeRun(complete))
+    if not complete:
+        assert outputs == {"latency": None, "not_measured": "no complete test sample: latency not measured"}
+        assert not calls
+    else:  # one complete sample is enough: it is taken again for the warm-up and the timed calls
+        assert outputs["latency"]["samples"] == 32 and len(calls) == 33

@@ -9,7 +9,7 @@ import tensorflow as tf
 from avtfuse.evaluation.complexity import count_macs
 from avtfuse.models.avtnet import AVTNet, AVTNetConfig
 from avtfuse.training.speed import SHAPES, random_batch
-from experiments import benchmark, benchmark_pipeline
+from experiments import benchmark, benchmark_memory, benchmark_pipeline
 
 
 def test_pipeline_benchmark_prints_speeds(capsys):
@@ -23,6 +23,16 @@ def test_pipeline_benchmark_prints_speeds(capsys):
     # 16 x 16 frames as bytes (768 + 256) beside the float32 log-mel (8 mels x 9 frames x 4 bytes), plus framing
     assert 768 + 256 + 8 * 9 * 4 < report["cache_bytes_per_recording"] < 768 + 256 + 8 * 9 * 4 + 200
     assert set(report["log_mel_clips_per_second"]) == {"tf_signal", "librosa"}
+
+
+def test_memory_benchmark_prints_the_peak_of_one_epoch(capsys, tmp_path):
+    benchmark_memory.main(["--recordings", "12", "--people", "3", "--shapes", "default", "--batch-size", "4",
+                           "--cache-dir", str(tmp_path)])
+    report = json.loads(capsys.readouterr().out)
+    assert (report["recordings"], report["shapes"], report["sampler"]) == (12, "default", "random")
+    assert report["samples"] == 4 * report["steps"] > 0
+    assert 0 < report["rss_before_epoch_gb"] <= report["peak_rss_gb"]
+    assert list(tmp_path.iterdir()) == []  # the temporary cache is gone
 
 
 def test_training_benchmark_prints_each_setting(capsys):

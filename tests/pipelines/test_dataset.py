@@ -322,6 +322,29 @@ def test_pk_batches_read_the_cache_on_disk(tree, tmp_path):
         next(iter(again))
 
 
+def test_random_batches_read_one_batch_of_the_split_at_a_time(tree, tmp_path, monkeypatch):
+    """The random sampler reads each batch's recordings by their offsets (at most batch-size recordings per
+    read, all of the training split) in the order of a NumPy permutation of the training samples' ids."""
+    data = prepare(config(tree, tmp_path, protocol="strict"))  # test and validation recordings of their own
+    reads, read_records = [], cache.read_records
+    monkeypatch.setattr(cache, "read_records", lambda files, records, indices: reads.append(list(indices))
+                        or read_records(files, records, indices))
+    rows, columns, _ = data.training_samples()
+    training = set(rows.tolist())
+    assert len(training) < len(data.recordings)
+    for epoch in (0, 3):
+        reads.clear()
+        batches, steps = training_batches(data, epoch, BatchPolicy(4, seed=7))
+        seen = [(x["recording"].numpy()[i].decode(), tuple(x["present"].numpy()[i]))
+                for x, _ in batches for i in range(4)]
+        order = np.random.default_rng(7 * 100_003 + epoch).permutation(len(rows))[:4 * steps]
+        expected = [(data.recordings[rows[i]], tuple(data.recorded[rows[i]] * data.conditions[columns[i]]))
+                    for i in order]
+        assert seen == expected and steps == len(rows) // 4
+        assert len(reads) == steps and all(len(read) <= 4 for read in reads)
+        assert set().union(*reads) <= training
+
+
 def test_paper_shapes():
     assert FeatureConfig.paper().shapes(("audio", "visible", "thermal")) == {
         "audio": (589, 128), "visible": (224, 224, 3), "thermal": (224, 224, 1)}
@@ -346,6 +369,9 @@ def test_training_batches_with_modality_dropout(tree, tmp_path):
 # 8 kHz audio cut to 2048 samples (17 x 8 log-mel); 12 x 12 pngs resized to 8 x 8; grey thermal frames.
 MEDIA = FeatureConfig(sample_rate=8000, audio_samples=2048, n_mels=8, n_fft=256, hop_length=128,
                       image_size=(8, 8), thermal_palette="grey")
+
+
+SMALL_FRAMES = MEDIA.replace(max_image_pixels=12 * 12)  # the 12 x 12 pngs pass, a 16 x 16 one is too big
 
 
 def write_wav(path, seconds=0.3, seed=0, subtype="PCM_16", rate=8000):
@@ -380,8 +406,8 @@ def media_recordings(folder, people=3, per_person=3, modalities=("audio", "visib
     return recordings
 
 
-def media_config(source, tmp_path, **kwargs):
-    return DataConfig(source=str(source), features=MEDIA, cache_dir=str(tmp_path / "cache"), **kwargs)
+def media_config(source, tmp_path, features=MEDIA, **kwargs):
+    return DataConfig(source=str(source), features=features, cache_dir=str(tmp_path / "cache"), **kwargs)
 
 
 def finished_caches(cache_dir):
@@ -390,7 +416,7 @@ def finished_caches(cache_dir):
     return [name for name in os.listdir(cache_dir) if name.startswith("features-")]
 
 
-def bad_manifest(tmp_path, monkeypatch):
+def bad_manifest(tmp_path):
     """A manifest of 9 good recordings and one of each kind of bad row; returns (csv, good ids, expected paths)."""
     media = tmp_path / "media"
     good = media_recordings(str(media))
@@ -402,8 +428,7 @@ def bad_manifest(tmp_path, monkeypatch):
     truncated.write_bytes(pathlib.Path(write_wav(media / "whole.wav", seconds=0.5)).read_bytes()[:1000])
     nan = media / "nan.wav"
     sf.write(str(nan), np.array([0.1, np.nan, 0.2] * 500, np.float32), 8000, subtype="FLOAT")
-    big = write_png(media / "big.png", 3, size=16)  # above the (lowered) pixel limit below
-    monkeypatch.setattr(image, "MAX_IMAGE_PIXELS", 12 * 12)
+    big = write_png(media / "big.png", 3, size=16)  # above the lowered pixel limit of SMALL_FRAMES
     corrupt = media / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(200)) + b"IEND\xaeB`\x82")
     shared = good[0].audio
@@ -431,10 +456,10 @@ def bad_manifest(tmp_path, monkeypatch):
     return csv, [r.recording for r in good], expected
 
 
-def test_every_bad_input_is_raised_at_once(tmp_path, monkeypatch):
-    csv, _, expected = bad_manifest(tmp_path, monkeypatch)
+def test_every_bad_input_is_raised_at_once(tmp_path):
+    csv, _, expected = bad_manifest(tmp_path)
     with pytest.raises(InputErrors) as info:
-        prepare(media_config(csv, tmp_path, on_error="raise"))
+        prepare(media_config(csv, tmp_path, SMALL_FRAMES, on_error="raise"))
     errors = info.value.errors
     assert sorted(e.path for e in errors) == sorted(expected)  # every problem, each once
     for error in errors:
@@ -447,9 +472,9 @@ def test_every_bad_input_is_raised_at_once(tmp_path, monkeypatch):
 
 
 def test_skipped_bad_input_is_counted_and_listed(tmp_path, monkeypatch, caplog):
-    csv, good, expected = bad_manifest(tmp_path, monkeypatch)
+    csv, good, expected = bad_manifest(tmp_path)
     with caplog.at_level(logging.WARNING):
-        data = prepare(media_config(csv, tmp_path, on_error="skip"))
+        data = prepare(media_config(csv, tmp_path, SMALL_FRAMES, on_error="skip"))
     assert data.recordings == good and data.skipped == len(expected) == 10
     assert "skipped 10 recordings because of bad input" in caplog.text
     for path in expected:
@@ -458,8 +483,82 @@ def test_skipped_bad_input_is_counted_and_listed(tmp_path, monkeypatch, caplog):
         (data.assignment[:, :4] == SPLIT_IDS["test"]).sum(axis=1)) == 4 * len(good)
     # The skip is remembered by the cache: a second run reads it back without decoding.
     monkeypatch.setattr(features, "decode_recording", lambda *a, **k: pytest.fail("decoded again"))
-    again = prepare(media_config(csv, tmp_path, on_error="skip"))
+    again = prepare(media_config(csv, tmp_path, SMALL_FRAMES, on_error="skip"))
     assert again.skipped == 10 and again.cache_path == data.cache_path
+
+
+def degenerate_manifest(tmp_path, monkeypatch):
+    """A manifest of 9 good recordings and 5 degenerate ones; returns (csv, good ids, {path: expected reason}).
+
+    Three are bad by their headers (a 1-sample WAV, a WAV at 1000 Hz, a frame over SMALL_FRAMES' pixel limit);
+    three fail inside the decoder (a file the reader may not open, OpenCV's own error, memory running out),
+    raised by a stand-in for the image reader: tests run as root, whom chmod 000 does not stop."""
+    media = tmp_path / "media"
+    good = media_recordings(str(media))
+    one_sample = media / "one_sample.wav"
+    sf.write(str(one_sample), np.array([0.5], np.float32), 8000)
+    low_rate = write_wav(media / "low_rate.wav", rate=1000)
+    big = write_png(media / "big.png", 3, size=16)
+    failures = {"locked.png": PermissionError(13, "Permission denied"),
+                "opencv.png": cv2.error("OpenCV(4.11.0) loadsave.cpp:77: error: (-215:Assertion failed)\n"
+                                        "  in function 'imdecode'\n"),
+                "huge.png": MemoryError("cannot allocate the frame")}
+    for name in failures:
+        write_png(media / name, 1)
+    read_image = image.read_image
+
+    def failing_reader(path, *args, **kwargs):
+        if os.path.basename(path) in failures:
+            raise failures[os.path.basename(path)]
+        return read_image(path, *args, **kwargs)
+
+    monkeypatch.setattr(image, "read_image", failing_reader)
+    csv = tmp_path / "manifest.csv"
+    write_manifest(good, str(csv))
+    rows = ["p0,one_sample,media/one_sample.wav,,", "p1,low_rate,media/low_rate.wav,,", "p2,big,,media/big.png,",
+            *(f"p2,{name[:-4]},,,media/{name}" for name in failures)]
+    with open(csv, "a") as f:
+        f.write("\n".join(rows) + "\n")
+    expected = {str(one_sample): "shorter than the shortest window the features allow (32.0 ms)",
+                low_rate: "audio at 1000 Hz, under the 4000 Hz", big: "16 x 16 pixels exceeds the limit of 144",
+                str(media / "locked.png"): "cannot decode thermal: PermissionError: [Errno 13] Permission denied",
+                str(media / "opencv.png"): "cannot decode thermal: error: OpenCV(4.11.0) loadsave.cpp:77: error: "
+                                           "(-215:Assertion failed) in function 'imdecode'",
+                str(media / "huge.png"): "cannot decode thermal: MemoryError: cannot allocate the frame"}
+    return csv, [r.recording for r in good], expected
+
+
+def test_degenerate_files_and_decoder_failures_are_one_line_each(tmp_path, monkeypatch):
+    csv, _, expected = degenerate_manifest(tmp_path, monkeypatch)
+    with pytest.raises(InputErrors) as info:
+        prepare(media_config(csv, tmp_path, SMALL_FRAMES))
+    assert sorted(e.path for e in info.value.errors) == sorted(expected)
+    for error in info.value.errors:
+        assert expected[error.path] in error.reason, error
+    lines = str(info.value).splitlines()
+    assert lines[0].startswith("6 recordings with bad input") and len(lines) == 7
+    assert finished_caches(tmp_path / "cache") == []
+
+
+def test_degenerate_files_and_decoder_failures_are_skipped(tmp_path, monkeypatch, caplog):
+    csv, good, expected = degenerate_manifest(tmp_path, monkeypatch)
+    with caplog.at_level(logging.WARNING):
+        data = prepare(media_config(csv, tmp_path, SMALL_FRAMES, on_error="skip"))
+    assert data.recordings == good and data.skipped == len(expected) == 6
+    assert "skipped 6 recordings because of bad input" in caplog.text and "Traceback" not in caplog.text
+
+
+def test_a_file_longer_than_the_audio_limit_is_refused_before_it_is_decoded(tmp_path, monkeypatch):
+    recordings = media_recordings(str(tmp_path / "media"), modalities=("audio",))  # 0.3 s each
+    long = write_wav(tmp_path / "media" / "long.wav", seconds=0.5)
+    csv = write_manifest(recordings + [Recording("long", "p0", audio=long)], str(tmp_path / "m.csv"))
+    read = sf.SoundFile.read
+    monkeypatch.setattr(sf.SoundFile, "read", lambda self, *a, **k: read(self, *a, **k) if self.name != long
+                        else pytest.fail("the long file was decoded"))
+    with pytest.raises(InputErrors) as info:
+        prepare(media_config(csv, tmp_path, MEDIA.replace(max_audio_seconds=0.4), modalities="audio"))
+    [error] = info.value.errors
+    assert error.path == long and "audio of 0.5 s exceeds the limit of 0.4 s (--max-audio-seconds)" in error.reason
 
 
 def test_a_cache_written_while_skipping_does_not_hide_bad_files_under_raise(tmp_path):

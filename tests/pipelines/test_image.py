@@ -170,14 +170,21 @@ def test_palette_tables_and_names():
         palettes.invert(np.zeros((4, 4, 1), np.float32), "iron")
 
 
-def test_oversized_frame_is_refused_with_its_size(tmp_path, monkeypatch):
+def test_oversized_frame_is_refused_with_its_size(tmp_path):
     assert image.MAX_IMAGE_PIXELS == 8192 * 8192
-    monkeypatch.setattr(image, "MAX_IMAGE_PIXELS", 60)
-    assert image.read_image(_write(tmp_path / "ok.png", _random(np.uint8, (6, 10)))).shape == (6, 10, 1)
+    assert image.read_image(_write(tmp_path / "ok.png", _random(np.uint8, (6, 10))), 60).shape == (6, 10, 1)
     path = _write(tmp_path / "big.png", _random(np.uint8, (6, 11)))
     with pytest.raises(DataError, match="11 x 6 pixels exceeds the limit") as caught:
-        image.load_visible(path, (4, 4))
+        image.load_visible(path, (4, 4), max_pixels=60)
     assert "big.png" in str(caught.value)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".webp", ".tif"])
+def test_oversized_frame_is_refused_from_its_header_before_decoding(tmp_path, monkeypatch, suffix):
+    path = str(_write(tmp_path / f"big{suffix}", _random(np.uint8, (6, 11))))
+    monkeypatch.setattr(image.cv2, "imdecode", lambda *args: pytest.fail("the oversized frame was decoded"))
+    with pytest.raises(DataError, match=f"big{suffix}: frame of 11 x 6 pixels exceeds the limit of 60"):
+        image.read_image(path, max_pixels=60)
 
 
 def _write_bad_image(tmp_path, kind):

@@ -147,10 +147,23 @@ def test_thermal_from_grey_and_palette_videos(tmp_path):
         image.load_thermal(path, (HEIGHT, WIDTH), palette="jet")
 
 
-def test_oversized_video_frame_is_refused(clip, monkeypatch):
-    monkeypatch.setattr(image, "MAX_IMAGE_PIXELS", WIDTH * HEIGHT - 1)
+def test_oversized_video_frame_is_refused(clip):
     with pytest.raises(DataError, match=f"{WIDTH} x {HEIGHT} pixels exceeds the limit") as caught:
-        image.load_visible(clip, (4, 4))
+        image.load_visible(clip, (4, 4), max_pixels=WIDTH * HEIGHT - 1)
+    assert clip.name in str(caught.value)
+
+
+@pytest.mark.parametrize("limits, reason", [
+    ({"max_video_frames": FRAMES - 1}, f"video of {FRAMES} frames exceeds the limit of {FRAMES - 1}"),
+    ({"max_pixels": WIDTH * HEIGHT - 1}, f"frame of {WIDTH} x {HEIGHT} pixels exceeds the limit")])
+@pytest.mark.parametrize("frames", [0, 3])
+def test_video_over_a_limit_is_refused_from_its_header(clip, monkeypatch, limits, reason, frames):
+    at_limit = image.load_visible(clip, (4, 4), frames=frames, max_video_frames=FRAMES, max_pixels=WIDTH * HEIGHT)
+    assert at_limit.shape == ((frames,) if frames else ()) + (4, 4, 3)
+    for reader in ("read_video_frame", "read_frame_sequence"):
+        monkeypatch.setattr(video, reader, lambda *args: pytest.fail("a frame of the video was decoded"))
+    with pytest.raises(DataError, match=reason) as caught:
+        image.load_visible(clip, (4, 4), frames=frames, **limits)
     assert clip.name in str(caught.value)
 
 
