@@ -236,12 +236,12 @@ class SplitData:
         """Every training sample, unbatched, in an order fixed by `seed` and drawn across the whole training
         split (every person), each read from the cache when it is reached (memory holds the ids alone): what a
         standardisation is fitted on (`ContractModel.adapt` takes the first `max_samples` of them)."""
-        rows, columns = np.nonzero(self.assignment == SPLIT_IDS["train"])
+        rows, columns, _ = self.training_samples()
         order = np.random.default_rng(seed).permutation(len(rows))
         read = cache.example_reader(self.cache_path)
         conditions = tf.constant(self.conditions, tf.float32)
         sample = self.sample_function(False)
-        ids = tf.data.Dataset.from_tensor_slices((rows[order].astype(np.int64), columns[order].astype(np.int64)))
+        ids = tf.data.Dataset.from_tensor_slices((rows[order], columns[order]))
         return ids.map(lambda row, column: sample(read(row), tf.gather(conditions, column)),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 

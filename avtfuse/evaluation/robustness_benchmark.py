@@ -55,6 +55,12 @@ def _spread(values):
             "n": int(values.size)}
 
 
+def _measured_spread(values):
+    """`_spread` of values measured in every run; None when a run has no measurement (--no-latency, or no
+    complete test sample)."""
+    return None if None in values else _spread(values)
+
+
 def benchmark_summary(cells, metric="WA", reference=None):
     """Summarises finished runs by entry: mean and sample standard deviation over seeds.
 
@@ -106,7 +112,8 @@ def benchmark_summary(cells, metric="WA", reference=None):
                                              for seed in seeds]),
             "parameters": _spread([results["parameters"] for results in ordered]),
             "training_seconds": _spread([timings[entry][seed]["training_seconds"] for seed in seeds]),
-            "latency_ms": _spread([timings[entry][seed]["latency"]["median_ms"] for seed in seeds]),
+            "latency_ms": _measured_spread([(timings[entry][seed]["latency"] or {}).get("median_ms")
+                                            for seed in seeds]),
         }
     for key in ("relative", "effective"):
         normalized = max_min_normalize({entry: values[f"{key}_robustness"]["mean"]
@@ -130,7 +137,10 @@ def _percent(spread):
 
 
 def _plain(spread, digits):
-    """'mean ± std' with `digits` decimals (the mean alone for one seed); a rounding residue prints as 0, not -0."""
+    """'mean ± std' with `digits` decimals (the mean alone for one seed); a rounding residue prints as 0, not -0;
+    "not measured" for None."""
+    if spread is None:
+        return "not measured"
     mean = round(spread["mean"], digits) + 0.0
     if spread["std"] is None:
         return f"{mean:.{digits}f}"

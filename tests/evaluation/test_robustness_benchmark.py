@@ -115,3 +115,12 @@ def test_markdown_and_mean_curves():
     curves = mean_curves(summary)
     assert curves["weak"]["metrics"]["WA"] == pytest.approx([0.55, 0.25, 0.15, 0.1])
     assert curves["weak"]["auilc_paper"]["WA"] == pytest.approx(summary["entries"]["weak"]["auilc_paper"]["mean"])
+
+
+def test_a_run_without_latency_leaves_its_entry_not_measured():
+    unmeasured = cells()
+    unmeasured[0]["timing"] = {**timing(), "latency": None}  # --no-latency, or no complete test sample
+    summary = benchmark_summary(unmeasured)
+    assert summary["entries"]["late"]["latency_ms"] is None
+    assert summary["entries"]["robust"]["latency_ms"]["n"] == 2
+    assert "not measured" in benchmark_markdown(summary)
