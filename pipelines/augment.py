@@ -1,33 +1,41 @@
-"""SpecAugment-style masks on the log-mel input of training batches (tensorflow-io's masks, in the graph).
+"""SpecAugment-style masks on the log-mel input of training batches, drawn statelessly.
 
-tensorflow-io's `freq_mask` / `time_mask` fill a random band of each
-spectrogram with zeros; a log-mel in dB is shifted by its own mean first, so
-that the masked band holds the sample's mean level rather than 0 dB. The
-masks draw from TensorFlow's global random state (tensorflow-io takes no
-seed): a run with masks is repeatable from its start, but a resumed run does
-not redraw the masks an uninterrupted one drew.
+Each present spectrogram [T, F] gets one frequency band of w_f < width bands and one time span of w_t < width
+frames (w drawn uniformly, then the start uniformly where the band fits, as tensorflow-io's `freq_mask` /
+`time_mask` draw them), filled with the sample's own mean level (a log-mel in dB: a band of 0 dB would be loud).
+The draws are a function of (seed, batch index) alone (`tf.random.stateless_uniform`), and a run's batches are a
+function of (seed, epoch), so a resumed run masks exactly what an uninterrupted one masked.
 """
 
 import tensorflow as tf
-import tensorflow_io as tfio
 
 
 class SpecAugment:
-    """Maps a training batch (inputs, labels): each audio spectrogram [T, F] gets one frequency mask of up to
-    `width` bands and one time mask of up to `width` frames, at random. Use in `Dataset.map` after batching."""
+    """Maps an enumerated training batch (index, (inputs, labels)) -> (inputs, labels) with the masks above on
+    inputs["audio"] float32 [B, T, F]; a missing audio (present bit 0) stays as it is. Use after batching and
+    `Dataset.enumerate()`; `seed`: an int, the epoch's seed."""
 
-    def __init__(self, width):
+    def __init__(self, width, seed):
         if int(width) != width or width < 1:
             raise ValueError(f"width must be a positive integer, got {width!r}")
         self.width = int(width)
+        self.seed = int(seed)
 
-    def mask(self, spectrogram):
-        """float32 [T, F] -> [T, F] with one frequency band and one time span set to the spectrogram's mean."""
-        level = tf.reduce_mean(spectrogram)
-        centred = spectrogram - level
-        return tfio.audio.time_mask(tfio.audio.freq_mask(centred, self.width), self.width) + level
+    def band(self, uniforms, size):
+        """Boolean [B, size]: one band per sample, w = floor(u0 * width) (at most size) wide, starting at
+        floor(u1 * (size - w)). uniforms: float32 [B, 2] in [0, 1)."""
+        widths = tf.minimum(tf.cast(uniforms[:, 0] * self.width, tf.int32), size)
+        starts = tf.cast(uniforms[:, 1] * tf.cast(size - widths, tf.float32), tf.int32)
+        positions = tf.range(size)[None, :]
+        return (positions >= starts[:, None]) & (positions < (starts + widths)[:, None])
 
-    def __call__(self, inputs, labels):
-        audio = tf.map_fn(self.mask, inputs["audio"])
-        masked = tf.where(inputs["present"][:, :1, None] > 0, audio, inputs["audio"])  # a missing audio stays zeros
-        return {**inputs, "audio": masked}, labels
+    def __call__(self, index, batch):
+        inputs, labels = batch
+        audio = inputs["audio"]
+        shape = tf.shape(audio)
+        seed = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(index, tf.int64)])
+        uniforms = tf.random.stateless_uniform([shape[0], 4], seed=seed)
+        masked = self.band(uniforms[:, 2:], shape[1])[:, :, None] | self.band(uniforms[:, :2], shape[2])[:, None, :]
+        level = tf.reduce_mean(audio, axis=[1, 2], keepdims=True)
+        present = inputs["present"][:, :1, None] > 0  # audio's bit: a missing audio stays zeros
+        return {**inputs, "audio": tf.where(masked & present, level, audio)}, labels

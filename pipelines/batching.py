@@ -64,7 +64,7 @@ def training_batches(data, epoch, policy):
     The batches are a function of (policy.seed, epoch) alone, the same on every
     iteration of the dataset (Keras reads a first batch from an iterator of its
     own under a distribution strategy), so a run resumed at any epoch sees what
-    an uninterrupted run saw (SpecAugment's masks excepted). Sequence modalities
+    an uninterrupted run saw (SpecAugment's masks included). Sequence modalities
     carry `<m>_mask` and `<m>_missing`, kept in step with any modality dropout.
     (SpecAugment and soft or noise modality dropout change `<m>` beyond
     `<m>_full` * (1 - `<m>_missing`); hard dropout and replication keep it.)
@@ -86,7 +86,7 @@ def training_batches(data, epoch, policy):
         chosen = tf.data.Dataset.from_tensor_slices(((rows[order], columns[order]), labels[order]))
         batches = read_sample_batches(data, chosen.batch(policy.batch_size, drop_remainder=True), full)
     if policy.spec_augment and "audio" in data.modalities:
-        batches = batches.map(augment.SpecAugment(policy.spec_augment))
+        batches = batches.enumerate().map(augment.SpecAugment(policy.spec_augment, seed=epoch_seed))
     modalities = data.modalities
     if policy.dropout_rate > 0:
         batches = batches.enumerate().map(

@@ -133,6 +133,15 @@ def test_training_batches_are_a_function_of_seed_and_epoch(tree, tmp_path):
     dropped = recordings(1, dropout_rate=0.5)
     assert dropped == recordings(1, dropout_rate=0.5) != recordings(1)
 
+    def audio(epoch, **kwargs):
+        return np.concatenate([x["audio"].numpy() for x, _ in training_batches(
+            data, epoch, BatchPolicy(4, seed=1, **kwargs))[0]])
+
+    masked = audio(2, spec_augment=3)
+    tf.random.uniform([3])  # the global random state moves between the two: a resumed run's masks are the same
+    np.testing.assert_array_equal(masked, audio(2, spec_augment=3))
+    assert not np.array_equal(masked, audio(2))
+
 
 def corrupt_copy(tree, tmp_path):
     root = tmp_path / "bad"
