@@ -17,6 +17,7 @@ from pipelines.recording import assign_labels
 logger = logging.getLogger(__name__)
 
 SPLIT_IDS = {name: index for index, name in enumerate(SPLITS)}
+FIT_READ_BATCH = 64  # recordings per cache read of SplitData.fit_samples
 
 
 def split_cache(config, path, recordings, modalities):
@@ -234,16 +235,18 @@ class SplitData:
 
     def fit_samples(self, seed):
         """Every training sample, unbatched, in an order fixed by `seed` and drawn across the whole training
-        split (every person), each read from the cache when it is reached (memory holds the ids alone): what a
-        standardisation is fitted on (`ContractModel.adapt` takes the first `max_samples` of them)."""
+        split (every person), read from the cache FIT_READ_BATCH at a time when reached (memory holds the ids and
+        one such read): what a standardisation is fitted on (`ContractModel.adapt` takes the first `max_samples`
+        of them)."""
         rows, columns, _ = self.training_samples()
         order = np.random.default_rng(seed).permutation(len(rows))
         read = cache.example_reader(self.cache_path)
         conditions = tf.constant(self.conditions, tf.float32)
         sample = self.sample_function(False)
-        ids = tf.data.Dataset.from_tensor_slices((rows[order], columns[order]))
-        return ids.map(lambda row, column: sample(read(row), tf.gather(conditions, column)),
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ids = tf.data.Dataset.from_tensor_slices((rows[order], columns[order])).batch(FIT_READ_BATCH)
+        return ids.map(lambda rows, columns: (read(rows), columns)).unbatch().map(
+            lambda example, column: sample(example, tf.gather(conditions, column)),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     def training_samples(self):
         """The training samples' ids, in `samples("train")` order: (recording index int64 [n], condition index

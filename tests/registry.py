@@ -294,13 +294,15 @@ def _logged(path):
 
 def fake_finished_run(config, results):
     """Leaves in config.run_dir what a finished run of `config` leaves for its readers (`finished_results`,
-    the table runners): identity.json, config.json, results.json and the report stage's completion record.
+    the table runners): identity.json (with the data's real hash: its cache is written when there is none),
+    config.json, results.json and the report stage's completion record.
     Nothing is trained: for tests of what reads runs, not of training. Returns `results`."""
     from avtfuse.runs.folder import RunFolder, write_json
     from avtfuse.runs.plan import plan, stage_keys
+    from pipelines.dataset import data_sha256
 
     folder = RunFolder(config.run_dir)
-    folder.open({"config": config.identity(), "data_sha256": "0" * 64}, config.to_dict())
+    folder.open({"config": config.identity(), "data_sha256": data_sha256(config.data)}, config.to_dict())
     write_json(folder.path("results.json"), results)
     folder.finish_stage("report", stage_keys(plan(config))["report"], {"results": folder.path("results.json")})
     return results

@@ -82,7 +82,8 @@ MULTI_WORKER_SCRIPT = textwrap.dedent("""
 
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
             predictions, ids = global_batch(y_pred, x["id"])
-            tf.print(x["id"], ids, output_stream=f"file://{OUT}/ids-{INDEX}.txt", summarize=-1)
+            if training:  # the training steps' batches (not the eager call that builds the loss before fit)
+                tf.print(x["id"], ids, output_stream=f"file://{OUT}/ids-{INDEX}.txt", summarize=-1)
             return tf.reduce_mean(predictions) / num_replicas()
 
     class KilledAfterTheFirstCheckpoint(keras.callbacks.Callback):
