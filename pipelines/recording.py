@@ -58,18 +58,33 @@ def assign_labels(people):
     return [mapping[p] for p in people], mapping
 
 
+def identity(recording):
+    """Who a recording shows: its subject where the data names one, else its person (the class)."""
+    return recording.subject if recording.subject is not None else recording.person
+
+
+def run_files(recording, modalities):
+    """The real paths (symbolic links resolved) of a recording's files of `modalities`, {modality: path}."""
+    return {m: os.path.realpath(recording.path(m)) for m in modalities if recording.path(m)}
+
+
 def check_shared_files(recordings, modalities, policy):
-    """The recordings less those whose file of a run modality already belongs to another recording id (it would
-    leak across any split); each one is handed to `policy` naming both ids."""
+    """The recordings less those with a file of a run modality that a recording of another person (`identity`)
+    already names, each handed to `policy` naming both recording ids. Recordings of one person may share files
+    (one enrolment photo for many voice clips): the split protocols decide what that means
+    (pipelines.split_data)."""
     owner, kept = {}, []
     for rec in recordings:
-        paths = [os.path.realpath(rec.path(m)) for m in modalities if rec.path(m)]
-        shared = next((p for p in paths if p in owner), None)
+        paths = run_files(rec, modalities).values()
+        shared = next((p for p in paths if p in owner and identity(owner[p]) != identity(rec)), None)
         if shared is not None:
-            policy.handle(DataError(shared, f"used by recordings {owner[shared]!r} and {rec.recording!r}; "
-                                            "a file must belong to one recording"))
+            first = owner[shared]
+            policy.handle(DataError(shared, f"used by recordings {first.recording!r} and {rec.recording!r} of two "
+                                            f"people ({identity(first)!r} and {identity(rec)!r}); a file may be "
+                                            "shared by recordings of one person only"))
             continue
-        owner.update((p, rec.recording) for p in paths)
+        for path in paths:
+            owner.setdefault(path, rec)
         kept.append(rec)
     return kept
 

@@ -12,7 +12,7 @@ from avtfuse.contract import GIVEN_PROTOCOLS, SPLITS, condition_name
 from pipelines import ablation, cache, splits, step_masks
 from pipelines.batching import without_autotune
 from pipelines.errors import DataError
-from pipelines.recording import assign_labels
+from pipelines.recording import assign_labels, run_files
 
 logger = logging.getLogger(__name__)
 
@@ -35,14 +35,26 @@ def split_cache(config, path, recordings, modalities):
         raise DataError(config.source or "the synthetic set", f"--protocol {config.protocol} needs {where}; "
                                                               "these recordings have no split of their own")
     recorded = np.array(meta["recorded"], np.float32)
-    subject_of = {r.recording: r.subject for r in recordings}  # read afresh: the cache does not hold subjects
-    subjects = [subject_of[r] for r in meta["recordings"]]
-    assignment = assign_samples(recorded, meta["groups"], meta["people"], meta["splits"], conditions, len(trained),
+    by_id = {r.recording: r for r in recordings}  # read afresh: the cache holds neither subjects nor paths
+    subjects = [by_id[r].subject for r in meta["recordings"]]
+    files = [run_files(by_id[r], modalities) for r in meta["recordings"]]
+    groups = list(meta["groups"])
+    if config.protocol in ("strict", "folds"):
+        groups = splits.join_shared_files(groups, [f.values() for f in files])
+    assignment = assign_samples(recorded, groups, meta["people"], meta["splits"], conditions, len(trained),
                                 config, subjects)
+    if config.protocol in GIVEN_PROTOCOLS:
+        sides = [SPLITS[row[row >= 0][0]] for row in assignment]  # a recording's copies share its given side
+        splits.check_files_on_one_side(meta["recordings"], [f.values() for f in files], sides, config.protocol)
     check_given_split(assignment, np.array(labels), mapping, config)
     shapes = {m: tuple(shape) for m, shape in meta["shapes"].items()}
-    return SplitData(config, path, meta["content_sha256"], modalities, shapes, meta["recordings"], list(mapping),
-                     np.array(labels), recorded, conditions, assignment, skipped, list(meta["groups"]))
+    data = SplitData(config, path, meta["content_sha256"], modalities, shapes, meta["recordings"], list(mapping),
+                     np.array(labels), recorded, conditions, assignment, skipped, groups, files)
+    sharing = data.test_sharing_a_file_with_training()
+    if sharing:
+        logger.warning("%s protocol: %d test samples share a file with a training sample of another recording "
+                       "(results.json: test_sharing_a_file_with_training)", config.protocol, sharing)
+    return data
 
 
 
@@ -60,7 +72,10 @@ class SplitData:
     condition, the split id (SPLIT_IDS: 0 train, 1 test, 2 valid) or -1 (no
     such sample, e.g. a copy that would have no modality left). `skipped`:
     the bad input items (files, rows) left out. `groups` [N]: each recording's
-    group key (the copies and near-duplicates the split keeps on one side).
+    group key (the copies and near-duplicates the split keeps on one side;
+    under "strict" and "folds" recordings that share a file are one group).
+    `files` [N]: each recording's {modality: real path} (recordings of one
+    person may share a file).
     `columns`: each of `modalities`' position among the cache's modalities
     (None: the same modalities; a single-sensor view of a run, `for_modality`,
     reads the run's cache).
@@ -79,6 +94,7 @@ class SplitData:
     assignment: np.ndarray
     skipped: int
     groups: list
+    files: list
     columns: tuple | None = None
 
     @property
@@ -96,6 +112,39 @@ class SplitData:
                 name = condition_name(condition, self.modalities)
                 counts[name] = counts.get(name, 0) + int(count)
         return counts
+
+    def people_left_out_of_test(self):
+        """The people (class names, in class order) with training samples and no test sample: under "strict",
+        those whose recordings form one group."""
+        trained = set(self.labels[(self.assignment == SPLIT_IDS["train"]).any(axis=1)].tolist())
+        tested = set(self.labels[(self.assignment == SPLIT_IDS["test"]).any(axis=1)].tolist())
+        return [self.class_names[label] for label in sorted(trained - tested)]
+
+    def test_sharing_a_file_with_training(self):
+        """How many test samples hold a file (of a sensor the sample keeps) that a training sample of another
+        recording holds: a shared file's leak, beside the paper protocol's copies of one recording on both sides.
+        0 under "strict" and "folds" (such recordings are one group) and under a given split (refused)."""
+        effective = self.recorded[:, None, :] * self.conditions[None, :, :]  # [N, C, M] presence of each copy
+
+        def held(index, condition):
+            return [self.files[index][m] for m, bit in zip(self.modalities, effective[index, condition])
+                    if bit and m in self.files[index]]
+
+        trained_by = {}
+        for index, condition in zip(*np.nonzero(self.assignment == SPLIT_IDS["train"])):
+            for path in held(index, condition):
+                trained_by.setdefault(path, set()).add(index)
+        return sum(any(trained_by.get(path, set()) - {index} for path in held(index, condition))
+                   for index, condition in zip(*np.nonzero(self.assignment == SPLIT_IDS["test"])))
+
+    def seen_in_training(self, modality):
+        """How many of the recordings a single-sensor model of `modality` tests it also reads in training
+        (`modality_rows`): the same recording (its other copies, under "paper") or another that holds the same
+        `modality` file (a shared file)."""
+        train, test = self.modality_rows(modality, "train"), self.modality_rows(modality, "test")
+        trained_files = {self.files[index].get(modality) for index in np.flatnonzero(train)} - {None}
+        shared = np.array([files.get(modality) in trained_files for files in self.files], bool)
+        return int((test & (train | shared)).sum())
 
     def for_modality(self, modality):
         """This split reduced to one sensor, for that sensor's specialist (and reference): a SplitData on

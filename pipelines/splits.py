@@ -15,9 +15,10 @@ split of its own, never the test split: validation chooses, test is read once.
   groups and, when validation_fraction > 0 and g - n_test - 1 >= 1,
   n_valid = clip(round(g * validation_fraction), 1, g - n_test - 1) valid
   groups (else none: a person with two groups has one train and one test
-  group and no validation group); the rest train. Every person is on the
-  train and test sides and no group is on two sides. Each person needs two
-  groups, and a group may hold one person only.
+  group and no validation group); the rest train. No group is on two sides,
+  and a group may hold one person only. A person with one group (all of its
+  recordings share files or a group) trains and is left out of the test
+  split (logged); every other person is on the train and test sides.
 - "official" and "manifest": each sample's side is the data's own split name
   (`given`: train, valid or test; validation, val and dev mean valid; any
   case). Every sample needs one, and a group may not sit on two sides. These
@@ -45,6 +46,13 @@ from a generator seeded by (seed, person id), so a person's groups land on the
 same sides whatever the order of the samples and whoever else is in the data;
 under "paper" the draw is over the samples sorted (stably) by group and
 person, so reordering the recordings does not change any recording's sides.
+
+Recordings that name the same file (one enrolment photo for many voice
+clips) are joined into one group under "strict" and "folds"
+(`join_shared_files`), so that no file is on two sides; under "official" and
+"manifest" a file on two sides of the given split is an error
+(`check_files_on_one_side`); "paper" allows it (pipelines.split_data counts
+the test samples that share a file with a training sample).
 
 Errors are `SplitError` (a ValueError) with a one-line message that names the
 argument or the offending ids, all of them of a kind at once (the first ten,
@@ -111,6 +119,61 @@ def split_samples(groups, people, protocol="paper", test_fraction=PAPER_TEST_FRA
     if protocol == "folds":
         return _split_folds(groups, people, subjects, fold, validation=validation_fraction > 0)
     return _split_given(groups, given, protocol)
+
+
+def join_shared_files(groups, files):
+    """Each recording's group key with the recordings that name the same file joined into one group (union-find
+    over the group keys and the files): the "strict" and "folds" protocols keep it on one side, so that no file
+    is on two sides of the split.
+
+    groups: per-recording group key (str). files: per-recording iterable of its files' real paths. Returns a
+    list of str: a joined group is keyed by the smallest of its recordings' group keys. Logs how many
+    recordings were joined into how many groups.
+    """
+    parent = list(range(len(groups)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first = {}
+    for i, (group, paths) in enumerate(zip(groups, files)):
+        for key in [("group", group), *(("file", path) for path in paths)]:
+            a, b = root(i), root(first.setdefault(key, i))
+            parent[max(a, b)] = min(a, b)
+    roots = [root(i) for i in range(len(groups))]
+    members = {}
+    for i, r in enumerate(roots):
+        members.setdefault(r, []).append(i)
+    key_of = {r: min(str(groups[i]) for i in own) for r, own in members.items()}
+    joined = [own for own in members.values() if len({str(groups[i]) for i in own}) > 1]
+    if joined:
+        logger.info("shared files: %d recordings (of %d groups) merged into %s, each kept on one side",
+                    sum(len(own) for own in joined), sum(len({str(groups[i]) for i in own}) for own in joined),
+                    _plural(len(joined), "group", "groups"))
+    return [key_of[r] for r in roots]
+
+
+def check_files_on_one_side(recordings, files, sides, protocol):
+    """SplitError naming, for each file on two sides of a given split ("official", "manifest"), the file and two
+    of its recordings with their sides, in one line.
+
+    recordings: per-recording id; files: per-recording iterable of real paths; sides: per-recording split name
+    (a recording's copies share its given side)."""
+    first, leaks = {}, {}
+    for recording, paths, side in zip(recordings, files, sides):
+        for path in paths:
+            other, other_side = first.setdefault(path, (recording, side))
+            if other_side != side and path not in leaks:
+                leaks[path] = (path, other, other_side, recording, side)
+    if leaks:
+        named = [f"{path} (recording {a!r} {side_a}, recording {b!r} {side_b})"
+                 for path, a, side_a, b, side_b in leaks.values()]
+        raise SplitError(
+            f"{protocol} protocol: {_plural(len(leaks), 'file is', 'files are')} on two sides of the given split (a "
+            f"file shared by recordings on different sides leaks between the splits): {_listing(named)}")
 
 
 def describe(split_ids):
@@ -215,16 +278,21 @@ def _split_strict(groups, people, test_fraction, validation_fraction, seed):
     group_keys, group_index, person_keys, person_of_group = _owner_of_groups(
         groups, people, "strict", ("person", "people"))
     groups_per_person = np.bincount(person_of_group, minlength=len(person_keys))
-    short = sorted((str(person_keys[p]) for p in np.flatnonzero(groups_per_person < 2)), key=_natural)
-    if short:
-        named = [f"{p!r} (1 group)" for p in short]
+    single = sorted((str(person_keys[p]) for p in np.flatnonzero(groups_per_person < 2)), key=_natural)
+    if len(single) == len(person_keys):
         raise SplitError(
-            f"strict protocol: {_plural(len(short), 'person has', 'people have')} fewer than 2 recording groups "
-            f"(each needs one for training and one for testing): {_listing(named)}")
+            f"strict protocol: the test split is empty: every person's recordings form one recording group (each "
+            f"person needs two, one for training and one for testing): {_listing(repr(p) for p in single)}")
+    if single:
+        logger.warning("strict protocol: %s one recording group (one recording, or recordings joined by a group "
+                       "or shared files): they train and are left out of the test split: %s",
+                       _plural(len(single), "person has", "people have"), _listing(repr(p) for p in single))
     side_of_group = np.full(len(group_keys), TRAIN, dtype=np.int8)
     for p, person in enumerate(person_keys):
         own = np.flatnonzero(person_of_group == p)  # sorted by group key: independent of the sample order
         total = len(own)
+        if total < 2:
+            continue  # one group: it trains
         test_count = min(max(_count(total, test_fraction), 1), total - 1)
         room = total - test_count - 1
         valid_count = min(max(_count(total, validation_fraction), 1), room) \

@@ -1,5 +1,6 @@
 """The assembled pipeline on tiny data: counts, contract, protocols, cache, bad input, reference arrays."""
 
+import dataclasses
 import itertools
 import logging
 import os
@@ -192,9 +193,10 @@ def test_person_with_one_recording_under_strict(tmp_path):
                   for i, w in enumerate(written[:3])]
     csv = tmp_path / "manifest.csv"
     write_manifest(recordings, str(csv))
-    with pytest.raises(SplitError, match=r"1 person has fewer than 2 recording groups .*: '2' \(1 group\)"):
-        prepare(DataConfig(source=str(csv), features=TINY, cache_dir=str(tmp_path / "cache"), protocol="strict",
-                           validation_fraction=0.0))
+    data = prepare(DataConfig(source=str(csv), features=TINY, cache_dir=str(tmp_path / "cache"), protocol="strict",
+                              validation_fraction=0.0))
+    assert data.people_left_out_of_test() == ["2"]  # one recording: it trains, nothing to test it on
+    assert set(data.assignment[data.recordings.index("r2")].tolist()) <= {-1, SPLIT_IDS["train"]}
 
 
 def test_missing_source_is_named(tmp_path):
@@ -579,15 +581,17 @@ def test_a_cache_written_while_skipping_does_not_hide_bad_files_under_raise(tmp_
         prepare(media_config(csv, tmp_path, modalities="audio", on_error="raise"))
 
 
-def test_a_file_of_two_recordings_names_both(tmp_path):
+def test_a_file_of_two_people_names_both_recordings(tmp_path):
     recordings = media_recordings(str(tmp_path / "media"), modalities=("audio", "visible"))
     recordings[4] = Recording("copy", "p1", audio=recordings[4].audio, visible=recordings[1].visible)
+    recordings[2] = Recording("p0_2", "p0", audio=recordings[2].audio, visible=recordings[1].visible)  # one person
     csv = write_manifest(recordings, str(tmp_path / "m.csv"))
     with pytest.raises(InputErrors) as info:
         prepare(media_config(csv, tmp_path, modalities=("audio", "visible")))
     [error] = info.value.errors
     assert error.path == os.path.realpath(recordings[1].visible)
-    assert "'p0_1'" in error.reason and "'copy'" in error.reason
+    assert "used by recordings 'p0_1' and 'copy' of two people ('p0' and 'p1')" in error.reason
+    assert "\n" not in str(error)
     data = prepare(media_config(csv, tmp_path, modalities=("audio", "visible"), on_error="skip"))
     assert "p0_1" in data.recordings and "copy" not in data.recordings and data.skipped == 1
     # A file of another modality than the run's is no conflict.
@@ -864,7 +868,7 @@ def test_an_unknown_split_name_is_named(tmp_path):
         prepare(DataConfig(source=csv, protocol="official", cache_dir=str(tmp_path / "cache")))
 
 
-def test_strict_protocol_names_a_person_with_one_recording(tmp_path):
+def test_strict_protocol_trains_a_person_with_one_recording(tmp_path, caplog):
     recordings = feature_recordings(str(tmp_path / "f"), people=2, groups=3, per_group=1)
     recordings.append(Recording("lonely", "p9", audio=recordings[0].audio.replace("p0_g0_0", "p9"),
                                 visible=recordings[0].visible.replace("p0_g0_0", "p9"),
@@ -872,8 +876,120 @@ def test_strict_protocol_names_a_person_with_one_recording(tmp_path):
     for m in ("audio", "visible", "thermal"):
         shutil.copy(recordings[0].path(m), recordings[-1].path(m))
     csv = write_manifest(recordings, str(tmp_path / "m.csv"))
-    with pytest.raises(SplitError, match=r"1 person has fewer than 2 recording groups .*: 'p9' \(1 group\)"):
-        prepare(DataConfig(source=csv, protocol="strict", cache_dir=str(tmp_path / "cache")))
+    with caplog.at_level(logging.WARNING, logger="pipelines.splits"):
+        data = prepare(DataConfig(source=csv, protocol="strict", cache_dir=str(tmp_path / "cache")))
+    assert "1 person has one recording group" in caplog.text and "left out of the test split: 'p9'" in caplog.text
+    assert data.people_left_out_of_test() == ["p9"]
+    assert set(data.assignment[data.recordings.index("lonely")].tolist()) == {-1, SPLIT_IDS["train"]}
+
+
+# ---------------------------------------------------------------- files shared by recordings of one person
+
+
+def sharing_recordings(folder, people=3, photos=2, per_photo=2, splits=None):
+    """.npy features of `people` people with `photos` x `per_photo` recordings each (p{i}_g{g}_0, each its own
+    group p{i}_g{g}): recordings g and g' of a person with g // per_photo == g' // per_photo share one visible
+    file (an enrolment photo)."""
+    recordings = feature_recordings(str(folder), people=people, groups=photos * per_photo, per_group=1,
+                                    splits=splits)
+    shared = []
+    for r in recordings:
+        g = int(r.group.split("_g")[1])
+        photo = r.visible.replace(f"_g{g}_", f"_g{g - g % per_photo}_")
+        shared.append(dataclasses.replace(r, visible=photo))
+    return shared
+
+
+def sides_of_files(data):
+    """{file: the split ids of the samples of every recording that names it}."""
+    sides = {}
+    for files, row in zip(data.files, data.assignment):
+        for path in files.values():
+            sides.setdefault(path, set()).update(row[row >= 0].tolist())
+    return sides
+
+
+def test_strict_joins_recordings_that_share_a_file(tmp_path, caplog):
+    csv = write_manifest(sharing_recordings(tmp_path / "f"), str(tmp_path / "m.csv"))
+    with caplog.at_level(logging.INFO, logger="pipelines.splits"):
+        data = prepare(DataConfig(source=csv, protocol="strict", validation_fraction=0.0,
+                                  cache_dir=str(tmp_path / "cache")))
+    assert "shared files: 12 recordings (of 12 groups) merged into 6 groups" in caplog.text
+    assert len(set(data.groups)) == 6 and data.groups[data.recordings.index("p0_g1_0")] == "p0_g0"
+    sides = sides_of_files(data)
+    assert len(sides) == 12 * 3 - 6  # 6 photos named twice
+    assert all(len(s) == 1 for s in sides.values())  # no file on two sides
+    assert data.count("train") and data.count("test") and data.people_left_out_of_test() == []
+    assert data.test_sharing_a_file_with_training() == 0
+    assert all(data.seen_in_training(m) == 0 for m in data.modalities)
+
+
+def test_recordings_of_one_subject_may_share_a_file_whatever_their_class(tmp_path):
+    """The class is not who was recorded (e.g. an emotion): one subject's photo may serve several classes."""
+    recordings = [dataclasses.replace(r, person=f"class{int(r.group[-1]) % 2}", subject=r.person)
+                  for r in sharing_recordings(tmp_path / "f")]
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    data = prepare(DataConfig(source=csv, protocol="paper", cache_dir=str(tmp_path / "cache")))
+    assert data.skipped == 0 and len(data.recordings) == 12 and data.class_names == ["class0", "class1"]
+
+
+def test_strict_trains_a_person_whose_recordings_all_share_a_file(tmp_path, caplog):
+    recordings = sharing_recordings(tmp_path / "f")
+    photo = recordings[0].visible
+    recordings = [dataclasses.replace(r, visible=photo) if r.person == "p0" else r for r in recordings]
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    with caplog.at_level(logging.INFO, logger="pipelines.splits"):
+        data = prepare(DataConfig(source=csv, protocol="strict", validation_fraction=0.0,
+                                  cache_dir=str(tmp_path / "cache")))
+    assert "12 recordings (of 12 groups) merged into 5 groups" in caplog.text
+    assert "1 person has one recording group" in caplog.text and "left out of the test split: 'p0'" in caplog.text
+    assert data.people_left_out_of_test() == ["p0"]
+    own = np.array([r.startswith("p0_") for r in data.recordings])
+    assert set(data.assignment[own].ravel().tolist()) == {-1, SPLIT_IDS["train"]}
+    assert {SPLIT_IDS["train"], SPLIT_IDS["test"]} <= set(data.assignment[~own].ravel().tolist())
+
+
+@pytest.mark.parametrize("protocol", ["official", "manifest"])
+def test_a_shared_file_on_two_sides_of_a_given_split_is_refused(tmp_path, protocol):
+    recordings = sharing_recordings(tmp_path / "f", splits=("train", "test", "train", "train"))
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    cfg = DataConfig(source=csv, protocol=protocol, cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(SplitError) as caught:
+        prepare(cfg)
+    message = str(caught.value)
+    assert message.startswith(f"{protocol} protocol: 3 files are on two sides of the given split")
+    photo = os.path.realpath(recordings[0].visible)
+    assert f"{photo} (recording 'p0_g0_0' train, recording 'p0_g1_0' test)" in message and "\n" not in message
+    # The same photos within one side are no leak.
+    same_side = sharing_recordings(tmp_path / "g", splits=("train", "train", "test", "test"))
+    data = prepare(cfg.replace(source=write_manifest(same_side, str(tmp_path / "n.csv"))))
+    assert all(len(s) == 1 for s in sides_of_files(data).values())
+
+
+def test_paper_counts_the_test_samples_that_share_a_file_with_training(tmp_path):
+    recordings = sharing_recordings(tmp_path / "f", photos=1, per_photo=4)  # a photo for 4 recordings a person
+    csv = write_manifest(recordings, str(tmp_path / "m.csv"))
+    data = prepare(DataConfig(source=csv, protocol="paper", cache_dir=str(tmp_path / "cache")))
+    effective = data.recorded[:, None, :] * data.conditions[None, :, :]
+    samples = {split: [(data.recordings[i], frozenset(data.files[i][m] for m, bit in zip(data.modalities,
+                                                                                       effective[i, c]) if bit))
+                       for i, c in zip(*np.nonzero(data.assignment == SPLIT_IDS[split]))]
+               for split in ("train", "test")}
+    expected = sum(any(files & held for other, held in samples["train"] if other != recording)
+                   for recording, files in samples["test"])
+    assert expected > 0 and data.test_sharing_a_file_with_training() == expected
+    # Each single-sensor view counts its test recordings seen in training: its own copies or a shared photo.
+    train, test = data.modality_rows("visible", "train"), data.modality_rows("visible", "test")
+    photos = {data.files[i]["visible"] for i in np.flatnonzero(train)}
+    assert data.seen_in_training("visible") == sum(
+        test[i] and (train[i] or data.files[i]["visible"] in photos) for i in range(len(test)))
+    # A recording tested whole whose photo another recording trains on is seen in training, by its photo alone.
+    assignment = np.full_like(data.assignment, -1)
+    first, second = data.recordings.index("p0_g0_0"), data.recordings.index("p0_g1_0")
+    assignment[first, 0], assignment[second, :] = SPLIT_IDS["train"], SPLIT_IDS["test"]
+    split = dataclasses.replace(data, assignment=assignment)
+    assert split.seen_in_training("visible") == 1 and split.seen_in_training("audio") == 0
+    assert split.test_sharing_a_file_with_training() == int((data.conditions[:, 1] > 0).sum())  # held the photo
 
 
 # ---------------------------------------------------------------- the reference baseline's arrays

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from avtfuse.contract import PROTOCOLS, SPLITS
-from pipelines.splits import FOLDS, PAPER_TEST_FRACTION, TEST, TRAIN, VALID, SplitError, describe, split_samples
+from pipelines.splits import (FOLDS, PAPER_TEST_FRACTION, TEST, TRAIN, VALID, SplitError, check_files_on_one_side,
+                              describe, join_shared_files, split_samples)
 
 
 def ablated_samples(groups_per_person, copies=4):
@@ -135,22 +136,31 @@ def test_strict_is_deterministic_order_free_and_seed_dependent():
     assert not np.array_equal(split_ids, split_samples(groups, people, protocol="strict", seed=12))
 
 
-def test_strict_names_every_person_with_too_few_groups():
-    """All people with one group are listed in one message, in natural order."""
+def test_strict_trains_a_one_group_person_and_leaves_it_out_of_test(caplog):
+    """People with one group train and are not tested; the log names them all, in natural order."""
     groups, people = ablated_samples([3] * 16)
     groups = groups.astype("U16")
     for person in ("7", "12", "15"):
         groups[people == person] = f"only-{person}"
-    message = "strict protocol: 3 people have fewer than 2 recording groups .*: '7' \\(1 group\\), '12' " \
-              "\\(1 group\\), '15' \\(1 group\\)$"
-    with pytest.raises(SplitError, match=message):
-        split_samples(groups, people, protocol="strict")
+    with caplog.at_level(logging.WARNING, logger="pipelines.splits"):
+        split_ids = split_samples(groups, people, protocol="strict", validation_fraction=0.0)
+    single = np.isin(people, ["7", "12", "15"])
+    assert (split_ids[single] == TRAIN).all()
+    assert all({TRAIN, TEST} <= set(split_ids[people == p].tolist()) for p in np.unique(people[~single]))
+    assert "3 people have one recording group" in caplog.text
+    assert "left out of the test split: '7', '12', '15'" in caplog.text
 
 
-def test_strict_caps_the_listed_people():
-    """Beyond ten offenders the message counts the rest."""
+def test_strict_caps_the_listed_people(caplog):
+    """Beyond ten one-group people the log counts the rest; all people with one group is an empty test split."""
     groups, people = ablated_samples([1] * 13 + [3])
-    with pytest.raises(SplitError, match="13 people have .*'9' \\(1 group\\) and 3 more$") as caught:
+    with caplog.at_level(logging.WARNING, logger="pipelines.splits"):
+        split_ids = split_samples(groups, people, protocol="strict", validation_fraction=0.0)
+    assert "13 people have" in caplog.text and "'9' and 3 more" in caplog.text and "'10'" not in caplog.text
+    assert set(split_ids[people != "13"].tolist()) == {TRAIN}
+    groups, people = ablated_samples([1] * 13)
+    with pytest.raises(SplitError, match="strict protocol: the test split is empty: every person's recordings "
+                                         "form one recording group .*'9' and 3 more$") as caught:
         split_samples(groups, people, protocol="strict")
     assert "'10'" not in str(caught.value) and "\n" not in str(caught.value)
 
@@ -363,3 +373,50 @@ def test_folds_refuse_what_cannot_be_folded(change, message):
     with pytest.raises(SplitError, match=message):
         split_samples(groups, people, protocol="folds", fold=change.get("fold", 1),
                       subjects=None if "subjects" in change else subjects)
+
+
+# ---------------------------------------------------------------- files shared by recordings
+
+
+def test_recordings_that_share_a_file_join_one_group(caplog):
+    """Union-find over group keys and files: r0-r1 share a photo, r1-r3 a photo, r3 is in group g2 with r4; r5 and
+    r6 share nothing. A joined group is keyed by its smallest group key; the log counts what was joined."""
+    groups = ["g0", "g1", "g5", "g2", "g2", "g3", "g4"]
+    files = [["a.wav", "photo1.png"], ["b.wav", "photo1.png", "photo2.png"], ["c.wav"], ["photo2.png"],
+             ["e.wav"], ["f.wav"], ["g.wav"]]
+    with caplog.at_level(logging.INFO, logger="pipelines.splits"):
+        joined = join_shared_files(groups, files)
+    assert joined == ["g0", "g0", "g5", "g0", "g0", "g3", "g4"]
+    assert "4 recordings (of 3 groups) merged into 1 group," in caplog.text
+    order = [6, 3, 0, 5, 2, 4, 1]  # the order of the recordings changes nothing
+    assert join_shared_files([groups[i] for i in order], [files[i] for i in order]) == [joined[i] for i in order]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="pipelines.splits"):
+        assert join_shared_files(["g0", "g0", "g1"], [["x"], ["x"], ["y"]]) == ["g0", "g0", "g1"]
+    assert "merged" not in caplog.text  # sharing within a group joins nothing
+
+
+def test_strict_keeps_a_joined_group_on_one_side():
+    """Each person's 6 recordings share 2 photos (3 recordings each): 2 groups a person, one train, one test."""
+    recording_groups = [f"p{p}-r{r}" for p in range(4) for r in range(6)]
+    files = [[f"{g}.wav", f"{g.split('-')[0]}-photo{int(g[-1]) // 3}.png"] for g in recording_groups]
+    joined = np.repeat(join_shared_files(recording_groups, files), 4)
+    people = np.array([g.split("-")[0] for g in joined])
+    split_ids = split_samples(joined, people, protocol="strict", validation_fraction=0.0, seed=5)
+    sides_of_file = {}
+    for recording, paths in enumerate(files):
+        for path in paths:
+            sides_of_file.setdefault(path, set()).update(split_ids[4 * recording:4 * recording + 4].tolist())
+    assert all(len(sides) == 1 for sides in sides_of_file.values())  # no file on two sides
+    assert describe(split_ids) == {"train": 48, "test": 48, "valid": 0}
+
+
+def test_a_file_on_two_sides_of_a_given_split_names_both_recordings():
+    """One line naming each leaking file once, with two of its recordings and their sides."""
+    recordings = ["r0", "r1", "r2", "r3"]
+    files = [["photo.png", "a.wav"], ["photo.png", "b.wav"], ["photo.png", "c.wav"], ["d.wav"]]
+    check_files_on_one_side(recordings, files, ["train", "train", "train", "test"], "manifest")  # one side: fine
+    with pytest.raises(SplitError, match=r"^manifest protocol: 1 file is on two sides of the given split .*: "
+                                         r"photo.png \(recording 'r0' train, recording 'r2' test\)$") as caught:
+        check_files_on_one_side(recordings, files, ["train", "train", "test", "valid"], "manifest")
+    assert "\n" not in str(caught.value)
