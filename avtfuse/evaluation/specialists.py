@@ -18,7 +18,8 @@ def specialist_comparison(conditions, references, specialist_conditions, modalit
     fused_alone: when the run's model falls back on the specialists
     (`SpecialistFallback`), the fused model's own `per_condition_accuracy`;
     seen_in_training: {modality: the specialist's test recordings that it also
-    trained on (the paper protocol's copy-level leak; 0 under the others)}.
+    read in training (the paper protocol's copy-level leak, and a file shared
+    by a training recording; 0 under the others)}.
     Returns {"only_<m>": {"modality", "fused" (the run's model), "specialist",
     "reference" (None without one), "fused_minus_specialist", "fused_alone"
     (None without a fallback), "fused_count", "specialist_count",

@@ -65,7 +65,8 @@ def reference(state):
     """The scikit-learn reference of each single-modality condition, trained on the split its specialist reads
     (`SplitData.modality_rows`): {"only_<m>": {"accuracy", "model_accuracy", "description", "train", "test",
     "test_seen_in_training"}} (accuracies as fractions; counts of recordings; under the paper protocol most
-    test recordings have other copies, with the same file, in training: `test_seen_in_training` counts them)."""
+    test recordings have other copies, with the same file, in training, and a file shared by recordings may be
+    on both sides: `test_seen_in_training` counts them, `SplitData.seen_in_training`)."""
     data, seed = state.data, state.config.train.seed
     conditions = state.stage_outputs("evaluate")["conditions"]
     references = {}
@@ -83,8 +84,7 @@ def reference(state):
             "model_accuracy": conditions[name]["accuracy"],
             "description": reference_description(kind, train_inputs),
             "train": len(train_labels), "test": len(test_labels),
-            "test_seen_in_training": int((data.modality_rows(modality, "train")
-                                          & data.modality_rows(modality, "test")).sum())}
+            "test_seen_in_training": data.seen_in_training(modality)}
     return references
 
 
@@ -110,7 +110,7 @@ def compare_specialists(state):
         labels, predicted, present = predict_batches(state.load_classifier(config.run_dir),
                                                      specialist_data.batches("test", config.train.batch_size))
         specialist_conditions[modality] = per_condition_accuracy(labels, predicted, present, (modality,))
-        seen[modality] = int((data.modality_rows(modality, "train") & data.modality_rows(modality, "test")).sum())
+        seen[modality] = data.seen_in_training(modality)
     return specialist_comparison(evaluated["conditions"], references(state), specialist_conditions,
                                  data.modalities, evaluated["fused_alone"], seen)
 
@@ -169,6 +169,8 @@ def report(state):
         "device": state.runtime.device, "precision": state.runtime.precision,
         "train_samples": data["train_samples"], "validation_samples": data["valid_samples"],
         "test_samples": data["test_samples"], "skipped_recordings": data["skipped_recordings"],
+        "people_left_out_of_test": data.get("people_left_out_of_test"),
+        "test_sharing_a_file_with_training": data.get("test_sharing_a_file_with_training"),
         "split": folder.path("split.csv"),
         "reference": references(state),
         "saved_model": exported["saved_model"], "parameters": exported["parameters"]}

@@ -11,7 +11,7 @@ import pytest
 from avtfuse.runs import build_experiment, plan
 from avtfuse.runs.folder import read_split
 from avtfuse.runs.state import RunState
-from avtfuse.runs.stages import train_fused, train_specialist
+from avtfuse.runs.stages import prepare_data, train_fused, train_specialist
 from avtfuse.training import recipes
 from avtfuse.training.runtime import setup_runtime
 from pipelines.synthetic.speakingfaces import THERMAL_PALETTE, write_speakingfaces
@@ -149,3 +149,43 @@ def test_split_csv_has_one_row_per_sample(sources, monkeypatch):
     thermal = MODALITIES.index("thermal")
     lacking = {data.recordings[i] for i in np.nonzero(data.recorded[:, thermal] == 0)[0]}
     assert lacking and all("thermal" not in row["recorded"] for row in rows if row["recording"] in lacking)
+
+
+@pytest.mark.parametrize("protocol", ["strict", "paper"])
+def test_the_data_stage_counts_shared_files(sources, protocol, tmp_path):
+    """Subject 1's recordings share one photo, subject 2's trials 1 and 2 another: under strict subject 1 trains and
+    is left out of the test split, and no test sample shares a file with training; under paper the count is that
+    of the split.csv rows (the results.json entries come from these outputs)."""
+    with open(sources["people"], newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    folder = os.path.dirname(sources["people"])
+    photos = {"1": next(row["visible"] for row in rows if row["person"] == "1" and row["visible"])}
+    for row in rows:
+        if row["visible"] and row["person"] in ("1", "2"):
+            key = row["person"] if row["person"] == "1" else f"2-{row['group'] in ('2_1', '2_2')}"
+            row["visible"] = photos.setdefault(key, row["visible"])
+        row.update({m: os.path.join(folder, row[m]) if row[m] else "" for m in MODALITIES})
+    manifest = tmp_path / "shared.csv"
+    with open(manifest, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    config = build_experiment(
+        "avtnet", data={"source": str(manifest), "protocol": protocol, "cache_dir": sources["cache"]},
+        features=TINY_FEATURES, runtime={"gpus": 0}, output_dir=str(tmp_path / "runs"), run_name=protocol)
+    state = RunState(config, setup_runtime(config.runtime), verbose=0)
+    outputs = prepare_data(state)
+    visible = {row["recording"]: row["visible"] for row in rows}
+    split = read_split(config.run_dir)
+    trained = {}
+    for row in split:
+        if row["role"] == "train" and "visible" in row["kept"].split("+"):
+            trained.setdefault(visible[row["recording"]], set()).add(row["recording"])
+    sharing = sum(row["role"] == "test" and "visible" in row["kept"].split("+")
+                  and bool(trained.get(visible[row["recording"]], set()) - {row["recording"]}) for row in split)
+    assert outputs["test_sharing_a_file_with_training"] == sharing
+    if protocol == "strict":
+        assert outputs["people_left_out_of_test"] == 1 and sharing == 0
+        assert {row["role"] for row in split if row["person"] == "1"} == {"train"}
+    else:
+        assert sharing > 0
