@@ -88,10 +88,11 @@ class ErrorPolicy:
     that the decode stage checks those files too and adds their problems to it.
     """
 
-    def __init__(self, on_error="raise"):
+    def __init__(self, on_error="raise", log=True):
         if on_error not in ON_ERROR_CHOICES:
             raise ValueError(f"on_error must be one of {ON_ERROR_CHOICES}, got {on_error!r}")
         self.on_error = on_error
+        self.log = log  # False: `report` leaves listing the skipped items to the caller (--check-data)
         self.items = []
         self.refused = []
 
@@ -125,7 +126,7 @@ class ErrorPolicy:
         count of bad items and returns that count."""
         if self.items and self.on_error == "raise":
             raise InputErrors(self.skipped, what, len(self.items))
-        if self.items:
+        if self.items and self.log:
             logger.warning("skipped %d %s because of bad input:\n  %s", len(self.items), what,
                            "\n  ".join(str(e) for e in self.skipped))
         return len(self.items)
