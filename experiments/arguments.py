@@ -1,6 +1,6 @@
 """The command line of an experiment: the flags generated from its config fields (avtfuse.flags) and the run's
-own (--fresh, --plan, --redo, --verbose, --debug); parsed values become `avtfuse.runs.build_experiment` keyword
-arguments (`experiment_kwargs`)."""
+own (--fresh, --plan, --check-data, --redo, --verbose, --debug); parsed values become
+`avtfuse.runs.build_experiment` keyword arguments (`experiment_kwargs`)."""
 
 import argparse
 
@@ -23,6 +23,9 @@ def parser(prog, description, system, epilog=None, variants=True):
     runtime.add_argument("--fresh", action="store_true", help="delete an earlier run of this name first")
     runtime.add_argument("--plan", action="store_true", help="print the run's stages, done or pending, and train "
                          "nothing")
+    runtime.add_argument("--check-data", action="store_true", help="read and decode the data (the feature cache), "
+                         "list every bad file, count recordings per condition and per person, and train nothing; "
+                         "exit status 1 when bad input would stop the run")
     runtime.add_argument("--redo", metavar="STAGE", help="run this stage again, and every stage after it")
     runtime.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                          help="0 warnings only; 1 progress (default); 2 also TensorFlow's notices and Keras warnings")

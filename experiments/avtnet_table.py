@@ -27,7 +27,7 @@ from experiments import avtnet, runner
 TABLE_PROTOCOLS = ("paper", "strict")
 # avtnet flags this command sets for every run itself.
 RESERVED_FLAGS = ("--variant", "--modalities", "--protocol", "--ablation", "--seed", "--run-name", "--output-dir",
-                  "--saved-models-dir", "--fresh", "--plan", "--redo")
+                  "--saved-models-dir", "--fresh", "--plan", "--redo", "--check-data")
 
 
 def parse_args(argv=None):

@@ -45,8 +45,8 @@ def experiment_config(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    config, _ = runner.run_and_report(args, experiment_config)
-    if not args.plan:
+    config, results = runner.run_and_report(args, experiment_config)
+    if results is not None:  # a run, not --plan or --check-data
         from avtfuse.training.epoch_selection import label_selection
 
         print(label_selection(config.run_dir, config.model.selection))

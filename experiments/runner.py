@@ -1,5 +1,5 @@
-"""What every entry point does after parsing: run (or resume) an experiment and print its report (or its plan);
-flag types (value lists, missing rates) and the table runners' pass-through flags."""
+"""What every entry point does after parsing: run (or resume) an experiment and print its report (or its plan, or
+its data's check); flag types (value lists, missing rates) and the table runners' pass-through flags."""
 
 import argparse
 import os
@@ -44,8 +44,10 @@ def table_args(parser, argv, reserved_flags, own_flags):
 def run_and_report(args, experiment_config):
     """Runs (or resumes) the experiment of parsed arguments, prints its results.md and where its outputs are;
     returns (ExperimentConfig, results). experiment_config(args) -> its ExperimentConfig. With --plan it prints the
-    run's stages instead and returns (ExperimentConfig, None); --redo STAGE runs that stage and the later ones
-    again. A bad input exits with its one-line message."""
+    run's stages instead and returns (ExperimentConfig, None); with --check-data it reads and decodes the data,
+    prints every problem and the counts per condition and per person (pipelines.data_check), trains nothing and
+    exits with status 1 when bad input would stop the run, else returns (ExperimentConfig, None); --redo STAGE
+    runs that stage and the later ones again. A bad input exits with its one-line message."""
     from avtfuse.console import configure_output, errors_exit, keras_verbosity
 
     configure_output(args.verbose)
@@ -57,6 +59,14 @@ def run_and_report(args, experiment_config):
             from avtfuse.runs import plan_text
 
             print(plan_text(config))
+            return config, None
+        if args.check_data:
+            from pipelines.data_check import check_data
+
+            check = check_data(config.data)
+            print(check.text())
+            if not check.usable:
+                raise SystemExit(1)
             return config, None
         results = run_experiment(config, fresh=args.fresh, verbose=keras_verbosity(args.verbose, sys.stdout.isatty()),
                                  redo=args.redo)

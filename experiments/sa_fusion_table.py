@@ -22,7 +22,7 @@ from experiments import runner, sa_fusion
 
 # sa_fusion flags this command sets for every run itself.
 RESERVED_FLAGS = ("--fusion", "--heads", "--dropout", "--fold", "--run-name", "--output-dir", "--saved-models-dir",
-                  "--fresh", "--plan", "--redo")
+                  "--fresh", "--plan", "--redo", "--check-data")
 
 
 def parse_args(argv=None):

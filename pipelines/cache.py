@@ -3,7 +3,7 @@
 A cache lives in `<cache_dir>/<fingerprint>-v<FORMAT_VERSION>/`:
 `shard-*.tfrecord` files and a `meta.json` (the recordings in cache order,
 their people, groups and given splits, the example shapes and storage dtypes,
-where each record lies in its shard, the problems found, and the SHA-256 of
+where each record lies in its shard, the problems found (per skipped recording), and the SHA-256 of
 the shards' contents, the data's identity in a run) written last, so a cache
 is used only once it is complete. Any change of files, modalities or feature
 settings gives a new fingerprint and so a new cache rather than stale data.
@@ -41,9 +41,10 @@ from avtfuse.files import atomic_text, inside
 logger = logging.getLogger(__name__)
 
 META_FILE = "meta.json"
-# 2: examples hold `steps`; 3: frames as uint8, record offsets in meta.json. A new layout gets a new number,
-# hence new folders (old caches are left unread).
-FORMAT_VERSION = 3
+# 2: examples hold `steps`; 3: frames as uint8, record offsets in meta.json; 4: meta.json's `skipped` lists each
+# skipped recording's problems ([[file, reason], ...] per recording). A new layout gets a new number, hence new
+# folders (old caches are left unread).
+FORMAT_VERSION = 4
 # TFRecord framing (tensorflow.org/tutorials/load_data/tfrecord): uint64 length, uint32 CRC of the length,
 # the data, uint32 CRC of the data.
 RECORD_HEADER_BYTES, RECORD_FOOTER_BYTES = 12, 4

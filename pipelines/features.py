@@ -33,7 +33,7 @@ from avtfuse.config import Config, setting
 from avtfuse.console import Progress
 from avtfuse.contract import canonical_modalities
 from pipelines import audio, image
-from pipelines.errors import DataError
+from pipelines.errors import DataError, DataErrors, problems_of
 
 logger = logging.getLogger(__name__)
 
@@ -207,21 +207,24 @@ def decode_recording(recording, modalities, config, shapes, frame="middle"):
     """The decoded inputs of one recording: {modality: float32 array} for the modalities it has (audio: the
     waveform window [audio_samples], or its features; frames as config.shapes, `frame` choosing the one frame
     of a video or folder when config.frames = 0), as a `Decoded` dict whose `steps` gives the real length of
-    each `.npy` feature sequence before padding. Raises DataError naming the first bad file: any exception
-    while a file is decoded (cv2.error, PermissionError, MemoryError, ...) becomes one, so that it is that file's
-    line in the collected report rather than the end of the run."""
-    decoded = Decoded()
+    each `.npy` feature sequence before padding. Every file is tried: raises DataError naming the bad file, or
+    DataErrors naming each of several. Any exception while a file is decoded (cv2.error, PermissionError,
+    MemoryError, ...) becomes one, so that it is that file's line in the collected report rather than the end of
+    the run."""
+    decoded, problems = Decoded(), []
     for m in modalities:
         path = recording.path(m)
         if not path:
             continue
         try:
             decoded[m] = _decode_file(path, m, config, shapes, frame, decoded.steps)
-        except DataError:
-            raise
+        except DataError as error:
+            problems.append(error)
         except Exception as error:  # OpenCV, libsndfile, the OS or memory failing on this file: its error line
             reason = " ".join(str(error).split())  # cv2.error messages run over several lines
-            raise DataError(path, f"cannot decode {m}: {type(error).__name__}: {reason}") from None
+            problems.append(DataError(path, f"cannot decode {m}: {type(error).__name__}: {reason}"))
+    if problems:
+        raise DataErrors.of(problems)
     if not decoded:
         raise DataError(recording.recording, f"has none of the modalities {list(modalities)}")
     return decoded
@@ -290,6 +293,18 @@ def extract_features(recordings, modalities, config, shapes, policy, frame="midd
                 else:
                     yield recording, result
             progress.update(start + len(chunk))
+
+
+def check_refused(policy, modalities, config, shapes, frame="middle"):
+    """Decodes the files found of each recording a reader refused (`policy.refused`, e.g. for a missing frame),
+    only to add every problem among them to that recording's item; nothing is kept."""
+    for found, item in policy.refused:
+        if not any(found.path(m) for m in modalities):
+            continue
+        try:
+            decode_recording(found, modalities, config, shapes, frame)
+        except DataError as error:
+            item.extend(problems_of(error))
 
 
 def fingerprint(recordings, modalities, config, frame):

@@ -20,7 +20,7 @@ import os
 
 from avtfuse.contract import MODALITIES, canonical_modalities
 from pipelines.audio import AUDIO_SUFFIXES
-from pipelines.errors import DataError, ErrorPolicy
+from pipelines.errors import DataError, DataErrors, ErrorPolicy
 from pipelines.features import FEATURE_SUFFIX, is_feature_file
 from pipelines.image import IMAGE_SUFFIXES
 from pipelines.recording import Recording
@@ -90,7 +90,7 @@ def read_manifest(csv_path, modalities=MODALITIES, on_error="raise", policy=None
         rows += 1
         where = f"{csv_path}, line {start}"
         try:
-            recording = _parse_row(cells, header, modalities, folder, where)
+            recording, problems = _parse_row(cells, header, modalities, folder, where)
             if recording.recording in first_line:
                 raise DataError(
                     where,
@@ -101,6 +101,9 @@ def read_manifest(csv_path, modalities=MODALITIES, on_error="raise", policy=None
             policy.handle(error)
             continue
         first_line[recording.recording] = start
+        if problems:  # the row's files that were found are still checked when decoded, each problem listed
+            policy.handle(DataErrors.of(problems), found=recording)
+            continue
         recordings.append(recording)
     recordings = _one_kind_per_column(recordings, modalities, policy)
     if own_policy or not recordings:
@@ -137,16 +140,18 @@ def _one_kind_per_column(recordings, modalities, policy):
     features = {m: 2 * sum(k) > len(k) for m, k in kinds.items()}
     for rec in recordings:
         odd = [m for m in modalities if rec.path(m) and is_feature_file(rec.path(m)) != features[m]]
-        for m in odd:
-            policy.handle(DataError(rec.path(m), f"the {m} column holds {'.npy features' if features[m] else 'media'} "
-                                                 "files; a modality's files are all features or all media"))
-        if not odd:
+        if odd:
+            policy.handle(DataErrors.of(
+                DataError(rec.path(m), f"the {m} column holds {'.npy features' if features[m] else 'media'} files; "
+                                       "a modality's files are all features or all media") for m in odd))
+        else:
             kept.append(rec)
     return kept
 
 
 def _parse_row(cells, header, modalities, folder, where):
-    """Returns the Recording of one CSV row; DataError naming `where` if it is bad."""
+    """(the Recording of one CSV row with the files found, the DataErrors of its cells naming a file that is not
+    there or not of its modality); DataError naming `where` when the row itself is bad."""
     if len(cells) != len(header):
         raise DataError(where, f"malformed row: {len(cells)} fields, header has {len(header)}")
     if any("\x00" in cell for cell in cells):
@@ -155,27 +160,28 @@ def _parse_row(cells, header, modalities, folder, where):
     for column in ID_COLUMNS:
         if not row[column]:
             raise DataError(where, f"empty {column} id")
-    paths = {}
+    paths, problems = {}, []
     for modality in modalities:
         if not row[modality]:
             continue
         path = os.path.normpath(os.path.join(folder, os.path.expanduser(row[modality])))
         if modality != "audio" and os.path.isdir(path):
             if not any(os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES for name in os.listdir(path)):
-                raise DataError(where, f"{modality} folder {path} holds no frame image ({', '.join(IMAGE_SUFFIXES)})")
+                problems.append(DataError(where, f"{modality} folder {path} holds no frame image "
+                                                 f"({', '.join(IMAGE_SUFFIXES)})"))
+            else:
+                paths[modality] = path
+        elif not path.lower().endswith(SUFFIXES[modality]):
+            problems.append(DataError(where, f"{modality} file {path} must end with one of "
+                                             f"{list(SUFFIXES[modality])}"))
+        elif not os.path.isfile(path):
+            problems.append(DataError(where, f"{modality} file {path} does not exist"))
+        else:
             paths[modality] = path
-            continue
-        if not path.lower().endswith(SUFFIXES[modality]):
-            raise DataError(
-                where, f"{modality} file {path} must end with one of {list(SUFFIXES[modality])}"
-            )
-        if not os.path.isfile(path):
-            raise DataError(where, f"{modality} file {path} does not exist")
-        paths[modality] = path
-    if not paths:
+    if not paths and not problems:
         raise DataError(where, f"no file for any of the run's modalities {list(modalities)}")
     optional = {column: row.get(column) or None for column in OPTIONAL_COLUMNS}
-    return Recording(recording=row["recording"], person=row["person"], **paths, **optional)
+    return Recording(recording=row["recording"], person=row["person"], **paths, **optional), problems
 
 
 def write_manifest(recordings, csv_path):

@@ -21,7 +21,8 @@ def cached_features(config, policy):
     Under the cache's lock: a process that finds another writing it waits, then reads what that one wrote."""
     recordings = check_shared_files(load_recordings(config, policy), config.modalities, policy)
     modalities = recorded_modalities(recordings, config.modalities)
-    key = feature_stage.fingerprint(recordings, modalities, config.features, config.frame)
+    refused = [found for found, _ in policy.refused]  # their files' problems are listed too: part of the key
+    key = feature_stage.fingerprint(recordings + refused, modalities, config.features, config.frame)
     path = cache.cache_path(config.cache_dir, f"features-{key}")
     with locks.waiting(path, "feature cache"):
         if not (cache.is_complete(path) and cache.is_intact(path)):
@@ -29,10 +30,8 @@ def cached_features(config, policy):
             write_features(recordings, modalities, config, policy, path)
             return recordings, modalities, path
     logger.info("using the cached features in %s", path)
-    known = {str(error) for error in policy.skipped}
-    for file, reason in cache.read_meta(path)["skipped"]:  # files refused when the cache was written
-        if str(DataError(file, reason)) not in known:
-            policy.handle(DataError(file, reason))
+    for item in cache.read_meta(path)["skipped"]:  # the problems found when the cache was written
+        policy.merge([DataError(file, reason) for file, reason in item])
     policy.report("recordings")
     return recordings, modalities, path
 
@@ -98,6 +97,11 @@ def write_features(recordings, modalities, config, policy, path):
     def checked():
         yield from feature_stage.extract_features(recordings, modalities, config.features, shapes, policy,
                                                   frame=config.frame)
+        refused = [found for found, _ in policy.refused]  # checked in every run modality, recorded or not
+        feature_stage.check_refused(policy, config.modalities, config.features,
+                                    feature_stage.data_shapes(recordings + refused, config.modalities,
+                                                              config.features),
+                                    frame=config.frame)
         policy.report("recordings")  # raises every problem at once under on_error="raise"
 
     def describe(written):
@@ -106,7 +110,7 @@ def write_features(recordings, modalities, config, policy, path):
         return dict(recordings=[r.recording for r in written], people=[r.person for r in written],
                     groups=[r.group_key for r in written], splits=[r.split for r in written],
                     recorded=[[int(bool(r.path(m))) for m in modalities] for r in written],
-                    skipped=[[e.path, e.reason] for e in policy.skipped])
+                    skipped=[[[e.path, e.reason] for e in item] for item in policy.items])
 
     try:
         cache.write_cache(checked(), path, modalities, shapes, describe)

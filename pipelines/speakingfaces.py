@@ -20,7 +20,7 @@ import os
 import re
 
 from avtfuse.contract import MODALITIES, canonical_modalities
-from pipelines.errors import DataError, ErrorPolicy
+from pipelines.errors import DataError, DataErrors, ErrorPolicy
 from pipelines.recording import Recording
 
 logger = logging.getLogger(__name__)
@@ -199,7 +199,7 @@ def _read_trial(subject, trial, trial_dir, split, modalities, frame, policy):
 
     keyed = []
     for pos, cmd in sorted(set().union(*indexes.values())):
-        paths = {}
+        paths, missing = {}, []
         for modality in modalities:
             numbered = indexes[modality].get((pos, cmd), {})
             if not numbered:
@@ -213,11 +213,13 @@ def _read_trial(subject, trial, trial_dir, split, modalities, frame, policy):
                     folders[modality], subject, trial, pos, cmd, modality, frame
                 )
                 what = "wav" if modality == "audio" else "frame"
-                policy.handle(DataError(expected, f"missing {modality} {what}; recording skipped"))
-                break
-            paths[modality] = numbered[chosen]
+                missing.append(DataError(expected, f"missing {modality} {what}; recording skipped"))
+            else:
+                paths[modality] = numbered[chosen]
+        recording = Recording(recording=f"{subject}_{trial}_{pos}_{cmd}", person=str(subject), **paths,
+                              group=f"{subject}_{trial}_{pos}", split=split)
+        if missing:  # the files found are still checked when decoded, each problem listed
+            policy.handle(DataErrors.of(missing), found=recording)
         else:
-            recording = Recording(recording=f"{subject}_{trial}_{pos}_{cmd}", person=str(subject), **paths,
-                                  group=f"{subject}_{trial}_{pos}", split=split)
             keyed.append(((subject, trial, pos, cmd), recording))
     return keyed

@@ -32,7 +32,8 @@ SHARED_DATA_FLAGS = ["--synthetic", "ravdess", "--synthetic-subjects", "6", "--l
 
 # Flags the benchmark sets for every run itself (`run_flags`), refused after `--`.
 RESERVED_FLAGS = ("--variant", "--fusion", "--heads", "--dropout", "--modalities", "--fold", "--seed",
-                  "--missing-rates", "--run-name", "--output-dir", "--saved-models-dir", "--fresh", "--plan", "--redo")
+                  "--missing-rates", "--run-name", "--output-dir", "--saved-models-dir", "--fresh", "--plan", "--redo",
+                  "--check-data")
 
 
 def run_flags(entry, seed, modalities, fold, rates, output_dir, passthrough=()):

@@ -182,7 +182,7 @@ def test_help_lists_the_shared_and_own_flags(system, capsys):
     with pytest.raises(SystemExit):
         ENTRIES[system].parse_args(["--help"])
     text = capsys.readouterr().out
-    for flag in ("--data", "--seed", "--gpus", "--plan", "--redo", "--epochs-embed", "--run-name"):
+    for flag in ("--data", "--seed", "--gpus", "--plan", "--check-data", "--redo", "--epochs-embed", "--run-name"):
         assert flag in text
     for flag in flags_module.flags(SYSTEMS[system]):
         assert flag.option in text

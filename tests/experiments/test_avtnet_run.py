@@ -206,6 +206,42 @@ def test_every_bad_file_is_listed_at_once_without_a_traceback(tmp_path, capsys):
         avtnet.main(flags + ["--debug"])
 
 
+def write_three_bad_files_manifest(folder):
+    """A manifest of four good recordings (wav, colour png, grey png) of two people, one recording with three bad
+    files (a truncated wav, an empty png, a thermal file that is not there) and one with a NaN wav."""
+    import cv2
+    import soundfile
+
+    rows = ["person,recording,audio,visible,thermal"]
+    rng = np.random.default_rng(0)
+    for index in range(4):
+        soundfile.write(folder / f"good{index}.wav", 0.1 * rng.standard_normal(800), 8000)
+        cv2.imwrite(str(folder / f"good{index}_v.png"), rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+        cv2.imwrite(str(folder / f"good{index}_t.png"), rng.integers(0, 256, (8, 8), dtype=np.uint8))
+        rows.append(f"p{index % 2},good{index},good{index}.wav,good{index}_v.png,good{index}_t.png")
+    soundfile.write(folder / "cut.wav", 0.1 * rng.standard_normal(800), 8000)
+    os.truncate(folder / "cut.wav", 300)
+    (folder / "empty.png").write_bytes(b"")
+    soundfile.write(folder / "nan.wav", np.full(800, np.nan), 8000, subtype="FLOAT")
+    rows += ["p0,three,cut.wav,empty.png,gone.png", "p1,nan,nan.wav,,"]
+    (folder / "m.csv").write_text("\n".join(rows) + "\n")
+    return folder / "m.csv"
+
+
+def test_every_bad_file_of_every_recording_is_listed_one_line_each(tmp_path, capsys):
+    csv = write_three_bad_files_manifest(tmp_path)
+    flags = ["--data", str(csv), "--thermal-palette", "grey", "--cache-dir", str(tmp_path / "cache"),
+             "--output-dir", str(tmp_path / "runs"), "--verbose", "0", "--gpus", "0"]
+    with pytest.raises(SystemExit) as info:
+        avtnet.main(flags)
+    message = str(info.value.code)
+    assert message.startswith("error: 2 recordings with bad input") and "Traceback" not in message
+    lines = message.splitlines()[1:]
+    assert len(lines) == 4
+    assert "gone.png does not exist" in lines[0] and "cut.wav: truncated audio" in lines[1]
+    assert "empty.png: empty image file" in lines[2] and "nan.wav: audio holds NaN" in lines[3]
+
+
 @pytest.mark.skipif(not os.path.exists(os.path.join(ESPEAK, "manifest.csv")), reason="the espeak test set is absent")
 def test_real_format_speech_files_train_with_the_reference_beside(registry):
     results = registry.run("avtnet-espeak").results()

@@ -1108,3 +1108,31 @@ def test_standardisation_is_fitted_on_a_seeded_draw_across_every_person(tree, tm
     assert labels(data.fit_samples(seed=0)) == drawn and labels(data.fit_samples(seed=1)) != drawn
     inputs, _ = next(iter(data.fit_samples(seed=0)))
     assert set(inputs) >= {"audio", "visible", "thermal", "present"}
+
+
+def test_every_bad_file_of_a_written_speakingfaces_recording_is_listed_and_it_is_skipped_once(tmp_path):
+    """A truncated wav, an empty visible png and a missing thermal frame in one recording: three lines, one skip."""
+    root = tmp_path / "sf"
+    written = write_speakingfaces(root, subjects=(1, 2, 3), trials=(1, 2), positions=(1,), commands=(1, 2),
+                                  image_size=16, audio_seconds=0.5, frames_per_recording=1)
+    trial = root / "train_data" / "sub_1" / "trial_1"
+    wav, = (trial / "mic1_audio_cmd_trim").glob("1_1_2_1_1_*.wav")
+    png, = (trial / "rgb_image_cmd_aligned").glob("1_1_2_1_1_*_3.png")
+    frame, = (trial / "thr_image_cmd").glob("1_1_2_1_1_*_1.png")
+    os.truncate(wav, 300)
+    png.write_bytes(b"")
+    frame.unlink()
+    with pytest.raises(InputErrors) as info:
+        prepare(config(str(root), tmp_path))
+    assert str(info.value).startswith("1 recordings with bad input")
+    # The reader's problem first, then those of the files it found, as the decode stage met them.
+    assert [error.path for error in info.value.errors] == [str(trial / "thr_image_cmd" / "1_1_2_1_1_*_1.png"),
+                                                           str(wav), str(png)]
+    reasons = [error.reason for error in info.value.errors]
+    assert "missing thermal" in reasons[0] and "truncated audio" in reasons[1] and "empty image file" in reasons[2]
+    for attempt in ("written", "reused"):  # the cache's meta.json keeps all three for the next run
+        data = prepare(config(str(root), tmp_path, on_error="skip"))
+        assert data.skipped == 1 and len(data.recordings) == len(written) - 1, attempt
+    with pytest.raises(InputErrors) as again:
+        prepare(config(str(root), tmp_path))
+    assert [str(error) for error in again.value.errors] == [str(error) for error in info.value.errors]

@@ -5,7 +5,7 @@ import pathlib
 
 import pytest
 
-from pipelines.errors import DataError, ErrorPolicy, InputErrors, check_input_file
+from pipelines.errors import DataError, DataErrors, ErrorPolicy, InputErrors, check_input_file
 
 
 def test_data_error_names_the_path_first():
@@ -70,3 +70,23 @@ def test_check_input_file(tmp_path):
     assert info.value.path == str(empty)
     with pytest.raises(DataError, match="not found"):
         check_input_file(tmp_path, (".wav",), "audio")  # a folder is not a file
+
+
+def test_the_problems_of_one_recording_are_listed_each_and_counted_once(caplog):
+    three = [DataError("/d/r1.wav", "truncated audio"), DataError("/d/r1.png", "empty image file"),
+             DataError("/d/r1_t.png", "missing thermal frame")]
+    one = DataError("/d/r2.wav", "audio holds NaN")
+    raised = ErrorPolicy("raise")
+    raised.handle(DataErrors.of(three))
+    raised.handle(DataErrors.of([one]))  # a single problem stays a plain DataError
+    with pytest.raises(InputErrors) as info:
+        raised.report("recordings")
+    assert info.value.errors == [*three, one] and str(info.value).startswith("2 recordings with bad input")
+    assert len(str(info.value).splitlines()) == 1 + 4
+    skipped = ErrorPolicy("skip")
+    skipped.handle(DataErrors(three[:1]))
+    skipped.merge(three)  # the same recording's problems read back from a cache: one item, every line once
+    skipped.merge([one])
+    with caplog.at_level(logging.WARNING, logger="pipelines.errors"):
+        assert skipped.report("recordings") == 2
+    assert skipped.skipped == [*three, one] and "skipped 2 recordings" in caplog.text

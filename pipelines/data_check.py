@@ -1,0 +1,100 @@
+"""`--check-data`: read and decode a run's data into its feature cache as `prepare` does, train nothing, and
+report every problem (one line per bad file), what the recordings hold (per condition) and who they are of (per
+person, with their sensors)."""
+
+import collections
+import dataclasses
+
+import numpy as np
+
+from avtfuse.contract import condition_name, condition_order
+from pipelines import cache, sources
+from pipelines.errors import ErrorPolicy
+
+
+@dataclasses.dataclass
+class DataCheck:
+    """What --check-data found in a run's data.
+
+    `problems`: every bad file or row, one DataError each; `bad_recordings`: the
+    items they belong to (a recording with three bad files counts once);
+    `modalities`: the run's modalities some recording has (canonical order);
+    `people` [N]: the person of each usable recording; `recorded` [N, M]: 1
+    where it has that modality; `on_error`: the run's --on-error.
+    """
+
+    source: str
+    problems: list
+    bad_recordings: int
+    modalities: tuple
+    people: list
+    recorded: np.ndarray
+    on_error: str
+
+    @property
+    def usable(self):
+        """Whether the run would start: no bad input, or --on-error skip leaves it out."""
+        return not self.problems or self.on_error == "skip"
+
+    def conditions(self):
+        """{condition name: recordings holding exactly those sensors}, in report order (complete first)."""
+        counts = collections.Counter(condition_name(row, self.modalities) for row in self.recorded)
+        return {name: counts[name] for name in sorted(counts, key=condition_order)}
+
+    def per_person(self):
+        """{person: (recordings, {modality: recordings with it})}, people in order of first appearance."""
+        people = np.array(self.people)
+        return {person: (int((people == person).sum()),
+                         {m: int(self.recorded[people == person, i].sum()) for i, m in enumerate(self.modalities)})
+                for person in dict.fromkeys(self.people)}
+
+    def text(self):
+        """The report: a summary line, the problems, the counts per condition and per person, the verdict."""
+        lines = [f"data: {self.source}: {len(self.people)} usable recordings of {len(set(self.people))} people; "
+                 f"modalities {', '.join(self.modalities)}"]
+        lines += self._problem_lines()
+        # A "shared files" section (recordings that share a file, grouped) belongs here, beside the problems.
+        lines += self._condition_lines()
+        lines += self._person_lines()
+        lines.append(self._verdict())
+        return "\n".join(lines)
+
+    def _problem_lines(self):
+        if not self.problems:
+            return ["problems: none"]
+        return [f"problems: {len(self.problems)} in {self.bad_recordings} recordings (one line each)",
+                *(f"  {error}" for error in self.problems)]
+
+    def _condition_lines(self):
+        conditions = self.conditions()
+        width = max(len(name) for name in conditions)
+        return ["recordings per condition:", *(f"  {name:<{width}}  {count}" for name, count in conditions.items())]
+
+    def _person_lines(self):
+        people = self.per_person()
+        width = max(len("person"), *(len(str(person)) for person in people))
+        header = f"  {'person':<{width}}  recordings  " + "  ".join(self.modalities)
+        rows = [f"  {str(person):<{width}}  {count:>10}  "
+                + "  ".join(f"{sensors[m]:>{len(m)}}" for m in self.modalities)
+                for person, (count, sensors) in people.items()]
+        return ["recordings per person (and with each sensor):", header, *rows]
+
+    def _verdict(self):
+        if not self.problems:
+            return "usable: no bad input"
+        if self.on_error == "skip":
+            return f"usable: --on-error skip leaves out the {self.bad_recordings} recordings with bad input"
+        return (f"not usable: {self.bad_recordings} recordings with bad input; fix them, or leave them out with "
+                "--on-error skip")
+
+
+def check_data(config):
+    """The DataCheck of `config` (a DataConfig): its data read and decoded into the feature cache (written when
+    there is none, reused when there is), every problem collected whatever config.on_error says; nothing is
+    split or trained. Raises DataError when no recording is usable."""
+    policy = ErrorPolicy("skip", log=False)
+    _, modalities, path = sources.cached_features(config, policy)
+    meta = cache.read_meta(path)
+    return DataCheck(config.source or "the built-in synthetic set", policy.skipped, len(policy.items), modalities,
+                     list(meta["people"]), np.array(meta["recorded"], np.int64).reshape(-1, len(modalities)),
+                     config.on_error)
