@@ -18,11 +18,12 @@ logger = logging.getLogger(__name__)
 
 
 def prepare_data(state):
-    """The data and its one split (`RunState.open`): the split's sizes."""
+    """The data and its one split (`RunState.open`): the split's sizes and, per condition of the test split, how
+    many samples arrived holding it and how many the ablation made (`SplitData.condition_sources`)."""
     data = state.data
     return {"data_sha256": data.content_hash, "people": data.num_people, "modalities": list(data.modalities),
             **{f"{split}_samples": data.count(split) for split in ("train", "valid", "test")},
-            "skipped_recordings": data.skipped}
+            "test_condition_sources": data.condition_sources("test"), "skipped_recordings": data.skipped}
 
 
 def train_specialist(state, modality):
