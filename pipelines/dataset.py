@@ -38,6 +38,18 @@ def parse_frame(text):
     return int(text) if isinstance(text, str) and text.isdigit() else text
 
 
+def parse_shares(text):
+    """Shares of recordings without audio, visible, thermal as text, 'A,V,T' (e.g. '0,0,0.25'), as a tuple of three
+    floats."""
+    try:
+        shares = tuple(float(item) for item in text.split(","))
+    except ValueError:
+        raise ValueError(f"cannot read {text!r}; use three shares a,v,t, e.g. 0,0,0.25") from None
+    if len(shares) != len(MODALITIES):
+        raise ValueError(f"need three shares a,v,t (audio, visible, thermal), got {text!r}")
+    return shares
+
+
 def parse_rates(text):
     """Missing rates as text, '0,0.1,...' or 'none', as a tuple of rates in [0, 1) (empty for 'none')."""
     if text.strip().lower() == "none":
@@ -76,7 +88,12 @@ class DataConfig(Config):
     missing (a single frame is one step; pipelines.step_masks static masks,
     the same for every system and run; empty: none). `frame`: the camera frame of a recording (SpeakingFaces
     folders and video files). A thermal palette "auto" becomes the synthetic
-    set's palette without a `source`, "grey" with one.
+    set's palette without a `source`, "grey" with one. `natural_missing`:
+    the shares of the synthetic set's recordings written without audio,
+    visible, thermal (their files left out when the set is written; every
+    recording keeps one sensor; pipelines.synthetic.unrecorded): data that
+    arrives incomplete, unlike modality dropout (training batches) and
+    `missing_rates` (missing steps at test).
     """
 
     source: str | None = setting(None, "a SpeakingFaces root, a RAVDESS folder or a manifest CSV (media or .npy "
@@ -107,6 +124,9 @@ class DataConfig(Config):
     synthetic: str = setting("speakingfaces", "the layout of the built-in synthetic set without --data",
                              choices=SYNTHETIC_SETS)
     synthetic_subjects: int = setting(12, "people in the synthetic set")
+    natural_missing: tuple = setting((0.0, 0.0, 0.0), "synthetic set only: shares of its recordings written without "
+                                     "audio, visible, thermal (every recording keeps one sensor), e.g. 0,0,0.25",
+                                     type=parse_shares, metavar="A,V,T")
     cache_dir: str = setting(DEFAULT_CACHE_DIR, "where the synthetic set and the decoded-feature cache are written")
     on_error: str = setting("raise", "bad input files: stop naming the file, or skip and count them",
                             choices=ON_ERROR_CHOICES)
@@ -145,6 +165,18 @@ class DataConfig(Config):
         self._set("missing_rates", tuple(float(r) for r in self.missing_rates))
         if self.subjects is not None:
             self._set("subjects", tuple(self.subjects))
+        self._set("natural_missing", tuple(self.natural_missing))
+        if len(self.natural_missing) != len(MODALITIES) or any(
+                isinstance(s, bool) or not isinstance(s, (int, float)) or not 0.0 <= s <= 1.0
+                for s in self.natural_missing):
+            self._fail("natural_missing", "three shares in [0, 1] (audio, visible, thermal)")
+        self._set("natural_missing", tuple(float(s) for s in self.natural_missing))
+        if self.source is not None and any(self.natural_missing):
+            self._fail("natural_missing", "the built-in synthetic set (no source): other data arrives as it is")
+        if sum(self.natural_missing) > len(MODALITIES) - 1:
+            self._fail("natural_missing", f"shares adding up to at most {len(MODALITIES) - 1} (every recording keeps "
+                                          "one sensor)")
+
 
     # Settings that say where things are, not what the data is: a run resumes under other values.
     LOCATION_FIELDS = ("cache_dir",)

@@ -6,6 +6,7 @@ import logging
 import os
 
 from avtfuse import locks
+from avtfuse.contract import MODALITIES
 from pipelines import cache
 from pipelines import features as feature_stage
 from pipelines.errors import DataError
@@ -39,15 +40,17 @@ def cached_features(config, policy):
 def synthetic_source(config):
     """The folder of the built-in synthetic set `config.synthetic`, written under cache_dir on first use.
 
-    Keyed by synthetic_subjects, seed and the generator's fingerprint (a
-    changed generator writes a new set); a `complete` marker is written last, under the set's lock (a process
-    that finds another writing it waits for it).
+    Keyed by synthetic_subjects, seed, natural_missing (recordings written without a sensor, named in the
+    folder when any) and the generator's fingerprint (a changed generator writes a new set); a `complete` marker
+    is written last, under the set's lock (a process that finds another writing it waits for it).
     The synthetic RAVDESS has actors 1..synthetic_subjects and thermal videos.
     """
     generator = SYNTHETIC_SETS[config.synthetic]
     layout = "" if config.synthetic == "speakingfaces" else f"-{config.synthetic}"
-    source = os.path.join(config.cache_dir, f"synthetic{layout}-{config.synthetic_subjects}-seed{config.seed}-"
-                                            f"{generator.generator_fingerprint()}")
+    unrecorded = "-natural-missing-" + "-".join(f"{share:g}" for share in config.natural_missing) \
+        if any(config.natural_missing) else ""
+    source = os.path.join(config.cache_dir, f"synthetic{layout}-{config.synthetic_subjects}-seed{config.seed}"
+                                            f"{unrecorded}-{generator.generator_fingerprint()}")
     complete = os.path.join(source, "complete")
     if os.path.exists(complete):
         return source
@@ -55,10 +58,12 @@ def synthetic_source(config):
         if not os.path.exists(complete):  # not written meanwhile by the process waited for
             logger.info("writing the built-in synthetic %s set to %s", config.synthetic, source)
             people = range(1, config.synthetic_subjects + 1)
+            shares = dict(zip(MODALITIES, config.natural_missing))
             if config.synthetic == "ravdess":
-                synthetic_ravdess.write_ravdess(source, actors=people, seed=config.seed, thermal=True)
+                synthetic_ravdess.write_ravdess(source, actors=people, seed=config.seed, thermal=True,
+                                                natural_missing=shares)
             else:
-                synthetic.write_speakingfaces(source, subjects=people, seed=config.seed)
+                synthetic.write_speakingfaces(source, subjects=people, seed=config.seed, natural_missing=shares)
             open(complete, "w").close()
     return source
 

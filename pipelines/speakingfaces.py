@@ -11,7 +11,11 @@ One Recording per (subject, trial, position, command), with one wav and one
 chosen frame per camera; its group is (subject, trial, position), the
 near-duplicates a strict split keeps on one side, and its split the folder
 it lies in (train, valid or test: the `official` protocol). Files are found
-and checked here, not decoded.
+and checked here, not decoded. A missing file is a bad recording, unless the
+root's `not_recorded.csv` (rows `recording,modality`, written by the synthetic
+set's `--natural-missing`) lists that cell: then the recording lacks that
+modality, as an empty manifest cell says (a recording with none of the run's
+modalities left is no recording of the run).
 """
 
 import logging
@@ -22,6 +26,7 @@ import re
 from avtfuse.contract import MODALITIES, canonical_modalities
 from pipelines.errors import DataError, DataErrors, ErrorPolicy
 from pipelines.recording import Recording
+from pipelines.synthetic.unrecorded import read_not_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +73,9 @@ def read_speakingfaces(
             policy.handle(DataError(root, f"requested subjects {absent} not found"))
         trials = [trial for trial in trials if trial[0] in wanted]
 
-    keyed = []
+    keyed, not_recorded = [], read_not_recorded(root)
     for subject, trial, trial_dir, split in trials:
-        keyed.extend(_read_trial(subject, trial, trial_dir, split, modalities, frame, policy))
+        keyed.extend(_read_trial(subject, trial, trial_dir, split, modalities, frame, policy, not_recorded))
     if own_policy or not keyed:
         policy.report("SpeakingFaces recordings")
     if not keyed:
@@ -186,8 +191,9 @@ def _expected_path(folder, subject, trial, pos, cmd, modality, frame):
     return os.path.join(folder, f"{prefix}_{number}_{IMAGE_STREAMS[modality][1]}.png")
 
 
-def _read_trial(subject, trial, trial_dir, split, modalities, frame, policy):
-    """Returns [((S, T, pos, cmd), Recording)] for one trial folder."""
+def _read_trial(subject, trial, trial_dir, split, modalities, frame, policy, not_recorded=frozenset()):
+    """Returns [((S, T, pos, cmd), Recording)] for one trial folder; `not_recorded`: the (recording id,
+    modality) cells the tree lists as not recorded."""
     folders, indexes = {}, {}
     for modality in modalities:
         try:
@@ -199,8 +205,10 @@ def _read_trial(subject, trial, trial_dir, split, modalities, frame, policy):
 
     keyed = []
     for pos, cmd in sorted(set().union(*indexes.values())):
-        paths, missing = {}, []
+        paths, missing, recording_id = {}, [], f"{subject}_{trial}_{pos}_{cmd}"
         for modality in modalities:
+            if (recording_id, modality) in not_recorded:
+                continue
             numbered = indexes[modality].get((pos, cmd), {})
             if not numbered:
                 chosen = None
@@ -216,7 +224,9 @@ def _read_trial(subject, trial, trial_dir, split, modalities, frame, policy):
                 missing.append(DataError(expected, f"missing {modality} {what}; recording skipped"))
             else:
                 paths[modality] = numbered[chosen]
-        recording = Recording(recording=f"{subject}_{trial}_{pos}_{cmd}", person=str(subject), **paths,
+        if not paths and not missing:  # every sensor of the run listed as not recorded
+            continue
+        recording = Recording(recording=recording_id, person=str(subject), **paths,
                               group=f"{subject}_{trial}_{pos}", split=split)
         if missing:  # the files found are still checked when decoded, each problem listed
             policy.handle(DataErrors.of(missing), found=recording)

@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from avtfuse.contract import GIVEN_PROTOCOLS, SPLITS, condition_name
+from avtfuse.contract import GIVEN_PROTOCOLS, SPLITS, condition_name, condition_order
 from pipelines import ablation, cache, splits, step_masks
 from pipelines.batching import without_autotune
 from pipelines.errors import DataError
@@ -104,14 +104,33 @@ class SplitData:
     def count(self, split):
         return int((self.assignment == SPLIT_IDS[split]).sum())
 
+    def held(self):
+        """float32 [N, C, M]: what each sample holds, the sensors its recording has AND its ablation keeps."""
+        return self.recorded[:, None, :] * self.conditions[None, :, :]
+
     def condition_counts(self, split):
-        """{condition name: samples of `split` made with that ablation pattern}."""
-        counts = {}
-        for condition, count in zip(self.conditions, (self.assignment == SPLIT_IDS[split]).sum(axis=0)):
-            if count:
-                name = condition_name(condition, self.modalities)
-                counts[name] = counts.get(name, 0) + int(count)
-        return counts
+        """{condition name: samples of `split` holding that condition} (by what each holds, `held`: a sample of a
+        recording without thermal is never "complete")."""
+        return {name: entry["arrived"] + entry["ablated"] for name, entry in self.condition_sources(split).items()}
+
+    def condition_sources(self, split):
+        """{condition name (what the samples hold): {"arrived": samples of `split` whose recording holds exactly
+        that (the run removed nothing), "ablated": samples the run's ablation brought to it}}, in report order."""
+        rows, columns = np.nonzero(self.assignment == SPLIT_IDS[split])
+        held = self.held()[rows, columns]
+        arrived = (held == self.recorded[rows]).all(axis=-1)
+        sources = {}
+        for bits, came in zip(held, arrived):
+            entry = sources.setdefault(condition_name(bits, self.modalities), {"arrived": 0, "ablated": 0})
+            entry["arrived" if came else "ablated"] += 1
+        return {name: sources[name] for name in sorted(sources, key=condition_order)}
+
+    def summary(self):
+        """The split in one line, as a run logs it: classes, and per split its samples and their conditions (what
+        each sample holds, `condition_counts`)."""
+        return (f"{self.num_people} classes; train {self.count('train')} samples {self.condition_counts('train')}; "
+                f"validation {self.count('valid')}; test {self.count('test')} samples "
+                f"{self.condition_counts('test')}")
 
     def people_left_out_of_test(self):
         """The people (class names, in class order) with training samples and no test sample: under "strict",
@@ -152,22 +171,28 @@ class SplitData:
         with a training (validation) sample that keeps `modality`, its copies merged into one; test: each
         recording with a test sample that holds `modality` alone (as evaluation counts it, by the sample's
         presence bits). So under a protocol that keeps a recording's copies on one side the specialist meets
-        no recording on two sides, and under "paper" it leaks exactly as the run's model does."""
+        no recording on two sides, and under "paper" it leaks exactly as the run's model does. Its classes are the
+        people with a recording of `modality` (in the run's order; `class_names`): a person never recorded by
+        that sensor has no class there (their recordings' labels are -1, and no split reads them)."""
         if modality not in self.modalities:
             raise ValueError(f"modality: {modality!r} is not among the run's {list(self.modalities)}")
         column = self.modalities.index(modality)
         rows = {split: self._sensor_rows(column, split) for split in SPLITS}
         assignment = np.stack([np.where(rows[split], SPLIT_IDS[split], -1) for split in SPLITS], axis=1)
         cache_columns = self.columns or tuple(range(len(self.modalities)))
+        people = np.unique(self.labels[self.recorded[:, column] > 0])
+        relabel = np.full(self.num_people, -1, np.int64)
+        relabel[people] = np.arange(len(people))
         return dataclasses.replace(
             self, config=self.config.replace(modalities=(modality,)), modalities=(modality,),
             shapes={modality: self.shapes[modality]}, recorded=self.recorded[:, column:column + 1],
             conditions=np.ones((len(SPLITS), 1), np.float32), assignment=assignment.astype(np.int32),
-            columns=(cache_columns[column],))
+            columns=(cache_columns[column],), class_names=[self.class_names[p] for p in people],
+            labels=relabel[self.labels])
 
     def _sensor_rows(self, column, split):
         """bool [N]: the recordings `for_modality` puts on `split` (see there)."""
-        effective = self.recorded[:, None, :] * self.conditions[None, :, :]  # [N, C, M] presence of each copy
+        effective = self.held()
         on_side = self.assignment == SPLIT_IDS[split]
         if split != "test":
             return (on_side & (effective[:, :, column] > 0)).any(axis=1)

@@ -102,17 +102,18 @@ def references(state):
 
 def compare_specialists(state):
     """Each specialist on its test split (the run's test samples holding its sensor alone) beside the served
-    model's single-sensor condition and the reference (`specialist_comparison`)."""
+    model's single-sensor condition and the reference (`specialist_comparison`), with the classes it lacks."""
     data, evaluated = state.data, state.stage_outputs("evaluate")
-    specialist_conditions, seen = {}, {}
+    specialist_conditions, seen, lacked = {}, {}, {}
     for modality in data.modalities:
         config, specialist_data = state.specialist(modality)
         labels, predicted, present = predict_batches(state.load_classifier(config.run_dir),
                                                      specialist_data.batches("test", config.train.batch_size))
         specialist_conditions[modality] = per_condition_accuracy(labels, predicted, present, (modality,))
         seen[modality] = data.seen_in_training(modality)
+        lacked[modality] = data.num_people - specialist_data.num_people
     return specialist_comparison(evaluated["conditions"], references(state), specialist_conditions,
-                                 data.modalities, evaluated["fused_alone"], seen)
+                                 data.modalities, evaluated["fused_alone"], seen, lacked)
 
 
 def rate_sweep(state):
@@ -152,6 +153,13 @@ def latency(state):
                                        state.served_classifier().serving_spec())}
 
 
+def condition_sources_markdown(sources):
+    """The line of results.md saying, per condition, how many test samples arrived holding it and how many the
+    run's ablation brought to it (`SplitData.condition_sources`)."""
+    return "Test samples per condition (what each holds), arrived so + ablated so by the run: " + "; ".join(
+        f"{name} {entry['arrived']} + {entry['ablated']}" for name, entry in sources.items()) + ".\n"
+
+
 def report(state):
     """results.json, results.md, confusion_matrix.png (the headline conditions), robustness.png (with a rate
     sweep) and timing.json in the run folder, from the other stages' outputs."""
@@ -172,9 +180,10 @@ def report(state):
         "people_left_out_of_test": data.get("people_left_out_of_test"),
         "test_sharing_a_file_with_training": data.get("test_sharing_a_file_with_training"),
         "split": folder.path("split.csv"),
+        "condition_sources": data["test_condition_sources"],
         "reference": references(state),
         "saved_model": exported["saved_model"], "parameters": exported["parameters"]}
-    appendix = []
+    appendix = [condition_sources_markdown(results["condition_sources"])]
     if state.has_stage("specialists"):
         results["specialists"] = state.stage_outputs("specialists")
         results["specialist_runs"] = {m: specialist_config(config, m).run_dir for m in data["modalities"]}

@@ -1,6 +1,7 @@
 """A fused classifier whose samples with one sensor left are answered by that sensor's specialist."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from avtfuse.models.base import ContractClassifier
@@ -13,16 +14,20 @@ class SpecialistFallback(ContractClassifier):
 
     Inputs and outputs as `ContractClassifier`: the data-contract dict ->
     float32 [B, P] probabilities. Each specialist sees its modality and its own
-    present bit ("present" [B, 1]). `serve` returns the fused model's
+    present bit ("present" [B, 1]); its probabilities [B, P_m] are placed in the
+    fused model's class order, zero for the classes it lacks (people with no
+    recording of its sensor). `serve` returns the fused model's
     "embedding" for every sample and the routed "probabilities" and "label".
     Every model runs on the whole batch; `ops.where` picks the answer.
 
     Args:
         backbone, head, missing_fill, name: the fused classifier's (see `ContractClassifier`).
         specialists: {modality: a ContractClassifier on that modality alone}, one per modality of the backbone.
+        classes: {modality: the fused class index of each of its specialist's classes, in the specialist's
+            order}; None (or a modality left out): the specialist has the fused model's classes.
     """
 
-    def __init__(self, backbone, head, specialists, missing_fill="zeros", name="classifier", **kwargs):
+    def __init__(self, backbone, head, specialists, missing_fill="zeros", classes=None, name="classifier", **kwargs):
         super().__init__(backbone, head, missing_fill=missing_fill, name=name, **kwargs)
         if not isinstance(specialists, dict) or set(specialists) != set(self.modalities):
             got = sorted(specialists) if isinstance(specialists, dict) else type(specialists).__name__
@@ -33,11 +38,29 @@ class SpecialistFallback(ContractClassifier):
                 raise ValueError(f"SpecialistFallback specialists[{modality!r}]: expected a ContractClassifier on "
                                  f"{modality} alone")
         self.specialists = {modality: specialists[modality] for modality in self.modalities}
+        num_classes = _num_classes(head)
+        classes = dict(classes or {})
+        unknown = sorted(set(classes) - set(self.modalities))
+        if unknown:
+            raise ValueError(f"SpecialistFallback classes: {unknown} are not among the modalities "
+                             f"{list(self.modalities)}")
+        self.classes = {}
+        for modality, specialist in self.specialists.items():
+            own = _num_classes(specialist.head)
+            placed = [int(c) for c in classes.get(modality, range(num_classes))]
+            if len(placed) != own or len(set(placed)) != own or not all(0 <= c < num_classes for c in placed):
+                raise ValueError(f"SpecialistFallback classes[{modality!r}]: expected {own} distinct fused class "
+                                 f"indices in [0, {num_classes}) (one per class of its specialist), got {placed}")
+            self.classes[modality] = placed
+        # [P_m, P] one-hot rows: a specialist's probabilities times this are in the fused class order.
+        self._placements = {modality: np.eye(num_classes, dtype=np.float32)[placed]
+                            for modality, placed in self.classes.items()}
 
     @classmethod
-    def around(cls, fused, specialists):
-        """The fallback around a trained fused ContractClassifier (its backbone, head and missing fill)."""
-        return cls(fused.backbone, fused.head, specialists, missing_fill=fused.missing_fill)
+    def around(cls, fused, specialists, classes=None):
+        """The fallback around a trained fused ContractClassifier (its backbone, head and missing fill); `classes`
+        as in the class docstring."""
+        return cls(fused.backbone, fused.head, specialists, missing_fill=fused.missing_fill, classes=classes)
 
     def call(self, inputs, training=None):
         fused = super().call(inputs, training=training)
@@ -65,11 +88,14 @@ class SpecialistFallback(ContractClassifier):
         for index, modality in enumerate(self.modalities):
             bits = present[:, index:index + 1]
             only = ops.logical_and(alone, bits > 0)
-            routed = ops.where(only, ops.cast(answer(self.specialists[modality], bits), routed.dtype), routed)
+            placed = ops.matmul(ops.cast(answer(self.specialists[modality], bits), "float32"),
+                                self._placements[modality])
+            routed = ops.where(only, ops.cast(placed, routed.dtype), routed)
         return routed
 
     def get_config(self):
         config = super().get_config()
+        config["classes"] = self.classes
         config["specialists"] = {modality: keras.saving.serialize_keras_object(specialist)
                                  for modality, specialist in self.specialists.items()}
         return config
@@ -80,3 +106,8 @@ class SpecialistFallback(ContractClassifier):
         config["specialists"] = {modality: keras.saving.deserialize_keras_object(specialist)
                                  for modality, specialist in config["specialists"].items()}
         return super().from_config(config)
+
+
+def _num_classes(head):
+    """The classes P of a classifier head (its output [B, P])."""
+    return int(head.output.shape[-1])

@@ -70,10 +70,7 @@ class RunState:
             self._data = prepare(self.config.data)
             self._resolved = resolve(self.config, self._data)
             self.open_folder(self.folder, self._resolved, self._data)
-        data = self._data
-        logger.info("%d classes; train %d samples %s; validation %d; test %d samples %s", data.num_people,
-                    data.count("train"), data.condition_counts("train"), data.count("valid"), data.count("test"),
-                    data.condition_counts("test"))
+        logger.info("%s", self._data.summary())
 
     def open_folder(self, folder, config, data):
         """Opens one run folder (the run's or a specialist's) for `config` trained on `data`'s split."""
@@ -120,7 +117,10 @@ class RunState:
         if self._served is None:
             self._served = self.fused_classifier()
             if self.config.single_sensor == "specialist" and len(self.data.modalities) > 1:
+                modalities, names = self.data.modalities, self.data.class_names
                 self._served = SpecialistFallback.around(self._served, {
                     modality: self.load_classifier(specialist_config(self.config, modality).run_dir)
-                    for modality in self.data.modalities})
+                    for modality in modalities}, classes={
+                    modality: [names.index(name) for name in self.data.for_modality(modality).class_names]
+                    for modality in modalities})
         return self._served

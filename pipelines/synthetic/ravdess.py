@@ -78,7 +78,9 @@ import numpy as np
 import soundfile
 from scipy import signal
 
-from pipelines.synthetic import images as synthetic_images, speakingfaces as synthetic, voice as synthetic_voice
+from avtfuse.contract import MODALITIES
+from pipelines.synthetic import images as synthetic_images, speakingfaces as synthetic, unrecorded, \
+    voice as synthetic_voice
 from pipelines.ravdess import EMOTIONS, THERMAL_FOLDER
 from pipelines.synthetic.images import face_image, heat_image
 from pipelines.synthetic.voice import speech, syllables
@@ -160,16 +162,20 @@ _STYLE, _TAKE, _FRAME, _STATEMENT, _HEAT = range(101, 106)
 
 @dataclasses.dataclass(frozen=True)
 class SyntheticTake:
-    """One written take: its codes and the files written for it (thermal None when not written)."""
+    """One written take: its codes and the files written for it (each None when not written)."""
 
     actor: int
     emotion: str
     intensity: int
     statement: int
     repetition: int
-    audio: str
-    visible: str
+    audio: str | None
+    visible: str | None
     thermal: str | None
+
+    def path(self, modality):
+        """The take's file of `modality` (None when not written)."""
+        return getattr(self, modality)
 
     @property
     def recording(self):
@@ -197,6 +203,7 @@ def write_ravdess(
     sample_rate=DEFAULT_SAMPLE_RATE,
     video_format="mp4",
     thermal=False,
+    natural_missing=None,
 ):
     """Writes one take per (actor, emotion, intensity, statement, repetition) under `root`.
 
@@ -208,6 +215,11 @@ def write_ravdess(
     video; the speech lasts at most 1.45 s and starts at a random time).
     sample_rate: the wav's rate in Hz. video_format: "mp4" or "avi".
     thermal: also write the thermal videos (module docstring).
+    natural_missing: None, or {modality: share of the takes written without
+    it} (thermal only with `thermal`; exact counts drawn by `seed`, every take
+    keeping one sensor: pipelines.synthetic.unrecorded); the other files are
+    the bytes the set without it holds, and root/not_recorded.csv lists the
+    cells left out.
     Returns the SyntheticTake written, in loop order (actor, emotion,
     intensity, statement, repetition).
     """
@@ -235,6 +247,13 @@ def write_ravdess(
         raise ValueError(f"video_format: must be one of {tuple(VIDEO_FORMATS)}, got {video_format!r}")
     settings = {"video_frames": int(video_frames), "fps": float(fps), "image_size": int(image_size),
                 "audio_seconds": float(audio_seconds), "sample_rate": int(sample_rate)}
+    written_modalities = MODALITIES if thermal else MODALITIES[:2]
+    shares = synthetic._strengths("natural_missing", dict.fromkeys(MODALITIES, 0.0), natural_missing)
+    if not thermal and shares["thermal"]:
+        raise ValueError("natural_missing: no thermal video is written without thermal=True")
+    takes = len(actors) * len(statements) * len(repetitions) * sum(
+        1 for emotion in emotions for intensity in intensities if emotion != "neutral" or intensity == 1)
+    lacking = unrecorded.unrecorded_cells(takes, [shares[m] for m in written_modalities], seed)
 
     written = []
     for actor in actors:
@@ -256,14 +275,22 @@ def write_ravdess(
                                      if thermal else None),
                         )
                         _write_take(seed, person, take, settings, video_format)
-                        written.append(take)
+                        files = unrecorded.leave_out(
+                            {m: (take.path(m),) for m in written_modalities},
+                            dict(zip(written_modalities, lacking[len(written)])))
+                        written.append(dataclasses.replace(take, **{m: (paths or (None,))[0]
+                                                                    for m, paths in files.items()}))
+    if lacking.any():
+        unrecorded.write_not_recorded(root, [(take.recording, m) for take, row in zip(written, lacking)
+                                             for m, gone in zip(written_modalities, row) if gone])
     return written
 
 
 def generator_fingerprint():
     """A short hash of the generator's code (this module and the modules it draws with)."""
     digest = hashlib.sha256()
-    for module in (__file__, synthetic.__file__, synthetic_voice.__file__, synthetic_images.__file__):
+    for module in (__file__, synthetic.__file__, synthetic_voice.__file__, synthetic_images.__file__,
+                   unrecorded.__file__):
         with open(module, "rb") as source:
             digest.update(source.read())
     return digest.hexdigest()[:8]
@@ -473,6 +500,9 @@ def main(argv=None):
                         help=f"also write thermal videos, Actor_XX/{THERMAL_FOLDER}/04-01-EE-II-SS-RR-XX.<format>")
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed; the same seed writes the same bytes (default %(default)s)")
+    parser.add_argument("--natural-missing", type=synthetic._strength_triplet("--natural-missing"), default=None,
+                        metavar="A,V,T", help="shares of the takes written without audio, visible, thermal "
+                                              "(every take keeps one; default none)")
     args = parser.parse_args(argv)
     if not 1 <= args.actors <= 24:
         parser.error("--actors must lie in 1..24")
@@ -481,7 +511,7 @@ def main(argv=None):
             args.out_dir, actors=range(1, args.actors + 1), statements=range(1, args.statements + 1),
             repetitions=range(1, args.repetitions + 1), seed=args.seed, video_frames=args.frames, fps=args.fps,
             image_size=args.image_size, audio_seconds=args.audio_seconds, sample_rate=args.sample_rate,
-            video_format=args.format, thermal=args.thermal)
+            video_format=args.format, thermal=args.thermal, natural_missing=args.natural_missing)
     except ValueError as error:
         parser.error(str(error))
     print(f"wrote {len(written)} takes of {args.actors} actors to {args.out_dir}")

@@ -40,7 +40,7 @@ import numpy as np
 import soundfile
 
 from avtfuse.contract import MODALITIES
-from pipelines.synthetic import images as synthetic_images, voice as synthetic_voice
+from pipelines.synthetic import images as synthetic_images, unrecorded, voice as synthetic_voice
 from pipelines.synthetic.images import face_image, heat_image, write_png
 from pipelines.synthetic.voice import SAMPLE_RATE, speech, syllables
 
@@ -117,13 +117,14 @@ _PERSON, _LOOKALIKE, _POSITION, _RECORDING, _COMMAND, _FRAME = range(1, 7)
 
 @dataclasses.dataclass(frozen=True)
 class SyntheticRecording:
-    """One written recording: its key and the files written for it."""
+    """One written recording: its key and the files written for it (audio None, visible or thermal () where it
+    was written without that sensor, `natural_missing`)."""
 
     subject: int
     trial: int
     position: int
     command: int
-    audio: str
+    audio: str | None
     visible: tuple
     thermal: tuple
 
@@ -142,6 +143,7 @@ def write_speakingfaces(
     identity_strength=None,
     nuisance_strength=None,
     lookalike_similarity=LOOKALIKE_SIMILARITY,
+    natural_missing=None,
 ):
     """Writes one recording per (subject, trial, position, command) under `root`.
 
@@ -150,8 +152,12 @@ def write_speakingfaces(
     1.45 s). identity_strength / nuisance_strength: dicts {modality: float}
     that override IDENTITY_STRENGTH / NUISANCE_STRENGTH for some modalities.
     The same arguments always write the same bytes; a person looks and sounds
-    the same whatever other subjects are written. Returns the list of
-    SyntheticRecording written, in loop order.
+    the same whatever other subjects are written. natural_missing: None, or
+    {modality: share of the recordings written without it} (exact counts,
+    drawn by `seed`, every recording keeping one sensor:
+    pipelines.synthetic.unrecorded); their other files are the bytes the set
+    without it holds, and root/not_recorded.csv lists the cells left out.
+    Returns the list of SyntheticRecording written, in loop order.
     """
     subjects = _ids("subjects", subjects)
     trials = _ids("trials", trials)
@@ -171,6 +177,9 @@ def write_speakingfaces(
         raise ValueError(f"lookalike_similarity: must be in [0, 1], got {lookalike_similarity!r}")
     identity = _strengths("identity_strength", IDENTITY_STRENGTH, identity_strength)
     nuisance = _strengths("nuisance_strength", NUISANCE_STRENGTH, nuisance_strength)
+    shares = _strengths("natural_missing", dict.fromkeys(MODALITIES, 0.0), natural_missing)
+    lacking = unrecorded.unrecorded_cells(len(subjects) * len(trials) * len(positions) * len(commands),
+                                          [shares[m] for m in MODALITIES], seed)
 
     written = []
     for subject in subjects:
@@ -207,15 +216,23 @@ def write_speakingfaces(
                         write_png(thermal_path, cv2.applyColorMap(heat, cv2.COLORMAP_INFERNO))
                         rgb_paths.append(rgb_path)
                         thermal_paths.append(thermal_path)
-                    written.append(SyntheticRecording(subject, trial, position, command, audio_path,
-                                                      tuple(rgb_paths), tuple(thermal_paths)))
+                    files = unrecorded.leave_out(
+                        {"audio": (audio_path,), "visible": rgb_paths, "thermal": thermal_paths},
+                        dict(zip(MODALITIES, lacking[len(written)])))
+                    written.append(SyntheticRecording(subject, trial, position, command,
+                                                      (files["audio"] or (None,))[0], files["visible"],
+                                                      files["thermal"]))
+    if lacking.any():
+        unrecorded.write_not_recorded(root, [(f"{w.subject}_{w.trial}_{w.position}_{w.command}", m)
+                                             for w, row in zip(written, lacking)
+                                             for m, gone in zip(MODALITIES, row) if gone])
     return written
 
 
 def generator_fingerprint():
-    """A short hash of the generator's code (this module, the voice and the image modules)."""
+    """A short hash of the generator's code (this module, the voice, image and unrecorded-cell modules)."""
     digest = hashlib.sha256()
-    for module in (__file__, synthetic_voice.__file__, synthetic_images.__file__):
+    for module in (__file__, synthetic_voice.__file__, synthetic_images.__file__, unrecorded.__file__):
         with open(module, "rb") as source:
             digest.update(source.read())
     return digest.hexdigest()[:8]
@@ -373,25 +390,32 @@ def main(argv=None):
     parser.add_argument("--lookalike-similarity", type=float, default=LOOKALIKE_SIMILARITY,
                         help="share of identity that look-alike partners have in common outside their "
                              "telling modality, 0..1 (default %(default)s)")
+    parser.add_argument("--natural-missing", type=_strength_triplet("--natural-missing"), default=None,
+                        metavar="A,V,T", help="shares of the recordings written without audio, visible, thermal "
+                                              "(every recording keeps one; default none)")
     args = parser.parse_args(argv)
     for name in ("subjects", "trials", "positions", "commands"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1")
-    written = write_speakingfaces(
-        args.out_dir,
-        subjects=range(1, args.subjects + 1),
-        trials=range(1, args.trials + 1),
-        positions=range(1, args.positions + 1),
-        commands=range(1, args.commands + 1),
-        seed=args.seed,
-        frames_per_recording=args.frames,
-        image_size=args.image_size,
-        audio_seconds=args.audio_seconds,
-        split=args.split,
-        identity_strength=args.identity_strength,
-        nuisance_strength=args.nuisance_strength,
-        lookalike_similarity=args.lookalike_similarity,
-    )
+    try:
+        written = write_speakingfaces(
+            args.out_dir,
+            subjects=range(1, args.subjects + 1),
+            trials=range(1, args.trials + 1),
+            positions=range(1, args.positions + 1),
+            commands=range(1, args.commands + 1),
+            seed=args.seed,
+            frames_per_recording=args.frames,
+            image_size=args.image_size,
+            audio_seconds=args.audio_seconds,
+            split=args.split,
+            identity_strength=args.identity_strength,
+            nuisance_strength=args.nuisance_strength,
+            lookalike_similarity=args.lookalike_similarity,
+            natural_missing=args.natural_missing,
+        )
+    except ValueError as error:  # e.g. --natural-missing shares that leave a recording empty
+        parser.error(str(error))
     print(f"wrote {len(written)} recordings of {args.subjects} people to {args.out_dir}")
     return 0
 

@@ -103,3 +103,37 @@ def test_specialists_that_do_not_match_the_modalities_are_refused(models, which,
     bad = {"audio": specialists["audio"]} if which == "one" else {"audio": specialists["audio"], "thermal": fused}
     with pytest.raises(ValueError, match=word):
         SpecialistFallback.around(fused, bad)
+
+
+def test_a_specialist_lacking_classes_answers_in_the_fused_class_order_with_zero_for_those_it_lacks(tmp_path):
+    """A thermal specialist trained without person 1 (never recorded by thermal) has 3 classes: the fused model's
+    0, 2 and 3. Its probabilities land there, with 0 for person 1; saved and loaded, the placement holds."""
+    keras.utils.set_random_seed(4)
+    fused = classifier_on(MODALITIES)
+    thermal_config = AVTNetConfig(modalities=("thermal",), audio_shape=AUDIO_SHAPE, image_size=IMAGE_SIZE,
+                                  thermal_channels=1, image_filters=8, token_dim=16, hidden_dim=32, ff_dim=32,
+                                  embedding_dim=16, joint_tokens="present")
+    backbone = AVTNet(thermal_config)
+    thermal = ContractClassifier(backbone, build_recognizer(backbone.feature_dim, NUM_PEOPLE - 1, hidden_units=(16,)))
+    specialists = {"audio": classifier_on(("audio",)), "thermal": thermal}
+    fallback = SpecialistFallback.around(fused, specialists, classes={"thermal": [0, 2, 3]})
+    inputs = contract_inputs(3)
+    routed = np.asarray(fallback(inputs, training=False))
+    only_thermal = (PRESENT[:, 0] == 0) & (PRESENT[:, 1] == 1)
+    own = np.asarray(thermal({"thermal": inputs["thermal"], "present": PRESENT[:, 1:]}, training=False))
+    np.testing.assert_allclose(routed[only_thermal][:, [0, 2, 3]], own[only_thermal], rtol=1e-5, atol=1e-6)
+    assert (routed[only_thermal][:, 1] == 0).all()
+    np.testing.assert_allclose(routed[only_thermal].sum(-1), 1.0, rtol=1e-5)
+    only_audio = PRESENT[:, 1] == 0  # the audio specialist has every class: its answer as it is
+    audio = np.asarray(specialists["audio"]({"audio": inputs["audio"], "present": PRESENT[:, :1]}, training=False))
+    np.testing.assert_allclose(routed[only_audio], audio[only_audio], rtol=1e-5, atol=1e-6)
+    both = PRESENT.sum(-1) == 2
+    np.testing.assert_allclose(routed[both], np.asarray(fused(inputs, training=False))[both], rtol=1e-5, atol=1e-6)
+    fallback.save(tmp_path / "fallback.keras")
+    loaded = keras.models.load_model(tmp_path / "fallback.keras")
+    assert loaded.classes["thermal"] == [0, 2, 3] and loaded.classes["audio"] == list(range(NUM_PEOPLE))
+    np.testing.assert_allclose(np.asarray(loaded(inputs, training=False)), routed, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"classes\['thermal'\]: expected 3 distinct"):
+        SpecialistFallback.around(fused, specialists, classes={"thermal": [0, 2]})
+    with pytest.raises(ValueError, match="expected 3 distinct"):
+        SpecialistFallback.around(fused, specialists)  # a specialist of 3 classes, none placed

@@ -287,7 +287,8 @@ def test_synthetic_ravdess_is_the_default_source_and_folds_by_actor(tmp_path, mo
     assert cfg.features.thermal_palette == synthetic_ravdess.THERMAL_PALETTE
     with caplog.at_level(logging.INFO, logger="pipelines.splits"):
         data = prepare(cfg)
-    assert calls == [{"actors": range(1, 7), "seed": 3, "thermal": True}]
+    assert calls == [{"actors": range(1, 7), "seed": 3, "thermal": True,
+                      "natural_missing": {"audio": 0.0, "visible": 0.0, "thermal": 0.0}}]
     [folder] = [name for name in os.listdir(tmp_path / "cache") if name.startswith("synthetic")]
     assert folder == f"synthetic-ravdess-6-seed3-{synthetic_ravdess.generator_fingerprint()}"
     assert data.modalities == ("audio", "visible", "thermal") and data.class_names == ["happy", "neutral"]
