@@ -87,13 +87,13 @@ class DataConfig(Config):
     split is evaluated again with that share of every sequence's real steps
     missing (a single frame is one step; pipelines.step_masks static masks,
     the same for every system and run; empty: none). `frame`: the camera frame of a recording (SpeakingFaces
-    folders and video files). A thermal palette "auto" becomes the synthetic
-    set's palette without a `source`, "grey" with one. `natural_missing`:
-    the shares of the synthetic set's recordings written without audio,
-    visible, thermal (their files left out when the set is written; every
-    recording keeps one sensor; pipelines.synthetic.unrecorded): data that
-    arrives incomplete, unlike modality dropout (training batches) and
-    `missing_rates` (missing steps at test).
+    folders and video files). A thermal palette "auto" is chosen from the
+    data's thermal frames when the cache is keyed (pipelines.palette_choice).
+    `natural_missing`: the shares of the synthetic set's recordings written
+    without audio, visible, thermal (their files left out when the set is
+    written; every recording keeps one sensor; pipelines.synthetic.unrecorded):
+    data that arrives incomplete, unlike modality dropout (training batches)
+    and `missing_rates` (missing steps at test).
     """
 
     source: str | None = setting(None, "a SpeakingFaces root, a RAVDESS folder or a manifest CSV (media or .npy "
@@ -137,9 +137,6 @@ class DataConfig(Config):
         self._set("modalities", canonical_modalities(self.modalities))
         self._set("features", FeatureConfig.coerce(self.features))
         self.check_choice("synthetic", SYNTHETIC_SETS)
-        if self.features.thermal_palette == "auto":  # the synthetic set's own palette; grey frames elsewhere
-            palette = SYNTHETIC_SETS[self.synthetic].THERMAL_PALETTE if self.source is None else "grey"
-            self._set("features", self.features.replace(thermal_palette=palette))
         self.check_choice("protocol", PROTOCOLS)
         self.check_choice("ablation", ABLATIONS)
         self.check_choice("missing_fill", MISSING_FILLS)

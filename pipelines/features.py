@@ -58,9 +58,9 @@ class FeatureConfig(Config):
     "center": its largest centred square, the stand-in for the face crop of a
     detector we cannot run), resized to `image_size` (H, W) and scaled to
     [0, 1]; colour-mapped thermal frames are inverted through
-    `thermal_palette` (pipelines.palettes; "auto": the palette of the data
-    source, settled by DataConfig). `frames` = 0 gives one frame per
-    recording, [H, W, C]; `frames` = T > 0 a sequence [T, H, W, C] sampled
+    `thermal_palette` (pipelines.palettes; "auto": chosen from a sample of the
+    data's thermal frames before the cache is keyed, pipelines.palette_choice).
+    `frames` = 0 gives one frame per recording, [H, W, C]; `frames` = T > 0 a sequence [T, H, W, C] sampled
     from the `frame_seconds` (s) centred in a video, or from a folder of frame
     images (a still image is repeated T times; pipelines.image). The paper's
     shapes are `FeatureConfig.paper()`.
@@ -85,7 +85,7 @@ class FeatureConfig(Config):
     hop_length: int = 512
     image_size: tuple = setting((48, 48), "frame height and width in pixels", type=int, preset=True)
     thermal_palette: str = setting("auto", "palette colour-mapped thermal frames were written with: iron, inferno, "
-                                   "jet, grey, ... (auto: the synthetic set's inferno, grey for --data)")
+                                   "jet, grey, ... (auto: the one a sample of the frames fits, chosen once per run)")
     audio_features: str = "log_mel"
     n_mfcc: int = 10
     frames: int = 0
@@ -268,6 +268,10 @@ def extract_features(recordings, modalities, config, shapes, policy, frame="midd
     `policy` and left out.
     """
     modalities = canonical_modalities(modalities)
+    if "thermal" in modalities and config.thermal_palette == "auto" and any(
+            r.thermal and not is_feature_file(r.thermal) for r in recordings):
+        raise ValueError("thermal_palette 'auto' must be settled before decoding "
+                         "(pipelines.palette_choice.settle_palette)")
     batch_features = tf.function(lambda waveforms: audio_features(waveforms, config), reduce_retracing=True)
     progress = Progress(logger, "decoded", len(recordings))
 

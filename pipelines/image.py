@@ -159,6 +159,13 @@ def load_thermal(path, size, palette="grey", frame="middle", frames=0, seconds=3
     return _resize_all(images, height, width, frames)
 
 
+def read_frame(path, frame="middle", max_pixels=MAX_IMAGE_PIXELS, max_video_frames=None):
+    """The frame `frame` of an image, video or frame folder, uncropped and at its own size (module frame sources
+    and limits): float32 [H, W, C in {1, 3}] in [0, 1]. DataError naming the file when it is bad."""
+    video.check_frame(frame)
+    return _decode_frames(os.fspath(path), frame, 0, None, max_pixels, max_video_frames)[0]
+
+
 def to_uint8(frames, name="frames"):
     """float frames in [0, 1] (any shape) -> uint8 round(255 x), the feature cache's storage.
 

@@ -87,6 +87,14 @@ def lookup_table(palette):
     return table
 
 
+def colour_map(heat, palette):
+    """uint8 heat [...] (0 cold .. 255 hot) -> uint8 RGB [..., 3]: each level's colour in lookup_table(palette)."""
+    heat = np.asarray(heat)
+    if heat.dtype != np.uint8:
+        raise ValueError(f"colour_map needs uint8 heat levels, got dtype {heat.dtype}")
+    return np.round(lookup_table(palette) * 255.0).astype(np.uint8)[heat]
+
+
 @functools.cache
 def _tree(palette):
     """Nearest-colour search tree over lookup_table(palette)."""

@@ -7,7 +7,7 @@ import os
 
 from avtfuse import locks
 from avtfuse.contract import MODALITIES
-from pipelines import cache
+from pipelines import cache, palette_choice
 from pipelines import features as feature_stage
 from pipelines.errors import DataError
 from pipelines.recording import check_shared_files
@@ -19,10 +19,15 @@ logger = logging.getLogger(__name__)
 def cached_features(config, policy):
     """The recordings of `config.source` decoded into the feature cache (written when it is not complete and
     intact), their problems handed to `policy`: (recordings, the modalities some recording has, the cache's path).
+    A thermal palette "auto" is settled first, from a sample of the thermal frames (pipelines.palette_choice), and
+    the cache is keyed and decoded with the palette chosen.
     Under the cache's lock: a process that finds another writing it waits, then reads what that one wrote."""
     recordings = check_shared_files(load_recordings(config, policy), config.modalities, policy)
     modalities = recorded_modalities(recordings, config.modalities)
     refused = [found for found, _ in policy.refused]  # their files' problems are listed too: part of the key
+    source = synthetic_source(config) if config.source is None else config.source
+    config = config.replace(features=palette_choice.settle_palette(recordings, modalities, config.features,
+                                                                   config.frame, source))
     key = feature_stage.fingerprint(recordings + refused, modalities, config.features, config.frame)
     path = cache.cache_path(config.cache_dir, f"features-{key}")
     with locks.waiting(path, "feature cache"):

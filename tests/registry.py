@@ -409,7 +409,7 @@ VARIANT_EXTRA = {"prop": ("--sampler", "pk", "--people-per-batch", "3"), "prop-1
 VARIANT_WORKERS = {"prop-3": 2}
 for _variant, _extra in VARIANT_EXTRA.items():
     register(Run(f"avtnet-variant-{_variant}", "avtnet", (
-        "--data", "{tree:manifest-at}/manifest.csv", "--thermal-palette", "inferno", "--modalities", "audio,thermal",
+        "--data", "{tree:manifest-at}/manifest.csv", "--thermal-palette", "iron", "--modalities", "audio,thermal",
         "--variant", _variant, "--image-size", "16", "--n-mels", "8", "--audio-seconds", "0.1", "--epochs-embed", "1",
         "--epochs-recognizer", "1", "--batch-size", "6", "--gpus", "0", "--verbose", "0", *LEAN, *_extra),
         cache="manifest-at", run_name=_variant, workers=VARIANT_WORKERS.get(_variant, 1),

@@ -3,5 +3,6 @@ and a RAVDESS layout (`ravdess`), drawn with the voice (`voice`) and face and he
 
 from pipelines.synthetic import ravdess, speakingfaces
 
-# The built-in synthetic sets, by layout: their generator modules (THERMAL_PALETTE, generator_fingerprint).
+# The built-in synthetic sets, by layout: their generator modules (generator_fingerprint; THERMAL_PALETTE, the
+# palette their thermal frames are written with).
 SYNTHETIC_SETS = {"speakingfaces": speakingfaces, "ravdess": ravdess}

@@ -54,7 +54,8 @@ wav: mono 16-bit PCM at `sample_rate` (48 kHz as in RAVDESS). Videos: 8-bit
 colour, `video_frames` frames at `fps`, `image_size` square; .mp4 (mp4v) or
 .avi (MJPG), the codecs OpenCV's wheels both write and read. The thermal
 video holds the grey heat map colour-mapped with cv2.COLORMAP_INFERNO
-(THERMAL_PALETTE), as pipelines.synthetic's thermal frames. Modality code 04
+(THERMAL_PALETTE; the synthetic SpeakingFaces set's frames are iron, and
+--thermal-palette auto tells the two apart). Modality code 04
 is ours (RAVDESS has no thermal camera); pipelines.ravdess reads the
 thermal/ sub-folder only when thermal is among the run's modalities, so a
 tree with thermal videos reads as one without in an audio-visual run. It
@@ -87,7 +88,7 @@ from pipelines.synthetic.voice import speech, syllables
 
 SPEECH = 1  # vocal channel code
 AUDIO_CODE, VIDEO_CODE, THERMAL_CODE = 3, 2, 4  # modality codes; 04 (thermal) is ours
-THERMAL_PALETTE = synthetic.THERMAL_PALETTE
+THERMAL_PALETTE = "inferno"  # the palette the thermal videos are written with (pipelines.palettes)
 VIDEO_FORMATS = {"mp4": "mp4v", "avi": "MJPG"}  # suffix -> fourcc
 
 DEFAULT_ACTORS = tuple(range(1, 7))

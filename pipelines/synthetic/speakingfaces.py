@@ -25,7 +25,8 @@ command C and frame F:
     <root>/<split>_data/sub_S/trial_T/thr_image_cmd/S_T_2_P_C_F_1.png
 
 wav: 44.1 kHz, 16-bit PCM, mono. rgb png: 8-bit, 3 channels. thermal png:
-8-bit, 3 channels, a gray heat map colour-mapped with cv2.COLORMAP_INFERNO.
+8-bit, 3 channels, a gray heat map colour-mapped with the iron palette
+(pipelines.palettes), as the real set stores its thermal frames.
 
 Shell: python -m pipelines.synthetic.speakingfaces OUT_DIR [--subjects N] [--seed S] ...
 """
@@ -40,6 +41,7 @@ import numpy as np
 import soundfile
 
 from avtfuse.contract import MODALITIES
+from pipelines import palettes
 from pipelines.synthetic import images as synthetic_images, unrecorded, voice as synthetic_voice
 from pipelines.synthetic.images import face_image, heat_image, write_png
 from pipelines.synthetic.voice import SAMPLE_RATE, speech, syllables
@@ -47,7 +49,7 @@ from pipelines.synthetic.voice import SAMPLE_RATE, speech, syllables
 SESSION = 2
 SPLITS = ("train", "valid", "test")
 
-THERMAL_PALETTE = "inferno"  # the palette the thermal frames are written with (pipelines.palettes)
+THERMAL_PALETTE = "iron"  # the palette the thermal frames are written with (pipelines.palettes)
 DEFAULT_SUBJECTS = tuple(range(1, 13))
 DEFAULT_TRIALS = (1, 2)
 DEFAULT_POSITIONS = (1, 2, 3)
@@ -213,7 +215,7 @@ def write_speakingfaces(
                         rgb_path = os.path.join(rgb_dir, f"{stem}_{frame}_3.png")
                         thermal_path = os.path.join(thermal_dir, f"{stem}_{frame}_1.png")
                         write_png(rgb_path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-                        write_png(thermal_path, cv2.applyColorMap(heat, cv2.COLORMAP_INFERNO))
+                        write_png(thermal_path, palettes.colour_map(heat, THERMAL_PALETTE)[:, :, ::-1])
                         rgb_paths.append(rgb_path)
                         thermal_paths.append(thermal_path)
                     files = unrecorded.leave_out(
@@ -230,9 +232,11 @@ def write_speakingfaces(
 
 
 def generator_fingerprint():
-    """A short hash of the generator's code (this module, the voice, image and unrecorded-cell modules)."""
+    """A short hash of the generator's code (this module, the voice, image and unrecorded-cell modules, the
+    palettes)."""
     digest = hashlib.sha256()
-    for module in (__file__, synthetic_voice.__file__, synthetic_images.__file__, unrecorded.__file__):
+    for module in (__file__, synthetic_voice.__file__, synthetic_images.__file__, unrecorded.__file__,
+                   palettes.__file__):
         with open(module, "rb") as source:
             digest.update(source.read())
     return digest.hexdigest()[:8]

@@ -284,9 +284,11 @@ def test_synthetic_ravdess_is_the_default_source_and_folds_by_actor(tmp_path, mo
     settings = {"synthetic": "ravdess", "synthetic_subjects": 6, "label": "emotion", "protocol": "folds", "fold": 2,
                 "features": TINY.replace(thermal_palette="auto"), "cache_dir": str(tmp_path / "cache"), "seed": 3}
     cfg = DataConfig(**settings)
-    assert cfg.features.thermal_palette == synthetic_ravdess.THERMAL_PALETTE
-    with caplog.at_level(logging.INFO, logger="pipelines.splits"):
+    assert cfg.features.thermal_palette == "auto"  # chosen from the thermal videos' frames when the cache is keyed
+    with caplog.at_level(logging.INFO, logger="pipelines.splits"), \
+            caplog.at_level(logging.INFO, logger="pipelines.palette_choice"):
         data = prepare(cfg)
+    assert f"thermal palette: {synthetic_ravdess.THERMAL_PALETTE}, chosen from 16 sampled frames" in caplog.text
     assert calls == [{"actors": range(1, 7), "seed": 3, "thermal": True,
                       "natural_missing": {"audio": 0.0, "visible": 0.0, "thermal": 0.0}}]
     [folder] = [name for name in os.listdir(tmp_path / "cache") if name.startswith("synthetic")]

@@ -65,7 +65,7 @@ def test_feature_config_shapes_and_checks():
     assert TINY.shapes(("thermal", "audio")) == {"audio": (17, 8), "thermal": (8, 8, 1)}
     assert FeatureConfig.paper().shapes(MODALITIES) == {
         "audio": (589, 128), "visible": (224, 224, 3), "thermal": (224, 224, 1)}
-    assert FeatureConfig().thermal_palette == "auto"  # settled by DataConfig
+    assert FeatureConfig().thermal_palette == "auto"  # settled from the frames (pipelines.palette_choice)
     for field, value in [("audio_crop", "middle"), ("image_size", (4, 16)), ("thermal_palette", "rainbowish"),
                          ("trim_db", 0), ("n_mels", 0)]:
         with pytest.raises(ValueError, match=f"FeatureConfig.{field}"):
