@@ -1,6 +1,6 @@
 """`--check-data`: read and decode a run's data into its feature cache as `prepare` does, train nothing, and
-report every problem (one line per bad file), what the recordings hold (per condition) and who they are of (per
-person, with their sensors)."""
+report every problem (one line per bad file), the files recordings share (and what each protocol does with them),
+what the recordings hold (per condition) and who they are of (per person, with their sensors)."""
 
 import collections
 import dataclasses
@@ -8,8 +8,9 @@ import dataclasses
 import numpy as np
 
 from avtfuse.contract import condition_name, condition_order
-from pipelines import cache, sources
+from pipelines import cache, sources, splits
 from pipelines.errors import ErrorPolicy
+from pipelines.recording import run_files
 
 
 @dataclasses.dataclass
@@ -20,7 +21,8 @@ class DataCheck:
     items they belong to (a recording with three bad files counts once);
     `modalities`: the run's modalities some recording has (canonical order);
     `people` [N]: the person of each usable recording; `recorded` [N, M]: 1
-    where it has that modality; `on_error`: the run's --on-error.
+    where it has that modality; `on_error`: the run's --on-error; `files` [N]:
+    each usable recording's files (real paths); `groups` [N]: its group key.
     """
 
     source: str
@@ -30,6 +32,8 @@ class DataCheck:
     people: list
     recorded: np.ndarray
     on_error: str
+    files: list
+    groups: list
 
     @property
     def usable(self):
@@ -53,7 +57,7 @@ class DataCheck:
         lines = [f"data: {self.source}: {len(self.people)} usable recordings of {len(set(self.people))} people; "
                  f"modalities {', '.join(self.modalities)}"]
         lines += self._problem_lines()
-        # A "shared files" section (recordings that share a file, grouped) belongs here, beside the problems.
+        lines += self._shared_file_lines()
         lines += self._condition_lines()
         lines += self._person_lines()
         lines.append(self._verdict())
@@ -64,6 +68,25 @@ class DataCheck:
             return ["problems: none"]
         return [f"problems: {len(self.problems)} in {self.bad_recordings} recordings (one line each)",
                 *(f"  {error}" for error in self.problems)]
+
+    def shared_files(self):
+        """(files named by more than one recording, the recordings naming one of them, the recording groups
+        before and after `strict` and `folds` join the recordings that share a file)."""
+        named = collections.Counter(path for paths in self.files for path in set(paths))
+        shared = {path for path, count in named.items() if count > 1}
+        sharing = sum(1 for paths in self.files if shared & set(paths))
+        joined = splits.join_shared_files(self.groups, self.files)
+        return len(shared), sharing, len(set(self.groups)), len(set(joined))
+
+    def _shared_file_lines(self):
+        shared, sharing, before, after = self.shared_files()
+        if not shared:
+            return ["shared files: none"]
+        return [f"shared files: {shared} files named by {sharing} recordings (one person's: a file of two people "
+                "is a problem above)",
+                f"  strict, folds: joined into one group each, kept on one side ({before} groups -> {after})",
+                "  official, manifest: refused where a file is on two sides of the given split",
+                "  paper: allowed; results.json counts the test samples sharing a file with training"]
 
     def _condition_lines(self):
         conditions = self.conditions()
@@ -93,8 +116,10 @@ def check_data(config):
     there is none, reused when there is), every problem collected whatever config.on_error says; nothing is
     split or trained. Raises DataError when no recording is usable."""
     policy = ErrorPolicy("skip", log=False)
-    _, modalities, path = sources.cached_features(config, policy)
+    recordings, modalities, path = sources.cached_features(config, policy)
     meta = cache.read_meta(path)
+    by_id = {recording.recording: recording for recording in recordings}
     return DataCheck(config.source or "the built-in synthetic set", policy.skipped, len(policy.items), modalities,
                      list(meta["people"]), np.array(meta["recorded"], np.int64).reshape(-1, len(modalities)),
-                     config.on_error)
+                     config.on_error, [list(run_files(by_id[r], modalities).values()) for r in meta["recordings"]],
+                     list(meta["groups"]))

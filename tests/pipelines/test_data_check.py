@@ -83,3 +83,24 @@ def test_check_data_lists_the_bad_file_and_counts_what_the_manifest_holds(tmp_pa
     assert {row[0]: [int(n) for n in row[1:]] for row in rows} == expected
     assert ("not usable" in out) == (on_error == "raise")
     assert not (tmp_path / "runs").exists()  # nothing trained, no run folder
+
+
+def test_check_data_counts_the_files_recordings_share_and_what_each_protocol_does(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    manifest, cells, people = write_manifest_with_gaps(data)
+    rows = list(csv.reader(open(manifest)))[1:-1]  # the good rows, without the one with the empty wav
+    # two more recordings of p0 that reuse the first p0 row's thermal frame (one enrolment frame, many clips)
+    donor = next(row for row in rows if row[0] == "p0" and row[4])
+    for index in (1, 2):
+        soundfile.write(data / f"extra{index}.wav", 0.1 * np.random.default_rng(index).standard_normal(800), 8000)
+        rows.append(["p0", f"extra{index}", f"extra{index}.wav", "", donor[4]])
+    with open(manifest, "w", newline="") as handle:
+        csv.writer(handle).writerows([["person", "recording", *MODALITIES], *rows])
+    avtnet.main(["--check-data", "--data", str(manifest), "--thermal-palette", "grey", "--cache-dir",
+                 str(tmp_path / "cache"), "--output-dir", str(tmp_path / "runs"), "--verbose", "0"])
+    out = capsys.readouterr().out
+    [line] = [line for line in out.splitlines() if line.startswith("shared files:")]
+    assert line.startswith("shared files: 1 files named by 3 recordings")
+    assert f"({len(rows)} groups -> {len(rows) - 2})" in out  # each row its own group, the three joined
+    assert "problems: none" in out and not (tmp_path / "runs").exists()
