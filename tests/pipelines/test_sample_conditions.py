@@ -81,3 +81,25 @@ def test_a_specialist_reads_the_recordings_holding_its_sensor_and_knows_only_the
         inputs, labels = data.modality_arrays("thermal", split)  # the reference reads the same recordings
         assert len(labels) == len(rows) and sorted(labels) == sorted(
             data.class_names.index(person[r["recording"]]) for r in rows)
+
+
+def test_folds_on_an_emotion_labelled_set_count_what_the_samples_hold(tmp_path, monkeypatch):
+    """The synthetic RAVDESS set (emotion classes, actor folds) written with recordings lacking visible or
+    thermal (--natural-missing): every count per condition is the NumPy count of the samples' presence bits."""
+    from pipelines.synthetic import ravdess as synthetic_ravdess
+    from tests.pipelines.conftest import TINY
+
+    original = synthetic_ravdess.write_ravdess
+    monkeypatch.setattr(synthetic_ravdess, "write_ravdess", lambda root, **kwargs: original(
+        root, **kwargs, emotions=("neutral", "happy"), intensities=(1,), statements=(1, 2), repetitions=(1,),
+        video_frames=2, fps=2, image_size=16, sample_rate=16000))
+    data = prepare(DataConfig(synthetic="ravdess", synthetic_subjects=6, label="emotion", protocol="folds", fold=1,
+                              natural_missing=(0.0, 0.4, 0.4), features=TINY.replace(thermal_palette="auto"),
+                              cache_dir=str(tmp_path / "cache")))
+    recorded = {r.encode(): bits > 0 for r, bits in zip(data.recordings, data.recorded)}
+    assert 0 < sum(not bits.all() for bits in recorded.values()) < len(recorded)  # some arrived incomplete
+    for split in ("train", "valid", "test"):
+        rows = collect(data, split)
+        assert rows and data.condition_counts(split) == numpy_counts(rows)
+        assert all(recorded[r["recording"]].all() for r in rows if r["present"].all())
+        assert all(not (r["present"] > 0)[~recorded[r["recording"]]].any() for r in rows)  # nothing beyond the file
