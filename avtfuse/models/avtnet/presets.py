@@ -43,7 +43,15 @@ VARIANTS = {
 
 
 def input_fields(shapes):
-    """AVTNetConfig fields from the example shapes: audio_shape and image_size of the run's modalities."""
+    """AVTNetConfig fields from the example shapes: audio_shape and image_size of the run's modalities.
+    ValueError (one line, naming the modality) for data that are not log-mels [frames, mels] and image frames
+    [height, width, channels], e.g. a manifest of feature vectors."""
+    for modality, shape in shapes.items():
+        rank = 2 if modality == "audio" else 3
+        if len(shape) != rank:
+            what = "log-mels [frames, mels]" if modality == "audio" else "image frames [height, width, channels]"
+            raise ValueError(f"avtnet: the data's {modality} inputs have shape {tuple(shape)}; AVTNet reads "
+                             f"{what} (a manifest of other features needs a system that takes them)")
     fields = {}
     if "audio" in shapes:
         fields["audio_shape"] = tuple(shapes["audio"])

@@ -1,6 +1,7 @@
 """The paper's variants: which backbone, recipe, heads and losses each one has, and its presets."""
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -97,3 +98,12 @@ def test_preset_round_trip_and_changes_over_the_variant():
     config = SYSTEM.model_config("prop-1", ("visible",), {"visible": (32, 32, 3)}, pooling="average")
     assert (config.modalities, config.image_size, config.joint, config.pooling) == (
         ("visible",), (32, 32), "dense", "average")
+
+
+@pytest.mark.parametrize("modality, shape", [("thermal", (64,)), ("visible", (4, 16, 16, 3)), ("audio", (40,))])
+def test_inputs_that_are_not_log_mels_or_frames_are_refused_naming_the_modality(modality, shape):
+    shapes = {"audio": (20, 16), "visible": (16, 16, 3), "thermal": (16, 16, 1), modality: shape}
+    with pytest.raises(ValueError, match=re.escape(f"{modality} inputs have shape {shape}")):
+        SYSTEM.input_fields(shapes)
+    assert SYSTEM.input_fields({"audio": (20, 16), "thermal": (16, 16, 1)}) == {
+        "audio_shape": (20, 16), "image_size": (16, 16), "thermal_channels": 1}
