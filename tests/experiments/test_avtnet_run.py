@@ -189,21 +189,25 @@ def write_bad_manifest(folder):
     return folder / "m.csv"
 
 
-def test_every_bad_file_is_listed_at_once_without_a_traceback(tmp_path, capsys):
-    csv = write_bad_manifest(tmp_path)
-    flags = ["--data", str(csv), "--modalities", "audio", "--cache-dir", str(tmp_path / "cache"),
-             "--output-dir", str(tmp_path / "runs"), "--verbose", "0", "--gpus", "0"]
+def refusal_lines(flags, tmp_path):
+    """The lines under "error: 2 recordings with bad input" that `avtnet.main(flags)` exits with (no traceback)."""
     with pytest.raises(SystemExit) as info:
-        avtnet.main(flags)
+        avtnet.main([*flags, "--cache-dir", str(tmp_path / "cache"), "--output-dir", str(tmp_path / "runs"),
+                     "--verbose", "0", "--gpus", "0"])
     message = str(info.value.code)
-    assert message.startswith("error: 2 recordings with bad input")
-    lines = message.splitlines()[1:]
+    assert message.startswith("error: 2 recordings with bad input") and "Traceback" not in message
+    return message.splitlines()[1:]
+
+
+def test_every_bad_file_is_listed_at_once_without_a_traceback(tmp_path, capsys):
+    flags = ["--data", str(write_bad_manifest(tmp_path)), "--modalities", "audio"]
+    lines = refusal_lines(flags, tmp_path)
     assert len(lines) == 2
     assert "empty.wav: empty audio file (0 bytes)" in lines[0] and "nan.wav: audio holds NaN" in lines[1]
     from pipelines.errors import InputErrors
 
     with pytest.raises(InputErrors):  # --debug: the exception itself, with its traceback
-        avtnet.main(flags + ["--debug"])
+        avtnet.main(flags + ["--cache-dir", str(tmp_path / "cache"), "--debug"])
 
 
 def write_three_bad_files_manifest(folder):
@@ -229,14 +233,8 @@ def write_three_bad_files_manifest(folder):
 
 
 def test_every_bad_file_of_every_recording_is_listed_one_line_each(tmp_path, capsys):
-    csv = write_three_bad_files_manifest(tmp_path)
-    flags = ["--data", str(csv), "--thermal-palette", "grey", "--cache-dir", str(tmp_path / "cache"),
-             "--output-dir", str(tmp_path / "runs"), "--verbose", "0", "--gpus", "0"]
-    with pytest.raises(SystemExit) as info:
-        avtnet.main(flags)
-    message = str(info.value.code)
-    assert message.startswith("error: 2 recordings with bad input") and "Traceback" not in message
-    lines = message.splitlines()[1:]
+    flags = ["--data", str(write_three_bad_files_manifest(tmp_path)), "--thermal-palette", "grey"]
+    lines = refusal_lines(flags, tmp_path)
     assert len(lines) == 4
     assert "gone.png does not exist" in lines[0] and "cut.wav: truncated audio" in lines[1]
     assert "empty.png: empty image file" in lines[2] and "nan.wav: audio holds NaN" in lines[3]
