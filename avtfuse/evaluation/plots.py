@@ -1,18 +1,23 @@
-"""Confusion-matrix and missing-rate robustness plots written as PNGs (matplotlib's Agg canvas, no display)."""
+"""Confusion-matrix, missing-rate robustness and DET plots written as PNGs (matplotlib's Agg canvas, no display)."""
 
 import pathlib
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from scipy.stats import norm
 from sklearn.metrics import confusion_matrix
 
 from avtfuse.evaluation.metrics import as_label_arrays
 from avtfuse.evaluation.robustness import RATE_SWEEP_METRICS
+from avtfuse.evaluation.verification_metrics import det_points, equal_error_rate
 from avtfuse.files import atomic_write
 
 # Above this many classes the cells are too small to carry their numbers.
 MAX_ANNOTATED_CLASSES = 20
+# DET axes run over these error rates (fractions); rates of 0 or 1 are drawn on the frame.
+DET_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99, 0.999)
+DET_LIMITS = (0.0005, 0.9995)
 
 
 def plot_confusion_matrix(y_true, y_pred, class_names, path, title=None, normalize=True):
@@ -100,5 +105,50 @@ def plot_robustness_curves(curves, path, metric="UA"):
     figure.tight_layout()
 
     path = pathlib.Path(path)
+    atomic_write(path, lambda temporary: figure.savefig(temporary, format="png"))
+    return path
+
+
+def plot_det_curves(curves, path, title=""):
+    """Plots DET curves (FRR against FAR on normal-deviate axes, ticks in %) and saves a PNG at `path`.
+
+    curves: {label: (scores [n], targets [n])}, trials as in
+    verification_metrics (True = same person, accept score >= threshold); the
+    legend gives each label with its EER in %. The dashed diagonal is FAR = FRR,
+    which each curve crosses at its EER. Creates missing parent folders;
+    returns the path as pathlib.Path.
+    """
+    if not curves:
+        raise ValueError("curves: empty; need at least one {label: (scores, targets)}")
+    for label, trials in curves.items():
+        if not isinstance(trials, (tuple, list)) or len(trials) != 2:
+            raise ValueError(f"curves[{label!r}]: expected a (scores, targets) pair")
+
+    figure = Figure(figsize=(6.0, 6.0), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    deviates = norm.ppf(DET_LIMITS)
+    axes.plot(deviates, deviates, linestyle="--", color="0.6", linewidth=1.0)
+    for index, (label, (scores, targets)) in enumerate(curves.items()):
+        far, frr = det_points(scores, targets)
+        eer = equal_error_rate(scores, targets)["eer"]
+        axes.plot(norm.ppf(np.clip(far, *DET_LIMITS)), norm.ppf(np.clip(frr, *DET_LIMITS)),
+                  marker="o" if far.size == 1 else None,  # a perfect split is one point, in the corner
+                  color=f"C{index % 10}", label=f"{label} (EER {100.0 * eer:.2f} %)")
+    ticks = norm.ppf(DET_TICKS)
+    tick_labels = [f"{100.0 * rate:g}" for rate in DET_TICKS]
+    axes.set_xticks(ticks, labels=tick_labels, rotation=90, fontsize=8)
+    axes.set_yticks(ticks, labels=tick_labels, fontsize=8)
+    axes.set_xlim(*deviates)
+    axes.set_ylim(*deviates)
+    axes.set_xlabel("false-accept rate, FAR (%)")
+    axes.set_ylabel("false-reject rate, FRR (%)")
+    axes.set_title(title or "DET curves")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="upper right", fontsize=8)
+    figure.tight_layout()
+
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda temporary: figure.savefig(temporary, format="png"))
     return path

@@ -4,7 +4,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from avtfuse.evaluation.plots import plot_confusion_matrix, plot_robustness_curves
+from avtfuse.evaluation.plots import plot_confusion_matrix, plot_det_curves, plot_robustness_curves
 from avtfuse.evaluation.robustness import rate_sweep_summary
 
 
@@ -66,3 +66,21 @@ def test_robustness_plot_errors(tmp_path):
     with pytest.raises(ValueError, match="curves"):
         plot_robustness_curves({"a": {"rates": [0.0]}}, tmp_path / "rates.png")
     assert not (tmp_path / "rates.png").exists()
+
+
+def test_det_png_is_written(tmp_path):
+    rng = np.random.default_rng(3)
+    targets = rng.random(200) < 0.3
+    curves = {
+        "audio": (np.where(targets, rng.normal(0.7, 0.2, 200), rng.normal(0.3, 0.2, 200)), targets),
+        "perfect": (np.where(targets, 0.9, 0.1), targets),  # rates of 0 land on the frame, not at infinity
+    }
+    path = plot_det_curves(curves, tmp_path / "plots" / "det.png", title="test")
+    assert path.exists() and path.stat().st_size > 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image[..., :3].std() > 0
+    with pytest.raises(ValueError, match="curves"):
+        plot_det_curves({}, tmp_path / "empty.png")
+    with pytest.raises(ValueError, match="curves"):
+        plot_det_curves({"a": np.zeros(3)}, tmp_path / "bad.png")
