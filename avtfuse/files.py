@@ -68,3 +68,16 @@ def atomic_text(path, text):
         with open(temporary, "w") as handle:
             handle.write(text)
     return atomic_write(path, write)
+
+
+def file_stamp(path):
+    """"size:mtime_ns" of a file; of a folder (a frame folder), that of each file in it, by name; "-1" when there
+    is no such path."""
+    if not path or not os.path.exists(path):
+        return "-1"
+    if not os.path.isdir(path):
+        stat = os.stat(path)
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+    with os.scandir(path) as entries:
+        files = sorted((entry.name, entry.stat()) for entry in entries if entry.is_file())
+    return ",".join(f"{name}:{stat.st_size}:{stat.st_mtime_ns}" for name, stat in files)

@@ -32,6 +32,7 @@ import tensorflow as tf
 from avtfuse.config import Config, setting
 from avtfuse.console import Progress
 from avtfuse.contract import canonical_modalities
+from avtfuse.files import file_stamp
 from pipelines import audio, image
 from pipelines.errors import DataError, DataErrors, problems_of
 
@@ -321,7 +322,7 @@ def fingerprint(recordings, modalities, config, frame):
         digest.update(f"{rec.recording}|{rec.person}|{rec.group_key}|{rec.split}".encode())
         for m in canonical_modalities(modalities):
             path = rec.path(m)
-            digest.update(f"|{path}|{_file_stamp(path)}".encode())
+            digest.update(f"|{path}|{file_stamp(path)}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -331,16 +332,3 @@ def decoder_versions():
     return {"soundfile": soundfile.__version__, "libsndfile": soundfile.__libsndfile_version__,
             "soxr": soxr.__version__, "opencv": cv2.__version__, "librosa": librosa.__version__,
             "numpy": np.__version__, "tensorflow": tf.__version__}
-
-
-def _file_stamp(path):
-    """"size:mtime_ns" of a file; of a folder (a frame folder), that of each file in it, by name; "-1" when there
-    is no such path."""
-    if not path or not os.path.exists(path):
-        return "-1"
-    if not os.path.isdir(path):
-        stat = os.stat(path)
-        return f"{stat.st_size}:{stat.st_mtime_ns}"
-    with os.scandir(path) as entries:
-        files = sorted((entry.name, entry.stat()) for entry in entries if entry.is_file())
-    return ",".join(f"{name}:{stat.st_size}:{stat.st_mtime_ns}" for name, stat in files)
