@@ -1,8 +1,8 @@
 """An experiment's command line from its config fields: each field declared with `avtfuse.config.setting` becomes a
 flag (name, type, default, choices and help from the field) in its --help group: data (DataConfig, FeatureConfig),
-training (TrainConfig, ExperimentConfig), runtime (RuntimeConfig, where the outputs go) and the system's own (its
-model config, and the training fields of its recipes); parsed values become `avtfuse.runs.build_experiment` keyword
-arguments. A new field with a `setting` gets its flag with no other edit.
+training (TrainConfig, ExperimentConfig), verification (VerificationConfig), runtime (RuntimeConfig, where the
+outputs go) and the system's own (its model config, and the training fields of its recipes); parsed values become
+`avtfuse.runs.build_experiment` keyword arguments. A new field with a `setting` gets its flag with no other edit.
 
     parser = argparse.ArgumentParser()
     add_flags(parser, SYSTEMS["avtnet"])
@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 
 from avtfuse.config import field_default, setting_of, settings
+from avtfuse.evaluation.config import VerificationConfig
 from avtfuse.runs.config import ExperimentConfig
 from avtfuse.training.config import TrainConfig
 from avtfuse.training.runtime import RuntimeConfig
@@ -21,9 +22,11 @@ from pipelines.features import FeatureConfig
 
 # (build_experiment keyword, None for ExperimentConfig's own fields; config class; --help group) of shared flags.
 SECTIONS = (("data", DataConfig, "data"), ("features", FeatureConfig, "data"), ("train", TrainConfig, "training"),
-            (None, ExperimentConfig, "training"), ("runtime", RuntimeConfig, "runtime"))
+            (None, ExperimentConfig, "training"), ("verification", VerificationConfig, "verification"),
+            ("runtime", RuntimeConfig, "runtime"))
 SECTION_CLASSES = {section: config_class for section, config_class, _ in SECTIONS if section}
-GROUPS = {"runtime": "runtime and outputs (a run resumes under other values of these)"}
+GROUPS = {"runtime": "runtime and outputs (a run resumes under other values of these)",
+          "verification": "verification (a run with --held-out-people)"}
 
 
 @dataclasses.dataclass
@@ -111,8 +114,9 @@ def preset_values(system):
 
 def add_flags(parser, system, variants=True):
     """Adds the generated flags of `system` to `parser` (with --variant, its choices the system's variants, unless
-    `variants` is False); returns the --help groups by name ("data", "training", "runtime", the system's name)."""
-    groups = {name: parser.add_argument_group(GROUPS.get(name, name)) for name in ("data", "training", "runtime")}
+    `variants` is False); returns the --help groups by name ("data", "training", "verification", "runtime", the system's name)."""
+    groups = {name: parser.add_argument_group(GROUPS.get(name, name))
+              for name in ("data", "training", "verification", "runtime")}
     groups[system.name] = parser.add_argument_group(f"{system.name}: the system's own")
     if variants:
         first = next(iter(system.variants))
@@ -127,7 +131,7 @@ def experiment_kwargs(args, system):
     """`build_experiment` keyword arguments from parsed flags of `system`'s parser (a flag setting several fields
     sets each; a setting's `parse` converts its value). A flag left at None (unset where the preset's value stands)
     keeps the preset's value."""
-    kwargs = {"data": {}, "features": {}, "train": {}, "runtime": {}, "model": {}}
+    kwargs = {"data": {}, "features": {}, "train": {}, "verification": {}, "runtime": {}, "model": {}}
     for flag in flags(system):
         value = getattr(args, flag.dest, None)
         if value is not None and flag.setting.parse:

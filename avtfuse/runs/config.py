@@ -9,6 +9,7 @@ import os
 
 from avtfuse.config import Config, setting
 from avtfuse.contract import MODALITIES, SINGLE_SENSOR_ANSWERS
+from avtfuse.evaluation.config import VerificationConfig
 from avtfuse.files import check_name
 from avtfuse.models import SYSTEMS
 from avtfuse.training.config import TrainConfig
@@ -31,7 +32,8 @@ class ExperimentConfig(Config):
     systems). single_sensor: what answers a sample with one sensor
     left: "fused" (the fused model) or "specialist" (that sensor's specialist:
     `SpecialistFallback`; the report gives the fused model's own accuracy beside
-    it). reference, latency: whether the run has the reference and latency stages (evaluation only).
+    it). reference, latency: whether the run has the reference and latency stages (evaluation only);
+    verification: the settings of the verification stage (a run with held-out people; evaluation only).
     run_name, output_dir, saved_models_dir: where the outputs go.
     """
 
@@ -42,6 +44,7 @@ class ExperimentConfig(Config):
     model: object = None
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     runtime: RuntimeConfig = dataclasses.field(default_factory=RuntimeConfig)
+    verification: VerificationConfig = dataclasses.field(default_factory=VerificationConfig)
     specialists: bool = setting(False, "also train the same system on each modality alone (same split) and report "
                                 "each single-sensor condition beside its specialist")
     specialist_branches: bool = setting(False, "train the specialists first and start the fused model from them: "
@@ -83,7 +86,7 @@ class ExperimentConfig(Config):
         """What the trained models depend on: the config less runtime settings, locations and evaluation-only
         settings (a dict)."""
         values = self.to_dict()
-        for key in ("runtime", "run_name", "output_dir", "saved_models_dir", "reference", "latency"):
+        for key in ("runtime", "run_name", "output_dir", "saved_models_dir", "reference", "latency", "verification"):
             values.pop(key)
         for key in DataConfig.LOCATION_FIELDS + DataConfig.EVALUATION_FIELDS:
             values["data"].pop(key)
@@ -116,7 +119,7 @@ def default_run_name(*parts, seed=None):
 def build_experiment(system="avtnet", variant=None, preset=None, data=None, features=None, model=None,
                      train=None, runtime=None, specialists=False, run_name=None, output_dir="runs",
                      saved_models_dir="saved_models", specialist_branches=False, single_sensor="fused",
-                     reference=True, latency=True, name_parts=()):
+                     reference=True, latency=True, verification=None, name_parts=()):
     """An ExperimentConfig from a system's preset and variant plus changes per section (dicts of fields).
 
     The model config follows from the variant and the data's shapes; `data`,
@@ -147,6 +150,7 @@ def build_experiment(system="avtnet", variant=None, preset=None, data=None, feat
                                     seed=train_config.seed)
     return ExperimentConfig(
         system, variant, preset_name, data_config, model_config, train_config, RuntimeConfig(**(runtime or {})),
+        VerificationConfig(**(verification or {})),
         specialists=specialists, specialist_branches=specialist_branches, single_sensor=single_sensor,
         reference=reference, latency=latency, run_name=run_name, output_dir=output_dir,
         saved_models_dir=saved_models_dir)
