@@ -40,6 +40,12 @@ class ContractModel:
         """The vector a head reads, float [B, D], from the model's outputs dict."""
         raise NotImplementedError
 
+    def embeddings(self, outputs):
+        """The vectors people are compared by (avtfuse.evaluation.verification) from the outputs dict:
+        {name: float [B, D]}, the first the one the verification tables score. Here {"features": the head's input}
+        (an end-to-end system's penultimate features)."""
+        return {"features": self.features(outputs)}
+
     @property
     def feature_dim(self):
         """D, the size of `features` (from one all-zero example)."""

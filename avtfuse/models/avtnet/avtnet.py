@@ -90,6 +90,11 @@ class AVTNet(branches.BranchBackbone, keras.Model):
             raise ValueError(f"AVTNet.features outputs: missing keys {missing}")
         return ops.concatenate([outputs[name] for name in self.recognizer_names], axis=-1)
 
+    def embeddings(self, outputs):
+        """{"joint": the joint embedding, then each sensor's own (with individual embeddings)}: float32 [B, D]
+        each, L2-normalised as trained."""
+        return {name: outputs[name] for name in ("joint", *self.embedding_names) if name in outputs}
+
     def loss_terms(self, labels, embeddings, present):
         """Each loss term on one (global) batch: {embedding name: float32 scalar}.
 
