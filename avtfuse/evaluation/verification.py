@@ -1,0 +1,293 @@
+"""Open-set verification and identification of the people a run never trained on (its held-out people,
+`SplitData.held_out_people`), from the embeddings any system gives (`ContractModel.embeddings`).
+
+A person is enrolled under a sensor subset E by the mean of the L2-normalised embeddings of their enrolment
+recordings holding E; a probe holding subset P is scored by cosine similarity against every enrolled person
+(`verification_metrics.cosine_scores`). Every (E, P) pair gives target trials (the probe's own person) and
+non-target trials; score fusion averages the single-sensor scores of the sensors E and P share (the IS2AI trimodal
+paper's score averaging). The validation people choose each probe subset's threshold and calibration; the test
+people are scored once with them.
+"""
+
+import dataclasses
+import re
+
+import keras
+import numpy as np
+
+from avtfuse.contract import condition_name, condition_order
+from avtfuse.evaluation import verification_metrics as measures
+
+P_TARGETS = (0.01, 0.05)  # minDCF priors
+FARS = (0.01, 0.001)  # TAR at these FARs
+
+
+def natural(text):
+    """Sort key: "p2" before "p10"."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(text))]
+
+
+def subsets(modalities):
+    """{condition name: the sensors it holds} of every non-empty subset of `modalities`, in report order."""
+    named = {}
+    for bits in range(1, 2 ** len(modalities)):
+        present = [(bits >> index) & 1 for index in range(len(modalities))]
+        named[condition_name(present, modalities)] = tuple(m for m, bit in zip(modalities, present) if bit)
+    return {name: named[name] for name in sorted(named, key=condition_order)}
+
+
+def embed(classifier, batches):
+    """{embedding name: float32 [n, D]} of every inputs dict of `batches`, through the classifier's backbone
+    (`ContractModel.embeddings`); the first name is the one the tables score."""
+    backbone, vectors = classifier.backbone, {}
+    for inputs in batches:
+        inputs = inputs[0] if isinstance(inputs, tuple) else inputs
+        for name, value in backbone.embeddings(backbone(inputs, training=False)).items():
+            vectors.setdefault(name, []).append(keras.ops.convert_to_numpy(keras.ops.cast(value, "float32")))
+    return {name: np.concatenate(parts) for name, parts in vectors.items()}
+
+
+@dataclasses.dataclass
+class Embedded:
+    """The held-out samples of one people set (`SplitData.verification_samples`) with their embeddings."""
+
+    persons: np.ndarray
+    enrolment: np.ndarray
+    held: np.ndarray
+    recordings: np.ndarray
+    vectors: dict
+
+    @classmethod
+    def of(cls, samples, vectors):
+        return cls(np.asarray(samples["persons"]).astype(str), np.asarray(samples["enrolment"], bool),
+                   np.asarray(samples["held"]).astype(str), np.asarray(samples["recordings"]).astype(str), vectors)
+
+
+@dataclasses.dataclass
+class Trials:
+    """scores [P, E] of probes (rows: indices `probe_rows` into the Embedded samples, persons `probe_persons`)
+    against enrolled people (columns: `enrolled`)."""
+
+    scores: np.ndarray
+    probe_rows: np.ndarray
+    probe_persons: np.ndarray
+    enrolled: list
+
+    @property
+    def targets(self):
+        """bool [P, E]: the probe's own person."""
+        return self.probe_persons[:, None] == np.asarray(self.enrolled, str)[None, :]
+
+    def flat(self):
+        """(scores [P * E], targets [P * E])."""
+        return self.scores.ravel(), self.targets.ravel()
+
+
+def _unit(rows):
+    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
+    return rows / np.where(norms > 0, norms, 1.0)
+
+
+def enrol(embedded, name, subset, people=None, recordings=None):
+    """(people, models float32 [E, D]): each person (of `people`, or every one) with an enrolment sample holding
+    `subset` (of `recordings` alone, when given), and the mean of those samples' L2-normalised `name`
+    embeddings."""
+    chosen = embedded.enrolment & (embedded.held == subset)
+    if recordings is not None:
+        chosen &= np.isin(embedded.recordings, list(recordings))
+    names = sorted(set(embedded.persons[chosen]) & set(embedded.persons if people is None else people), key=natural)
+    vectors = embedded.vectors[name]
+    models = [_unit(vectors[chosen & (embedded.persons == person)]).mean(axis=0) for person in names]
+    return names, np.array(models, np.float32).reshape(len(names), vectors.shape[1])
+
+
+def pair_trials(embedded, name, enrol_subset, probe_subset, people=None):
+    """Trials of every probe holding `probe_subset` against the people (of `people`, when given) enrolled under
+    `enrol_subset`."""
+    enrolled, models = enrol(embedded, name, enrol_subset, people)
+    rows = np.flatnonzero(~embedded.enrolment & (embedded.held == probe_subset))
+    return Trials(measures.cosine_scores(models, embedded.vectors[name][rows]), rows, embedded.persons[rows],
+                  enrolled)
+
+
+def fused_trials(embedded, name, enrol_subset, probe_subset, sensors):
+    """Score fusion: for each sensor both subsets hold, the probe recording's single-sensor score against the
+    person enrolled from that sensor alone (of their enrolment recordings holding `enrol_subset`), averaged;
+    None when the subsets share no sensor. `sensors`: {condition name: its sensors} (`subsets`)."""
+    shared = [m for m in sensors[enrol_subset] if m in sensors[probe_subset]]
+    if not shared:
+        return None
+    enrolling = set(embedded.recordings[embedded.enrolment & (embedded.held == enrol_subset)])
+    rows = np.flatnonzero(~embedded.enrolment & (embedded.held == probe_subset))
+    total, enrolled = 0.0, None
+    for sensor in shared:
+        alone = next(n for n, held in sensors.items() if held == (sensor,))
+        enrolled_here, models = enrol(embedded, name, alone, enrolled, recordings=enrolling)
+        if enrolled is not None and enrolled_here != enrolled:
+            raise ValueError(f"score fusion {enrol_subset}: people enrolled under {alone} differ")
+        enrolled = enrolled_here
+        single = {recording: i for i, recording in enumerate(embedded.recordings)
+                  if embedded.held[i] == alone and not embedded.enrolment[i]}
+        probes = [single[recording] for recording in embedded.recordings[rows]]
+        total = total + measures.cosine_scores(models, embedded.vectors[name][probes])
+    return Trials(total / len(shared), rows, embedded.persons[rows], enrolled)
+
+
+def as_normed(trials, embedded, name, enrol_subset, cohort, top_k):
+    """`trials` (of `pair_trials`) with AS-norm scores against `cohort` float [K, D] (one vector per training
+    person): each score normalised by the top_k cohort scores of its enrolment model and of its probe."""
+    _, models = enrol(embedded, name, enrol_subset, trials.enrolled)
+    model_cohort = measures.cohort_scores(models, cohort)  # [E, K]
+    probe_cohort = measures.cohort_scores(embedded.vectors[name][trials.probe_rows], cohort)  # [P, K]
+    rows, columns = np.indices(trials.scores.shape)
+    normed = measures.as_norm(trials.scores.ravel(), model_cohort[columns.ravel()], probe_cohort[rows.ravel()],
+                              min(top_k, len(cohort)))
+    return dataclasses.replace(trials, scores=normed.reshape(trials.scores.shape))
+
+
+def summary(trials):
+    """`measured` of `trials` (None for None)."""
+    return None if trials is None else measured(*trials.flat())
+
+
+def measured(scores, targets):
+    """The verification measures of scored trials (rates as fractions): EER with its Wilson interval over the
+    trials of the rarer kind, minDCF at each of P_TARGETS, TAR at each of FARS, and the trial counts; None when
+    the trials lack targets or non-targets."""
+    if not targets.any() or targets.all():
+        return None
+    eer = measures.equal_error_rate(scores, targets)
+    count = int(min(targets.sum(), (~targets).sum()))
+    row = {"eer": eer["eer"], "eer_interval": list(measures.trial_interval(eer["eer"], count)),
+           "target_trials": int(targets.sum()), "non_target_trials": int((~targets).sum())}
+    for p_target in P_TARGETS:
+        row[f"min_dcf_{p_target:g}"] = measures.min_dcf(scores, targets, p_target)["min_dcf"]
+    for far in FARS:
+        row[f"tar_at_far_{far:g}"] = measures.tar_at_far(scores, targets, far)["tar"]
+    return row
+
+
+def read_trial_list(path):
+    """[(target bool, enrolment recording id, probe recording id)] of a VoxCeleb-format trial list: one trial per
+    line, "label enrolment probe" (label 1 same person, 0 not), blank lines ignored; a bad line raises ValueError
+    naming the file and line."""
+    trials = []
+    with open(path) as handle:
+        for number, line in enumerate(handle, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 3 or parts[0] not in ("0", "1"):
+                raise ValueError(f"{path}:{number}: expected 'label enrolment probe' with label 0 or 1, got "
+                                 f"{line.strip()!r}")
+            trials.append((parts[0] == "1", parts[1], parts[2]))
+    if not trials:
+        raise ValueError(f"{path}: no trial")
+    return trials
+
+
+def listed_trials(path, embedded, name, sensors):
+    """The measures (`measured`) of a user's trial list (`read_trial_list`) on the held-out recordings: each
+    recording by its sample holding every sensor it has (its largest subset; `sensors` from `subsets`), scored by
+    cosine similarity; a recording that is no held-out person's raises ValueError naming it."""
+    whole = {}
+    for index, (recording, held) in enumerate(zip(embedded.recordings, embedded.held)):
+        if recording not in whole or len(sensors[held]) > len(sensors[embedded.held[whole[recording]]]):
+            whole[recording] = index
+    listed = read_trial_list(path)
+    unknown = sorted({r for _, e, p in listed for r in (e, p) if r not in whole})
+    if unknown:
+        raise ValueError(f"{path}: {len(unknown)} recordings are no held-out person's: {', '.join(unknown[:10])}")
+    vectors = _unit(embedded.vectors[name])
+    scores = np.array([vectors[whole[e]] @ vectors[whole[p]] for _, e, p in listed])
+    targets = np.array([target for target, _, _ in listed])
+    return {"path": path, "trials": len(listed), "measures": measured(scores, targets)}
+
+
+def verify(valid, test, modalities, config, cohort=None):
+    """The verification section of a run: `valid`, `test` the Embedded validation and test people; `config` the
+    run's VerificationConfig; `cohort` float [K, D] the training people's mean embeddings (AS-norm, with
+    `config.as_norm_top_k`). Returns (outputs, trial rows for the CSV, DET curves {label: (scores, targets)})."""
+    sensors = subsets(modalities)
+    complete = next(iter(sensors))
+    primary = next(iter(test.vectors))
+    pairs, fusion, rows = {}, {}, []
+    for enrol_subset in sensors:
+        for probe_subset in sensors:
+            key = f"{enrol_subset}|{probe_subset}"
+            trials = pair_trials(test, primary, enrol_subset, probe_subset)
+            pairs[key] = summary(trials)
+            if pairs[key] and cohort is not None and config.as_norm_top_k:
+                normed = as_normed(trials, test, primary, enrol_subset, cohort, config.as_norm_top_k)
+                pairs[key]["as_norm"] = summary(normed)
+            fused = fused_trials(test, primary, enrol_subset, probe_subset, sensors)
+            fusion[key] = summary(fused)
+            rows += _rows(test, primary, enrol_subset, probe_subset, trials)
+            rows += _rows(test, "score_fusion", enrol_subset, probe_subset, fused)
+    individual = {name: {subset: summary(pair_trials(test, name, subset, subset)) for subset in sensors}
+                  for name in list(test.vectors)[1:]}
+    calibration, open_set = {}, {"enrolled_people": [], "unknown_people": []}
+    people = sorted(set(test.persons), key=natural)
+    enrolled = people[:max(1, len(people) // 2)]
+    open_set.update(enrolled_people=enrolled, unknown_people=people[len(enrolled):])
+    for probe_subset in sensors:
+        chosen = pair_trials(valid, primary, complete, probe_subset)
+        scores, targets = chosen.flat()
+        if not targets.any() or targets.all():
+            continue
+        threshold = measures.threshold_at_far(scores, targets, config.target_far)
+        calibrated = measures.LogisticCalibration().fit(scores, targets)
+        test_scores, test_targets = pair_trials(test, primary, complete, probe_subset).flat()
+        realised = measures.rates_at_threshold(test_scores, test_targets, threshold)
+        calibration[probe_subset] = {
+            "threshold": float(threshold), "target_far": config.target_far, "test_far": realised["far"],
+            "test_frr": realised["frr"], "test_target_trials": realised["targets"],
+            "test_non_target_trials": realised["non_targets"], **calibrated.to_dict(),
+            "cllr": measures.cllr(calibrated.llr(test_scores), test_targets) if test_targets.any() else None}
+        identified = pair_trials(test, primary, complete, probe_subset, people=enrolled)
+        open_set[probe_subset] = measures.open_set_identification(
+            identified.scores, identified.probe_persons, identified.enrolled, threshold)
+    curves = {f"{primary} {complete}": pair_trials(test, primary, complete, complete).flat()}
+    if fused_trials(test, primary, complete, complete, sensors) is not None and len(modalities) > 1:
+        curves[f"score fusion {complete}"] = fused_trials(test, primary, complete, complete, sensors).flat()
+    for subset, held in sensors.items():
+        if len(held) == 1 and len(modalities) > 1:
+            curves[f"{primary} {subset}"] = pair_trials(test, primary, subset, subset).flat()
+    outputs = {"embedding": primary, "embeddings": list(test.vectors), "subsets": list(sensors),
+               "validation_people": sorted(set(valid.persons), key=natural), "test_people": people,
+               "pairs": pairs, "score_fusion": fusion, "individual": individual, "calibration": calibration,
+               "open_set": open_set, "target_far": config.target_far,
+               "as_norm_top_k": config.as_norm_top_k if cohort is not None else 0}
+    return outputs, rows, {label: curve for label, curve in curves.items() if curve[1].any()}
+
+
+TRIAL_COLUMNS = ("scored_by", "enrolment", "probe", "enrolled_person", "probe_recording", "probe_person", "target",
+                 "score")
+
+
+def _rows(embedded, scored_by, enrol_subset, probe_subset, trials):
+    """The CSV rows (TRIAL_COLUMNS) of `trials`."""
+    if trials is None:
+        return []
+    return [(scored_by, enrol_subset, probe_subset, person, embedded.recordings[row], embedded.persons[row],
+             int(embedded.persons[row] == person), f"{trials.scores[i, j]:.6f}")
+            for i, row in enumerate(trials.probe_rows) for j, person in enumerate(trials.enrolled)]
+
+
+def training_cohort(classifier, batches, name):
+    """float32 [K, D]: for each trained person (label) of `batches` ((inputs, labels) of the training split), the
+    mean of their L2-normalised `name` embeddings: AS-norm's cohort."""
+    backbone, vectors, labels = classifier.backbone, [], []
+    for inputs, label in batches:
+        embedded = backbone.embeddings(backbone(inputs, training=False))[name]
+        vectors.append(_unit(keras.ops.convert_to_numpy(keras.ops.cast(embedded, "float32"))))
+        labels.append(np.asarray(label))
+    vectors, labels = np.concatenate(vectors), np.concatenate(labels)
+    return np.stack([vectors[labels == label].mean(axis=0) for label in np.unique(labels)])
+
+
+def joined(first, second):
+    """The samples of two Embedded sets as one (a trial list may name recordings of either people set)."""
+    return Embedded(*(np.concatenate([getattr(first, f), getattr(second, f)]) for f in
+                      ("persons", "enrolment", "held", "recordings")),
+                    {name: np.concatenate([first.vectors[name], second.vectors[name]]) for name in first.vectors})
