@@ -9,8 +9,10 @@ import numpy as np
 import tensorflow as tf
 
 from avtfuse.contract import GIVEN_PROTOCOLS, SPLITS, condition_name, condition_order
-from pipelines import ablation, cache, held_out, splits, step_masks
+from pipelines import ablation, cache, splits, step_masks
 from pipelines.batching import without_autotune
+from pipelines.held_out import KINDS, PEOPLE_NAMES, TRAINED, check_class_is_person, choose_people, enrolment, \
+    kind_code, roles
 from pipelines.errors import DataError
 from pipelines.recording import assign_labels, natural_key, run_files
 
@@ -43,15 +45,15 @@ def split_cache(config, path, recordings, modalities):
         groups = splits.join_shared_files(groups, [f.values() for f in files])
     held = np.zeros(len(persons), np.int8)
     if config.held_out_people:
-        held_out.check_class_is_person(persons, subjects)
-        held = held_out.roles(persons, *held_out.choose_people(persons, config.held_out_people, config.seed))
-    enrolment = held_out.enrolment(persons, groups, held, config.seed, config.enrol_per_person)
-    _, mapping = assign_labels([p for p, h in zip(persons, held) if h == held_out.TRAINED])
+        check_class_is_person(persons, subjects)
+        held = roles(persons, *choose_people(persons, config.held_out_people, config.seed))
+    enrolled = enrolment(persons, groups, held, config.seed, config.enrol_per_person)
+    _, mapping = assign_labels([p for p, h in zip(persons, held) if h == TRAINED])
     labels = np.array([mapping.get(p, -1) for p in persons], np.int64)  # -1: a held-out person, no class
     assignment = assign_samples(recorded, groups, persons, meta["splits"], conditions, len(trained), config,
                                 subjects, held)
     if config.protocol in GIVEN_PROTOCOLS:
-        kept = np.flatnonzero(held == held_out.TRAINED)  # a held-out person's given side is ignored
+        kept = np.flatnonzero(held == TRAINED)  # a held-out person's given side is ignored
         sides = [SPLITS[assignment[i][assignment[i] >= 0][0]] for i in kept]  # a recording's copies share its side
         splits.check_files_on_one_side([meta["recordings"][i] for i in kept], [files[i].values() for i in kept],
                                        sides, config.protocol)
@@ -59,7 +61,7 @@ def split_cache(config, path, recordings, modalities):
     shapes = {m: tuple(shape) for m, shape in meta["shapes"].items()}
     data = SplitData(config, path, meta["content_sha256"], modalities, shapes, meta["recordings"], list(mapping),
                      labels, recorded, conditions, assignment, skipped, groups, files, persons=persons, held_out=held,
-                     enrolment=enrolment)
+                     enrolment=enrolled)
     sharing = data.test_sharing_a_file_with_training()
     if sharing:
         logger.warning("%s protocol: %d test samples share a file with a training sample of another recording "
@@ -130,13 +132,13 @@ class SplitData:
 
     def held_out_people(self, kind):
         """The held-out people of `kind` ("valid" or "test"): their person ids, in natural order."""
-        code = held_out.kind_code(kind)
+        code = kind_code(kind)
         return sorted({p for p, h in zip(self.persons, self.held_out) if h == code}, key=natural_key)
 
     def held_out_counts(self):
         """{"validation_people", "test_people", "enrolment_recordings", "probe_recordings"} of the held-out
         people (validation and test together for the recordings), or None without held-out people."""
-        held = self.held_out != held_out.TRAINED
+        held = self.held_out != TRAINED
         if not held.any():
             return None
         return {"validation_people": len(self.held_out_people("valid")),
@@ -150,7 +152,7 @@ class SplitData:
         what it recorded, `held`), recordings in cache order, subsets in `conditions` order. A dict of arrays
         [n]: "rows" int64 (recording index), "columns" int64 (condition index), "persons" str, "enrolment" bool,
         "held" str (the subset's condition name), "recordings" str (recording ids)."""
-        code = held_out.kind_code(kind)
+        code = kind_code(kind)
         held = self.held()
         rows, columns = [], []
         for row in np.flatnonzero(self.held_out == code):
@@ -294,7 +296,7 @@ class SplitData:
         or "probe")."""
         samples = [(index, condition, SPLITS[self.assignment[index, condition]])
                    for index, condition in zip(*np.nonzero(self.assignment >= 0))]
-        for kind in held_out.KINDS:
+        for kind in KINDS:
             chosen = self.verification_samples(kind)
             samples += [(index, condition, "enrol" if enrol else "probe")
                         for index, condition, enrol in zip(chosen["rows"], chosen["columns"], chosen["enrolment"])]
@@ -307,7 +309,7 @@ class SplitData:
                 "person": self.persons[index], "group": self.groups[index], "role": role,
                 "recorded": "+".join(m for m, bit in zip(self.modalities, self.recorded[index]) if bit),
                 "kept": "+".join(m for m, bit in zip(self.modalities, kept) if bit),
-                "people": held_out.PEOPLE_NAMES[int(self.held_out[index])]})
+                "people": PEOPLE_NAMES[int(self.held_out[index])]})
         return rows
 
     @property
@@ -472,7 +474,7 @@ def assign_samples(recorded, groups, people, given, conditions, num_trained, con
     if dropped:
         logger.info("%d ablated copies dropped: they would repeat a copy or hold no modality", dropped)
     if held is not None:
-        usable[np.asarray(held) != held_out.TRAINED] = False
+        usable[np.asarray(held) != TRAINED] = False
     rec_index, cond_index = np.nonzero(usable[:, :num_trained])
     split_ids = splits.split_samples(
         [groups[i] for i in rec_index], [people[i] for i in rec_index], protocol=config.protocol,
