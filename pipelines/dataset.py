@@ -3,11 +3,12 @@
 
 import dataclasses
 import logging
+import numbers
 import os
 
 from avtfuse.config import Config, setting
 from avtfuse.contract import ABLATIONS, MISSING_FILLS, MODALITIES, PROTOCOLS, canonical_modalities
-from pipelines import cache, sources, split_data, splits
+from pipelines import cache, held_out, sources, split_data, splits
 from pipelines.errors import ON_ERROR_CHOICES, ErrorPolicy
 from pipelines.features import FeatureConfig
 from pipelines.ravdess import ACTORS as RAVDESS_ACTORS
@@ -31,6 +32,19 @@ def parse_subjects(text):
         except ValueError:
             raise ValueError(f"cannot read {part!r}; use e.g. 1-75 or 1,2,5") from None
     return tuple(subjects)
+
+
+def parse_held_out_people(text):
+    """Held-out people as text: a count ('16', an int) or a comma-separated list of person ids ('3,7,11,12', a
+    tuple of str); empty or 'none' is 0 (none)."""
+    if isinstance(text, int):
+        return text
+    text = str(text).strip()
+    if text.isdigit():
+        return int(text)
+    if text.lower() in ("", "none"):
+        return 0
+    return tuple(name.strip() for name in text.split(","))
 
 
 def parse_frame(text):
@@ -93,7 +107,11 @@ class DataConfig(Config):
     without audio, visible, thermal (their files left out when the set is
     written; every recording keeps one sensor; pipelines.synthetic.unrecorded):
     data that arrives incomplete, unlike modality dropout (training batches)
-    and `missing_rates` (missing steps at test).
+    and `missing_rates` (missing steps at test). `held_out_people`: a count
+    N or a tuple of person ids never trained on (0: none), validation and
+    test people of the verification, each enrolled from at least
+    `enrol_per_person` recordings (pipelines.held_out; the class must be the
+    person).
     """
 
     source: str | None = setting(None, "a SpeakingFaces root, a RAVDESS folder or a manifest CSV (media or .npy "
@@ -127,6 +145,12 @@ class DataConfig(Config):
     natural_missing: tuple = setting((0.0, 0.0, 0.0), "synthetic set only: shares of its recordings written without "
                                      "audio, visible, thermal (every recording keeps one sensor), e.g. 0,0,0.25",
                                      type=parse_shares, metavar="A,V,T")
+    held_out_people: int | tuple = setting(0, "people never trained on, for verification: a count N (drawn by "
+                                           "--seed; half of them, at least 2, validation people, the rest test "
+                                           "people) or a comma-separated list of person ids", metavar="N|IDS",
+                                           parse=parse_held_out_people)
+    enrol_per_person: int = setting(3, "recordings (whole recording groups) that enrol each held-out person; "
+                                    "the other recordings are probes", metavar="K")
     cache_dir: str = setting(DEFAULT_CACHE_DIR, "where the synthetic set and the decoded-feature cache are written")
     on_error: str = setting("raise", "bad input files: stop naming the file, or skip and count them",
                             choices=ON_ERROR_CHOICES)
@@ -173,6 +197,40 @@ class DataConfig(Config):
         if sum(self.natural_missing) > len(MODALITIES) - 1:
             self._fail("natural_missing", f"shares adding up to at most {len(MODALITIES) - 1} (every recording keeps "
                                           "one sensor)")
+        self._check_held_out()
+
+    def _check_held_out(self):
+        """`held_out_people` as a count (0: none) or a tuple of distinct person ids, giving at least
+        held_out.MIN_HELD_OUT people, only where the class is the person; `enrol_per_person` an integer >= 1."""
+        people, flag = self.held_out_people, held_out.FLAG
+        if isinstance(people, str):
+            people = parse_held_out_people(people)
+        if isinstance(people, (list, tuple)):
+            people = tuple(str(name).strip() for name in people) or 0
+        enrol = self.enrol_per_person
+        if isinstance(enrol, bool) or not isinstance(enrol, numbers.Integral) or enrol < 1:
+            raise ValueError(f"--enrol-per-person: expected an integer >= 1, got {enrol!r}")
+        self._set("enrol_per_person", int(enrol))
+        if isinstance(people, tuple):
+            if not all(people) or len(set(people)) != len(people):
+                raise ValueError(f"{flag}: expected distinct, non-empty person ids, got {','.join(people)!r}")
+            count = len(people)
+        elif isinstance(people, numbers.Integral) and not isinstance(people, bool) and people >= 0:
+            people = count = int(people)
+        else:
+            raise ValueError(f"{flag}: expected a count or a list of person ids, got {self.held_out_people!r}")
+        self._set("held_out_people", people)
+        if not count:
+            return
+        if count < held_out.MIN_HELD_OUT:
+            raise ValueError(f"{flag}: expected at least {held_out.MIN_HELD_OUT} people ({held_out.MIN_VALIDATION} "
+                             f"validation and {held_out.MIN_HELD_OUT - held_out.MIN_VALIDATION} test people), got "
+                             f"{count}")
+        if self.protocol == "folds":
+            raise ValueError(f"{flag}: the class must be the person; --protocol folds classifies something else "
+                             "(--label emotion) and holds its subjects out by itself")
+        if self.label != "actor":
+            raise ValueError(f"{flag}: the class must be the person (--label actor), got --label {self.label}")
 
 
     # Settings that say where things are, not what the data is: a run resumes under other values.

@@ -54,7 +54,7 @@ def assign_labels(people):
     """
     if not people:
         raise ValueError("no recordings: the data set is empty")
-    mapping = {p: i for i, p in enumerate(sorted(set(people), key=_natural_key))}
+    mapping = {p: i for i, p in enumerate(sorted(set(people), key=natural_key))}
     return [mapping[p] for p in people], mapping
 
 
@@ -89,5 +89,6 @@ def check_shared_files(recordings, modalities, policy):
     return kept
 
 
-def _natural_key(text):
+def natural_key(text):
+    """A sort key of ids in natural order: numbers by value ("2" before "10") before other text."""
     return (0, int(text), "") if str(text).isdigit() else (1, 0, str(text))

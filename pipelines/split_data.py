@@ -11,8 +11,10 @@ import tensorflow as tf
 from avtfuse.contract import GIVEN_PROTOCOLS, SPLITS, condition_name, condition_order
 from pipelines import ablation, cache, splits, step_masks
 from pipelines.batching import without_autotune
+from pipelines.held_out import KINDS, PEOPLE_NAMES, TRAINED, check_class_is_person, choose_people, enrolment, \
+    kind_code, roles
 from pipelines.errors import DataError
-from pipelines.recording import assign_labels, run_files
+from pipelines.recording import assign_labels, natural_key, run_files
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +27,7 @@ def split_cache(config, path, recordings, modalities):
     DataConfig): its protocol, fractions, seed and ablation."""
     meta = cache.read_meta(path)
     skipped = len(meta["skipped"])
-    labels, mapping = assign_labels(meta["people"])
+    persons = list(meta["people"])
     trained = ablation.ablation_conditions(modalities, config.ablation)
     extra = [c for c in ablation.ablation_conditions(modalities, "subsets") if c not in trained]
     conditions = np.array(trained + extra, np.float32)
@@ -41,15 +43,25 @@ def split_cache(config, path, recordings, modalities):
     groups = list(meta["groups"])
     if config.protocol in ("strict", "folds"):
         groups = splits.join_shared_files(groups, [f.values() for f in files])
-    assignment = assign_samples(recorded, groups, meta["people"], meta["splits"], conditions, len(trained),
-                                config, subjects)
+    held = np.zeros(len(persons), np.int8)
+    if config.held_out_people:
+        check_class_is_person(persons, subjects)
+        held = roles(persons, *choose_people(persons, config.held_out_people, config.seed))
+    enrolled = enrolment(persons, groups, held, config.seed, config.enrol_per_person)
+    _, mapping = assign_labels([p for p, h in zip(persons, held) if h == TRAINED])
+    labels = np.array([mapping.get(p, -1) for p in persons], np.int64)  # -1: a held-out person, no class
+    assignment = assign_samples(recorded, groups, persons, meta["splits"], conditions, len(trained), config,
+                                subjects, held)
     if config.protocol in GIVEN_PROTOCOLS:
-        sides = [SPLITS[row[row >= 0][0]] for row in assignment]  # a recording's copies share its given side
-        splits.check_files_on_one_side(meta["recordings"], [f.values() for f in files], sides, config.protocol)
-    check_given_split(assignment, np.array(labels), mapping, config)
+        kept = np.flatnonzero(held == TRAINED)  # a held-out person's given side is ignored
+        sides = [SPLITS[assignment[i][assignment[i] >= 0][0]] for i in kept]  # a recording's copies share its side
+        splits.check_files_on_one_side([meta["recordings"][i] for i in kept], [files[i].values() for i in kept],
+                                       sides, config.protocol)
+    check_given_split(assignment, labels, mapping, config)
     shapes = {m: tuple(shape) for m, shape in meta["shapes"].items()}
     data = SplitData(config, path, meta["content_sha256"], modalities, shapes, meta["recordings"], list(mapping),
-                     np.array(labels), recorded, conditions, assignment, skipped, groups, files)
+                     labels, recorded, conditions, assignment, skipped, groups, files, persons=persons, held_out=held,
+                     enrolment=enrolled)
     sharing = data.test_sharing_a_file_with_training()
     if sharing:
         logger.warning("%s protocol: %d test samples share a file with a training sample of another recording "
@@ -79,6 +91,12 @@ class SplitData:
     `columns`: each of `modalities`' position among the cache's modalities
     (None: the same modalities; a single-sensor view of a run, `for_modality`,
     reads the run's cache).
+    `persons` [N]: every recording's person id (str), held-out people's
+    included; `held_out` int8 [N]: 0 for a trained person's recording, 1 for
+    a validation person's, 2 for a test person's (pipelines.held_out; a
+    held-out person is no class: label -1, no sample on any side);
+    `enrolment` bool [N]: True for a held-out person's enrolment recordings
+    (the others of theirs are probes). Left out, every person is trained.
     """
 
     config: object
@@ -96,10 +114,77 @@ class SplitData:
     groups: list
     files: list
     columns: tuple | None = None
+    persons: list | None = None
+    held_out: np.ndarray | None = None
+    enrolment: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.persons is None:
+            self.persons = [self.class_names[label] for label in self.labels]
+        if self.held_out is None:
+            self.held_out = np.zeros(len(self.recordings), np.int8)
+        if self.enrolment is None:
+            self.enrolment = np.zeros(len(self.recordings), bool)
 
     @property
     def num_people(self):
         return len(self.class_names)
+
+    def held_out_people(self, kind):
+        """The held-out people of `kind` ("valid" or "test"): their person ids, in natural order."""
+        code = kind_code(kind)
+        return sorted({p for p, h in zip(self.persons, self.held_out) if h == code}, key=natural_key)
+
+    def held_out_counts(self):
+        """{"validation_people", "test_people", "enrolment_recordings", "probe_recordings"} of the held-out
+        people (validation and test together for the recordings), or None without held-out people."""
+        held = self.held_out != TRAINED
+        if not held.any():
+            return None
+        return {"validation_people": len(self.held_out_people("valid")),
+                "test_people": len(self.held_out_people("test")),
+                "enrolment_recordings": int((held & self.enrolment).sum()),
+                "probe_recordings": int((held & ~self.enrolment).sum())}
+
+    def verification_samples(self, kind):
+        """The samples of the held-out people of `kind` ("valid" or "test"): one per held-out recording and per
+        distinct non-empty subset of the run's sensors it can show (what a condition of `conditions` leaves of
+        what it recorded, `held`), recordings in cache order, subsets in `conditions` order. A dict of arrays
+        [n]: "rows" int64 (recording index), "columns" int64 (condition index), "persons" str, "enrolment" bool,
+        "held" str (the subset's condition name), "recordings" str (recording ids)."""
+        code = kind_code(kind)
+        held = self.held()
+        rows, columns = [], []
+        for row in np.flatnonzero(self.held_out == code):
+            seen = set()
+            for column, bits in enumerate(held[row]):
+                if bits.any() and tuple(bits) not in seen:
+                    seen.add(tuple(bits))
+                    rows.append(row)
+                    columns.append(column)
+        rows, columns = np.array(rows, np.int64), np.array(columns, np.int64)
+        return {"rows": rows, "columns": columns,
+                "persons": np.array([self.persons[row] for row in rows], str),
+                "enrolment": self.enrolment[rows].astype(bool),
+                "held": np.array([condition_name(held[r, c], self.modalities) for r, c in zip(rows, columns)], str),
+                "recordings": np.array([self.recordings[row] for row in rows], str)}
+
+    def verification_batches(self, kind, batch_size):
+        """The `verification_samples(kind)` samples, in that order, batched: inputs dicts of the data contract
+        (as `batches` gives them, the same noise fill under missing_fill "noise"), without labels."""
+        chosen = self.verification_samples(kind)
+        read = cache.example_reader(self.cache_path)
+        conditions = tf.constant(self.conditions, tf.float32)
+        sample = self.sample_function(False)
+        ids = tf.data.Dataset.from_tensor_slices((chosen["rows"], chosen["columns"])).batch(FIT_READ_BATCH)
+        data = ids.map(lambda rows, columns: (read(rows), columns)).unbatch().map(
+            lambda example, column: sample(example, tf.gather(conditions, column))[0],
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        if self.config.missing_fill == "noise":
+            modalities, seed = self.modalities, self.config.seed
+            data = data.map(lambda inputs: ablation.fill_missing_with_noise(inputs, modalities, seed),
+                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return without_autotune(data.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
     def count(self, split):
         return int((self.assignment == SPLIT_IDS[split]).sum())
@@ -127,10 +212,14 @@ class SplitData:
 
     def summary(self):
         """The split in one line, as a run logs it: classes, and per split its samples and their conditions (what
-        each sample holds, `condition_counts`)."""
+        each sample holds, `condition_counts`), and the held-out people (`held_out_counts`)."""
+        counts = self.held_out_counts()
+        held = "" if counts is None else (
+            f"; held out: {counts['validation_people']} validation and {counts['test_people']} test people "
+            f"({counts['enrolment_recordings']} enrolment and {counts['probe_recordings']} probe recordings)")
         return (f"{self.num_people} classes; train {self.count('train')} samples {self.condition_counts('train')}; "
                 f"validation {self.count('valid')}; test {self.count('test')} samples "
-                f"{self.condition_counts('test')}")
+                f"{self.condition_counts('test')}{held}")
 
     def people_left_out_of_test(self):
         """The people (class names, in class order) with training samples and no test sample: under "strict",
@@ -180,8 +269,8 @@ class SplitData:
         rows = {split: self._sensor_rows(column, split) for split in SPLITS}
         assignment = np.stack([np.where(rows[split], SPLIT_IDS[split], -1) for split in SPLITS], axis=1)
         cache_columns = self.columns or tuple(range(len(self.modalities)))
-        people = np.unique(self.labels[self.recorded[:, column] > 0])
-        relabel = np.full(self.num_people, -1, np.int64)
+        people = np.unique(self.labels[(self.recorded[:, column] > 0) & (self.labels >= 0)])
+        relabel = np.full(self.num_people + 1, -1, np.int64)  # the last entry: label -1 (a held-out person) stays -1
         relabel[people] = np.arange(len(people))
         return dataclasses.replace(
             self, config=self.config.replace(modalities=(modality,)), modalities=(modality,),
@@ -201,17 +290,26 @@ class SplitData:
 
     def split_rows(self):
         """One dict per sample (split.csv): recording, copy (the ablation's condition), person, group, role,
-        recorded and kept (the sensors the recording has and the sample holds, joined with "+")."""
+        recorded and kept (the sensors the recording has and the sample holds, joined with "+"), people
+        ("trained", "validation" or "test": whose recording). The trained people's samples first (role train,
+        valid or test), then the held-out people's `verification_samples`, validation then test (role "enrol"
+        or "probe")."""
+        samples = [(index, condition, SPLITS[self.assignment[index, condition]])
+                   for index, condition in zip(*np.nonzero(self.assignment >= 0))]
+        for kind in KINDS:
+            chosen = self.verification_samples(kind)
+            samples += [(index, condition, "enrol" if enrol else "probe")
+                        for index, condition, enrol in zip(chosen["rows"], chosen["columns"], chosen["enrolment"])]
         rows = []
-        for index, condition in zip(*np.nonzero(self.assignment >= 0)):
+        for index, condition, role in samples:
             kept = self.recorded[index] * self.conditions[condition]
             rows.append({
                 "recording": self.recordings[index],
                 "copy": condition_name(self.conditions[condition], self.modalities),
-                "person": self.class_names[self.labels[index]], "group": self.groups[index],
-                "role": SPLITS[self.assignment[index, condition]],
+                "person": self.persons[index], "group": self.groups[index], "role": role,
                 "recorded": "+".join(m for m, bit in zip(self.modalities, self.recorded[index]) if bit),
-                "kept": "+".join(m for m, bit in zip(self.modalities, kept) if bit)})
+                "kept": "+".join(m for m, bit in zip(self.modalities, kept) if bit),
+                "people": PEOPLE_NAMES[int(self.held_out[index])]})
         return rows
 
     @property
@@ -351,7 +449,7 @@ def check_given_split(assignment, labels, mapping, config):
                        ", ".join(untrained[:10]))
 
 
-def assign_samples(recorded, groups, people, given, conditions, num_trained, config, subjects=None):
+def assign_samples(recorded, groups, people, given, conditions, num_trained, config, subjects=None, held=None):
     """The [N, C] split-id table of the ablated samples (see SplitData).
 
     `recorded` [N, M] marks the modalities each recording has; `groups`,
@@ -361,7 +459,10 @@ def assign_samples(recorded, groups, people, given, conditions, num_trained, con
     ablation's: their copies are split by the protocol. The rest (e.g.
     single-modality conditions, which the paper's ablation lacks) are
     evaluation-only: a recording's copies in them go to the test side when the
-    recording has any test sample, and nowhere otherwise.
+    recording has any test sample, and nowhere otherwise. `held` [N] (or None):
+    each recording's held-out code (pipelines.held_out); a held-out person's
+    recordings are on no side (-1 everywhere), and the protocol splits the
+    others alone.
     """
     effective = recorded[:, None, :] * conditions[None, :, :]
     usable = effective.any(axis=-1)
@@ -372,6 +473,8 @@ def assign_samples(recorded, groups, people, given, conditions, num_trained, con
     dropped = int(usable.size - usable.sum())
     if dropped:
         logger.info("%d ablated copies dropped: they would repeat a copy or hold no modality", dropped)
+    if held is not None:
+        usable[np.asarray(held) != TRAINED] = False
     rec_index, cond_index = np.nonzero(usable[:, :num_trained])
     split_ids = splits.split_samples(
         [groups[i] for i in rec_index], [people[i] for i in rec_index], protocol=config.protocol,

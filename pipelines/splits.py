@@ -249,7 +249,8 @@ def _split_paper(groups, people, test_fraction, validation_fraction, seed):
     return split_ids
 
 
-def _person_seed(seed, person):
+def person_seed(seed, person):
+    """The seed of a draw of one person's own: [seed, a 64-bit hash of the person id] (numpy default_rng)."""
     digest = hashlib.blake2b(person.encode("utf-8"), digest_size=8).digest()
     return [seed, int.from_bytes(digest, "little")]
 
@@ -297,7 +298,7 @@ def _split_strict(groups, people, test_fraction, validation_fraction, seed):
         room = total - test_count - 1
         valid_count = min(max(_count(total, validation_fraction), 1), room) \
             if validation_fraction > 0 and room >= 1 else 0
-        drawn = own[np.random.default_rng(_person_seed(seed, str(person))).permutation(total)]
+        drawn = own[np.random.default_rng(person_seed(seed, str(person))).permutation(total)]
         side_of_group[drawn[:test_count]] = TEST
         side_of_group[drawn[test_count:test_count + valid_count]] = VALID
     split_ids = side_of_group[group_index]

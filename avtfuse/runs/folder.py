@@ -21,7 +21,7 @@ from avtfuse import locks
 from avtfuse.files import atomic_text, inside
 
 SPLIT_FILE = "split.csv"
-SPLIT_COLUMNS = ("recording", "copy", "person", "group", "role", "recorded", "kept")
+SPLIT_COLUMNS = ("recording", "copy", "person", "group", "role", "recorded", "kept", "people")
 STAGES_FOLDER = "stages"
 
 

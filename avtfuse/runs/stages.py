@@ -20,13 +20,16 @@ logger = logging.getLogger(__name__)
 def prepare_data(state):
     """The data and its one split (`RunState.open`): the split's sizes, the people left out of the test split,
     the test samples that share a file with a training sample (`SplitData`) and, per condition of the test split,
-    how many samples arrived holding it and how many the ablation made (`SplitData.condition_sources`)."""
+    how many samples arrived holding it and how many the ablation made (`SplitData.condition_sources`); the
+    held-out people (`SplitData.held_out_counts`: their validation and test people, enrolment and probe
+    recordings; None without them)."""
     data = state.data
     return {"data_sha256": data.content_hash, "people": data.num_people, "modalities": list(data.modalities),
             **{f"{split}_samples": data.count(split) for split in ("train", "valid", "test")},
             "test_condition_sources": data.condition_sources("test"), "skipped_recordings": data.skipped,
             "people_left_out_of_test": len(data.people_left_out_of_test()),
-            "test_sharing_a_file_with_training": data.test_sharing_a_file_with_training()}
+            "test_sharing_a_file_with_training": data.test_sharing_a_file_with_training(),
+            "held_out": data.held_out_counts()}
 
 
 def train_specialist(state, modality):

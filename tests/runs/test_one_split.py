@@ -189,3 +189,46 @@ def test_the_data_stage_counts_shared_files(sources, protocol, tmp_path):
         assert {row["role"] for row in split if row["person"] == "1"} == {"train"}
     else:
         assert sharing > 0
+
+
+HELD_OUT_CASES = {"paper": ({"synthetic_subjects": 8, "held_out_people": 4, "protocol": "paper"}, 4),
+                  "strict": ({"synthetic_subjects": 8, "held_out_people": 4, "protocol": "strict"}, 4),
+                  "manifest": ({"source": "people", "held_out_people": 4, "enrol_per_person": 2,
+                                "protocol": "manifest"}, 2)}  # (data settings, batch size): 2 people train there
+
+
+@pytest.mark.parametrize("case", list(HELD_OUT_CASES))
+def test_held_out_people_are_in_no_training_batch(sources, case, monkeypatch):
+    """--held-out-people on the built-in synthetic set (paper, strict) and on a manifest with its own split: the
+    training and validation batches of the run's model and of its specialists hold no recording of a held-out
+    person, who is no class; split.csv gives each held-out sample its role, enrol or probe."""
+    data, batch_size = HELD_OUT_CASES[case]
+    data = {**data, "source": sources[data["source"]]} if "source" in data else data
+    config = build_experiment("avtnet", data={"cache_dir": sources["cache"], **data}, features=TINY_FEATURES,
+                              train={"batch_size": batch_size}, runtime={"gpus": 0}, specialists=True,
+                              output_dir=str(sources["runs"]), run_name=f"held-out-{case}")
+    spy = BatchSpy()
+    monkeypatch.setitem(recipes.RECIPES, "embed_then_recognize", spy)
+    state = RunState(config, setup_runtime(config.runtime), verbose=0)
+    outputs = prepare_data(state)
+    for modality in MODALITIES:
+        train_specialist(state, modality)
+    train_fused(state)
+    data = state.data
+    held = {r for r, code in zip(data.recordings, data.held_out) if code}
+    people = {p for p, code in zip(data.persons, data.held_out) if code}
+    assert len(people) == 4 and data.class_names == sorted(set(data.persons) - people, key=int)
+    assert set(spy.held) == {MODALITIES, *((m,) for m in MODALITIES)}
+    for batches in spy.held.values():
+        assert batches["train"] and batches["valid"] and not (batches["train"] | batches["valid"]) & held
+    assert outputs["held_out"] == {"validation_people": 2, "test_people": 2,
+                                   "enrolment_recordings": int(data.enrolment.sum()),
+                                   "probe_recordings": len(held) - int(data.enrolment.sum())}
+    rows = read_split(config.run_dir)
+    roles = {}
+    for row in rows:
+        roles.setdefault(row["people"], set()).add(row["role"])
+        assert (row["person"] in people) == (row["people"] != "trained")
+    assert roles == {"trained": {"train", "valid", "test"}, "validation": {"enrol", "probe"},
+                     "test": {"enrol", "probe"}}
+    assert {row["recording"] for row in rows if row["people"] != "trained"} == held
