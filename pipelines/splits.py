@@ -67,6 +67,7 @@ import numbers
 import numpy as np
 
 from avtfuse.contract import PROTOCOLS, SPLITS
+from pipelines.recording import natural_key
 
 logger = logging.getLogger(__name__)
 
@@ -219,10 +220,6 @@ def _count(total, fraction):
     return round(total * float(fraction))
 
 
-def _natural(text):
-    return (0, int(text), "") if text.isdigit() else (1, 0, text)
-
-
 def _plural(count, one, many):
     return f"{count} {one if count == 1 else many}"
 
@@ -266,7 +263,7 @@ def _owner_of_groups(groups, owners, protocol, noun):
     if mixed.size:
         named = []
         for g in mixed:
-            names = sorted((str(owner_keys[p]) for p in pairs[pairs[:, 0] == g, 1]), key=_natural)
+            names = sorted((str(owner_keys[p]) for p in pairs[pairs[:, 0] == g, 1]), key=natural_key)
             named.append(f"{str(group_keys[g])!r} ({noun[1]} {', '.join(repr(p) for p in names)})")
         raise SplitError(
             f"{protocol} protocol: {_plural(mixed.size, 'recording group holds', 'recording groups hold')} samples "
@@ -279,7 +276,7 @@ def _split_strict(groups, people, test_fraction, validation_fraction, seed):
     group_keys, group_index, person_keys, person_of_group = _owner_of_groups(
         groups, people, "strict", ("person", "people"))
     groups_per_person = np.bincount(person_of_group, minlength=len(person_keys))
-    single = sorted((str(person_keys[p]) for p in np.flatnonzero(groups_per_person < 2)), key=_natural)
+    single = sorted((str(person_keys[p]) for p in np.flatnonzero(groups_per_person < 2)), key=natural_key)
     if len(single) == len(person_keys):
         raise SplitError(
             f"strict protocol: the test split is empty: every person's recordings form one recording group (each "
@@ -322,7 +319,7 @@ def _split_folds(groups, people, subjects, fold, validation=True):
         raise SplitError("folds protocol: the class is the subject (e.g. --label actor), so a fold would test "
                          "classes it never trained; use --protocol folds with another label (--label emotion)")
     _owner_of_groups(groups, subjects, "folds", ("subject", "subjects"))
-    keys = sorted(set(subjects.tolist()), key=_natural)
+    keys = sorted(set(subjects.tolist()), key=natural_key)
     size = len(keys) // (FOLDS + 1)
     if size == 0:
         raise SplitError(f"folds protocol: {_plural(len(keys), 'subject', 'subjects')} ({_listing(keys)}); the "

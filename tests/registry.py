@@ -381,8 +381,9 @@ LEAN = ("--no-reference", "--no-latency")
 AVTNET_TINY = ("--synthetic-subjects", "4", "--image-size", "16", "--n-mels", "16", "--audio-seconds", "0.5",
                "--epochs-embed", "3", "--epochs-recognizer", "3", "--batch-size", "16", "--gpus", "1", "--verbose", "0")
 
-register(Run("avtnet", "avtnet", AVTNET_TINY, cache="speakingfaces-4", run_name="tiny",
-             doc="AVTNet prop, three sensors, paper protocol, 3 + 3 epochs"))
+register(Run("avtnet", "avtnet", (*AVTNET_TINY, "--synthetic-subjects", "8", "--held-out-people", "5,6,7,8"),
+             cache="speakingfaces-4", run_name="tiny",
+             doc="AVTNet prop, three sensors, paper protocol, 3 + 3 epochs; people 5-8 held out (verification)"))
 register(Run("avtnet-specialists", "avtnet", (
     *AVTNET_TINY, "--modalities", "audio,thermal", "--protocol", "strict", "--specialist-branches", "--single-sensor",
     "specialist", "--epochs-embed", "1", "--epochs-recognizer", "1"), cache="speakingfaces-4", run_name="fused",

@@ -1,11 +1,14 @@
 """The evaluation stages of a run (see avtfuse.runs.plan): each a function of the RunState returning a JSON-ready
 dict of outputs, reading the trained models from their run folders and the test split once.
 
-evaluate_conditions -> reference -> compare_specialists -> rate_sweep -> latency -> report.
+evaluate_conditions -> reference -> compare_specialists -> rate_sweep -> verification -> latency -> report.
 """
 
+import csv
+import io
 import logging
 import os
+import time
 
 import keras
 import numpy as np
@@ -14,12 +17,24 @@ from avtfuse.contract import condition_name, load_class_names, LABELS_FILE
 from avtfuse.evaluation.accuracy import headline_rows, per_condition_accuracy
 from avtfuse.evaluation.latency import serving_latency
 from avtfuse.evaluation.metrics import classification_metrics
-from avtfuse.evaluation.plots import plot_confusion_matrix, plot_robustness_curves
+from avtfuse.evaluation.plots import plot_confusion_matrix, plot_det_curves, plot_robustness_curves
 from avtfuse.evaluation.reference import reference_accuracy, reference_description
 from avtfuse.evaluation.report import write_results
 from avtfuse.evaluation.robustness import rate_sweep_markdown, rate_sweep_summary
 from avtfuse.evaluation.specialists import specialist_comparison, specialist_markdown
+from avtfuse.evaluation.verification import (
+    TRIAL_COLUMNS,
+    Embedded,
+    embed,
+    joined,
+    listed_trials,
+    subsets,
+    training_cohort,
+    verify,
+)
+from avtfuse.evaluation.verification_report import verification_markdown
 from avtfuse.export import load_serving
+from avtfuse.files import atomic_text
 from avtfuse.runs.config import specialist_config
 from avtfuse.runs.folder import write_json
 from pipelines.step_masks import realised_missing_rate
@@ -137,6 +152,44 @@ def rate_sweep(state):
     return {**summary, "realised": realised, "samples": int(len(labels_per_rate[0]))}
 
 
+TRIALS_FILE = os.path.join("evaluation", "verification_trials.csv")
+DET_FILE = "verification_det.png"
+
+
+def verification(state):
+    """The held-out people (`SplitData.held_out_people`) scored with the fused model's embeddings
+    (`avtfuse.evaluation.verification.verify`): results.json's "verification" section, every test trial in
+    evaluation/verification_trials.csv (TRIAL_COLUMNS), the DET curves in verification_det.png; with --trials,
+    the user's trial list scored too. "seconds": the stage's time (embedding and scoring)."""
+    start, data, config = time.time(), state.data, state.config
+    classifier, batch_size = state.fused_classifier(), config.train.batch_size
+    embedded = {kind: Embedded.of(data.verification_samples(kind),
+                                  embed(classifier, data.verification_batches(kind, batch_size)))
+                for kind in ("valid", "test")}
+    primary = next(iter(embedded["test"].vectors))
+    cohort = training_cohort(classifier, data.batches("train", batch_size), primary) \
+        if config.verification.as_norm_top_k else None
+    outputs, rows, curves = verify(embedded["valid"], embedded["test"], data.modalities, config.verification, cohort)
+    if config.verification.trials:
+        outputs["trial_list"] = listed_trials(config.verification.trials, joined(embedded["valid"], embedded["test"]),
+                                              primary, subsets(data.modalities))
+    if state.chief:
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(TRIAL_COLUMNS)
+        writer.writerows(rows)
+        os.makedirs(state.folder.path("evaluation"), exist_ok=True)
+        atomic_text(state.folder.path(TRIALS_FILE), text.getvalue())
+        plot_det_curves(curves, state.folder.path(DET_FILE), title=f"{config.run_name}: held-out test people")
+    outputs.update(trials_csv=state.folder.path(TRIALS_FILE), det_figure=state.folder.path(DET_FILE),
+                   seconds=round(time.time() - start, 1))
+    pair = outputs["pairs"][f"{outputs['subsets'][0]}|{outputs['subsets'][0]}"]
+    logger.info("verification of %d held-out test people: EER %s (every sensor enrolled and probed), %.1f s",
+                len(outputs["test_people"]), "n/a" if pair is None else f"{100 * pair['eer']:.2f} %",
+                outputs["seconds"])
+    return outputs
+
+
 LATENCY_NOT_MEASURED = "no complete test sample: latency not measured"
 
 
@@ -196,6 +249,9 @@ def report(state):
                          f"rate {float(rate):g}: " + ", ".join(f"{m} {share:.3f}" for m, share in shares.items())
                          for rate, shares in sweep["realised"].items()) + ".\n"]
         plot_robustness_curves({config.run_name: sweep}, folder.path("robustness.png"))
+    if state.has_stage("verification"):
+        results["verification"] = state.stage_outputs("verification")
+        appendix.append(verification_markdown(results["verification"]))
     write_results(results, config.run_dir, title=f"{config.system}: {config.run_name}", appendix=appendix)
     predictions = np.load(folder.path(PREDICTIONS_FILE))
     headline = headline_rows(predictions["present"], data["modalities"])

@@ -10,21 +10,16 @@ people are scored once with them.
 """
 
 import dataclasses
-import re
 
 import keras
 import numpy as np
 
 from avtfuse.contract import condition_name, condition_order
 from avtfuse.evaluation import verification_metrics as measures
+from pipelines.recording import natural_key
 
 P_TARGETS = (0.01, 0.05)  # minDCF priors
 FARS = (0.01, 0.001)  # TAR at these FARs
-
-
-def natural(text):
-    """Sort key: "p2" before "p10"."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(text))]
 
 
 def subsets(modalities):
@@ -95,7 +90,7 @@ def enrol(embedded, name, subset, people=None, recordings=None):
     chosen = embedded.enrolment & (embedded.held == subset)
     if recordings is not None:
         chosen &= np.isin(embedded.recordings, list(recordings))
-    names = sorted(set(embedded.persons[chosen]) & set(embedded.persons if people is None else people), key=natural)
+    names = sorted(set(embedded.persons[chosen]) & set(embedded.persons if people is None else people), key=natural_key)
     vectors = embedded.vectors[name]
     models = [_unit(vectors[chosen & (embedded.persons == person)]).mean(axis=0) for person in names]
     return names, np.array(models, np.float32).reshape(len(names), vectors.shape[1])
@@ -224,10 +219,11 @@ def verify(valid, test, modalities, config, cohort=None):
             fusion[key] = summary(fused)
             rows += _rows(test, primary, enrol_subset, probe_subset, trials)
             rows += _rows(test, "score_fusion", enrol_subset, probe_subset, fused)
-    individual = {name: {subset: summary(pair_trials(test, name, subset, subset)) for subset in sensors}
+    individual = {name: {subset: summary(pair_trials(test, name, subset, subset)) for subset, held in sensors.items()
+                         if name not in modalities or name in held}  # a sensor's own embedding: subsets holding it
                   for name in list(test.vectors)[1:]}
     calibration, open_set = {}, {"enrolled_people": [], "unknown_people": []}
-    people = sorted(set(test.persons), key=natural)
+    people = sorted(set(test.persons), key=natural_key)
     enrolled = people[:max(1, len(people) // 2)]
     open_set.update(enrolled_people=enrolled, unknown_people=people[len(enrolled):])
     for probe_subset in sensors:
@@ -254,7 +250,7 @@ def verify(valid, test, modalities, config, cohort=None):
         if len(held) == 1 and len(modalities) > 1:
             curves[f"{primary} {subset}"] = pair_trials(test, primary, subset, subset).flat()
     outputs = {"embedding": primary, "embeddings": list(test.vectors), "subsets": list(sensors),
-               "validation_people": sorted(set(valid.persons), key=natural), "test_people": people,
+               "validation_people": sorted(set(valid.persons), key=natural_key), "test_people": people,
                "pairs": pairs, "score_fusion": fusion, "individual": individual, "calibration": calibration,
                "open_set": open_set, "target_far": config.target_far,
                "as_norm_top_k": config.as_norm_top_k if cohort is not None else 0}

@@ -1,8 +1,8 @@
 """The plan of a run: its stages, in order, decided from the config before anything trains.
 
     data -> specialist-<m> (each, when the run has specialists) -> fused -> evaluate -> reference (unless
-    --no-reference) -> specialists -> rate-sweep (with missing rates) -> export -> latency (unless --no-latency)
-    -> report
+    --no-reference) -> specialists -> rate-sweep (with missing rates) -> verification (with held-out people)
+    -> export -> latency (unless --no-latency) -> report
 
 A stage's key is the digest of its own settings and of the keys of the stages it reads, so changing one
 setting re-runs the stages that depend on it and no other; a stage whose recorded key differs is pending.
@@ -12,6 +12,7 @@ import dataclasses
 import functools
 
 from avtfuse.evaluation import stages as evaluation
+from avtfuse.files import file_stamp
 from avtfuse.runs import stages as training
 from avtfuse.runs.config import specialist_config
 from avtfuse.runs.folder import digest
@@ -56,6 +57,10 @@ def plan(config):
     if config.data.missing_rates:
         stages.append(Stage("rate-sweep", evaluation.rate_sweep, {"missing_rates": list(config.data.missing_rates)},
                             served))
+    if config.data.held_out_people:
+        stages.append(Stage("verification", evaluation.verification,
+                            {"verification": config.verification.to_dict(),
+                             "trial_list": file_stamp(config.verification.trials)}, ("data", "fused")))
     stages.append(Stage("export", training.export, {"saved_models_dir": config.saved_models_dir,
                                                      "run_name": config.run_name}, served))
     if config.latency:

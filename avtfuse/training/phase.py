@@ -26,6 +26,7 @@ import keras
 from avtfuse.files import atomic_text, atomic_write, inside
 from avtfuse.training.callbacks import LearningRateLogger, ProgressLogger, StopOnNaN
 from avtfuse.training.optimizer_state import load_checkpoint
+from avtfuse.training.people_eer import PEOPLE_EER
 from avtfuse.training.workers import (
     barrier,
     same_on_every_worker,
@@ -202,7 +203,7 @@ class PhaseRunner:
         start = self.restored_epoch(phase, model, example=lambda: next(iter(epoch_batches(0)[0]))[0])
         stopper = None
         if early_stopping is not None:
-            if validation is None:
+            if validation is None and early_stopping[0] != PEOPLE_EER:
                 raise ValueError(f"{phase}: early stopping needs a validation split (--validation-fraction > 0)")
             stopper = EarlyStopping(folder, *early_stopping, role=self.role)
         if start < epochs and not (stopper and stopper.state["stopped"]):

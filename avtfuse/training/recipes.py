@@ -23,6 +23,7 @@ from avtfuse.models.base import ContractClassifier
 from avtfuse.models.mct_hfr import HybridReconstructionClassifier
 from avtfuse.training.batch_norm import refresh_batch_norm
 from avtfuse.training.callbacks import AuxiliaryLossStart
+from avtfuse.training.people_eer import PEOPLE_EER, HeldOutPeopleEER
 from avtfuse.training.sgd import DampenedSGD, step_schedule
 from avtfuse.training.specialist_branches import adopt_specialist_branches
 from avtfuse.training.unweighted_accuracy import UnweightedAccuracy
@@ -91,6 +92,19 @@ class RecipeContext:
         """PhaseRunner.fit's early_stopping argument: None when TrainConfig.early_stopping is 0."""
         return (monitor, mode, self.train.early_stopping) if self.train.early_stopping else None
 
+    def holds_validation_people(self):
+        return bool(len(self.data.held_out_people("valid")))
+
+    def people_callbacks(self):
+        """[HeldOutPeopleEER] when the data holds validation people (their EER after every epoch), else []."""
+        return [HeldOutPeopleEER(self.data, self.train.batch_size)] if self.holds_validation_people() else []
+
+    def backbone_selection(self, monitor, mode):
+        """`early_stopping` of a phase that trains the backbone: on the validation people's EER (PEOPLE_EER, the
+        lower the better) when the data holds them, else on (monitor, mode)."""
+        return self.early_stopping(PEOPLE_EER, "min") if self.holds_validation_people() else \
+            self.early_stopping(monitor, mode)
+
     def load(self, name):
         with self.runtime.strategy.scope():
             return keras.models.load_model(self.runner.path(name))
@@ -114,7 +128,8 @@ def embed_then_recognize(context):
                                                      for modality, folder in context.specialist_runs.items()})
             backbone.compile(optimizer=context.optimizer(context.steps_per_epoch()), jit_compile=cfg.jit_compile)
         runner.fit("embeddings", backbone, context.training_batches, cfg.epochs_embed,
-                   validation=context.validation_batches(), early_stopping=context.early_stopping("val_loss", "min"))
+                   callbacks=context.people_callbacks(), validation=context.validation_batches(),
+                   early_stopping=context.backbone_selection("val_loss", "min"))
         refresh_batch_norm(backbone, context.data.batches("train", cfg.batch_size))
         runner.finish("embeddings", {"embeddings.keras": backbone.save})
     missing_fill = context.data.config.missing_fill
@@ -153,7 +168,8 @@ def end_to_end(context):
                            loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=cfg.jit_compile)
     classifier.adapt(context.data.fit_samples(context.train.seed))
     runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed,
-               validation=context.validation_batches(), early_stopping=context.early_stopping("val_accuracy", "max"))
+               callbacks=context.people_callbacks(), validation=context.validation_batches(),
+               early_stopping=context.backbone_selection("val_accuracy", "max"))
     refresh_batch_norm(classifier, context.batches_as_trained())  # as trained: replicated, dropped copies too
     runner.finish("end_to_end", {CLASSIFIER_FILE: classifier.save})
     return classifier
@@ -177,8 +193,8 @@ def hybrid_reconstruction(context):
                            jit_compile=cfg.jit_compile)
     classifier.adapt(context.data.fit_samples(context.train.seed))
     runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed,
-               callbacks=[AuxiliaryLossStart(cfg.aux_start_epoch)], validation=context.validation_batches(),
-               early_stopping=context.early_stopping("val_ua", "max"))
+               callbacks=[AuxiliaryLossStart(cfg.aux_start_epoch), *context.people_callbacks()],
+               validation=context.validation_batches(), early_stopping=context.backbone_selection("val_ua", "max"))
     refresh_batch_norm(classifier, context.batches_as_trained())
     runner.finish("end_to_end", {CLASSIFIER_FILE: classifier.save})
     return classifier
@@ -232,7 +248,8 @@ def pretrain_then_fuse(context):
                            loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=cfg.jit_compile)
     validation, early_stopping = _epoch_selection(context, cfg.epochs_recognizer, complete_only=False)
     runner.fit("fusion", classifier, context.training_batches, cfg.epochs_recognizer,
-               callbacks=[_epoch_log(runner, "fusion")], validation=validation, early_stopping=early_stopping)
+               callbacks=[*context.people_callbacks(), _epoch_log(runner, "fusion")], validation=validation,
+               early_stopping=early_stopping)
     refresh_batch_norm(classifier, context.batches_as_trained())  # as trained: replicated, dropped copies too
     runner.finish("fusion", {CLASSIFIER_FILE: classifier.save})
     return classifier
@@ -247,7 +264,8 @@ def _complete_training_batches(context, epoch):
 def _epoch_selection(context, epochs, complete_only):
     """(validation batches, PhaseRunner.fit early_stopping) of a phase of `epochs` epochs under the model config's
     `selection`: "paper": the complete test recordings and the best of every epoch; "strict": the validation
-    split (its complete recordings alone with `complete_only`) and TrainConfig.early_stopping."""
+    split (its complete recordings alone with `complete_only`) and TrainConfig.early_stopping (the fusion phase:
+    on the validation people's EER when the data holds them, `RecipeContext.backbone_selection`)."""
     batch_size = context.train.batch_size
     if context.model_config.selection == "paper":
         return context.data.batches("test", batch_size, complete_only=True), ("val_accuracy", "max", epochs)
@@ -257,7 +275,8 @@ def _epoch_selection(context, epochs, complete_only):
         validation = context.data.batches("valid", batch_size, complete_only=True)
     else:
         validation = None
-    return validation, context.early_stopping("val_accuracy", "max")
+    return validation, context.early_stopping("val_accuracy", "max") if complete_only else \
+        context.backbone_selection("val_accuracy", "max")
 
 
 def _epoch_log(runner, phase):
