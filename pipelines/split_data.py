@@ -43,11 +43,14 @@ def split_cache(config, path, recordings, modalities):
     groups = list(meta["groups"])
     if config.protocol in ("strict", "folds"):
         groups = splits.join_shared_files(groups, [f.values() for f in files])
-    held = np.zeros(len(persons), np.int8)
+    held, enrolled = np.zeros(len(persons), np.int8), np.zeros(len(persons), bool)
     if config.held_out_people:
         check_class_is_person(persons, subjects)
         held = roles(persons, *choose_people(persons, config.held_out_people, config.seed))
-    enrolled = enrolment(persons, groups, held, config.seed, config.enrol_per_person)
+        # a file shared by recordings (one photo for many clips) never both enrols and probes, whatever the protocol
+        joined = groups if config.protocol in ("strict", "folds") else splits.join_shared_files(
+            groups, [f.values() for f in files])
+        enrolled = enrolment(persons, joined, held, config.seed, config.enrol_per_person)
     _, mapping = assign_labels([p for p, h in zip(persons, held) if h == TRAINED])
     labels = np.array([mapping.get(p, -1) for p in persons], np.int64)  # -1: a held-out person, no class
     assignment = assign_samples(recorded, groups, persons, meta["splits"], conditions, len(trained), config,

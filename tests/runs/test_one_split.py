@@ -191,16 +191,15 @@ def test_the_data_stage_counts_shared_files(sources, protocol, tmp_path):
         assert sharing > 0
 
 
-HELD_OUT_CASES = {"paper": ({"synthetic_subjects": 8, "held_out_people": 4, "protocol": "paper"}, 4),
-                  "strict": ({"synthetic_subjects": 8, "held_out_people": 4, "protocol": "strict"}, 4),
-                  "manifest": ({"source": "people", "held_out_people": 4, "enrol_per_person": 2,
-                                "protocol": "manifest"}, 2)}  # (data settings, batch size): 2 people train there
+# (data settings, batch size) on the manifest of 6 people with empty cells: 4 held out, 2 people train
+HELD_OUT_CASES = {protocol: ({"source": "people", "held_out_people": 4, "enrol_per_person": 2, "protocol": protocol}, 2)
+                  for protocol in ("paper", "strict", "manifest")}
 
 
 @pytest.mark.parametrize("case", list(HELD_OUT_CASES))
 def test_held_out_people_are_in_no_training_batch(sources, case, monkeypatch):
-    """--held-out-people on the built-in synthetic set (paper, strict) and on a manifest with its own split: the
-    training and validation batches of the run's model and of its specialists hold no recording of a held-out
+    """--held-out-people on a manifest with empty cells, split by the paper and strict protocols and by its own
+    split column: the training and validation batches of the run's model and of its specialists hold no recording of a held-out
     person, who is no class; split.csv gives each held-out sample its role, enrol or probe."""
     data, batch_size = HELD_OUT_CASES[case]
     data = {**data, "source": sources[data["source"]]} if "source" in data else data
