@@ -168,7 +168,7 @@ def test_specialists_start_the_fused_model_answer_a_lone_sensor_and_are_reported
     fused = keras.models.load_model(str(run.run_dir / "embeddings.keras"))
     for modality in ("audio", "thermal"):
         specialist = keras.models.load_model(str(run.specialist_dir(modality) / "embeddings.keras"))
-        for name in (f"{modality}_standardize", f"{modality}_branch", f"{modality}_embedding"):  # an epoch of Adam
+        for name in (f"{modality}_standardize", f"{modality}_branch", f"{modality}_embedding"):  # epochs of Adam
             for ours, theirs in zip(fused.get_layer(name).get_weights(), specialist.get_layer(name).get_weights()):
                 np.testing.assert_array_equal(ours, theirs)
 

@@ -1,7 +1,7 @@
 """Kill -9 and resume: a run with specialists killed inside a specialist stage, between two stages and in the
-fused model's phases, started again each time, ends as an uninterrupted run does."""
+fused model's phases, started again each time, ends as an uninterrupted run does. The uninterrupted run is the
+registry's avtnet-specialists (tests/registry.py): only the killed and resumed run is trained here, with its flags."""
 
-import json
 import os
 import signal
 import subprocess
@@ -12,24 +12,11 @@ import h5py
 import numpy as np
 import pytest
 
-from experiments import avtnet
-from pipelines.dataset import prepare
+from tests.registry import ENTRIES, TrainedRun
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# Two of the three sensors: each of the four runs below spends most of its time building graphs, and a third branch
-# adds to every one of them; checkpoint, resume and the missing-modality copies work alike with two.
-FLAGS = [
-    "--synthetic-subjects", "3", "--modalities", "audio,visible", "--image-size", "8", "--n-mels", "8",
-    "--audio-seconds", "0.1", "--epochs-embed", "2", "--epochs-recognizer", "3", "--batch-size", "8", "--gpus", "0",
-    "--single-sensor", "specialist", "--protocol", "strict", "--verbose", "1",
-]
-RUN = "tiny"
-
-
-def command(root, name, cache_dir):
-    """The command line of run `name` (its own output and SavedModel folders, the shared cache)."""
-    return [sys.executable, "-m", "experiments.avtnet", *FLAGS, "--cache-dir", str(cache_dir),
-            "--output-dir", str(root / name), "--saved-models-dir", str(root / f"{name}-saved"), "--run-name", RUN]
+REFERENCE = "avtnet-specialists"  # two sensors, 2 + 3 epochs, tiny shapes: see its comment in tests/registry.py
+MODALITIES = ("audio", "thermal")
 
 
 def start(args, log):
@@ -90,26 +77,25 @@ def h5_arrays(path):
     return arrays
 
 
-def results(run_dir):
-    """results.json less the paths that name the run's own folders."""
-    values = json.loads((run_dir / "results.json").read_text())
-    assert values.pop("saved_model").endswith(os.path.join(f"{run_dir.parent.name}-saved", RUN))
-    assert values.pop("split") == str(run_dir / "split.csv")
-    assert values.pop("specialist_runs") == {m: str(run_dir.parent / f"{RUN}-specialist-{m}")
-                                             for m in ("audio", "visible")}
+def results(run):
+    """The results.json of TrainedRun `run` less the paths that name the run's own folders."""
+    values = run.results()
+    assert values.pop("saved_model") == str(run.saved_model)
+    assert values.pop("split") == str(run.run_dir / "split.csv")
+    assert values.pop("specialist_runs") == {m: str(run.specialist_dir(m)) for m in MODALITIES}
     return values
 
 
-def kill_four_times(args, run_dir, logs):
-    """Kills a run inside its audio specialist's first phase, then as the visible specialist's stage is recorded
-    (between two stages), then in epoch 2 of the fused model's first phase and in its second phase, restarting it
-    each time and finally to the end. Returns {"specialist"/"between"/"first"/"second": (the killed phase's
-    checkpoint epochs at the kill, or None, log of the restart)}."""
-    specialist = run_dir.parent / f"{RUN}-specialist-audio"
+def kill_four_times(args, run, logs):
+    """Kills TrainedRun `run` (its command `args`) inside its audio specialist's first phase, then as the thermal
+    specialist's stage is recorded (between two stages), then in epoch 2 of the fused model's first phase and in its
+    second phase, restarting it each time and finally to the end. Returns {"specialist"/"between"/"first"/"second":
+    (the killed phase's checkpoint epochs at the kill, or None, log of the restart)}."""
+    run_dir, specialist = run.run_dir, run.specialist_dir("audio")
     kill_after(args, specialist / "checkpoints" / "embeddings" / "epoch-0001.weights.h5", logs / "b-1.log")
     assert not (specialist / "embeddings.done").exists(), "killed after the specialist's first phase had finished"
     inside = checkpoint_epochs(specialist, "embeddings")
-    log = kill_after(args, run_dir / "stages" / "specialist-visible.json", logs / "b-2.log")
+    log = kill_after(args, run_dir / "stages" / "specialist-thermal.json", logs / "b-2.log")
     seen = {"specialist": (inside, log)}
     assert not (run_dir / "embeddings.done").exists(), "killed after the fused model's first phase had finished"
     log = kill_after(args, run_dir / "checkpoints" / "embeddings" / "epoch-0001.weights.h5", logs / "b-3.log",
@@ -126,29 +112,19 @@ def kill_four_times(args, run_dir, logs):
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    """The synthetic data and feature cache every run shares, written once (here, so runs can start together)."""
-    path = tmp_path_factory.mktemp("cache")
-    prepare(avtnet.experiment_config(avtnet.parse_args([*FLAGS, "--cache-dir", str(path)])).data)
-    return path
+def runs(registry, tmp_path_factory):
+    """The registry's uninterrupted run and, beside it, the same run killed four times (see `kill_four_times`) on
+    the same feature cache, trained here in a subprocess with the registry run's flags (and --verbose 1 for its log).
 
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, cache_dir):
-    """Run A start to end in one go and, beside it, run B killed four times (see `kill_four_times`).
-
-    Returns (A's run folder, B's run folder, what `kill_four_times` saw).
+    Returns (the uninterrupted TrainedRun, the resumed TrainedRun, what `kill_four_times` saw).
     """
+    entry = ENTRIES[REFERENCE]
     root = tmp_path_factory.mktemp("resume")
-    uninterrupted = start(command(root, "a", cache_dir), root / "a.log")
-    try:
-        seen = kill_four_times(command(root, "b", cache_dir), root / "b" / RUN, root)
-        assert uninterrupted.wait(300) == 0, (root / "a.log").read_text()[-3000:]
-    finally:
-        if uninterrupted.poll() is None:
-            os.kill(uninterrupted.pid, signal.SIGKILL)
-            uninterrupted.wait()
-    return root / "a" / RUN, root / "b" / RUN, seen
+    flags = [*registry.run_flags(entry, root), "--verbose", "1"]
+    registry.prepare(entry.module, flags)  # the shared cache, before the killed run first starts
+    resumed = TrainedRun("resumed", root, tuple(flags), entry.run_name, entry.module)
+    seen = kill_four_times([sys.executable, "-m", f"experiments.{entry.module}", *flags], resumed, root)
+    return registry.run(REFERENCE), resumed, seen
 
 
 def test_kill_in_a_specialist_stage_resumes_from_its_checkpoint(runs):
@@ -156,13 +132,13 @@ def test_kill_in_a_specialist_stage_resumes_from_its_checkpoint(runs):
     epochs, log = seen["specialist"]
     assert epochs and epochs[-1] in (1, 2)
     assert f"embeddings: resuming after epoch {epochs[-1]}" in log
-    assert "stage specialist-audio" in log and (resumed / "stages" / "specialist-audio.json").exists()
+    assert "stage specialist-audio" in log and (resumed.run_dir / "stages" / "specialist-audio.json").exists()
 
 
 def test_kill_between_two_stages_goes_on_with_the_next(runs):
     _, _, seen = runs
     _, log = seen["between"]
-    assert "stage specialist-audio" not in log and "stage specialist-visible" not in log
+    assert "stage specialist-audio" not in log and "stage specialist-thermal" not in log
     assert "stage fused" in log
 
 
@@ -171,7 +147,7 @@ def test_kill_in_the_first_phase_resumes_from_its_checkpoint(runs):
     epochs, log = seen["first"]
     assert epochs and epochs[-1] in (1, 2)
     assert f"embeddings: resuming after epoch {epochs[-1]}" in log
-    assert (resumed / "embeddings.done").exists()
+    assert (resumed.run_dir / "embeddings.done").exists()
 
 
 def test_kill_in_the_second_phase_resumes_from_its_checkpoint(runs):
@@ -185,8 +161,8 @@ def test_kill_in_the_second_phase_resumes_from_its_checkpoint(runs):
 def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(runs):
     uninterrupted, resumed, _ = runs
     for checkpoint in ("embeddings/epoch-0002.weights.h5", "recognizer/epoch-0003.weights.h5"):
-        expected = h5_arrays(uninterrupted / "checkpoints" / checkpoint)
-        got = h5_arrays(resumed / "checkpoints" / checkpoint)
+        expected = h5_arrays(uninterrupted.run_dir / "checkpoints" / checkpoint)
+        got = h5_arrays(resumed.run_dir / "checkpoints" / checkpoint)
         assert sorted(got) == sorted(expected) and any(name.startswith("optimizer") for name in got)
         for name, array in expected.items():
             np.testing.assert_array_equal(got[name], array, err_msg=f"{checkpoint}: {name}")
