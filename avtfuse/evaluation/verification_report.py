@@ -1,6 +1,10 @@
 """The verification section of results.md from the verification stage's outputs (avtfuse.evaluation.verification)."""
 
 
+def _people(count):
+    return f"{count} {'person' if count == 1 else 'people'}"
+
+
 def _percent(value):
     return "—" if value is None else f"{100 * value:.2f}"
 
@@ -24,7 +28,7 @@ def verification_markdown(section):
     on the test people (calibration, open-set identification)."""
     subsets, embedding = section["subsets"], section["embedding"]
     lines = ["## Verification: people the model never trained on", "",
-             f"{len(section['test_people'])} test people ({len(section['validation_people'])} validation people chose "
+             f"Test: {_people(len(section['test_people']))} ({_people(len(section['validation_people']))} of validation chose "
              f"the thresholds); scores: cosine similarity of the `{embedding}` embedding to the mean of a person's "
              "enrolment embeddings. Rates in %; EER interval: 95 % Wilson interval over the trials of the rarer kind.",
              ""]
@@ -51,7 +55,8 @@ def verification_markdown(section):
     open_set = section["open_set"]
     lines += ["", f"Every sensor enrolled; each probe subset's threshold set on the validation people for FAR "
               f"{_percent(section['target_far'])} %, then read on the test people. Open-set identification: "
-              f"{len(open_set['enrolled_people'])} test people enrolled, {len(open_set['unknown_people'])} unknown.",
+              f"{_people(len(open_set['enrolled_people']))} of the test enrolled, "
+              f"{_people(len(open_set['unknown_people']))} unknown.",
               "", "| probe subset | threshold | test FAR | test FRR | Cllr | detection and identification | "
               "unknown accepted | rank-1 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for subset, row in section["calibration"].items():
