@@ -53,6 +53,22 @@ def test_a_setting_changes_the_keys_of_the_stages_that_read_it_alone(tmp_path):
     assert {name for name in base if base[name] != retrained[name]} == set(base) - {"data"}
 
 
+def test_held_out_people_add_the_verification_stage_keyed_by_its_settings_alone(tmp_path):
+    held = robust(tmp_path, held_out_people=4)
+    assert names(held)[-5:] == ["specialists", "verification", "export", "latency", "report"]
+    assert "verification" not in names(robust(tmp_path))
+    before = stage_keys(plan(held))
+    trials = tmp_path / "trials.txt"
+    trials.write_text("1 a b\n")
+    for verification in ({"target_far": 0.05}, {"as_norm_top_k": 3}, {"trials": str(trials)}):
+        after = stage_keys(plan(held.replace(verification=held.verification.replace(**verification))))
+        assert {name for name in before if before[name] != after[name]} == {"verification", "report"}, verification
+    edited = stage_keys(plan(held.replace(verification=held.verification.replace(trials=str(trials)))))
+    trials.write_text("1 a b\n0 a c\n")  # the list changed on disk: the stage is pending again
+    assert stage_keys(plan(held.replace(verification=held.verification.replace(trials=str(trials)))))[
+        "verification"] != edited["verification"]
+
+
 def test_plan_text_lists_each_stage_done_or_pending(tmp_path):
     config = robust(tmp_path)
     stages = plan(config)
