@@ -160,7 +160,8 @@ def verification(state):
     """The held-out people (`SplitData.held_out_people`) scored with the fused model's embeddings
     (`avtfuse.evaluation.verification.verify`): results.json's "verification" section, every test trial in
     evaluation/verification_trials.csv (TRIAL_COLUMNS), the DET curves in verification_det.png; with --trials,
-    the user's trial list scored too. "seconds": the stage's time (embedding and scoring)."""
+    the user's trial list scored too; in a run with specialists, score fusion averages theirs. "seconds": the
+    stage's time (embedding and scoring)."""
     start, data, config = time.time(), state.data, state.config
     classifier, batch_size = state.fused_classifier(), config.train.batch_size
     embedded = {kind: Embedded.of(data.verification_samples(kind),
@@ -169,7 +170,9 @@ def verification(state):
     primary = next(iter(embedded["test"].vectors))
     cohort = training_cohort(classifier, data.batches("train", batch_size), primary) \
         if config.verification.as_norm_top_k else None
-    outputs, rows, curves = verify(embedded["valid"], embedded["test"], data.modalities, config.verification, cohort)
+    singles = specialist_embeddings(state) if config.trains_specialists else None
+    outputs, rows, curves = verify(embedded["valid"], embedded["test"], data.modalities, config.verification, cohort,
+                                   singles)
     if config.verification.trials:
         outputs["trial_list"] = listed_trials(config.verification.trials, joined(embedded["valid"], embedded["test"]),
                                               primary, subsets(data.modalities))
@@ -188,6 +191,20 @@ def verification(state):
                 len(outputs["test_people"]), "n/a" if pair is None else f"{100 * pair['eer']:.2f} %",
                 outputs["seconds"])
     return outputs
+
+
+def specialist_embeddings(state):
+    """{sensor: the Embedded test people as its specialist embeds them, each sample named by the run's condition of
+    that sensor alone} (score fusion's single-sensor scores)."""
+    singles, modalities = {}, state.data.modalities
+    for modality in modalities:
+        config, data = state.specialist(modality)
+        samples = data.verification_samples("test")
+        alone = condition_name([int(m == modality) for m in modalities], modalities)
+        singles[modality] = Embedded.of({**samples, "held": np.full(len(samples["held"]), alone)},
+                                        embed(state.load_classifier(config.run_dir),
+                                              data.verification_batches("test", config.train.batch_size)))
+    return singles
 
 
 LATENCY_NOT_MEASURED = "no complete test sample: latency not measured"

@@ -105,27 +105,32 @@ def pair_trials(embedded, name, enrol_subset, probe_subset, people=None):
                   enrolled)
 
 
-def fused_trials(embedded, name, enrol_subset, probe_subset, sensors):
+def fused_trials(embedded, name, enrol_subset, probe_subset, sensors, singles=None):
     """Score fusion: for each sensor both subsets hold, the probe recording's single-sensor score against the
     person enrolled from that sensor alone (of their enrolment recordings holding `enrol_subset`), averaged;
-    None when the subsets share no sensor. `sensors`: {condition name: its sensors} (`subsets`)."""
+    None when the subsets share no sensor. `sensors`: {condition name: its sensors} (`subsets`). The
+    single-sensor embeddings are `embedded`'s own samples holding that sensor alone, or with `singles`
+    ({sensor: Embedded of the same recordings holding it alone, e.g. its specialist's}) theirs, scored by their
+    first embedding."""
     shared = [m for m in sensors[enrol_subset] if m in sensors[probe_subset]]
     if not shared:
         return None
     enrolling = set(embedded.recordings[embedded.enrolment & (embedded.held == enrol_subset)])
     rows = np.flatnonzero(~embedded.enrolment & (embedded.held == probe_subset))
-    total, enrolled = 0.0, None
+    people = sorted(set(embedded.persons[embedded.enrolment & (embedded.held == enrol_subset)]), key=natural_key)
+    total = 0.0
     for sensor in shared:
         alone = next(n for n, held in sensors.items() if held == (sensor,))
-        enrolled_here, models = enrol(embedded, name, alone, enrolled, recordings=enrolling)
-        if enrolled is not None and enrolled_here != enrolled:
-            raise ValueError(f"score fusion {enrol_subset}: people enrolled under {alone} differ")
-        enrolled = enrolled_here
-        single = {recording: i for i, recording in enumerate(embedded.recordings)
-                  if embedded.held[i] == alone and not embedded.enrolment[i]}
+        source = embedded if singles is None else singles[sensor]
+        scored_by = name if singles is None else next(iter(source.vectors))
+        enrolled, models = enrol(source, scored_by, alone, people, recordings=enrolling)
+        if enrolled != people:
+            raise ValueError(f"score fusion {enrol_subset}: {sensor} enrols {enrolled}, not {people}")
+        single = {recording: i for i, recording in enumerate(source.recordings)
+                  if source.held[i] == alone and not source.enrolment[i]}
         probes = [single[recording] for recording in embedded.recordings[rows]]
-        total = total + measures.cosine_scores(models, embedded.vectors[name][probes])
-    return Trials(total / len(shared), rows, embedded.persons[rows], enrolled)
+        total = total + measures.cosine_scores(models, source.vectors[scored_by][probes])
+    return Trials(total / len(shared), rows, embedded.persons[rows], people)
 
 
 def as_normed(trials, embedded, name, enrol_subset, cohort, top_k):
@@ -199,10 +204,12 @@ def listed_trials(path, embedded, name, sensors):
     return {"path": path, "trials": len(listed), "measures": measured(scores, targets)}
 
 
-def verify(valid, test, modalities, config, cohort=None):
+def verify(valid, test, modalities, config, cohort=None, singles=None):
     """The verification section of a run: `valid`, `test` the Embedded validation and test people; `config` the
     run's VerificationConfig; `cohort` float [K, D] the training people's mean embeddings (AS-norm, with
-    `config.as_norm_top_k`). Returns (outputs, trial rows for the CSV, DET curves {label: (scores, targets)})."""
+    `config.as_norm_top_k`); `singles` the test people's single-sensor Embedded of score fusion
+    (`fused_trials`: the specialists', in a run with them). Returns (outputs, trial rows for the CSV, DET curves
+    {label: (scores, targets)})."""
     sensors = subsets(modalities)
     complete = next(iter(sensors))
     primary = next(iter(test.vectors))
@@ -215,7 +222,7 @@ def verify(valid, test, modalities, config, cohort=None):
             if pairs[key] and cohort is not None and config.as_norm_top_k:
                 normed = as_normed(trials, test, primary, enrol_subset, cohort, config.as_norm_top_k)
                 pairs[key]["as_norm"] = summary(normed)
-            fused = fused_trials(test, primary, enrol_subset, probe_subset, sensors)
+            fused = fused_trials(test, primary, enrol_subset, probe_subset, sensors, singles)
             fusion[key] = summary(fused)
             rows += _rows(test, primary, enrol_subset, probe_subset, trials)
             rows += _rows(test, "score_fusion", enrol_subset, probe_subset, fused)
@@ -244,14 +251,16 @@ def verify(valid, test, modalities, config, cohort=None):
         open_set[probe_subset] = measures.open_set_identification(
             identified.scores, identified.probe_persons, identified.enrolled, threshold)
     curves = {f"{primary} {complete}": pair_trials(test, primary, complete, complete).flat()}
-    if fused_trials(test, primary, complete, complete, sensors) is not None and len(modalities) > 1:
-        curves[f"score fusion {complete}"] = fused_trials(test, primary, complete, complete, sensors).flat()
+    if len(modalities) > 1:
+        curves[f"score fusion {complete}"] = fused_trials(test, primary, complete, complete, sensors, singles).flat()
     for subset, held in sensors.items():
         if len(held) == 1 and len(modalities) > 1:
             curves[f"{primary} {subset}"] = pair_trials(test, primary, subset, subset).flat()
     outputs = {"embedding": primary, "embeddings": list(test.vectors), "subsets": list(sensors),
                "validation_people": sorted(set(valid.persons), key=natural_key), "test_people": people,
-               "pairs": pairs, "score_fusion": fusion, "individual": individual, "calibration": calibration,
+               "pairs": pairs, "score_fusion": fusion,
+               "score_fusion_of": "the specialists" if singles else "the fused model's single-sensor embeddings",
+               "individual": individual, "calibration": calibration,
                "open_set": open_set, "target_far": config.target_far,
                "as_norm_top_k": config.as_norm_top_k if cohort is not None else 0}
     return outputs, rows, {label: curve for label, curve in curves.items() if curve[1].any()}

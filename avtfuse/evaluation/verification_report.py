@@ -28,13 +28,14 @@ def verification_markdown(section):
     on the test people (calibration, open-set identification)."""
     subsets, embedding = section["subsets"], section["embedding"]
     lines = ["## Verification: people the model never trained on", "",
-             f"Test: {_people(len(section['test_people']))} ({_people(len(section['validation_people']))} of validation chose "
-             f"the thresholds); scores: cosine similarity of the `{embedding}` embedding to the mean of a person's "
-             "enrolment embeddings. Rates in %; EER interval: 95 % Wilson interval over the trials of the rarer kind.",
+             f"Test: {_people(len(section['test_people']))} ({_people(len(section['validation_people']))} of "
+             f"validation chose the thresholds); scores: cosine similarity of the `{embedding}` embedding to the mean "
+             "of a person's enrolment embeddings. Rates in %; EER interval: 95 % Wilson interval over the trials of "
+             "the rarer kind.",
              ""]
     lines += _matrix(f"EER (%), the model's `{embedding}` embedding:", section["pairs"], subsets)
-    lines += _matrix("EER (%), score fusion (the mean of the single-sensor scores of the sensors both hold; — where "
-                     "they share none):", section["score_fusion"], subsets)
+    lines += _matrix(f"EER (%), score fusion (the mean of the single-sensor scores, by {section['score_fusion_of']}, "
+                     "of the sensors both hold; — where they share none):", section["score_fusion"], subsets)
     normed = any(row and "as_norm" in row for row in section["pairs"].values())
     lines += ["Enrolment and probe with the same sensors:", "",
               "| subset | EER | 95 % interval | minDCF 0.01 | minDCF 0.05 | TAR @ FAR 1 % | TAR @ FAR 0.1 % | "

@@ -60,7 +60,7 @@ def plan(config):
     if config.data.held_out_people:
         stages.append(Stage("verification", evaluation.verification,
                             {"verification": config.verification.to_dict(),
-                             "trial_list": file_stamp(config.verification.trials)}, ("data", "fused")))
+                             "trial_list": file_stamp(config.verification.trials)}, ("data", "fused", *specialists)))
     stages.append(Stage("export", training.export, {"saved_models_dir": config.saved_models_dir,
                                                      "run_name": config.run_name}, served))
     if config.latency:

@@ -141,3 +141,23 @@ def test_a_user_trial_list_is_scored_and_its_bad_lines_named(tmp_path):
     listed.write_text("1 a-r0 nobody\n")
     with pytest.raises(ValueError, match="1 recordings are no held-out person's: nobody"):
         verification.listed_trials(str(listed), embedded, "joint", SUBSETS)
+
+
+def test_score_fusion_reads_the_specialists_single_sensor_embeddings_when_given():
+    embedded = people_samples(["a", "b", "c"], seed=1)
+    specialists = people_samples(["a", "b", "c"], seed=8)  # the same recordings, other embeddings
+    singles = {}
+    for sensor in MODALITIES:
+        alone = specialists.held == f"only_{sensor}"
+        singles[sensor] = verification.Embedded(
+            specialists.persons[alone], specialists.enrolment[alone], specialists.held[alone],
+            specialists.recordings[alone], {"own": specialists.vectors["joint"][alone]})
+    mixed = np.char.startswith(embedded.held, "only_")
+    hybrid = verification.Embedded(embedded.persons, embedded.enrolment, embedded.held, embedded.recordings,
+                                   {"joint": np.where(mixed[:, None], specialists.vectors["joint"],
+                                                      embedded.vectors["joint"])})
+    given = verification.fused_trials(embedded, "joint", "complete", "missing_audio", SUBSETS, singles)
+    expected = verification.fused_trials(hybrid, "joint", "complete", "missing_audio", SUBSETS)
+    assert np.allclose(given.scores, expected.scores, atol=1e-6)
+    assert not np.allclose(given.scores, verification.fused_trials(
+        embedded, "joint", "complete", "missing_audio", SUBSETS).scores, atol=1e-3)
