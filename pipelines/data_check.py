@@ -1,6 +1,7 @@
 """`--check-data`: read and decode a run's data into its feature cache as `prepare` does, train nothing, and
 report every problem (one line per bad file), the files recordings share (and what each protocol does with them),
-what the recordings hold (per condition) and who they are of (per person, with their sensors)."""
+what the recordings hold (per condition), who they are of (per person, with their sensors) and, with
+--held-out-people, who would be held out (or why they cannot be)."""
 
 import collections
 import dataclasses
@@ -8,7 +9,7 @@ import dataclasses
 import numpy as np
 
 from avtfuse.contract import condition_name, condition_order
-from pipelines import cache, sources, splits
+from pipelines import cache, held_out, sources, splits
 from pipelines.errors import ErrorPolicy
 from pipelines.recording import run_files
 
@@ -23,6 +24,8 @@ class DataCheck:
     `people` [N]: the person of each usable recording; `recorded` [N, M]: 1
     where it has that modality; `on_error`: the run's --on-error; `files` [N]:
     each usable recording's files (real paths); `groups` [N]: its group key.
+    `held_out`: with --held-out-people, (validation people, test people), or the reason they cannot be held out
+    (a str); None without.
     """
 
     source: str
@@ -34,6 +37,7 @@ class DataCheck:
     on_error: str
     files: list
     groups: list
+    held_out: tuple | str | None = None
 
     @property
     def usable(self):
@@ -60,6 +64,7 @@ class DataCheck:
         lines += self._shared_file_lines()
         lines += self._condition_lines()
         lines += self._person_lines()
+        lines += self._held_out_lines()
         lines.append(self._verdict())
         return "\n".join(lines)
 
@@ -102,7 +107,17 @@ class DataCheck:
                 for person, (count, sensors) in people.items()]
         return ["recordings per person (and with each sensor):", header, *rows]
 
+    def _held_out_lines(self):
+        if self.held_out is None:
+            return []
+        if isinstance(self.held_out, str):
+            return [f"held out: cannot be: {self.held_out}"]
+        validation, test = self.held_out
+        return [f"held out: validation people {', '.join(validation)}; test people {', '.join(test)}"]
+
     def _verdict(self):
+        if isinstance(self.held_out, str):
+            return "not usable: the held-out people above"
         if not self.problems:
             return "usable: no bad input"
         if self.on_error == "skip":
@@ -119,7 +134,22 @@ def check_data(config):
     recordings, modalities, path = sources.cached_features(config, policy)
     meta = cache.read_meta(path)
     by_id = {recording.recording: recording for recording in recordings}
+    files = [list(run_files(by_id[r], modalities).values()) for r in meta["recordings"]]
     return DataCheck(config.source or "the built-in synthetic set", policy.skipped, len(policy.items), modalities,
                      list(meta["people"]), np.array(meta["recorded"], np.int64).reshape(-1, len(modalities)),
-                     config.on_error, [list(run_files(by_id[r], modalities).values()) for r in meta["recordings"]],
-                     list(meta["groups"]))
+                     config.on_error, files, list(meta["groups"]),
+                     _held_out(config, list(meta["people"]), list(meta["groups"]), files) if config.held_out_people
+                     else None)
+
+
+def _held_out(config, people, groups, files):
+    """(validation people, test people) that --held-out-people would hold out, or the one-line reason it cannot
+    (`pipelines.held_out`; groups joined by shared files, as the split joins them)."""
+    try:
+        validation, test = held_out.choose_people(people, config.held_out_people, config.seed)
+        roles = held_out.roles(people, validation, test)
+        held_out.enrolment(people, splits.join_shared_files(groups, files), roles, config.seed,
+                           config.enrol_per_person)
+    except ValueError as error:
+        return str(error)
+    return validation, test

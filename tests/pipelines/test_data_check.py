@@ -104,3 +104,30 @@ def test_check_data_counts_the_files_recordings_share_and_what_each_protocol_doe
     assert line.startswith("shared files: 1 files named by 3 recordings")
     assert f"({len(rows)} groups -> {len(rows) - 2})" in out  # each row its own group, the three joined
     assert "problems: none" in out and not (tmp_path / "runs").exists()
+
+
+def test_check_data_names_the_people_it_would_hold_out_or_why_it_cannot(tmp_path, capsys):
+    from pipelines import held_out
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    lines = [["person", "recording", "audio"]]
+    for person in range(1, 7):
+        for take in range(4):
+            soundfile.write(data / f"{person}-{take}.wav", 0.1 * rng.standard_normal(800), 8000)
+            lines.append([str(person), f"{person}-{take}", f"{person}-{take}.wav"])
+    with open(data / "m.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows(lines)
+    flags = ["--check-data", "--data", str(data / "m.csv"), "--modalities", "audio", "--held-out-people", "4",
+             "--seed", "3", "--cache-dir", str(tmp_path / "cache"), "--output-dir", str(tmp_path / "runs"),
+             "--verbose", "0"]
+    avtnet.main([*flags, "--enrol-per-person", "2"])
+    out = capsys.readouterr().out
+    validation, test = held_out.choose_people([str(p) for p in range(1, 7)], 4, 3)
+    assert f"held out: validation people {', '.join(validation)}; test people {', '.join(test)}" in out
+    assert out.rstrip().endswith("usable: no bad input")
+    avtnet.main([*flags, "--enrol-per-person", "4"])  # 4 recordings each: 5 groups are needed
+    out = capsys.readouterr().out
+    assert "held out: cannot be: --held-out-people: each held-out person needs 5 recording groups" in out
+    assert out.rstrip().endswith("not usable: the held-out people above") and not (tmp_path / "runs").exists()
