@@ -53,9 +53,9 @@ class CFNSRConfig(Config):
     video_widths: tuple = (32, 64, 128, 256)
     video_strides: tuple = ((1, 2, 2), (2, 2, 2), (2, 2, 2), (2, 2, 2))
     attention_units: int = 64
-    transformer_layers: int = 5
+    transformer_layers: int = setting(5, "layers of the causal audio transformer")
     transformer_heads: int = 8
-    transformer_ff: int = 256
+    transformer_ff: int = setting(256, "feed-forward width of the causal audio transformer")
     transformer_dropout: float = 0.1
     embed_dropout: float = 0.3
     cross_modal: bool = True

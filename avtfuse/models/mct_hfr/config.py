@@ -45,9 +45,9 @@ class MCTHFRConfig(Config):
     audio_shape: tuple = (400, 80)
     visible_shape: tuple = (40, 48, 48, 3)
     thermal_shape: tuple = (40, 48, 48, 1)
-    units: int = 128
+    units: int = setting(128, "d, the width of every token (a multiple of heads)", preset=True)
     heads: int = 4
-    layers: int = 4
+    layers: int = setting(4, "N, the MRAU layers", preset=True)
     conv_kernels: tuple = (3, 3, 3)
     embedding_dropout: float = 0.25
     attention_dropout: tuple = (0.1, 0.0, 0.0)
@@ -64,10 +64,10 @@ class MCTHFRConfig(Config):
     cmd_moments: int = 5
     gfa_weight: float = setting(0.4, "alpha, the weight of global feature alignment", preset=True)
     lfi_weight: float = setting(0.6, "beta, the weight of local feature imagination", preset=True)
-    decoder_layers: int = 2
+    decoder_layers: int = setting(2, "layers of each LFI decoder", preset=True)
     frame_encoder: str = "small"
     frame_filters: int = 64
-    frame_units: int = 128
+    frame_units: int = setting(128, "features per frame of the frame encoder (frame inputs)", preset=True)
     standardize_audio: bool = True
 
     def __post_init__(self):
