@@ -165,10 +165,10 @@ def verification(state):
     start, data, config = time.time(), state.data, state.config
     classifier, batch_size = state.fused_classifier(), config.train.batch_size
     embedded = {kind: Embedded.of(data.verification_samples(kind),
-                                  embed(classifier, data.verification_batches(kind, batch_size)))
+                                  embed(classifier.backbone, data.verification_batches(kind, batch_size)))
                 for kind in ("valid", "test")}
     primary = next(iter(embedded["test"].vectors))
-    cohort = training_cohort(classifier, data.batches("train", batch_size), primary) \
+    cohort = training_cohort(classifier.backbone, data.batches("train", batch_size), primary) \
         if config.verification.as_norm_top_k else None
     singles = specialist_embeddings(state) if config.trains_specialists else None
     outputs, rows, curves = verify(embedded["valid"], embedded["test"], data.modalities, config.verification, cohort,
@@ -202,7 +202,7 @@ def specialist_embeddings(state):
         samples = data.verification_samples("test")
         alone = condition_name([int(m == modality) for m in modalities], modalities)
         singles[modality] = Embedded.of({**samples, "held": np.full(len(samples["held"]), alone)},
-                                        embed(state.load_classifier(config.run_dir),
+                                        embed(state.load_classifier(config.run_dir).backbone,
                                               data.verification_batches("test", config.train.batch_size)))
     return singles
 

@@ -31,10 +31,10 @@ def subsets(modalities):
     return {name: named[name] for name in sorted(named, key=condition_order)}
 
 
-def embed(classifier, batches):
-    """{embedding name: float32 [n, D]} of every inputs dict of `batches`, through the classifier's backbone
-    (`ContractModel.embeddings`); the first name is the one the tables score."""
-    backbone, vectors = classifier.backbone, {}
+def embed(backbone, batches):
+    """{embedding name: float32 [n, D]} of every inputs dict of `batches` (or of (inputs, labels) batches)
+    through a backbone (`ContractModel.embeddings`); the first name is the one the tables score."""
+    vectors = {}
     for inputs in batches:
         inputs = inputs[0] if isinstance(inputs, tuple) else inputs
         for name, value in backbone.embeddings(backbone(inputs, training=False)).items():
@@ -204,6 +204,33 @@ def listed_trials(path, embedded, name, sensors):
     return {"path": path, "trials": len(listed), "measures": measured(scores, targets)}
 
 
+def thresholds(valid, test, name, sensors, target_far, people):
+    """Every sensor enrolled, per probe subset: the validation people's threshold for `target_far` and logistic
+    calibration, read on the test people (realised FAR and FRR, Cllr), and open-set identification of the test
+    people: the first half (at least one) of `people` enrolled, the rest unknown. Returns (calibration
+    {probe subset: dict}, open set {"enrolled_people", "unknown_people", probe subset: dict})."""
+    complete = next(iter(sensors))
+    enrolled = people[:max(1, len(people) // 2)]
+    calibration, open_set = {}, {"enrolled_people": enrolled, "unknown_people": people[len(enrolled):]}
+    for probe_subset in sensors:
+        scores, targets = pair_trials(valid, name, complete, probe_subset).flat()
+        if not targets.any() or targets.all():
+            continue
+        threshold = measures.threshold_at_far(scores, targets, target_far)
+        calibrated = measures.LogisticCalibration().fit(scores, targets)
+        test_scores, test_targets = pair_trials(test, name, complete, probe_subset).flat()
+        realised = measures.rates_at_threshold(test_scores, test_targets, threshold)
+        calibration[probe_subset] = {
+            "threshold": float(threshold), "target_far": target_far, "test_far": realised["far"],
+            "test_frr": realised["frr"], "test_target_trials": realised["targets"],
+            "test_non_target_trials": realised["non_targets"], **calibrated.to_dict(),
+            "cllr": measures.cllr(calibrated.llr(test_scores), test_targets) if test_targets.any() else None}
+        identified = pair_trials(test, name, complete, probe_subset, people=enrolled)
+        open_set[probe_subset] = measures.open_set_identification(
+            identified.scores, identified.probe_persons, identified.enrolled, threshold)
+    return calibration, open_set
+
+
 def verify(valid, test, modalities, config, cohort=None, singles=None):
     """The verification section of a run: `valid`, `test` the Embedded validation and test people; `config` the
     run's VerificationConfig; `cohort` float [K, D] the training people's mean embeddings (AS-norm, with
@@ -229,27 +256,8 @@ def verify(valid, test, modalities, config, cohort=None, singles=None):
     individual = {name: {subset: summary(pair_trials(test, name, subset, subset)) for subset, held in sensors.items()
                          if name not in modalities or name in held}  # a sensor's own embedding: subsets holding it
                   for name in list(test.vectors)[1:]}
-    calibration, open_set = {}, {"enrolled_people": [], "unknown_people": []}
     people = sorted(set(test.persons), key=natural_key)
-    enrolled = people[:max(1, len(people) // 2)]
-    open_set.update(enrolled_people=enrolled, unknown_people=people[len(enrolled):])
-    for probe_subset in sensors:
-        chosen = pair_trials(valid, primary, complete, probe_subset)
-        scores, targets = chosen.flat()
-        if not targets.any() or targets.all():
-            continue
-        threshold = measures.threshold_at_far(scores, targets, config.target_far)
-        calibrated = measures.LogisticCalibration().fit(scores, targets)
-        test_scores, test_targets = pair_trials(test, primary, complete, probe_subset).flat()
-        realised = measures.rates_at_threshold(test_scores, test_targets, threshold)
-        calibration[probe_subset] = {
-            "threshold": float(threshold), "target_far": config.target_far, "test_far": realised["far"],
-            "test_frr": realised["frr"], "test_target_trials": realised["targets"],
-            "test_non_target_trials": realised["non_targets"], **calibrated.to_dict(),
-            "cllr": measures.cllr(calibrated.llr(test_scores), test_targets) if test_targets.any() else None}
-        identified = pair_trials(test, primary, complete, probe_subset, people=enrolled)
-        open_set[probe_subset] = measures.open_set_identification(
-            identified.scores, identified.probe_persons, identified.enrolled, threshold)
+    calibration, open_set = thresholds(valid, test, primary, sensors, config.target_far, people)
     curves = {f"{primary} {complete}": pair_trials(test, primary, complete, complete).flat()}
     if len(modalities) > 1:
         curves[f"score fusion {complete}"] = fused_trials(test, primary, complete, complete, sensors, singles).flat()
@@ -279,15 +287,11 @@ def _rows(embedded, scored_by, enrol_subset, probe_subset, trials):
             for i, row in enumerate(trials.probe_rows) for j, person in enumerate(trials.enrolled)]
 
 
-def training_cohort(classifier, batches, name):
+def training_cohort(backbone, batches, name):
     """float32 [K, D]: for each trained person (label) of `batches` ((inputs, labels) of the training split), the
     mean of their L2-normalised `name` embeddings: AS-norm's cohort."""
-    backbone, vectors, labels = classifier.backbone, [], []
-    for inputs, label in batches:
-        embedded = backbone.embeddings(backbone(inputs, training=False))[name]
-        vectors.append(_unit(keras.ops.convert_to_numpy(keras.ops.cast(embedded, "float32"))))
-        labels.append(np.asarray(label))
-    vectors, labels = np.concatenate(vectors), np.concatenate(labels)
+    vectors = _unit(embed(backbone, batches)[name])
+    labels = np.concatenate([label.numpy() for label in batches.map(lambda inputs, label: label)])
     return np.stack([vectors[labels == label].mean(axis=0) for label in np.unique(labels)])
 
 

@@ -46,12 +46,8 @@ class HeldOutPeopleEER(keras.callbacks.Callback):
             lambda inputs: tf.reduce_all(tf.equal(inputs["present"], bits))).batch(batch_size)
 
     def on_epoch_end(self, epoch, logs=None):
-        backbone = getattr(self.model, "backbone", self.model)
-        vectors = {}
-        for inputs in self.batches:
-            for name, value in backbone.embeddings(backbone(inputs, training=False)).items():
-                vectors.setdefault(name, []).append(keras.ops.convert_to_numpy(keras.ops.cast(value, "float32")))
-        embedded = verification.Embedded.of(self.samples, {n: np.concatenate(v) for n, v in vectors.items()})
+        vectors = verification.embed(getattr(self.model, "backbone", self.model), self.batches)
+        embedded = verification.Embedded.of(self.samples, vectors)
         trials = verification.pair_trials(embedded, next(iter(embedded.vectors)), self.subset, self.subset)
         if logs is not None:
             logs[PEOPLE_EER] = equal_error_rate(*trials.flat())["eer"]

@@ -20,6 +20,8 @@ def test_the_run_reports_people_it_never_trained_on(registry):
     # 2 test people, 20 probes each (5 of their 6 recording groups), against both enrolled people
     assert (complete["target_trials"], complete["non_target_trials"]) == (40, 40)
     assert complete["eer"] < 0.4, complete  # people never trained on, told apart well above chance (0.5)
+    assert section["as_norm_top_k"] == 2 and 0.0 <= complete["as_norm"]["eer"] <= 0.5  # against the 4 trained people
+    assert complete["as_norm"]["target_trials"] == 40
     assert section["score_fusion"]["only_audio|only_thermal"] is None
     assert list(section["individual"]) == ["audio", "visible", "thermal"]  # AVTNet prop's individual embeddings
     assert list(section["individual"]["thermal"]) == ["complete", "missing_visible", "missing_audio", "only_thermal"]
