@@ -41,15 +41,16 @@ def split_cache(config, path, recordings, modalities):
     subjects = [by_id[r].subject for r in meta["recordings"]]
     files = [run_files(by_id[r], modalities) for r in meta["recordings"]]
     groups = list(meta["groups"])
+    # Recordings sharing a file are one group under strict and folds, and for the enrolment of held-out people
+    # under every protocol (one photo for many clips never both enrols and probes).
+    joined = splits.join_shared_files(groups, [f.values() for f in files]) \
+        if config.protocol in ("strict", "folds") or config.held_out_people else groups
     if config.protocol in ("strict", "folds"):
-        groups = splits.join_shared_files(groups, [f.values() for f in files])
+        groups = joined
     held, enrolled = np.zeros(len(persons), np.int8), np.zeros(len(persons), bool)
     if config.held_out_people:
         check_class_is_person(persons, subjects)
         held = roles(persons, *choose_people(persons, config.held_out_people, config.seed))
-        # a file shared by recordings (one photo for many clips) never both enrols and probes, whatever the protocol
-        joined = groups if config.protocol in ("strict", "folds") else splits.join_shared_files(
-            groups, [f.values() for f in files])
         enrolled = enrolment(persons, joined, held, config.seed, config.enrol_per_person)
     _, mapping = assign_labels([p for p, h in zip(persons, held) if h == TRAINED])
     labels = np.array([mapping.get(p, -1) for p in persons], np.int64)  # -1: a held-out person, no class
@@ -155,17 +156,9 @@ class SplitData:
         what it recorded, `held`), recordings in cache order, subsets in `conditions` order. A dict of arrays
         [n]: "rows" int64 (recording index), "columns" int64 (condition index), "persons" str, "enrolment" bool,
         "held" str (the subset's condition name), "recordings" str (recording ids)."""
-        code = kind_code(kind)
         held = self.held()
-        rows, columns = [], []
-        for row in np.flatnonzero(self.held_out == code):
-            seen = set()
-            for column, bits in enumerate(held[row]):
-                if bits.any() and tuple(bits) not in seen:
-                    seen.add(tuple(bits))
-                    rows.append(row)
-                    columns.append(column)
-        rows, columns = np.array(rows, np.int64), np.array(columns, np.int64)
+        rows, columns = np.nonzero(distinct_copies(held) & (self.held_out == kind_code(kind))[:, None])
+        rows, columns = rows.astype(np.int64), columns.astype(np.int64)
         return {"rows": rows, "columns": columns,
                 "persons": np.array([self.persons[row] for row in rows], str),
                 "enrolment": self.enrolment[rows].astype(bool),
@@ -452,6 +445,16 @@ def check_given_split(assignment, labels, mapping, config):
                        ", ".join(untrained[:10]))
 
 
+def distinct_copies(held):
+    """bool [N, C]: the copies of each recording worth a sample, of `held` [N, C, M] (what each copy holds): those
+    holding some sensor and not identical to an earlier copy of the same recording (one that drops a sensor the
+    recording never had)."""
+    usable = held.any(axis=-1)
+    for c in range(1, held.shape[1]):
+        usable[:, c] &= ~(held[:, :c, :] == held[:, c:c + 1, :]).all(axis=-1).any(axis=1)
+    return usable
+
+
 def assign_samples(recorded, groups, people, given, conditions, num_trained, config, subjects=None, held=None):
     """The [N, C] split-id table of the ablated samples (see SplitData).
 
@@ -467,12 +470,7 @@ def assign_samples(recorded, groups, people, given, conditions, num_trained, con
     recordings are on no side (-1 everywhere), and the protocol splits the
     others alone.
     """
-    effective = recorded[:, None, :] * conditions[None, :, :]
-    usable = effective.any(axis=-1)
-    # A copy identical to an earlier copy of the same recording (a modality it never had) is dropped.
-    for c in range(1, len(conditions)):
-        same = (effective[:, :c, :] == effective[:, c:c + 1, :]).all(axis=-1).any(axis=1)
-        usable[:, c] &= ~same
+    usable = distinct_copies(recorded[:, None, :] * conditions[None, :, :])
     dropped = int(usable.size - usable.sum())
     if dropped:
         logger.info("%d ablated copies dropped: they would repeat a copy or hold no modality", dropped)

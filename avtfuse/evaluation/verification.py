@@ -78,11 +78,6 @@ class Trials:
         return self.scores.ravel(), self.targets.ravel()
 
 
-def _unit(rows):
-    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
-    return rows / np.where(norms > 0, norms, 1.0)
-
-
 def enrol(embedded, name, subset, people=None, recordings=None):
     """(people, models float32 [E, D]): each person (of `people`, or every one) with an enrolment sample holding
     `subset` (of `recordings` alone, when given), and the mean of those samples' L2-normalised `name`
@@ -92,7 +87,7 @@ def enrol(embedded, name, subset, people=None, recordings=None):
         chosen &= np.isin(embedded.recordings, list(recordings))
     names = sorted(set(embedded.persons[chosen]) & set(embedded.persons if people is None else people), key=natural_key)
     vectors = embedded.vectors[name]
-    models = [_unit(vectors[chosen & (embedded.persons == person)]).mean(axis=0) for person in names]
+    models = [measures.unit_rows(vectors[chosen & (embedded.persons == person)]).mean(axis=0) for person in names]
     return names, np.array(models, np.float32).reshape(len(names), vectors.shape[1])
 
 
@@ -198,7 +193,7 @@ def listed_trials(path, embedded, name, sensors):
     unknown = sorted({r for _, e, p in listed for r in (e, p) if r not in whole})
     if unknown:
         raise ValueError(f"{path}: {len(unknown)} recordings are no held-out person's: {', '.join(unknown[:10])}")
-    vectors = _unit(embedded.vectors[name])
+    vectors = measures.unit_rows(embedded.vectors[name])
     scores = np.array([vectors[whole[e]] @ vectors[whole[p]] for _, e, p in listed])
     targets = np.array([target for target, _, _ in listed])
     return {"path": path, "trials": len(listed), "measures": measured(scores, targets)}
@@ -290,7 +285,7 @@ def _rows(embedded, scored_by, enrol_subset, probe_subset, trials):
 def training_cohort(backbone, batches, name):
     """float32 [K, D]: for each trained person (label) of `batches` ((inputs, labels) of the training split), the
     mean of their L2-normalised `name` embeddings: AS-norm's cohort."""
-    vectors = _unit(embed(backbone, batches)[name])
+    vectors = measures.unit_rows(embed(backbone, batches)[name])
     labels = np.concatenate([label.numpy() for label in batches.map(lambda inputs, label: label)])
     return np.stack([vectors[labels == label].mean(axis=0) for label in np.unique(labels)])
 

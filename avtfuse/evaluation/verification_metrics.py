@@ -142,7 +142,7 @@ def rates_at_threshold(scores, targets, threshold):
     }
 
 
-def _unit_rows(matrix, name):
+def unit_rows(matrix, name="embeddings"):
     """Validates a [rows, D] float matrix and L2-normalises its rows (an all-zero row stays zero)."""
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim != 2:
@@ -153,8 +153,8 @@ def _unit_rows(matrix, name):
 
 def cosine_scores(enrol, probe):
     """Cosine similarity [P, E] of probe rows [P, D] against enrolment rows [E, D]; a zero row scores 0."""
-    enrol = _unit_rows(enrol, "enrol")
-    probe = _unit_rows(probe, "probe")
+    enrol = unit_rows(enrol, "enrol")
+    probe = unit_rows(probe, "probe")
     if enrol.shape[1] != probe.shape[1]:
         raise ValueError(f"probe: embeddings of size {probe.shape[1]} against enrol of size {enrol.shape[1]}")
     return probe @ enrol.T
