@@ -37,8 +37,9 @@ def export_saved_model(classifier, path, class_names=None, run=None):
     missing sensor is served as zeros with its present bit 0, and the graph
     replaces each modality whose present bit is 0 by zeros (whatever was sent,
     NaN included). Outputs: "probabilities"
-    float32 [None, P], "label" int32 [None] (argmax) and "embedding" float32
-    [None, D] (the features the head saw). Loading needs no avtfuse code:
+    float32 [None, P], "label" int32 [None] (argmax), "embedding" float32
+    [None, D] (the features the head saw) and "person_embedding" float32 [None, E]
+    (the vector verification and the gallery compare people by). Loading needs no avtfuse code:
     `tf.saved_model.load(path).signatures["serving_default"]` (or `load_serving`).
     """
     if not isinstance(classifier, ContractClassifier):

@@ -131,7 +131,7 @@ def check_data(config):
     there is none, reused when there is), every problem collected whatever config.on_error says; nothing is
     split or trained. Raises DataError when no recording is usable."""
     policy = ErrorPolicy("skip", log=False)
-    recordings, modalities, path = sources.cached_features(config, policy)
+    recordings, modalities, path, _ = sources.cached_features(config, policy)
     meta = cache.read_meta(path)
     by_id = {recording.recording: recording for recording in recordings}
     files = [list(run_files(by_id[r], modalities).values()) for r in meta["recordings"]]

@@ -248,12 +248,12 @@ def prepare(config):
     all problems are raised together (InputErrors, one line per file), or the
     bad recordings are skipped and listed (config.on_error="skip").
     """
-    recordings, modalities, path = sources.cached_features(config, ErrorPolicy(config.on_error))
-    return split_data.split_cache(config, path, recordings, modalities)
+    cached = sources.cached_features(config, ErrorPolicy(config.on_error))
+    return split_data.split_cache(config.replace(features=cached.features), cached.path, cached.recordings,
+                                  cached.modalities)
 
 
 def data_sha256(config):
     """The SHA-256 (hex) of the decoded contents of `config`'s data, as a run's identity.json records it: its
     feature cache's (pipelines.cache.content_sha256; the cache is written first when there is none)."""
-    _, _, path = sources.cached_features(config, ErrorPolicy(config.on_error))
-    return cache.read_meta(path)["content_sha256"]
+    return cache.read_meta(sources.cached_features(config, ErrorPolicy(config.on_error)).path)["content_sha256"]

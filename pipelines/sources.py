@@ -4,6 +4,7 @@ feature cache."""
 
 import logging
 import os
+import typing
 
 from avtfuse import locks
 from avtfuse.contract import MODALITIES
@@ -16,11 +17,21 @@ from pipelines.synthetic import SYNTHETIC_SETS, ravdess as synthetic_ravdess, sp
 logger = logging.getLogger(__name__)
 
 
+class CachedFeatures(typing.NamedTuple):
+    """What `cached_features` gives: the recordings, the modalities some recording has, the cache's path and the
+    FeatureConfig the cache was decoded with (its thermal palette settled)."""
+
+    recordings: list
+    modalities: tuple
+    path: str
+    features: object
+
+
 def cached_features(config, policy):
     """The recordings of `config.source` decoded into the feature cache (written when it is not complete and
-    intact), their problems handed to `policy`: (recordings, the modalities some recording has, the cache's path).
-    A thermal palette "auto" is settled first, from a sample of the thermal frames (pipelines.palette_choice), and
-    the cache is keyed and decoded with the palette chosen.
+    intact), their problems handed to `policy`: a CachedFeatures. A thermal palette "auto" is settled first, from
+    a sample of the thermal frames (pipelines.palette_choice), and the cache is keyed and decoded with the palette
+    chosen.
     Under the cache's lock: a process that finds another writing it waits, then reads what that one wrote."""
     recordings = check_shared_files(load_recordings(config, policy), config.modalities, policy)
     modalities = recorded_modalities(recordings, config.modalities)
@@ -34,12 +45,12 @@ def cached_features(config, policy):
         if not (cache.is_complete(path) and cache.is_intact(path)):
             logger.info("checking and decoding %d recordings", len(recordings))
             write_features(recordings, modalities, config, policy, path)
-            return recordings, modalities, path
+            return CachedFeatures(recordings, modalities, path, config.features)
     logger.info("using the cached features in %s", path)
     for item in cache.read_meta(path)["skipped"]:  # the problems found when the cache was written
         policy.merge([DataError(file, reason) for file, reason in item])
     policy.report("recordings")
-    return recordings, modalities, path
+    return CachedFeatures(recordings, modalities, path, config.features)
 
 
 def synthetic_source(config):

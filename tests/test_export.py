@@ -79,9 +79,10 @@ def test_signature_inputs_and_outputs(trimodal):
     assert input_specs["present"].shape.as_list() == [None, 3]
     assert all(spec.dtype == tf.float32 for spec in input_specs.values())
     outputs = signature.structured_outputs
-    assert set(outputs) == {"probabilities", "label", "embedding"}
+    assert set(outputs) == {"probabilities", "label", "embedding", "person_embedding"}
     assert outputs["probabilities"].shape.as_list() == [None, NUM_PEOPLE]
     assert outputs["embedding"].shape.as_list() == [None, 256 * 4]
+    assert outputs["person_embedding"].shape.as_list() == [None, 256]
     assert outputs["label"].dtype == tf.int32
 
 
@@ -94,6 +95,8 @@ def test_reloaded_model_matches_keras(trimodal):
     np.testing.assert_allclose(got["probabilities"], probabilities, atol=1e-5)
     np.testing.assert_allclose(got["embedding"], embedding, atol=1e-5)
     np.testing.assert_array_equal(got["label"], probabilities.argmax(axis=-1))
+    joint = embedding_model.embeddings(embedding_model(inputs, training=False))["joint"]  # what verification scores
+    np.testing.assert_allclose(got["person_embedding"], np.asarray(joint), atol=1e-5)
 
 
 @pytest.mark.parametrize("missing", ["audio", "visible", "thermal"])

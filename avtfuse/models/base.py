@@ -185,7 +185,9 @@ class ContractClassifier(keras.Model):
         masks themselves) reach the backbone as sent. A NaN in a present sensor
         is not checked: it makes that request's row NaN, and no other row.
         Returns {"probabilities": float32 [B, P], "label": int32 [B],
-        "embedding": float32 [B, D] (the features the head saw)}.
+        "embedding": float32 [B, D] (the features the head saw), "person_embedding": float32 [B, E] (the vector
+        people are compared by, the first of `ContractModel.embeddings`: what verification and the gallery
+        score)}.
         """
         present = ops.cast(inputs["present"], "float32")
         model_inputs = blank_missing(
@@ -200,12 +202,14 @@ class ContractClassifier(keras.Model):
                 absent = 1.0 - ops.reshape(present[:, index], (-1,) + (1,) * (len(tensor.shape) - 1))
                 noise = keras.random.normal(ops.shape(tensor), seed=self.NOISE_SEED + index)
                 model_inputs[modality] = tensor + absent * noise
-        features = ops.cast(self.backbone.features(self.backbone(model_inputs, training=False)), "float32")
+        outputs = self.backbone(model_inputs, training=False)
+        features = ops.cast(self.backbone.features(outputs), "float32")
         probabilities = ops.cast(self.head(features, training=False), "float32")
         return {
             "probabilities": probabilities,
             "label": ops.cast(ops.argmax(probabilities, axis=-1), "int32"),
             "embedding": features,
+            "person_embedding": ops.cast(next(iter(self.backbone.embeddings(outputs).values())), "float32"),
         }
 
     def get_config(self):

@@ -129,7 +129,7 @@ def test_a_synthetic_tree_reads_back_with_default_settings(tmp_path, caplog):
     config = DataConfig(source=str(root), cache_dir=str(tmp_path / "cache"))
     assert config.features.thermal_palette == "auto"
     with caplog.at_level(logging.INFO, logger="pipelines.palette_choice"):
-        recordings, _, path = sources.cached_features(config, ErrorPolicy())
+        recordings, _, path, _ = sources.cached_features(config, ErrorPolicy())
     assert "thermal palette: iron, chosen from 8 sampled frames" in caplog.text
     assert len(written) == len(recordings) == 8
     size = config.features.image_size

@@ -92,7 +92,7 @@ def test_a_rewritten_frame_in_a_frame_folder_rebuilds_the_cache(tmp_path, monkey
     monkeypatch.setattr(sources, "load_recordings", lambda config, policy: recordings)
     config = DataConfig(source=str(tmp_path / "frames"), modalities=("visible",), features=TINY,
                         cache_dir=str(tmp_path / "cache"))
-    _, _, before = sources.cached_features(config, ErrorPolicy("raise"))
+    before = sources.cached_features(config, ErrorPolicy("raise")).path
     folder = recordings[1].visible
     folder_times = os.stat(folder)
     frame = os.path.join(folder, "frame-000.png")
@@ -100,7 +100,7 @@ def test_a_rewritten_frame_in_a_frame_folder_rebuilds_the_cache(tmp_path, monkey
     os.utime(frame, ns=(folder_times.st_atime_ns, folder_times.st_mtime_ns + 10**9))
     os.utime(folder, ns=(folder_times.st_atime_ns, folder_times.st_mtime_ns))  # the folder looks unchanged
     decoded = counting_decodes(monkeypatch)
-    _, _, after = sources.cached_features(config, ErrorPolicy("raise"))
+    after = sources.cached_features(config, ErrorPolicy("raise")).path
     assert after != before and len(decoded) == len(recordings)
     back = {int(e["index"]): e["visible"] for e in cache.read_cache(after).as_numpy_iterator()}
     np.testing.assert_allclose(back[1], 7 / 255, atol=1e-6)
@@ -119,7 +119,7 @@ def test_the_key_holds_the_decoder_versions(tmp_path, monkeypatch):
 
 def test_shards_are_hashed_once_per_process_and_again_when_they_change(tree, tmp_path, monkeypatch, caplog):
     config = DataConfig(source=tree, modalities=("audio",), features=TINY, cache_dir=str(tmp_path / "cache"))
-    _, _, path = sources.cached_features(config, ErrorPolicy("raise"))
+    path = sources.cached_features(config, ErrorPolicy("raise")).path
     hashed, content_sha256 = [], cache.content_sha256
 
     def counted(*args):
@@ -140,7 +140,7 @@ def test_shards_are_hashed_once_per_process_and_again_when_they_change(tree, tmp
     with open(shard, "wb") as handle:
         handle.write(data)
     with caplog.at_level(logging.WARNING, logger="pipelines.cache"):
-        _, _, again = sources.cached_features(config, ErrorPolicy("raise"))
+        again = sources.cached_features(config, ErrorPolicy("raise")).path
     assert again == path and len(decoded) == N_TREE
     [why] = [r.getMessage() for r in caplog.records if r.name == "pipelines.cache"]
     assert path in why and "content_sha256" in why
