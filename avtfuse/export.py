@@ -9,9 +9,12 @@ import tensorflow as tf
 from avtfuse.contract import LABELS_FILE, load_class_names, save_class_names
 from avtfuse.files import atomic_folder, atomic_text
 from avtfuse.models.base import ContractClassifier
+from avtfuse.serving.raw_signature import RAW_SIGNATURE_NAME, RawServing, raw_input_reason, raw_input_signature
 
 SIGNATURE_NAME = "serving_default"
 RUN_FILE = "run.json"  # beside an exported model: the run it came from
+FEATURES_FILE = "features.json"  # beside a model with a raw-input signature: the FeatureConfig it decodes with
+CALIBRATION_FILE = "calibration.json"  # beside an exported model: the thresholds a gallery accepts by
 
 
 def serving_input_signature(classifier):
@@ -20,7 +23,7 @@ def serving_input_signature(classifier):
             for name, (shape, dtype) in classifier.serving_spec().items()}
 
 
-def export_saved_model(classifier, path, class_names=None, run=None):
+def export_saved_model(classifier, path, class_names=None, run=None, features=None, calibration=None):
     """Writes one SavedModel that runs the classifier end to end; returns the path as pathlib.Path.
 
     classifier: a built `ContractClassifier` (any system). path: the SavedModel
@@ -28,6 +31,12 @@ def export_saved_model(classifier, path, class_names=None, run=None):
     written beside the model as labels.json (`avtfuse.contract.save_class_names`).
     run: optional JSON-ready dict naming the run the model came from (its
     folder, split and identity), written beside the model as run.json.
+    features: optional FeatureConfig the run's cache was decoded with: where
+    the model can serve raw media (`avtfuse.serving.raw_signature`), the
+    "serving_raw" signature is added and the config written as features.json.
+    calibration: optional JSON-ready dict (the run's calibration stage: per
+    probe subset the threshold and logistic calibration a gallery accepts by),
+    written as calibration.json.
 
     The "serving_default" signature takes, by name, the inputs of the
     classifier's serving spec: for AVTNet one float32 tensor per modality of
@@ -52,12 +61,18 @@ def export_saved_model(classifier, path, class_names=None, run=None):
     archive = keras.export.ExportArchive()
     archive.track(classifier)
     archive.add_endpoint(SIGNATURE_NAME, classifier.serve, input_signature=[specs])
+    raw = features is not None and raw_input_reason(classifier, features) is None
+    if raw:
+        archive.add_endpoint(RAW_SIGNATURE_NAME, RawServing(classifier, features),
+                             input_signature=[raw_input_signature(classifier.modalities, features.frames)])
     path = pathlib.Path(path)
     atomic_folder(path, lambda temporary: archive.write_out(temporary, verbose=False))
     if class_names is not None:
         save_class_names(class_names, path / LABELS_FILE)
-    if run is not None:
-        atomic_text(path / RUN_FILE, json.dumps(run, indent=2) + "\n")
+    for name, content in ((RUN_FILE, run), (FEATURES_FILE, features.to_dict() if raw else None),
+                          (CALIBRATION_FILE, calibration)):
+        if content is not None:
+            atomic_text(path / name, json.dumps(content, indent=2) + "\n")
     return path
 
 

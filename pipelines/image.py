@@ -166,6 +166,14 @@ def read_frame(path, frame="middle", max_pixels=MAX_IMAGE_PIXELS, max_video_fram
     return _decode_frames(os.fspath(path), frame, 0, None, max_pixels, max_video_frames)[0]
 
 
+def read_frames(path, frames=0, seconds=3.6, max_pixels=MAX_IMAGE_PIXELS, max_video_frames=None):
+    """The frames the loaders crop and resize, uncropped and at their own size (module frame sources and limits):
+    float32 [1, H, W, C in {1, 3}] in [0, 1], the middle frame, for frames = 0; [T, H, W, C] for frames = T > 0
+    (a still image repeated T times). DataError naming the file when it is bad."""
+    images = _read_frames(path, "middle", frames, seconds, "full", max_pixels, max_video_frames)
+    return np.repeat(images, frames, axis=0) if frames and len(images) == 1 else images
+
+
 def to_uint8(frames, name="frames"):
     """float frames in [0, 1] (any shape) -> uint8 round(255 x), the feature cache's storage.
 

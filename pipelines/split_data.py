@@ -2,6 +2,7 @@
 or valid by the protocol (pipelines.splits), and `SplitData`, the split's view of the cache that every model of
 the run reads (its single-sensor views included)."""
 
+import collections
 import dataclasses
 import logging
 
@@ -151,17 +152,24 @@ class SplitData:
                 "probe_recordings": int((held & ~self.enrolment).sum())}
 
     def verification_samples(self, kind):
-        """The samples of the held-out people of `kind` ("valid" or "test"): one per held-out recording and per
-        distinct non-empty subset of the run's sensors it can show (what a condition of `conditions` leaves of
-        what it recorded, `held`), recordings in cache order, subsets in `conditions` order. A dict of arrays
-        [n]: "rows" int64 (recording index), "columns" int64 (condition index), "persons" str, "enrolment" bool,
-        "held" str (the subset's condition name), "recordings" str (recording ids)."""
+        """The samples of the held-out people of `kind` ("valid" or "test"), or with kind "trained" the
+        validation split's recordings of the trained people (each person's first half of them, at least one, in
+        cache order, enrolling and the rest probing): one per recording and per distinct non-empty subset of the
+        run's sensors it can show (what a condition of `conditions` leaves of what it recorded, `held`),
+        recordings in cache order, subsets in `conditions` order. A dict of arrays [n]: "rows" int64 (recording
+        index), "columns" int64 (condition index), "persons" str, "enrolment" bool, "held" str (the subset's
+        condition name), "recordings" str (recording ids)."""
         held = self.held()
-        rows, columns = np.nonzero(distinct_copies(held) & (self.held_out == kind_code(kind))[:, None])
+        if kind == "trained":
+            chosen = (self.assignment == SPLIT_IDS["valid"]).any(axis=1) & (self.held_out == TRAINED)
+            enrolment = _first_halves([p if c else None for p, c in zip(self.persons, chosen)])
+        else:
+            chosen, enrolment = self.held_out == kind_code(kind), self.enrolment
+        rows, columns = np.nonzero(distinct_copies(held) & chosen[:, None])
         rows, columns = rows.astype(np.int64), columns.astype(np.int64)
         return {"rows": rows, "columns": columns,
                 "persons": np.array([self.persons[row] for row in rows], str),
-                "enrolment": self.enrolment[rows].astype(bool),
+                "enrolment": enrolment[rows].astype(bool),
                 "held": np.array([condition_name(held[r, c], self.modalities) for r, c in zip(rows, columns)], str),
                 "recordings": np.array([self.recordings[row] for row in rows], str)}
 
@@ -487,3 +495,15 @@ def assign_samples(recorded, groups, people, given, conditions, num_trained, con
     in_test = (assignment[:, :num_trained] == SPLIT_IDS["test"]).any(axis=1, keepdims=True)
     assignment[:, num_trained:] = np.where(usable[:, num_trained:] & in_test, SPLIT_IDS["test"], -1)
     return assignment
+
+
+def _first_halves(persons):
+    """bool [N]: True for the first half (at least one) of each person's entries, in order; None entries
+    (recordings left out) False."""
+    counts, seen = collections.Counter(p for p in persons if p is not None), collections.Counter()
+    first = np.zeros(len(persons), bool)
+    for index, person in enumerate(persons):
+        if person is not None:
+            first[index] = seen[person] < max(1, counts[person] // 2)
+            seen[person] += 1
+    return first

@@ -25,6 +25,7 @@ from avtfuse.evaluation.specialists import specialist_comparison, specialist_mar
 from avtfuse.evaluation.verification import (
     TRIAL_COLUMNS,
     Embedded,
+    calibrations,
     embed,
     joined,
     listed_trials,
@@ -191,6 +192,34 @@ def verification(state):
                 len(outputs["test_people"]), "n/a" if pair is None else f"{100 * pair['eer']:.2f} %",
                 outputs["seconds"])
     return outputs
+
+
+CALIBRATION_KEYS = ("threshold", "target_far", "slope", "offset")
+
+
+def calibration(state):
+    """What a gallery (avtfuse.recognition) accepts by, per probe subset (each enrolled with the same sensors):
+    the threshold at --target-far and the logistic calibration, written beside the exported model. From the
+    verification stage's validation people in a run with held-out people; else from the validation recordings of
+    the trained people (each enrolled from the first half of theirs; optimistic: the model trained on these
+    people). "calibration" {} when there are too few such recordings."""
+    config, data = state.config, state.data
+    if config.data.held_out_people:
+        section = state.stage_outputs("verification")
+        return {"source": "the held-out validation people", "embedding": section["embedding"],
+                "calibration": {subset: {key: row[key] for key in CALIBRATION_KEYS}
+                                for subset, row in section["calibration"].items()}}
+    samples = data.verification_samples("trained")
+    if samples["enrolment"].all():
+        logger.warning("no trained person has two validation recordings: no threshold for a gallery "
+                       "(python -m experiments.recognize needs --threshold)")
+        return {"source": None, "embedding": None, "calibration": {}}
+    backbone = state.fused_classifier().backbone
+    valid = Embedded.of(samples, embed(backbone, data.verification_batches("trained", config.train.batch_size)))
+    primary = next(iter(valid.vectors))
+    return {"source": "the validation recordings of the trained people (optimistic: the model trained on them)",
+            "embedding": primary,
+            "calibration": calibrations(valid, primary, subsets(data.modalities), config.verification.target_far)}
 
 
 def specialist_embeddings(state):

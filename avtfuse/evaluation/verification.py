@@ -199,28 +199,38 @@ def listed_trials(path, embedded, name, sensors):
     return {"path": path, "trials": len(listed), "measures": measured(scores, targets)}
 
 
-def thresholds(valid, test, name, sensors, target_far, people):
-    """Every sensor enrolled, per probe subset: the validation people's threshold for `target_far` and logistic
-    calibration, read on the test people (realised FAR and FRR, Cllr), and open-set identification of the test
-    people: the first half (at least one) of `people` enrolled, the rest unknown. Returns (calibration
-    {probe subset: dict}, open set {"enrolled_people", "unknown_people", probe subset: dict})."""
-    complete = next(iter(sensors))
-    enrolled = people[:max(1, len(people) // 2)]
-    calibration, open_set = {}, {"enrolled_people": enrolled, "unknown_people": people[len(enrolled):]}
+def calibrations(valid, name, sensors, target_far):
+    """Per probe subset P, each person enrolled under P too (as a gallery scores, `avtfuse.recognition`): the
+    threshold of `valid`'s trials at `target_far` and their logistic calibration (verification_metrics), as
+    {P: {"threshold", "target_far", "validation_trials", "slope", "offset"}}; a subset whose trials lack targets or
+    non-targets is left out."""
+    calibrated = {}
     for probe_subset in sensors:
-        scores, targets = pair_trials(valid, name, complete, probe_subset).flat()
+        scores, targets = pair_trials(valid, name, probe_subset, probe_subset).flat()
         if not targets.any() or targets.all():
             continue
-        threshold = measures.threshold_at_far(scores, targets, target_far)
-        calibrated = measures.LogisticCalibration().fit(scores, targets)
-        test_scores, test_targets = pair_trials(test, name, complete, probe_subset).flat()
+        calibrated[probe_subset] = {
+            "threshold": float(measures.threshold_at_far(scores, targets, target_far)), "target_far": target_far,
+            "validation_trials": int(len(targets)), **measures.LogisticCalibration().fit(scores, targets).to_dict()}
+    return calibrated
+
+
+def thresholds(valid, test, name, sensors, target_far, people):
+    """Per probe subset, enrolled under it too: the validation people's threshold and calibration
+    (`calibrations`), read on the test people (realised FAR and FRR, Cllr), and open-set identification of the
+    test people: the first half (at least one) of `people` enrolled, the rest unknown. Returns (calibration
+    {probe subset: dict}, open set {"enrolled_people", "unknown_people", probe subset: dict})."""
+    enrolled = people[:max(1, len(people) // 2)]
+    calibration, open_set = calibrations(valid, name, sensors, target_far), \
+        {"enrolled_people": enrolled, "unknown_people": people[len(enrolled):]}
+    for probe_subset, chosen in calibration.items():
+        threshold, calibrated = chosen["threshold"], measures.LogisticCalibration.from_dict(chosen)
+        test_scores, test_targets = pair_trials(test, name, probe_subset, probe_subset).flat()
         realised = measures.rates_at_threshold(test_scores, test_targets, threshold)
-        calibration[probe_subset] = {
-            "threshold": float(threshold), "target_far": target_far, "test_far": realised["far"],
-            "test_frr": realised["frr"], "test_target_trials": realised["targets"],
-            "test_non_target_trials": realised["non_targets"], **calibrated.to_dict(),
-            "cllr": measures.cllr(calibrated.llr(test_scores), test_targets) if test_targets.any() else None}
-        identified = pair_trials(test, name, complete, probe_subset, people=enrolled)
+        chosen.update(test_far=realised["far"], test_frr=realised["frr"], test_target_trials=realised["targets"],
+                      test_non_target_trials=realised["non_targets"],
+                      cllr=measures.cllr(calibrated.llr(test_scores), test_targets) if test_targets.any() else None)
+        identified = pair_trials(test, name, probe_subset, probe_subset, people=enrolled)
         open_set[probe_subset] = measures.open_set_identification(
             identified.scores, identified.probe_persons, identified.enrolled, threshold)
     return calibration, open_set

@@ -54,7 +54,7 @@ def verification_markdown(section):
         lines += ["", f"EER (%) of the `{name}` embedding, same sensors enrolled and probed: " + "; ".join(
             f"{subset} {_eer(row)}" for subset, row in table.items() if row is not None) + "."]
     open_set = section["open_set"]
-    lines += ["", f"Every sensor enrolled; each probe subset's threshold set on the validation people for FAR "
+    lines += ["", f"Each probe subset enrolled with the same sensors (as a gallery scores); its threshold set on the validation people for FAR "
               f"{_percent(section['target_far'])} %, then read on the test people. Open-set identification: "
               f"{_people(len(open_set['enrolled_people']))} of the test enrolled, "
               f"{_people(len(open_set['unknown_people']))} unknown.",

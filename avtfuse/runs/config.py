@@ -17,6 +17,19 @@ from avtfuse.training.runtime import RuntimeConfig
 from pipelines.dataset import DataConfig
 from pipelines.features import FeatureConfig
 
+EXPORT_FORMATS = ("litert", "onnx")
+
+
+def parse_formats(value):
+    """Portable export formats from "litert,onnx", "none" or a sequence: a tuple in EXPORT_FORMATS order;
+    ValueError naming an unknown one."""
+    names = value.split(",") if isinstance(value, str) else list(value)
+    names = [name.strip().lower() for name in names if name.strip() and name.strip().lower() != "none"]
+    unknown = [name for name in names if name not in EXPORT_FORMATS]
+    if unknown:
+        raise ValueError(f"unknown export format {unknown[0]!r}; choose from {', '.join(EXPORT_FORMATS)} or none")
+    return tuple(name for name in EXPORT_FORMATS if name in names)
+
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig(Config):
@@ -34,6 +47,7 @@ class ExperimentConfig(Config):
     `SpecialistFallback`; the report gives the fused model's own accuracy beside
     it). reference, latency: whether the run has the reference and latency stages (evaluation only);
     verification: the settings of the verification stage (a run with held-out people; evaluation only).
+    export: the portable forms written beside the SavedModel ("litert", "onnx"; avtfuse.serving.portable).
     run_name, output_dir, saved_models_dir: where the outputs go.
     """
 
@@ -57,6 +71,9 @@ class ExperimentConfig(Config):
                               "condition's split, reported beside it)")
     latency: bool = setting(True, "the measurement of the exported SavedModel's batch-1 serving latency "
                             "(timing.json)")
+    export: tuple = setting((), "portable forms of the exported model written beside the SavedModel, from its "
+                            "raw-input signature: litert, onnx (comma-separated) or none", type=parse_formats,
+                            metavar="FORMATS")
     run_name: str = setting("run", "name of the run folder and SavedModel (one folder name: no '.', '..', path "
                             "separators or control characters)", group="runtime", preset="built from the settings")
     output_dir: str = setting("runs", "parent of the run folder", group="runtime")
@@ -70,6 +87,7 @@ class ExperimentConfig(Config):
         self._set("model", system.config_class.coerce(self.model))
         self.check_bool("specialists", "specialist_branches", "reference", "latency")
         self.check_choice("single_sensor", SINGLE_SENSOR_ANSWERS)
+        self._set("export", parse_formats(self.export))
         check_name(self.run_name, "--run-name (ExperimentConfig.run_name)")
 
     @property
@@ -86,7 +104,8 @@ class ExperimentConfig(Config):
         """What the trained models depend on: the config less runtime settings, locations and evaluation-only
         settings (a dict)."""
         values = self.to_dict()
-        for key in ("runtime", "run_name", "output_dir", "saved_models_dir", "reference", "latency", "verification"):
+        for key in ("runtime", "run_name", "output_dir", "saved_models_dir", "reference", "latency", "verification",
+                    "export"):
             values.pop(key)
         for key in DataConfig.LOCATION_FIELDS + DataConfig.EVALUATION_FIELDS:
             values["data"].pop(key)
@@ -119,7 +138,7 @@ def default_run_name(*parts, seed=None):
 def build_experiment(system="avtnet", variant=None, preset=None, data=None, features=None, model=None,
                      train=None, runtime=None, specialists=False, run_name=None, output_dir="runs",
                      saved_models_dir="saved_models", specialist_branches=False, single_sensor="fused",
-                     reference=True, latency=True, verification=None, name_parts=()):
+                     reference=True, latency=True, verification=None, export=(), name_parts=()):
     """An ExperimentConfig from a system's preset and variant plus changes per section (dicts of fields).
 
     The model config follows from the variant and the data's shapes; `data`,
@@ -152,7 +171,7 @@ def build_experiment(system="avtnet", variant=None, preset=None, data=None, feat
         system, variant, preset_name, data_config, model_config, train_config, RuntimeConfig(**(runtime or {})),
         VerificationConfig(**(verification or {})),
         specialists=specialists, specialist_branches=specialist_branches, single_sensor=single_sensor,
-        reference=reference, latency=latency, run_name=run_name, output_dir=output_dir,
+        reference=reference, latency=latency, export=export, run_name=run_name, output_dir=output_dir,
         saved_models_dir=saved_models_dir)
 
 

@@ -2,7 +2,7 @@
 
     data -> specialist-<m> (each, when the run has specialists) -> fused -> evaluate -> reference (unless
     --no-reference) -> specialists -> rate-sweep (with missing rates) -> verification (with held-out people)
-    -> export -> latency (unless --no-latency) -> report
+    -> calibration -> export -> latency (unless --no-latency) -> report
 
 A stage's key is the digest of its own settings and of the keys of the stages it reads, so changing one
 setting re-runs the stages that depend on it and no other; a stage whose recorded key differs is pending.
@@ -61,8 +61,12 @@ def plan(config):
         stages.append(Stage("verification", evaluation.verification,
                             {"verification": config.verification.to_dict(),
                              "trial_list": file_stamp(config.verification.trials)}, ("data", "fused", *specialists)))
+    verification = ("verification",) if config.data.held_out_people else ()
+    stages.append(Stage("calibration", evaluation.calibration,
+                        {"target_far": config.verification.target_far}, ("data", "fused", *verification)))
     stages.append(Stage("export", training.export, {"saved_models_dir": config.saved_models_dir,
-                                                     "run_name": config.run_name}, served))
+                                                     "run_name": config.run_name, "formats": list(config.export)},
+                        (*served, "calibration")))
     if config.latency:
         stages.append(Stage("latency", evaluation.latency, {}, ("export",)))
     stages.append(Stage("report", evaluation.report, {},

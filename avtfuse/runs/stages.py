@@ -79,7 +79,8 @@ def export(state):
     config = state.config
     classifier = state.served_classifier()
     path = os.path.join(config.saved_models_dir, config.run_name)
-    export_saved_model(classifier, path, class_names=state.data.class_names, run=_origin(config, state.data))
+    export_saved_model(classifier, path, class_names=state.data.class_names, run=_origin(config, state.data),
+                       features=state.data.config.features, calibration=state.stage_outputs("calibration"))
     specialists = {}
     if config.trains_specialists:
         for modality in state.data.modalities:

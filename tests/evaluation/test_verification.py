@@ -113,6 +113,10 @@ def test_verify_gives_every_pair_the_thresholds_of_the_validation_people_and_ope
     assert set(outputs["calibration"]) == set(SUBSETS)
     calibrated = outputs["calibration"]["only_thermal"]
     assert 0.0 <= calibrated["test_far"] <= 1.0 and calibrated["cllr"] is not None
+    # the threshold of the validation people enrolled with the probe's own sensors, as a gallery scores
+    scores, targets = verification.pair_trials(valid, "joint", "only_thermal", "only_thermal").flat()
+    assert calibrated["threshold"] == verification.measures.threshold_at_far(scores, targets, 0.01)
+    assert calibrated["validation_trials"] == len(targets)
     assert outputs["open_set"]["enrolled_people"] == ["t1", "t2"]
     assert outputs["open_set"]["unknown_people"] == ["t3", "t4"]
     identified = outputs["open_set"]["complete"]

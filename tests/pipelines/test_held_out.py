@@ -15,6 +15,7 @@ from pipelines import cache, held_out
 from pipelines.dataset import DataConfig, prepare
 from pipelines.manifest import write_manifest
 from pipelines.recording import Recording
+from pipelines.split_data import SPLIT_IDS
 from pipelines.synthetic.speakingfaces import write_speakingfaces
 from tests.pipelines.conftest import TINY
 
@@ -207,6 +208,18 @@ def test_verification_samples_hold_each_subset_a_recording_can_show(manifest):
     assert lacking
     with pytest.raises(ValueError, match="kind: expected one of"):
         data.verification_samples("train")
+
+
+def test_trained_samples_are_the_validation_recordings_of_the_trained_people_half_enrolling(manifest):
+    data = held_out_data(manifest, protocol="strict", held_out_people=4)
+    samples = data.verification_samples("trained")
+    expected = np.flatnonzero((data.assignment == SPLIT_IDS["valid"]).any(axis=1) & (data.held_out == 0))
+    assert len(expected) and np.array_equal(np.unique(samples["rows"]), expected)
+    for person in sorted(set(samples["persons"])):
+        rows = [row for row in expected if data.persons[row] == person]  # cache order
+        enrolling = {row for row, e in zip(samples["rows"], samples["enrolment"]) if e and data.persons[row] == person}
+        assert enrolling == set(rows[:max(1, len(rows) // 2)])
+    assert set(samples["persons"]) <= set(data.class_names)
 
 
 @pytest.mark.parametrize("fill", ["zeros", "noise"])
