@@ -58,7 +58,7 @@ def _json_ready(value, what):
 def _calibrated(entry, subset):
     """A calibration entry {"threshold", "slope", "offset", ...} checked: a finite threshold, and slope and offset
     both finite numbers or both absent/None."""
-    if not isinstance(entry, dict) or "threshold" not in entry:
+    if not isinstance(entry, dict) or entry.get("threshold") is None:
         raise GalleryError(f"calibration[{subset!r}]: expected a dict with a 'threshold', got {entry!r}")
     numbers = {key: entry.get(key) for key in ("threshold", "slope", "offset")}
     if (numbers["slope"] is None) != (numbers["offset"] is None):
@@ -248,10 +248,9 @@ class Gallery:
             raise GalleryError(f"{path}: gallery made for model {_identity_text(header.get('model_identity'))}, "
                                f"not for this model {_identity_text(model_identity)}")
         width = header.get("embedding_width")
-        stored = arrays["embeddings"].shape[1] if arrays["embeddings"].ndim == 2 else None
-        if width is not None and stored != width or width is None and arrays["embeddings"].size:
-            raise GalleryError(f"{path}: not a consistent gallery: embeddings of shape {arrays['embeddings'].shape}, "
-                               f"header width {width}")
+        shapes = {name: arrays[name].shape for name in ("embeddings", "means")}
+        if any(len(shape) != 2 or shape[1] != (width or 0) for shape in shapes.values()):
+            raise GalleryError(f"{path}: not a consistent gallery: arrays of shapes {shapes}, header width {width}")
         if embedding_width is not None and width is not None and width != embedding_width:
             raise GalleryError(f"{path}: gallery embeddings of width {width}, this model's are {embedding_width}")
         try:
@@ -274,12 +273,16 @@ class Gallery:
                           for r in entry["recordings"]]
             count = sum(len(r["subsets"]) for r in recordings)
             enrolled = [self._subset(s, "people") for s in entry["subsets"]]
-            if row + count > len(embeddings) or mean_row + len(enrolled) > len(means) or not count:
+            if not count or not enrolled:
+                raise GalleryError(f"{entry['person']!r} is listed with no embedding")
+            if row + count > len(embeddings) or mean_row + len(enrolled) > len(means):
                 raise GalleryError(f"the header lists more embeddings than the arrays hold (at {entry['person']!r})")
             self._people[str(entry["person"])] = {
                 "recordings": recordings, "embeddings": embeddings[row:row + count],
                 "means": dict(zip(enrolled, means[mean_row:mean_row + len(enrolled)]))}
             row, mean_row = row + count, mean_row + len(enrolled)
+        if self._people and self.embedding_width is None:
+            raise GalleryError("people are listed but the header has no embedding width")
         if row != len(embeddings) or mean_row != len(means):
             raise GalleryError(f"the arrays hold {len(embeddings)} embeddings and {len(means)} means, the header "
                                f"lists {row} and {mean_row}")

@@ -199,6 +199,8 @@ def test_bad_input_is_refused(enrolled):
         gallery.identify(np.ones(WIDTH), "complete", top_k=0)
     with pytest.raises(GalleryError, match="calibration\\['only_audio'\\]: expected a dict with a 'threshold'"):
         Gallery.new(IDENTITY, "joint", {"only_audio": {"slope": 1.0, "offset": 0.0}}, MODALITIES)
+    with pytest.raises(GalleryError, match="calibration\\['complete'\\]: 'slope' and 'offset' come together"):
+        Gallery.new(IDENTITY, "joint", {"complete": {"threshold": 0.2, "slope": 1.0}}, MODALITIES)
     with pytest.raises(GalleryError, match="identify: nobody is enrolled"):
         Gallery.new(IDENTITY, "joint", {}, MODALITIES).identify(np.ones(WIDTH), "complete")
 
@@ -278,4 +280,13 @@ def test_load_refusals_name_the_file(enrolled, tmp_path):
     with pytest.raises(GalleryError,
                        match=refused(cut, r"the header lists more embeddings than the arrays hold \(at 'cy'\)")):
         Gallery.load(cut, IDENTITY)
+    narrow = write_archive(tmp_path / "narrow.npz", header, embeddings=arrays["embeddings"],
+                           means=arrays["means"][:, 1:])
+    with pytest.raises(GalleryError, match=refused(narrow, r"not a consistent gallery: arrays of shapes .*, header "
+                                                           f"width {WIDTH}")):
+        Gallery.load(narrow, IDENTITY)
+    nobody = write_archive(tmp_path / "nobody.npz", {**header, "people": [{**header["people"][0], "subsets": []}]},
+                           embeddings=arrays["embeddings"], means=arrays["means"])
+    with pytest.raises(GalleryError, match=refused(nobody, "'ann' is listed with no embedding")):
+        Gallery.load(nobody, IDENTITY)
     assert Gallery.load(path, None).people() == gallery.people()  # None: identity not checked
