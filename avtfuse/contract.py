@@ -124,6 +124,15 @@ def condition_order(name):
     return (2, 0, name)
 
 
+def subsets(modalities):
+    """{condition name: the sensors it holds} of every non-empty subset of `modalities`, in report order."""
+    named = {}
+    for bits in range(1, 2 ** len(modalities)):
+        present = [(bits >> index) & 1 for index in range(len(modalities))]
+        named[condition_name(present, modalities)] = tuple(m for m, bit in zip(modalities, present) if bit)
+    return {name: named[name] for name in sorted(named, key=condition_order)}
+
+
 def blank_missing(inputs, present, modalities, ops=None):
     """Zeros each modality whose presence bit is 0; returns a new dict with "present" set.
 

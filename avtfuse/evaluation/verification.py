@@ -14,21 +14,12 @@ import dataclasses
 import keras
 import numpy as np
 
-from avtfuse.contract import condition_name, condition_order
+from avtfuse.contract import subsets
 from avtfuse.evaluation import verification_metrics as measures
 from pipelines.recording import natural_key
 
 P_TARGETS = (0.01, 0.05)  # minDCF priors
 FARS = (0.01, 0.001)  # TAR at these FARs
-
-
-def subsets(modalities):
-    """{condition name: the sensors it holds} of every non-empty subset of `modalities`, in report order."""
-    named = {}
-    for bits in range(1, 2 ** len(modalities)):
-        present = [(bits >> index) & 1 for index in range(len(modalities))]
-        named[condition_name(present, modalities)] = tuple(m for m, bit in zip(modalities, present) if bit)
-    return {name: named[name] for name in sorted(named, key=condition_order)}
 
 
 def embed(backbone, batches):

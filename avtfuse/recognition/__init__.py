@@ -1,0 +1,1 @@
+"""Recognition of enrolled people from a trained model's embeddings: the gallery file and its scoring."""
