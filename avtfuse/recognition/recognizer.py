@@ -14,8 +14,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from avtfuse.contract import LABELS_FILE, MODALITIES, condition_name, load_class_names
-from avtfuse.evaluation.verification import subsets
+from avtfuse.contract import LABELS_FILE, MODALITIES, condition_name, load_class_names, subsets
 from avtfuse.export import CALIBRATION_FILE, FEATURES_FILE, RUN_FILE
 from avtfuse.serving.raw_signature import PALETTE_FIT, RAW_SIGNATURE_NAME
 from pipelines import audio, image, palettes

@@ -7,14 +7,16 @@ import time
 
 import keras
 
-from avtfuse.export import export_saved_model
+from avtfuse.export import FEATURES_FILE, SIGNATURE_NAME, export_saved_model
 from avtfuse.models import SYSTEMS
 from avtfuse.runs.config import specialist_config
+from avtfuse.serving.raw_signature import RAW_SIGNATURE_NAME
 from avtfuse.runs.folder import SPLIT_FILE, RunFolder, digest
 from avtfuse.training.phase import PhaseRunner
 from avtfuse.training.recipes import RECIPES, STARTS_FROM_SPECIALISTS, RecipeContext
 
 logger = logging.getLogger(__name__)
+PORTABLE_SUFFIXES = {"litert": ".tflite", "onnx": ".onnx"}
 
 
 def prepare_data(state):
@@ -88,7 +90,27 @@ def export(state):
             specialists[modality] = os.path.join(config.saved_models_dir, specialist.run_name)
             export_saved_model(state.load_classifier(specialist.run_dir), specialists[modality],
                                class_names=data.class_names, run=_origin(specialist, data))
-    return {"saved_model": path, "parameters": int(classifier.count_params()), "specialists": specialists}
+    return {"saved_model": path, "parameters": int(classifier.count_params()), "specialists": specialists,
+            "portable": _portable(path, config.export)}
+
+
+def _portable(saved_model, formats):
+    """{format: its file} of each of `formats` ("litert", "onnx") written in the SavedModel's folder from its
+    raw-input signature (model_raw.tflite, model_raw.onnx), or, for a model without one, its feature signature
+    (model.tflite, model.onnx); avtfuse.serving.portable."""
+    if not formats:
+        return {}
+    from avtfuse.serving import portable
+
+    raw = os.path.exists(os.path.join(saved_model, FEATURES_FILE))  # written with the raw-input signature
+    written = {}
+    for name in formats:
+        target = os.path.join(saved_model, f"model{'_raw' if raw else ''}{PORTABLE_SUFFIXES[name]}")
+        convert = portable.export_litert if name == "litert" else portable.export_onnx
+        convert(saved_model, RAW_SIGNATURE_NAME if raw else SIGNATURE_NAME, target)
+        written[name] = target
+        logger.info("exported %s as %s", "its raw-input signature" if raw else "its feature signature", target)
+    return written
 
 
 def _origin(config, data):
