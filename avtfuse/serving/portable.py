@@ -11,6 +11,7 @@ SavedModel that `avtfuse.export.export_saved_model` writes.
 
 import logging
 import pathlib
+import re
 
 import tensorflow as tf
 
@@ -51,15 +52,21 @@ def export_litert(saved_model_dir, signature_key, path):
     """Converts the signature `signature_key` of the SavedModel at `saved_model_dir` to a LiteRT file at `path`
     (.tflite, written atomically); returns the path as pathlib.Path.
 
-    TFLITE_BUILTINS only: an op without a builtin kernel fails the conversion
-    with the converter's error (which names the op) rather than needing the
-    Select TF ops runtime.
+    TFLITE_BUILTINS only: where an op has no builtin kernel, a ValueError names
+    the TensorFlow ops the converter refused (its full error chained) rather
+    than the model needing the Select TF ops runtime.
     """
     path = _check_suffix(path, ".tflite")
     signature_names(saved_model_dir, signature_key)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=[signature_key])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return _write_bytes(path, converter.convert())
+    try:
+        data = converter.convert()
+    except Exception as error:  # the converter's errors have no public class; the original stays chained
+        refused = sorted(set(re.findall(r"'tf\.(\w+)'", str(error)))) or "(see the chained error)"
+        raise ValueError(f"{saved_model_dir} signature {signature_key!r}: LiteRT's builtin ops do not convert "
+                         f"TensorFlow ops {refused} (docs/portable.md)") from error
+    return _write_bytes(path, data)
 
 
 def _keep_where(graph, ops):
@@ -98,8 +105,8 @@ def export_onnx(saved_model_dir, signature_key, path, opset=ONNX_OPSET):
     unconverted = sorted({node.op_type for node in model.graph.node
                           if not onnx.defs.has(node.op_type, node.domain or "")})
     if unconverted:
-        raise ValueError(f"{saved_model_dir} signature {signature_key!r}: tf2onnx left ops without an ONNX "
-                         f"equivalent: {unconverted}")
+        raise ValueError(f"{saved_model_dir} signature {signature_key!r}: tf2onnx does not convert TensorFlow ops "
+                         f"{unconverted} (docs/portable.md)")
     got = (tuple(sorted(item.name for item in model.graph.input)),
            tuple(sorted(item.name for item in model.graph.output)))
     if got != (input_names, output_names):

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 import avtfuse
 from avtfuse.export import SIGNATURE_NAME, export_saved_model
+from avtfuse.models.base import ContractClassifier
 from avtfuse.serving.portable import export_litert, export_onnx
 from avtfuse.serving.portable_runtime import PortableModel
 from avtfuse.serving.portable_speed import every_subset_inputs, example_classifier
@@ -32,7 +33,8 @@ for name in sys.argv[2:]:
     inputs = dict(np.load(f"{folder}/{name.split('.')[0]}_inputs.npz"))
     np.savez(f"{folder}/{name}_outputs.npz", **model(**inputs))
     np.savez(f"{folder}/{name}_first.npz", **model(**{key: value[:1] for key, value in inputs.items()}))
-    report[name] = {"inputs": {key: [list(shape), np.dtype(dtype).name] for key, (shape, dtype) in model.inputs.items()},
+    report[name] = {"inputs": {key: [list(shape), np.dtype(dtype).name]
+                               for key, (shape, dtype) in model.inputs.items()},
                     "outputs": list(model.output_names)}
 report["modules"] = sorted(name for name in ("tensorflow", "keras", "tf2onnx", "avtfuse.models") if name in sys.modules)
 print(json.dumps(report))
@@ -57,7 +59,7 @@ def converted(tmp_path_factory):
     """Per tiny model: the SavedModel's outputs on its inputs, and what the portable runner in a fresh
     interpreter returned for each format."""
     folder = tmp_path_factory.mktemp("portable")
-    references, files = {}, []
+    references, classifiers, files = {}, {}, []
     for name in sorted(MODALITIES):
         classifier = example_classifier(name, "tiny")
         classifier.call_on_zeros()
@@ -71,6 +73,7 @@ def converted(tmp_path_factory):
         signature = tf.saved_model.load(str(saved_model)).signatures[SIGNATURE_NAME]
         outputs = signature(**{key: tf.constant(value) for key, value in inputs.items()})
         references[name] = (inputs, {key: value.numpy() for key, value in outputs.items()})
+        classifiers[name] = classifier
         files += [export_litert(saved_model, SIGNATURE_NAME, folder / f"{name}.tflite").name,
                   export_onnx(saved_model, SIGNATURE_NAME, folder / f"{name}.onnx").name]
     root = str(pathlib.Path(avtfuse.__file__).parents[1])
@@ -81,7 +84,8 @@ def converted(tmp_path_factory):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     portable = {file: (dict(np.load(folder / f"{file}_outputs.npz")), dict(np.load(folder / f"{file}_first.npz")))
                 for file in files}
-    return {"folder": folder, "references": references, "report": report, "portable": portable}
+    return {"folder": folder, "references": references, "classifiers": classifiers, "report": report,
+            "portable": portable}
 
 
 def test_the_runtime_imports_no_tensorflow(converted):
@@ -134,3 +138,13 @@ def test_bad_arguments(converted, tmp_path):
             model(audio=inputs["audio"], visible=inputs["visible"], thermal=inputs["visible"])
         with pytest.raises(ValueError, match="input 'audio': expected shape"):
             model(**dict(inputs, audio=inputs["audio"][:, :4]))
+
+
+def test_an_op_without_a_builtin_or_onnx_form_is_named(converted, tmp_path):
+    fused = converted["classifiers"]["sa_fusion"]
+    noisy = export_saved_model(ContractClassifier(fused.backbone, fused.head, missing_fill="noise"), tmp_path / "noise")
+    with pytest.raises(ValueError, match=r"LiteRT's builtin ops do not convert TensorFlow ops \[.*'StatelessRandomN"):
+        export_litert(noisy, SIGNATURE_NAME, tmp_path / "noise.tflite")
+    with pytest.raises(ValueError, match=r"tf2onnx does not convert TensorFlow ops \['StatelessRandomNormalV2'\]"):
+        export_onnx(noisy, SIGNATURE_NAME, tmp_path / "noise.onnx")
+    assert not (tmp_path / "noise.tflite").exists() and not (tmp_path / "noise.onnx").exists()
