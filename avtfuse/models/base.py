@@ -14,6 +14,14 @@ from keras import ops
 from avtfuse.contract import MISSING_FILLS, blank_missing, blank_steps
 
 
+def predicted_label(probabilities):
+    """The index of each row's largest probability, int32 [B], from float [B, P] (the first of equal ones), as
+    `ops.argmax` does, but through `top_k`: Keras' TensorFlow argmax of a float tensor tests zeros' sign bit
+    with a BitwiseAnd, which LiteRT's builtin ops lack (avtfuse.serving.portable)."""
+    _, indices = ops.top_k(probabilities, k=1)
+    return ops.cast(indices[:, 0], "int32")
+
+
 class ContractModel:
     """Mixin for a system's backbone (use as `class Backbone(ContractModel, keras.Model)`).
 
@@ -207,7 +215,7 @@ class ContractClassifier(keras.Model):
         probabilities = ops.cast(self.head(features, training=False), "float32")
         return {
             "probabilities": probabilities,
-            "label": ops.cast(ops.argmax(probabilities, axis=-1), "int32"),
+            "label": predicted_label(probabilities),
             "embedding": features,
             "person_embedding": ops.cast(next(iter(self.backbone.embeddings(outputs).values())), "float32"),
         }

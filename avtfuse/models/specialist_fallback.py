@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from avtfuse.models.base import ContractClassifier
+from avtfuse.models.base import ContractClassifier, predicted_label
 
 
 @keras.saving.register_keras_serializable(package="avtfuse")
@@ -77,7 +77,7 @@ class SpecialistFallback(ContractClassifier):
 
         probabilities = self._route(inputs["present"], outputs["probabilities"], specialist_probabilities)
         return dict(outputs, probabilities=probabilities,
-                    label=ops.cast(ops.argmax(probabilities, axis=-1), "int32"))
+                    label=predicted_label(probabilities))
 
     def _route(self, present, fused, answer):
         """fused [B, P] with each row of exactly one present modality m replaced by answer(specialist of m,

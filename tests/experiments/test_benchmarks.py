@@ -1,6 +1,7 @@
 """The benchmark scripts run on tiny settings and print the promised JSON."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import tensorflow as tf
 from avtfuse.evaluation.complexity import count_macs
 from avtfuse.models.avtnet import AVTNet, AVTNetConfig
 from avtfuse.training.speed import SHAPES, random_batch
-from experiments import benchmark, benchmark_memory, benchmark_pipeline
+from experiments import benchmark, benchmark_memory, benchmark_pipeline, benchmark_portable
 
 
 def test_pipeline_benchmark_prints_speeds(capsys):
@@ -65,3 +66,18 @@ def test_profile_splits_a_training_step_into_parts(capsys):
         assert parts[(part, "forward")] > 0 and parts[(part, "backward")] > 0
     assert sum(parts.values()) == pytest.approx(1, abs=0.01)
     assert report["op_seconds_per_step"] > 0
+
+
+def test_portable_benchmark_prints_a_row_per_format(capsys):
+    benchmark_portable.main(["--shapes", "tiny", "--models", "sa_fusion", "--calls", "3", "--warmup", "1",
+                             "--threads", "1"])
+    machine, header, rule, *rows = capsys.readouterr().out.strip().splitlines()
+    assert machine.startswith(f"{os.cpu_count()} CPUs, load average ") and machine.endswith("threads: 1")
+    assert header == "| model | format | file MB | median ms | p90 ms |" and rule == "|---|---|---:|---:|---:|"
+    cells = [row.strip("|").split(" | ") for row in rows]
+    assert [(model.strip(), kind) for model, kind, *_ in cells] == [
+        ("sa_fusion", "saved_model"), ("sa_fusion", "litert"), ("sa_fusion", "onnx")]
+    for _, _, size, median, p90 in cells:
+        assert float(size) > 0 and 0 < float(median) <= float(p90.strip())
+    with pytest.raises(SystemExit):
+        benchmark_portable.main(["--calls", "0"])

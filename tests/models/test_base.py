@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from avtfuse.models.avtnet import AVTNet, AVTNetConfig, build_recognizer
-from avtfuse.models.base import ContractClassifier
+from avtfuse.models.base import ContractClassifier, predicted_label
 
 CONFIG = AVTNetConfig(modalities=("audio", "thermal"), audio_shape=(16, 8), image_size=(16, 16), image_filters=4,
                       token_dim=8, embedding_dim=8, hidden_dim=8, num_heads=2, ff_dim=8)
@@ -54,3 +54,14 @@ def test_save_and_load_round_trip(classifier, tmp_path):
 def test_backbone_must_be_a_contract_model():
     with pytest.raises(ValueError, match="ContractModel"):
         ContractClassifier(build_recognizer(4, 2), build_recognizer(4, 2))
+
+
+def test_predicted_label_is_numpy_argmax_ties_included():
+    rng = np.random.default_rng(0)
+    probabilities = rng.random((64, 5)).astype("float32")
+    probabilities[:8] = 0.2  # every class tied: the first
+    probabilities[8:16, 1] = probabilities[8:16, 3] = 2.0  # two tied maxima: the first of them
+    label = keras.ops.convert_to_numpy(predicted_label(probabilities))
+    assert label.dtype == np.int32
+    np.testing.assert_array_equal(label, probabilities.argmax(axis=-1))
+    assert (label[:8] == 0).all() and (label[8:16] == 1).all()
