@@ -16,7 +16,8 @@ k / 255), within 1/255 (max abs):
      both sides (or keeping one), else INTER_LINEAR (half-pixel, edges
      clamped), as per-axis weight matrices [h, H] and [w, W] built in the graph
      from the dynamic size and applied as two matmuls (tf.image.resize's area
-     mode has no LiteRT builtin); within 4e-6 of cv2.resize on float32;
+     mode has no LiteRT builtin); within 1e-6 of cv2.resize on float32 for
+     outputs under 1000 pixels a side;
   5. round(255 x) / 255, the cache's uint8 levels.
 
 Thermal palette inversion (`palette` fixed when the graph is traced): heat =
@@ -37,7 +38,14 @@ gives the channels' mean as heat and the frame's largest channel spread as
 fit (load_thermal's test); 1-channel frames are the heat, fit 0. A caller
 refuses a frame whose fit exceeds `palette_fit_limit(palette)`, as
 load_thermal refuses it.
+
+Every op converts with TF's LiteRT converter (TFLITE_BUILTINS only) and with
+tf2onnx (opset 17), at a fixed input shape and with B, H, W dynamic (no
+control flow). Converted at [1, 40, 52, 3] to 16 x 16: visible 8 KB (LiteRT)
+and 7 KB (ONNX), thermal with iron 312 KB and 308 KB, the candidate table
+(288 KiB) included; with H, W dynamic about 7 KB more each.
 """
+
 import functools
 
 import numpy as np
@@ -47,7 +55,7 @@ from scipy.spatial import cKDTree
 
 from pipelines import image, palettes
 
-AREA_OVERLAP_FLOOR = 1e-3  # cv2's INTER_AREA table drops a source pixel covering this little of an output cell
+AREA_PART_DROPPED = 1000  # cv2's INTER_AREA drops a source pixel's part of at most 1/1000 pixel
 _LEVELS = image.UINT8_MAX
 _CELL = 8  # colour levels per side of a cell of palette_candidates
 
@@ -63,7 +71,7 @@ def visible_frames(frames, features):
     (module steps)."""
     frames = _check_frames(frames, "visible frames")
     images = tf.cast(_crop(frames, features.frame_crop), tf.float32) / _LEVELS
-    resized = _quantised(_resize(images, features.image_size))
+    resized = _quantised(resize_frames(images, features.image_size))
     if frames.shape[-1] == 3:
         return resized
     return tf.broadcast_to(resized, tf.concat([tf.shape(resized)[:3], [3]], axis=0))
@@ -88,7 +96,20 @@ def thermal_frames(frames, features, palette):
         grey_heat, grey_fit = _heat_of_grey(colour[..., :1])
         colour_heat, colour_fit = _heat_of_colour(colour, name)
         heat, fit = tf.where(single, grey_heat, colour_heat), tf.where(single, grey_fit, colour_fit)
-    return _quantised(_resize(heat, features.image_size)), fit
+    return _quantised(resize_frames(heat, features.image_size)), fit
+
+
+def resize_frames(images, size):
+    """float32 [B, H, W, C] (H, W dynamic) -> [B, h, w, C], size = (h, w), as pipelines.image resizes (module
+    step 4): out = Wh @ image @ Ww^T per channel, the weights built in the graph from H and W."""
+    shape = tf.shape(images)
+    height, width = size
+    shrinking = tf.logical_and(shape[1] >= height, shape[2] >= width)
+    rows = _axis_weights(shape[1], height, shrinking)  # [h, H]
+    columns = _axis_weights(shape[2], width, shrinking)  # [w, W]
+    channels_first = tf.transpose(images, [0, 3, 1, 2])  # [B, C, H, W]
+    resized = tf.matmul(tf.matmul(rows, channels_first), columns, transpose_b=True)  # [B, C, h, w]
+    return tf.transpose(resized, [0, 2, 3, 1])
 
 
 @functools.cache
@@ -183,33 +204,26 @@ def _heat_of_colour(frames, palette):
     return tf.cast(index, tf.float32) / _LEVELS, tf.reduce_mean(distance, axis=[1, 2, 3])
 
 
-def _resize(images, size):
-    """float32 [B, H, W, C] -> [B, h, w, C] by cv2's rule (module step 4): out = Wh @ image @ Ww^T per channel."""
-    shape = tf.shape(images)
-    height, width = size
-    shrinking = tf.logical_and(shape[1] >= height, shape[2] >= width)
-    rows = _axis_weights(shape[1], height, shrinking)  # [h, H]
-    columns = _axis_weights(shape[2], width, shrinking)  # [w, W]
-    channels_first = tf.transpose(images, [0, 3, 1, 2])  # [B, C, H, W]
-    resized = tf.matmul(tf.matmul(rows, channels_first), columns, transpose_b=True)  # [B, C, h, w]
-    return tf.transpose(resized, [0, 2, 3, 1])
-
-
 def _axis_weights(source, target, area):
-    """float32 [target, source] weights of one axis: cv2 INTER_AREA's (`area` true) or INTER_LINEAR's."""
+    """float32 [target, source] weights of one axis: cv2 INTER_AREA's (`area` true) or INTER_LINEAR's. Positions
+    are int32 multiples of 1 / target source pixel (1 / (2 target) for the half-pixel centres), exact at any
+    frame size (while 2 source target < 2^31): a weight is as cv2's double precision gives it, to float32."""
     source_f = tf.cast(source, tf.float32)
-    scale = source_f / target  # source pixels per output pixel
-    outputs = tf.range(target, dtype=tf.float32)[:, tf.newaxis]  # [target, 1]
-    pixels = tf.range(source_f)[tf.newaxis, :]  # [1, source]
-    # INTER_AREA: the part of source pixel [j, j + 1) inside output cell [i s, (i + 1) s), over s.
-    overlap = tf.minimum(pixels + 1.0, (outputs + 1.0) * scale) - tf.maximum(pixels, outputs * scale)
-    area_weights = tf.where(overlap > AREA_OVERLAP_FLOOR, overlap, 0.0) / scale
-    # INTER_LINEAR: half-pixel centres, the two neighbours of (i + 0.5) s - 0.5, clamped at the edges.
-    position = (outputs + 0.5) * scale - 0.5
-    left = tf.floor(position)
-    fraction = tf.where(left < 0.0, 0.0, tf.where(left >= source_f - 1.0, 0.0, position - left))
-    left = tf.clip_by_value(left, 0.0, source_f - 1.0)
-    right = tf.minimum(left + 1.0, source_f - 1.0)
+    outputs = tf.range(target)[:, tf.newaxis]  # [target, 1]
+    pixels = tf.range(source)[tf.newaxis, :]  # [1, source]
+    # INTER_AREA: the part of source pixel [j, j + 1) inside output cell [i s, (i + 1) s), s = source / target,
+    # over s. cv2 drops parts of at most 1 / AREA_PART_DROPPED pixel: none below 1000 outputs (a part is a
+    # multiple of 1 / target); from 1000 on, one of exactly 1/1000 goes either way by cv2's double rounding.
+    overlap = tf.maximum(tf.minimum((pixels + 1) * target, (outputs + 1) * source)
+                         - tf.maximum(pixels * target, outputs * source), 0)
+    area_weights = tf.where(overlap * AREA_PART_DROPPED > target, tf.cast(overlap, tf.float32) / source_f, 0.0)
+    # INTER_LINEAR: the two neighbours of the half-pixel position (i + 0.5) s - 0.5, clamped at the edges.
+    position = (2 * outputs + 1) * source + target  # (position + 1) times 2 target: >= 0, so that ONNX's
+    left = position // (2 * target) - 1  # truncating integer division floors it
+    fraction = tf.cast(position % (2 * target), tf.float32) / tf.cast(2 * target, tf.float32)
+    fraction = tf.where(tf.logical_or(left < 0, left >= source - 1), 0.0, fraction)
+    left = tf.clip_by_value(left, 0, source - 1)
+    right = tf.minimum(left + 1, source - 1)
     linear_weights = (tf.where(tf.equal(pixels, left), 1.0 - fraction, 0.0)
                       + tf.where(tf.equal(pixels, right), fraction, 0.0))
     return tf.where(area, area_weights, linear_weights)

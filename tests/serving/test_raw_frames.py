@@ -68,6 +68,23 @@ def _mean_distance(path, palette, crop):
     return cKDTree(palettes.lookup_table(palette)).query(levels.astype(np.float32))[0].mean()
 
 
+@pytest.mark.parametrize("source, size", [
+    ((40, 52), (16, 16)),  # area, non-integer factors 2.5 and 3.25
+    ((32, 48), (16, 16)),  # area, integer factors (cv2's fast path)
+    ((49, 97), (48, 48)),  # area, factors just above 1 and 2
+    ((480, 640), (48, 56)),  # area, a camera frame: factors 10 and 11.43
+    ((16, 64), (16, 20)),  # area, one side kept
+    ((30, 30), (48, 40)),  # linear, enlarging
+    ((60, 20), (16, 24)),  # linear, one side shrinks and the other grows
+])
+def test_resize_frames_matches_cv2_on_float32(source, size):
+    images = np.random.default_rng(20).random((2, *source, 3), dtype=np.float32)
+    shrinking = size[0] <= source[0] and size[1] <= source[1]
+    expected = [cv2.resize(frame, size[::-1], interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+                for frame in images]
+    np.testing.assert_allclose(raw_frames.resize_frames(images, size).numpy(), np.stack(expected), atol=1e-6, rtol=0)
+
+
 # (file name, written image, image_size, crop): shrink by non-integer and integer factors, enlarge, mixed
 # (one side shrinks, the other grows), the centre crop, grey jpeg and a 16-bit TIFF.
 VISIBLE_CASES = {
@@ -190,40 +207,44 @@ def test_bad_frames_are_refused_naming_them():
         raw_frames.thermal_frames(np.zeros((1, 8, 8, 3), np.uint8), features, "rainbowish")
 
 
-def test_litert_and_onnx_conversions_match_the_tf_functions(tmp_path):
+@pytest.mark.parametrize("height, width", [(40, 52), (None, None)])
+def test_litert_and_onnx_conversions_match_the_tf_functions(height, width):
+    """Fixed input shape, and dynamic H, W run at a shrinking (area) and an enlarging (linear) size."""
     import onnxruntime
     import tf2onnx
     from ai_edge_litert.interpreter import Interpreter
 
     features = FeatureConfig(image_size=(16, 16), thermal_palette="iron")
-    spec = [tf.TensorSpec([1, 40, 52, 3], tf.uint8, name="frames")]
+    spec = [tf.TensorSpec([1, height, width, 3], tf.uint8, name="frames")]
     functions = {
         "visible": tf.function(lambda frames: raw_frames.visible_frames(frames, features), input_signature=spec),
         "thermal": tf.function(lambda frames: raw_frames.thermal_frames(frames, features, "iron"),
                                input_signature=spec),
     }
-    raw = {"visible": _colour((40, 52), 17)[None],
-           "thermal": palettes.colour_map(_heat((40, 52), 18), "iron")[None]}
+    shapes = [(40, 52)] if height else [(40, 52), (10, 13)]
     sizes = {}
     for kind, function in functions.items():
-        expected = [np.asarray(output) for output in tf.nest.flatten(function(raw[kind]))]
         converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], function)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         litert = converter.convert()
-        interpreter = Interpreter(model_content=litert)
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], raw[kind])
-        interpreter.invoke()
-        details = sorted(interpreter.get_output_details(), key=lambda detail: detail["name"])
-        litert_outputs = sorted((interpreter.get_tensor(detail["index"]) for detail in details), key=np.size)
         onnx_model, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=17)
         session = onnxruntime.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
-        onnx_outputs = sorted(session.run(None, {"frames": raw[kind]}), key=np.size)
-        for outputs in (litert_outputs, onnx_outputs):
-            assert len(outputs) == len(expected)
-            for output, reference in zip(outputs, sorted(expected, key=np.size)):
-                assert output.shape == reference.shape
-                np.testing.assert_allclose(output, reference, atol=1e-5, rtol=0)
         sizes[kind] = (len(litert), onnx_model.ByteSize())
-    print("converted sizes (bytes, LiteRT, ONNX):", sizes)
-    assert sizes["thermal"][0] > palettes.lookup_table("iron").nbytes  # the candidate table travels with the model
+        for shape in shapes:
+            raw = (_colour(shape, 17) if kind == "visible" else palettes.colour_map(_heat(shape, 18), "iron"))[None]
+            expected = sorted((np.asarray(output) for output in tf.nest.flatten(function(raw))), key=np.size)
+            interpreter = Interpreter(model_content=litert)
+            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], raw.shape)
+            interpreter.allocate_tensors()
+            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], raw)
+            interpreter.invoke()
+            litert_outputs = sorted((interpreter.get_tensor(detail["index"])
+                                     for detail in interpreter.get_output_details()), key=np.size)
+            onnx_outputs = sorted(session.run(None, {"frames": raw}), key=np.size)
+            for outputs in (litert_outputs, onnx_outputs):
+                assert [output.shape for output in outputs] == [reference.shape for reference in expected]
+                for output, reference in zip(outputs, expected):  # frames within a level (x.5 rounds either way)
+                    assert np.abs(output - reference).max() <= (LEVEL if output.ndim == 4 else FIT_TOLERANCE)
+                    assert np.abs(output - reference).mean() <= 1e-3
+    print(f"converted sizes (bytes; LiteRT, ONNX), H, W = {height}, {width}:", sizes)
+    assert sizes["thermal"][0] > raw_frames.palette_candidates("iron").nbytes  # the table travels with the model
