@@ -1,0 +1,1 @@
+"""Serving: raw media -> the model's inputs inside the exported graph, and portable exports."""
