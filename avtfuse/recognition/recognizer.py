@@ -16,8 +16,9 @@ import tensorflow as tf
 
 from avtfuse.contract import LABELS_FILE, MODALITIES, condition_name, load_class_names, subsets
 from avtfuse.export import CALIBRATION_FILE, FEATURES_FILE, RUN_FILE
+from avtfuse.serving.raw_frames import palette_fit_limit
 from avtfuse.serving.raw_signature import PALETTE_FIT, RAW_SIGNATURE_NAME
-from pipelines import audio, image, palettes
+from pipelines import audio, image
 from pipelines.errors import DataError
 from pipelines.features import FeatureConfig
 
@@ -85,19 +86,18 @@ class Recognizer:
         """One decoded recording served under every non-empty subset of the sensors it holds: {"held": its subset,
         "embeddings": {subset: float32 [E] person embedding}, "probabilities": float32 [P] and "label": int of
         the whole recording}. DataError naming the thermal file (`files`) when its colours do not fit the model's
-        palette (pipelines.palettes.MAX_MEAN_DISTANCE)."""
+        palette (avtfuse.serving.raw_frames.palette_fit_limit: what pipelines.image.load_thermal refuses)."""
         held = self.held(decoded)
         names = [name for name, sensors in self.subsets.items() if set(sensors) <= set(decoded)]
         present = np.array([[float(m in self.subsets[name]) for m in self.modalities] for name in names], np.float32)
         outputs = self._serve(**self._batch(decoded, len(names)), present=tf.constant(present))
         outputs = {key: value.numpy() for key, value in outputs.items()}
         if PALETTE_FIT in outputs and "thermal" in decoded and decoded["thermal"].shape[-1] == 3:
-            fit = float(outputs[PALETTE_FIT][0])
-            if fit > palettes.MAX_MEAN_DISTANCE:
+            fit, limit = float(outputs[PALETTE_FIT][0]), palette_fit_limit(self.features.thermal_palette)
+            if fit > limit:
                 raise DataError((files or {}).get("thermal", "the thermal frame"),
-                                f"colours do not match the model's {self.features.thermal_palette!r} palette: mean "
-                                f"distance {fit:.3f} exceeds {palettes.MAX_MEAN_DISTANCE}; was the frame written "
-                                "with another palette?")
+                                f"colours do not match the model's {self.features.thermal_palette!r} palette: fit "
+                                f"{fit:.3f} exceeds {limit:.3f}; was the frame written with another palette?")
         whole = names.index(held)
         return {"held": held, "embeddings": {name: outputs["person_embedding"][i] for i, name in enumerate(names)},
                 "probabilities": outputs["probabilities"][whole], "label": int(outputs["label"][whole])}
