@@ -194,31 +194,25 @@ def verification(state):
     return outputs
 
 
-CALIBRATION_KEYS = ("threshold", "target_far", "slope", "offset")
-
-
 def calibration(state):
     """What a gallery (avtfuse.recognition) accepts by, per probe subset (each enrolled with the same sensors):
-    the threshold at --target-far and the logistic calibration, written beside the exported model. From the
-    verification stage's validation people in a run with held-out people; else from the validation recordings of
-    the trained people (each enrolled from the first half of theirs; optimistic: the model trained on these
-    people). "calibration" {} when there are too few such recordings."""
+    the threshold at --target-far and the logistic calibration (`calibrations`), written beside the exported
+    model. From the held-out validation people (the verification stage's thresholds) in a run with them; else
+    from the validation recordings of the trained people (each enrolled from the first half of theirs;
+    optimistic: the model trained on these people). "calibration" {} when there are too few such recordings."""
     config, data = state.config, state.data
-    if config.data.held_out_people:
-        section = state.stage_outputs("verification")
-        return {"source": "the held-out validation people", "embedding": section["embedding"],
-                "calibration": {subset: {key: row[key] for key in CALIBRATION_KEYS}
-                                for subset, row in section["calibration"].items()}}
-    samples = data.verification_samples("trained")
+    kind = "valid" if config.data.held_out_people else "trained"
+    samples = data.verification_samples(kind)
     if samples["enrolment"].all():
-        logger.warning("no trained person has two validation recordings: no threshold for a gallery "
+        logger.warning("no validation person has two recordings: no threshold for a gallery "
                        "(python -m experiments.recognize needs --threshold)")
         return {"source": None, "embedding": None, "calibration": {}}
     backbone = state.fused_classifier().backbone
-    valid = Embedded.of(samples, embed(backbone, data.verification_batches("trained", config.train.batch_size)))
+    valid = Embedded.of(samples, embed(backbone, data.verification_batches(kind, config.train.batch_size)))
     primary = next(iter(valid.vectors))
-    return {"source": "the validation recordings of the trained people (optimistic: the model trained on them)",
-            "embedding": primary,
+    source = "the held-out validation people" if kind == "valid" else \
+        "the validation recordings of the trained people (optimistic: the model trained on them)"
+    return {"source": source, "embedding": primary,
             "calibration": calibrations(valid, primary, subsets(data.modalities), config.verification.target_far)}
 
 

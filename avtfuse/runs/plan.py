@@ -61,9 +61,8 @@ def plan(config):
         stages.append(Stage("verification", evaluation.verification,
                             {"verification": config.verification.to_dict(),
                              "trial_list": file_stamp(config.verification.trials)}, ("data", "fused", *specialists)))
-    verification = ("verification",) if config.data.held_out_people else ()
-    stages.append(Stage("calibration", evaluation.calibration,
-                        {"target_far": config.verification.target_far}, ("data", "fused", *verification)))
+    stages.append(Stage("calibration", evaluation.calibration, {"target_far": config.verification.target_far},
+                        ("data", "fused")))
     stages.append(Stage("export", training.export, {"saved_models_dir": config.saved_models_dir,
                                                      "run_name": config.run_name, "formats": list(config.export)},
                         (*served, "calibration")))

@@ -22,12 +22,14 @@ def names(config):
 def test_the_recommended_robust_command_plans_specialists_fused_evaluation_export_report(tmp_path):
     assert names(robust(tmp_path)) == [
         "data", "specialist-audio", "specialist-visible", "specialist-thermal", "fused", "evaluate", "reference",
-        "specialists", "export", "latency", "report"]
+        "specialists", "calibration", "export", "latency", "report"]
     stages = {stage.name: stage for stage in plan(robust(tmp_path))}
     assert set(stages["fused"].needs) == {"data", "specialist-audio", "specialist-visible", "specialist-thermal"}
     assert stages["fused"].trains and stages["specialist-audio"].trains and not stages["evaluate"].trains
     plain = build_experiment("avtnet", output_dir=str(tmp_path))
-    assert names(plain) == ["data", "fused", "evaluate", "reference", "export", "latency", "report"]
+    assert names(plain) == ["data", "fused", "evaluate", "reference", "calibration", "export", "latency", "report"]
+    assert set(stages["export"].needs) == {"fused", "specialist-audio", "specialist-visible", "specialist-thermal",
+                                           "calibration"}
     assert "specialist-audio" not in plan(plain)[1].needs
     assert "rate-sweep" in names(robust(tmp_path, missing_rates=(0.0, 0.5)))
 
@@ -35,7 +37,7 @@ def test_the_recommended_robust_command_plans_specialists_fused_evaluation_expor
 def test_the_reference_and_latency_stages_are_left_out_on_request_and_the_trained_stages_keep_their_keys(tmp_path):
     lean = build_experiment("avtnet", output_dir=str(tmp_path), specialists=True, reference=False, latency=False)
     assert names(lean) == ["data", "specialist-audio", "specialist-visible", "specialist-thermal", "fused",
-                           "evaluate", "specialists", "export", "report"]
+                           "evaluate", "specialists", "calibration", "export", "report"]
     assert {stage.name: stage for stage in plan(lean)}["specialists"].needs == (
         "evaluate", "specialist-audio", "specialist-visible", "specialist-thermal")
     full = stage_keys(plan(lean.replace(reference=True, latency=True)))
@@ -55,14 +57,17 @@ def test_a_setting_changes_the_keys_of_the_stages_that_read_it_alone(tmp_path):
 
 def test_held_out_people_add_the_verification_stage_keyed_by_its_settings_alone(tmp_path):
     held = robust(tmp_path, held_out_people=4)
-    assert names(held)[-5:] == ["specialists", "verification", "export", "latency", "report"]
+    assert names(held)[-6:] == ["specialists", "verification", "calibration", "export", "latency", "report"]
     assert "verification" not in names(robust(tmp_path))
     before = stage_keys(plan(held))
     trials = tmp_path / "trials.txt"
     trials.write_text("1 a b\n")
-    for verification in ({"target_far": 0.05}, {"as_norm_top_k": 3}, {"trials": str(trials)}):
+    for verification in ({"as_norm_top_k": 3}, {"trials": str(trials)}):
         after = stage_keys(plan(held.replace(verification=held.verification.replace(**verification))))
         assert {name for name in before if before[name] != after[name]} == {"verification", "report"}, verification
+    after = stage_keys(plan(held.replace(verification=held.verification.replace(target_far=0.05))))
+    assert {name for name in before if before[name] != after[name]} == {
+        "verification", "calibration", "export", "latency", "report"}  # the exported thresholds change
     edited = stage_keys(plan(held.replace(verification=held.verification.replace(trials=str(trials)))))
     trials.write_text("1 a b\n0 a c\n")  # the list changed on disk: the stage is pending again
     assert stage_keys(plan(held.replace(verification=held.verification.replace(trials=str(trials)))))[

@@ -97,7 +97,7 @@ def test_portable_models_take_and_give_the_signature_names(converted, name):
     inputs, outputs = converted["references"][name]
     for suffix in FORMATS.values():
         report = converted["report"][f"{name}{suffix}"]
-        assert report["outputs"] == ["embedding", "label", "probabilities"]
+        assert report["outputs"] == ["embedding", "label", "person_embedding", "probabilities"]
         assert report["inputs"] == {key: [[None, *value.shape[1:]], "float32"] for key, value in inputs.items()}
         assert set(report["inputs"]) == {*MODALITIES[name], "present"}
 
