@@ -62,8 +62,8 @@ def configure_output(verbose=1):
     if verbose < 2:
         for handler in logging.getLogger().handlers:
             handler.addFilter(_DropMessages())
-        logging.getLogger("tensorflow").setLevel(logging.ERROR)
-        logging.getLogger("absl").setLevel(logging.ERROR)
+        for library in ("tensorflow", "absl", "tf2onnx"):  # tf2onnx: its conversion notes (--export onnx)
+            logging.getLogger(library).setLevel(logging.ERROR)
 
 
 def keras_verbosity(verbose, interactive):

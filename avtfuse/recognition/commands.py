@@ -7,9 +7,11 @@ the others are still answered (`Outcome.errors`, the exit status 1).
 """
 
 import dataclasses
+import functools
 import os
 
 from avtfuse.contract import MODALITIES
+from avtfuse.files import file_stamp
 from avtfuse.recognition.gallery import Gallery, GalleryError
 from avtfuse.recognition.recognizer import Recognizer
 from pipelines.errors import DataError, ErrorPolicy
@@ -23,6 +25,18 @@ class Outcome:
 
     records: list = dataclasses.field(default_factory=list)
     errors: list = dataclasses.field(default_factory=list)
+
+
+def recognizer_of(model):
+    """The Recognizer of an exported model folder, loaded once per process while the folder is unchanged."""
+    folder = os.path.abspath(model)
+    return _loaded(folder, file_stamp(os.path.join(folder, "saved_model.pb")))
+
+
+@functools.lru_cache(maxsize=4)
+def _loaded(folder, stamp):
+    """Recognizer(folder); `stamp` (saved_model.pb's size and time) keys the cache, so a re-export loads anew."""
+    return Recognizer(folder)
 
 
 def requests(recognizer, files=None, manifest=None):
@@ -55,7 +69,7 @@ def enrol(model, gallery_path, person=None, files=None, manifest=None, replace=F
     gallery (created when absent). A person with a bad recording is not enrolled (their error lines say why)."""
     if manifest is None and not person:
         raise ValueError("--person: name the person the recording enrols")
-    recognizer = Recognizer(model)
+    recognizer = recognizer_of(model)
     wanted, errors = requests(recognizer, files, manifest)
     outcome = Outcome(errors=errors)
     gallery = open_gallery(recognizer, gallery_path, create=True)
@@ -88,7 +102,7 @@ def enrol(model, gallery_path, person=None, files=None, manifest=None, replace=F
 def score(model, gallery_path, claimed=None, files=None, manifest=None, top_k=3, threshold=None):
     """Identifies each recording among the gallery's people (top `top_k`), or, with `claimed`, verifies that it
     is that person; accept/reject at the probe subset's calibrated threshold (or `threshold`)."""
-    recognizer = Recognizer(model)
+    recognizer = recognizer_of(model)
     gallery = open_gallery(recognizer, gallery_path)
     wanted, errors = requests(recognizer, files, manifest)
     outcome = Outcome(errors=errors)
@@ -107,12 +121,12 @@ def score(model, gallery_path, claimed=None, files=None, manifest=None, top_k=3,
 
 def listing(model, gallery_path):
     """One record per enrolled person: their recordings and subsets."""
-    return Outcome(records=open_gallery(Recognizer(model), gallery_path).people())
+    return Outcome(records=open_gallery(recognizer_of(model), gallery_path).people())
 
 
 def remove(model, gallery_path, person):
     """Removes `person` from the gallery and writes it."""
-    gallery = open_gallery(Recognizer(model), gallery_path)
+    gallery = open_gallery(recognizer_of(model), gallery_path)
     gallery.remove(person)
     gallery.save(gallery_path)
     return Outcome(records=[{"removed": person}])

@@ -1,7 +1,7 @@
 """The exported model's raw-input signature against the training pipeline on the same files (the registry's
-"avtnet" run: three sensors, colour-mapped thermal frames): log-mel within 0.05 dB, frames within 1/255, the person
-embedding of every sensor subset at cosine >= 0.999 and the labels equal; also for a broadcast WAV and a 16-bit
-TIFF made from its files."""
+"avtnet" run: three sensors, colour-mapped thermal frames; and its "sa_fusion" run: MFCCs and 15-frame video
+sequences): log-mel within 0.05 dB, frames within 1/255, the person embedding of every sensor subset at cosine
+>= 0.999 and the labels equal; also for a broadcast WAV and a 16-bit TIFF made from the AVTNet run's files."""
 
 import struct
 
@@ -127,3 +127,24 @@ def test_a_broadcast_wav_and_a_16_bit_tiff_serve_as_the_pipeline_decodes_them(se
     assert_same_inputs(front_end(recognizer, decoded), expected)
     assert_same_answers(recognizer, classifier, decoded, expected)
     assert condition_name([1, 1, 1], data.modalities) == recognizer.embed(decoded)["held"]
+
+
+def test_a_model_of_frame_sequences_serves_video_as_the_pipeline_decodes_it(registry):
+    run = registry.run("sa_fusion")
+    data = run.data()
+    config = data.config.features
+    assert config.frames and config.audio_features == "mfcc"
+    classifier = keras.models.load_model(run.run_dir / "classifier.keras")
+    recognizer = Recognizer(run.saved_model)
+    stored = {int(example["index"]): example for example in cache.read_cache(data.cache_path).as_numpy_iterator()}
+    for row in [r for r in range(len(data.recordings)) if data.recorded[r].all()][:3]:
+        decoded = recognizer.decode(data.files[row])
+        assert decoded["visible"].shape[0] == config.frames  # the T frames the reader samples, at their own size
+        waveform = decoded["audio"][None]
+        raw = {"audio": audio_features(tf.constant(waveform), tf.constant([waveform.shape[1]], tf.int32),
+                                       config)[0],
+               "visible": visible_frames(tf.constant(decoded["visible"]), config)}  # the T frames as a batch
+        expected = {m: stored[row][m] for m in data.modalities}
+        np.testing.assert_allclose(raw["audio"], expected["audio"], atol=DB_TOLERANCE, rtol=0)
+        np.testing.assert_allclose(raw["visible"], expected["visible"], atol=LEVEL + 1e-6, rtol=0)
+        assert_same_answers(recognizer, classifier, decoded, expected)  # the fused model (label: complete only)
