@@ -29,13 +29,15 @@ def parse_args(argv=None):
 
 
 def experiment_config(args):
-    """The ExperimentConfig of parsed arguments: the variant is the fusion and its heads (ia1, ..., lt4)."""
+    """The ExperimentConfig of parsed arguments: the variant is the fusion and its heads (ia1, ..., lt4); the system's
+    own flags given (sizes, the frame encoder) name the run."""
     from avtfuse.runs import build_experiment
 
     kwargs = arguments.experiment_kwargs(args, SYSTEM)
     for section, changes in DROPOUTS[args.dropout].items():
         kwargs[section].update(changes)
-    return build_experiment(SYSTEM.name, variant=f"{args.fusion}{args.heads}", name_parts=(args.dropout,), **kwargs)
+    return build_experiment(SYSTEM.name, variant=f"{args.fusion}{args.heads}",
+                            name_parts=(*sorted(arguments.own_changes(args, SYSTEM)), args.dropout), **kwargs)
 
 
 def main(argv=None):

@@ -451,10 +451,13 @@ register(Run("cfn_sr-paper", "cfn_sr", (
     "--epochs-recognizer", "2"), cache="ravdess-av-3s", run_name="paper",
     doc="CFN-SR without self-attention, paper selection (best test epoch)"))
 
-# 4 epochs: the kept (best validation) epoch is 3, as it was at 8, so the tested model is the same (the learning rate
-# steps at epochs 8 and 9 of the preset come later either way).
-SA_FUSION_TINY = ("--data", "{tree:ravdess-avt}", "--image-size", "16", "--epochs-embed", "4", "--gpus", "0",
-                  "--verbose", "0", *LEAN)
+# 4 epochs (the learning rate steps at epochs 8 and 9 of the preset come later). Widths an eighth of the paper's
+# (SA_FUSION_SIZES): 8 frame filters and 16 features per frame, audio blocks 8, 16, 32, 16 and visual blocks 8, 8,
+# 16, 16 wide, an LT width of 16 (4 heads divide each).
+SA_FUSION_SIZES = ("--frame-filters", "8", "--frame-units", "16", "--audio-width", "8", "--visual-width", "8",
+                   "--lt-units", "16")
+SA_FUSION_TINY = ("--data", "{tree:ravdess-avt}", "--image-size", "16", "--epochs-embed", "4", *SA_FUSION_SIZES,
+                  "--gpus", "0", "--verbose", "0", *LEAN)
 # With --single-sensor specialist: the same fused model (seeded alike, trained after its specialists) serves the
 # tests of the fused run and those of the fallback on the specialists; the plain model's export is checked on the
 # robustness benchmark's three-sensor run.
@@ -465,8 +468,8 @@ register(Run("sa_fusion-noise", "sa_fusion", (
     *SA_FUSION_TINY, "--fusion", "lt", "--heads", "4", "--dropout", "noise", "--epochs-embed", "1"),
     cache="ravdess-avt", run_name="lt4", doc="SA-fusion LT4 with noise for the missing modality"))
 register(Run("sa_fusion-speech", "sa_fusion", (
-    "--data", "{tree:ravdess-speech}", "--image-size", "16", "--epochs-embed", "1", "--gpus", "0", "--verbose", "0",
-    *LEAN),
+    "--data", "{tree:ravdess-speech}", "--image-size", "16", "--epochs-embed", "1", *SA_FUSION_SIZES, "--gpus", "0",
+    "--verbose", "0", *LEAN),
     cache="ravdess-avt", run_name="speech", doc="SA-fusion on a folder of speech alone (no modality dropout)"))
 
 
@@ -479,7 +482,7 @@ def robustness_argv(registry, folder):
     return ["--systems", ROBUSTNESS_SYSTEMS, "--seeds", "0", "--missing-rates", "0,0.5", "--output-dir",
             str(folder / "bench"), "--", "--data", str(registry.tree("ravdess-avt")), "--thermal-palette", "inferno",
             "--cache-dir", str(registry.cache_dir("ravdess-avt")), "--image-size", "16", "--epochs-embed", "1",
-            "--epochs-recognizer", "1", "--gpus", "0", "--verbose", "0"]
+            "--epochs-recognizer", "1", *SA_FUSION_SIZES, "--gpus", "0", "--verbose", "0"]
 
 
 def _robustness(registry, folder):

@@ -124,6 +124,22 @@ def test_shared_flags_reach_every_section():
     assert sa.run_name == "lt4-noise-small-av-fold1-seed0"
 
 
+def test_sa_fusion_sizes_reach_the_config_and_name_the_run():
+    args = sa_fusion.parse_args(["--frame-units", "16", "--audio-width", "8", "--visual-width", "8", "--lt-units", "16",
+                                 "--frame-filters", "4"])
+    config = sa_fusion.experiment_config(args)
+    model = config.model
+    assert (model.frame_filters, model.frame_units, model.audio_width, model.visual_width, model.lt_units) == (
+        4, 16, 8, 8, 16)
+    assert config.run_name == ("ia1-audio-width-8-frame-filters-4-frame-units-16-lt-units-16-visual-width-8-softhard-"
+                               "small-av-fold1-seed0")
+    default = sa_fusion.experiment_config(sa_fusion.parse_args([])).model
+    assert (default.frame_filters, default.frame_units, default.audio_width, default.visual_width,
+            default.lt_units) == (16, 256, 64, 64, 128)  # the small preset's 16 frame filters, the paper's widths
+    paper = sa_fusion.experiment_config(sa_fusion.parse_args(["--config", "paper"]))
+    assert paper.model.frame_filters == 32 and paper.run_name == "ia1-softhard-paper-av-fold1-seed0"
+
+
 def test_run_names_come_from_one_function():
     assert default_run_name("prop", "small", ("audio", "visible", "thermal"), "paper", seed=0) == \
         "prop-small-avt-paper-seed0"

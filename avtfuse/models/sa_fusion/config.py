@@ -11,8 +11,6 @@ FUSIONS = ("lt", "it", "ia")
 HEADS = (1, 4)  # the paper's head counts (any divisor of 64 builds)
 # Time steps the four audio blocks remove (each: "valid" conv of 3, max-pool 2 / stride 1).
 AUDIO_SHRINK = 12
-# Stage-1 widths (audio 128, visual 64) that the attention heads must divide.
-MIN_WIDTH = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +32,11 @@ class SAFusionConfig(Config):
             "mobilenet" (MobileNetV3Small, from scratch; the stand-in for EfficientFace).
         frame_filters: filters of the small encoder's ImageBranch convolutions.
         frame_units: output width of the small encoder's Dense layer (D_f).
+        audio_width: w_a; the four audio blocks have w_a, 2 w_a (stage 1), 4 w_a, 2 w_a (stage 2) filters (the
+            paper's 64: 64, 128, 256, 128).
+        visual_width: w_v; the four blocks of each visual modality have w_v, w_v (stage 1), 2 w_v, 2 w_v (stage 2)
+            filters (the paper's 64: 64, 64, 128, 128).
+        lt_units: width of the LT blocks' cross-attention (the paper's 128).
         query_residual: add the query tokens around the cross-attention of the LT and IT
             blocks (not in the reference code, which the default follows).
         standardize_audio: put a Standardization layer ("audio_standardize", fitted by
@@ -50,8 +53,12 @@ class SAFusionConfig(Config):
     frame_encoder: str = setting("small", "per-frame encoder: small (ImageBranch; small preset) or mobilenet "
                                  "(MobileNetV3Small from scratch; paper preset), stand-ins for the unavailable "
                                  "EfficientFace weights", choices=FRAME_ENCODERS, preset=True)
-    frame_filters: int = 32
-    frame_units: int = 256
+    frame_filters: int = setting(32, "filters of the small frame encoder's convolutions", preset=True)
+    frame_units: int = setting(256, "D_f, features per frame of the small frame encoder", preset=True)
+    audio_width: int = setting(64, "w_a: the audio blocks' filters are w_a, 2 w_a, 4 w_a, 2 w_a", preset=True)
+    visual_width: int = setting(64, "w_v: each visual branch's blocks' filters are w_v, w_v, 2 w_v, 2 w_v",
+                                preset=True)
+    lt_units: int = setting(128, "width of the late transformer's cross-attention (--fusion lt)", preset=True)
     query_residual: bool = setting(False, "a residual from the query around each cross-attention block (not in "
                                    "the code)")
     standardize_audio: bool = False
@@ -63,10 +70,11 @@ class SAFusionConfig(Config):
         self.check_shape("thermal_shape", 4)
         self.check_choice("fusion", FUSIONS)
         self.check_choice("frame_encoder", FRAME_ENCODERS)
-        self.check_int("heads", "frame_filters", "frame_units")
+        self.check_int("heads", "frame_filters", "frame_units", "audio_width", "visual_width", "lt_units")
         self.check_bool("query_residual", "standardize_audio")
-        if MIN_WIDTH % self.heads:
-            self._fail("heads", f"a divisor of {MIN_WIDTH} (the visual stage-1 width)")
+        for width, what in self.attention_widths():
+            if width % self.heads:
+                self._fail("heads", f"a divisor of {width} ({what})")
         if "audio" in self.modalities and self.audio_shape[0] <= AUDIO_SHRINK:
             self._fail("audio_shape", f"more than {AUDIO_SHRINK} time steps (four valid conv + pool blocks)")
         side = MIN_FRAME_SIDE[self.frame_encoder]
@@ -82,6 +90,17 @@ class SAFusionConfig(Config):
                 isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in value):
             self._fail(name, f"{length} integers >= 1")
         self._set(name, tuple(int(v) for v in value))
+
+    def attention_widths(self):
+        """[(width, what it is)] of the tokens the fusion's attention heads split: the stage-1 widths of the run's
+        modalities (IA, IT) or the LT width."""
+        if self.fusion == "lt":
+            return [(self.lt_units, "lt_units")]
+        return [(self.stage_width(m, 1), f"the {m} stage-1 width") for m in self.modalities]
+
+    def stage_width(self, modality, stage):
+        """The output width of stage 1 or 2 of a modality's branch."""
+        return 2 * self.audio_width if modality == "audio" else stage * self.visual_width
 
     def input_shape(self, modality):
         """The input shape (without the batch axis) of one modality."""

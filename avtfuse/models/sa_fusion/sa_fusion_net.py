@@ -8,19 +8,19 @@ from avtfuse.layers import (AttentionVectorFusion, CrossAttentionBlock, FrameEnc
 from avtfuse.models.base import GraphBackbone
 from avtfuse.models.sa_fusion.config import SAFusionConfig
 
-# (filters, padding, pool) of the blocks of each stage (the reference code's conv1d_0 ... conv1d_3).
-AUDIO_STAGES = (((64, "valid", 2), (128, "valid", 2)), ((256, "valid", 2), (128, "valid", 2)))
-VISUAL_STAGES = (((64, "same", None), (64, "same", None)), ((128, "same", None), (128, "same", None)))
-LT_UNITS = 128
+# (filters as a multiple of the branch width, padding, pool) of the blocks of each stage (the reference code's
+# conv1d_0 ... conv1d_3; width 64 in the paper).
+AUDIO_STAGES = (((1, "valid", 2), (2, "valid", 2)), ((4, "valid", 2), (2, "valid", 2)))
+VISUAL_STAGES = (((1, "same", None), (1, "same", None)), ((2, "same", None), (2, "same", None)))
 
 
-def stage_blocks(modality, stage, dtype):
+def stage_blocks(config, modality, stage, dtype):
     """The TemporalConvBlocks of one branch stage (1 or 2) of a modality."""
-    stages = AUDIO_STAGES if modality == "audio" else VISUAL_STAGES
+    stages, width = (AUDIO_STAGES, config.audio_width) if modality == "audio" else (VISUAL_STAGES, config.visual_width)
     return [
-        TemporalConvBlock(filters, 3, padding, pool_size=pool, pool_strides=1 if pool else None, dtype=dtype,
+        TemporalConvBlock(multiple * width, 3, padding, pool_size=pool, pool_strides=1 if pool else None, dtype=dtype,
                           name=f"{modality}_stage{stage}_{index}")
-        for index, (filters, padding, pool) in enumerate(stages[stage - 1])
+        for index, (multiple, padding, pool) in enumerate(stages[stage - 1])
     ]
 
 
@@ -56,12 +56,12 @@ def _intermediate_transformer(config, tokens, dtype):
 
 
 def _late_transformer(config, tokens, dtype):
-    """LT: for each ordered pair, CrossAttentionBlock(kv = x_n, q = x_m, units 128), time-mean pooled."""
+    """LT: for each ordered pair, CrossAttentionBlock(kv = x_n, q = x_m, units lt_units), time-mean pooled."""
     pooled = []
     for modality, query in tokens.items():
         for other in _others(tokens, modality):
-            fused = CrossAttentionBlock(LT_UNITS, config.heads, query_residual=config.query_residual, dtype=dtype,
-                                        name=f"lt_{other}_to_{modality}")([query, tokens[other]])
+            fused = CrossAttentionBlock(config.lt_units, config.heads, query_residual=config.query_residual,
+                                        dtype=dtype, name=f"lt_{other}_to_{modality}")([query, tokens[other]])
             pooled.append(keras.layers.GlobalAveragePooling1D(dtype="float32", name=f"lt_{other}_to_{modality}_pool")(
                 fused))
     return pooled
@@ -78,7 +78,7 @@ def build_graph(config, dtype=None):
         else:
             tensor = FrameEncoder(config.frame_encoder, config.frame_filters, config.frame_units, dtype=dtype,
                                   name=f"{modality}_frame_encoder")(tensor)
-        tokens[modality] = _apply(stage_blocks(modality, 1, dtype), tensor)
+        tokens[modality] = _apply(stage_blocks(config, modality, 1, dtype), tensor)
 
     outputs = {}
     fused = len(tokens) > 1
@@ -89,7 +89,7 @@ def build_graph(config, dtype=None):
         tokens = dict(zip(tokens, scaled))
         outputs.update({f"{m}_weights": w for m, w in zip(config.modalities, weights)})
 
-    tokens = {m: _apply(stage_blocks(m, 2, dtype), tensor) for m, tensor in tokens.items()}
+    tokens = {m: _apply(stage_blocks(config, m, 2, dtype), tensor) for m, tensor in tokens.items()}
 
     if fused and config.fusion == "lt":
         pooled = _late_transformer(config, tokens, dtype)
@@ -111,7 +111,9 @@ class SAFusionNet(GraphBackbone, keras.Model):
     "valid" conv 3 + BN + ReLU + max-pool 2 / stride 1) -> [150, 128] ->
     stage 2 (256, 128) -> [144, 128]. Each visual modality: FrameEncoder ->
     [T, D_f] -> stage 1 ("same" conv 3 + BN + ReLU, 64, 64) -> [T, 64] ->
-    stage 2 (128, 128) -> [T, 128].
+    stage 2 (128, 128) -> [T, 128]. These are the paper's widths
+    (`config.audio_width` and `config.visual_width` 64, `config.lt_units`
+    128, `config.frame_units` 256); other widths scale every block alike.
 
     Fusion (`config.fusion`; with M modalities each modality is updated with the
     mean over the others of its pairwise update, SYSTEMS.md 2.7):

@@ -83,10 +83,22 @@ def test_config_defaults_and_round_trip():
     ({"modalities": ("audio", "thermal"), "thermal_shape": (15, 0, 48, 1)}, "thermal_shape"),
     ({"query_residual": 1}, "query_residual"),
     ({"frame_filters": 0}, "frame_filters"),
+    ({"audio_width": 0}, "audio_width"),
+    ({"visual_width": 2.5}, "visual_width"),
+    ({"lt_units": True}, "lt_units"),
+    ({"heads": 4, "visual_width": 6}, "heads"),  # the visual stage-1 width
+    ({"heads": 4, "audio_width": 3, "modalities": ("audio", "thermal")}, "heads"),  # audio stage 1: 2 w_a = 6
+    ({"heads": 4, "fusion": "lt", "lt_units": 10}, "heads"),
 ])
 def test_config_errors_name_the_field(changes, field):
     with pytest.raises(ValueError, match=f"SAFusionConfig.{field}"):
         SAFusionConfig(**changes)
+
+
+def test_heads_divide_only_the_widths_the_fusion_attends_over():
+    assert SAFusionConfig(heads=4, fusion="lt", visual_width=6, audio_width=3, lt_units=8).heads == 4
+    assert SAFusionConfig(heads=4, fusion="ia", lt_units=10).heads == 4
+    assert SAFusionConfig(heads=4, modalities=("audio", "visible"), audio_width=2, visual_width=4).heads == 4
 
 
 def test_config_ignores_shapes_of_absent_modalities():

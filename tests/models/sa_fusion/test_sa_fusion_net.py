@@ -78,6 +78,19 @@ def test_paper_shapes_through_the_stages():
     assert all(b.batch_norm and b.activation == "relu" for b in blocks)
 
 
+def test_widths_scale_every_block():
+    config = tiny_config("lt4", audio_width=4, visual_width=8, lt_units=12, frame_filters=4, frame_units=8)
+    model = SAFusionNet(config)
+    filters = {layer.name: layer.filters for layer in model.layers if isinstance(layer, TemporalConvBlock)}
+    assert [filters[f"audio_stage{s}_{i}"] for s, i in ((1, 0), (1, 1), (2, 0), (2, 1))] == [4, 8, 16, 8]
+    assert [filters[f"visible_stage{s}_{i}"] for s, i in ((1, 0), (1, 1), (2, 0), (2, 1))] == [8, 8, 16, 16]
+    encoder = model.get_layer("visible_frame_encoder")
+    assert (encoder.filters, encoder.units) == (4, 8)
+    assert model.get_layer("lt_audio_to_visible").units == 12 and model.feature_dim == 24  # 2 pairs x lt_units
+    ia = SAFusionNet(tiny_config("ia1", audio_width=4, visual_width=8))
+    assert ia.feature_dim == 2 * 4 + 2 * 8  # the stage-2 widths, 2 w_a and 2 w_v
+
+
 # Every variant on A+V; each fusion on three sensors; one modality (no fusion: the same model for every variant).
 BUILDS = [(variant, "av") for variant in VARIANTS] + [(v, "avt") for v in ("lt1", "it4", "ia1")] + [("ia1", "a")]
 
