@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -68,16 +69,26 @@ def test_profile_splits_a_training_step_into_parts(capsys):
     assert report["op_seconds_per_step"] > 0
 
 
-def test_portable_benchmark_prints_a_row_per_format(capsys):
-    benchmark_portable.main(["--shapes", "tiny", "--models", "sa_fusion", "--calls", "3", "--warmup", "1",
-                             "--threads", "1"])
-    machine, header, rule, *rows = capsys.readouterr().out.strip().splitlines()
-    assert machine.startswith(f"{os.cpu_count()} CPUs, load average ") and machine.endswith("threads: 1")
-    assert header == "| model | format | file MB | median ms | p90 ms |" and rule == "|---|---|---:|---:|---:|"
-    cells = [row.strip("|").split(" | ") for row in rows]
-    assert [(model.strip(), kind) for model, kind, *_ in cells] == [
-        ("sa_fusion", "saved_model"), ("sa_fusion", "litert"), ("sa_fusion", "onnx")]
-    for _, _, size, median, p90 in cells:
-        assert float(size) > 0 and 0 < float(median) <= float(p90.strip())
-    with pytest.raises(SystemExit):
-        benchmark_portable.main(["--calls", "0"])
+def test_portable_benchmark_prints_a_row_per_signature_and_format(capsys):
+    benchmark_portable.main(["--shapes", "tiny", "--models", "sa_fusion", "--formats", "saved_model", "litert",
+                             "--calls", "2", "--warmup", "1", "--threads", "1"])
+    machine, peak, header, rule, *rows = capsys.readouterr().out.strip().splitlines()
+    assert machine.startswith(f"{os.cpu_count()} CPUs (") and machine.endswith("threads: 1")
+    peaks = [float(value) for value in re.findall(r"([\d.]+)(?: GFLOP/s)? (?:before|after)", peak)]
+    assert len(peaks) == 2 and min(peaks) > 0
+    assert header == ("| model | signature | format | file MB | median ms | p90 ms | GFLOP / call | GFLOP/s | "
+                      "share of peak |") and rule == "|---|---|---|---:|---:|---:|---:|---:|---:|"
+    cells = [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+    assert [tuple(row[:3]) for row in cells] == [("sa_fusion", signature, kind) for signature in ("features", "raw")
+                                                 for kind in ("saved_model", "litert")]
+    gflop = {}
+    for _, signature, _, size, median, p90, per_call, rate, share in cells:
+        assert float(size) > 0 and 0 < float(median) <= float(p90) and float(per_call) > 0
+        assert float(rate) == pytest.approx(float(per_call) / float(median) * 1000, rel=0.15)
+        assert float(share.rstrip(" %")) == pytest.approx(100 * float(rate) / max(peaks), rel=0.15)
+        gflop.setdefault(signature, set()).add(per_call)
+    # one count per signature; the raw one adds the front end (resizing matmuls, mel filters) to the model
+    assert len(gflop["features"]) == len(gflop["raw"]) == 1 and float(*gflop["raw"]) > float(*gflop["features"])
+    for arguments in (["--calls", "0"], ["--formats", "pt"]):
+        with pytest.raises(SystemExit):
+            benchmark_portable.main(arguments)
