@@ -66,7 +66,8 @@ def open_gallery(recognizer, path, create=False):
 
 def enrol(model, gallery_path, person=None, files=None, manifest=None, replace=False):
     """Enrols `person` from one recording's `files`, or each person of a manifest from their rows; writes the
-    gallery (created when absent). A person with a bad recording is not enrolled (their error lines say why)."""
+    gallery (created when absent). A person with a recording that cannot be decoded is not enrolled; a manifest
+    row the reader refuses (a missing file, a bad cell) is left out. Each has its error line."""
     if manifest is None and not person:
         raise ValueError("--person: name the person the recording enrols")
     recognizer = recognizer_of(model)
