@@ -71,17 +71,14 @@ def training_batches(data, epoch, policy):
     """
     epoch_seed = policy.seed * 100_003 + epoch
     full = policy.step_dropout > 0
+    steps = epoch_steps(data, policy)
     if policy.sampler == "pk":
         samples_per_person = policy.batch_size // policy.people_per_batch
         ids, labels = data.training_sample_ids()
-        steps = sampler_module.pk_steps_per_epoch(len(labels), policy.people_per_batch, samples_per_person)
         chosen = sampler_module.pk_batches(ids, labels, policy.people_per_batch, samples_per_person, seed=epoch_seed)
         batches = read_sample_batches(data, chosen.take(steps), full)
     else:
         rows, columns, labels = data.training_samples()
-        if len(labels) < policy.batch_size:
-            raise ValueError(f"batch_size: {policy.batch_size} exceeds the {len(labels)} training samples")
-        steps = len(labels) // policy.batch_size
         order = random_order(len(labels), epoch_seed)[:steps * policy.batch_size]
         chosen = tf.data.Dataset.from_tensor_slices(((rows[order], columns[order]), labels[order]))
         batches = read_sample_batches(data, chosen.batch(policy.batch_size, drop_remainder=True), full)
@@ -101,6 +98,18 @@ def training_batches(data, epoch, policy):
             policy.step_dropout, ramp_steps=int(policy.ramp_epochs) * steps, steps_per_epoch=steps, epoch=epoch,
             seed=policy.seed, modalities=modalities))
     return without_autotune(batches.prefetch(tf.data.AUTOTUNE)), steps
+
+
+def epoch_steps(data, policy):
+    """The training steps of one epoch of `training_batches` (of the split, the sampler and the batch size alone;
+    nothing is read or traced). ValueError when the batch exceeds the training samples."""
+    count = len(data.training_samples()[2])
+    if policy.sampler == "pk":
+        return sampler_module.pk_steps_per_epoch(count, policy.people_per_batch,
+                                                 policy.batch_size // policy.people_per_batch)
+    if count < policy.batch_size:
+        raise ValueError(f"batch_size: {policy.batch_size} exceeds the {count} training samples")
+    return count // policy.batch_size
 
 
 def random_order(count, epoch_seed):

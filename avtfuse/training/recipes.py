@@ -27,7 +27,7 @@ from avtfuse.training.people_eer import PEOPLE_EER, HeldOutPeopleEER
 from avtfuse.training.sgd import DampenedSGD, step_schedule
 from avtfuse.training.specialist_branches import adopt_specialist_branches
 from avtfuse.training.unweighted_accuracy import UnweightedAccuracy
-from pipelines.batching import BatchPolicy, training_batches, without_autotune
+from pipelines.batching import BatchPolicy, epoch_steps, training_batches, without_autotune
 
 logger = logging.getLogger(__name__)
 CLASSIFIER_FILE = "classifier.keras"
@@ -68,12 +68,16 @@ class RecipeContext:
     def training_batches(self, epoch):
         """One epoch (counted from 0) of training batches of the data contract, with that epoch's modality
         dropout rate: (dataset, steps)."""
+        return training_batches(self.data, epoch, self.batch_policy(epoch))
+
+    def batch_policy(self, epoch):
+        """The BatchPolicy of one epoch (counted from 0): its modality dropout rate, the rest from TrainConfig."""
         cfg = self.train
-        return training_batches(self.data, epoch, BatchPolicy(
+        return BatchPolicy(
             cfg.batch_size, cfg.seed, sampler=cfg.sampler, people_per_batch=cfg.people_per_batch,
             dropout_rate=cfg.modality_dropout_at(epoch), dropout_mode=cfg.dropout_mode, spec_augment=cfg.spec_augment,
             replication=None if cfg.replication == "none" else cfg.replication, step_dropout=cfg.step_dropout,
-            ramp_epochs=cfg.ramp_epochs))
+            ramp_epochs=cfg.ramp_epochs)
 
     def batches_as_trained(self):
         """The training batches of the first epoch at the full modality dropout rate (with their replication or
@@ -81,8 +85,8 @@ class RecipeContext:
         return self.training_batches(self.train.full_dropout_epoch)[0]
 
     def steps_per_epoch(self):
-        """Training steps in one epoch (a function of the split and the batch size alone)."""
-        return self.training_batches(0)[1]
+        """Training steps in one epoch (a function of the split and the batch size alone; nothing is traced)."""
+        return epoch_steps(self.data, self.batch_policy(0))
 
     def validation_batches(self):
         """The validation split's batches, or None when it is empty."""

@@ -14,7 +14,7 @@ import soundfile as sf
 import tensorflow as tf
 
 from pipelines import cache, features, image
-from pipelines.batching import BatchPolicy, training_batches
+from pipelines.batching import BatchPolicy, epoch_steps, training_batches
 from pipelines.synthetic import ravdess as synthetic_ravdess
 from pipelines.dataset import DataConfig, prepare
 from pipelines.split_data import SPLIT_IDS
@@ -117,7 +117,9 @@ def test_batches(tree, tmp_path):
     batches, steps = training_batches(data, 0, BatchPolicy(8, seed=1))
     batches = list(batches)
     assert all(x["audio"].shape[0] == 8 for x, _ in batches)
-    assert len(batches) == steps == data.count("train") // 8
+    assert len(batches) == steps == data.count("train") // 8 == epoch_steps(data, BatchPolicy(8, seed=1))
+    with pytest.raises(ValueError, match="batch_size: 10000 exceeds"):
+        epoch_steps(data, BatchPolicy(10000, seed=1))
     test = list(data.batches("test", 8))
     assert sum(int(y.shape[0]) for _, y in test) == data.count("test")
 
@@ -329,7 +331,7 @@ def test_pk_batches_read_the_cache_on_disk(tree, tmp_path):
             for key in ("audio", "visible", "thermal"):
                 np.testing.assert_array_equal(inputs[key][i].numpy(), row[key])
             seen += 1
-    assert seen == 6 * steps
+    assert seen == 6 * steps and steps == epoch_steps(data, BatchPolicy(6, seed=2, sampler="pk", people_per_batch=3))
     again, _ = training_batches(data, 1, BatchPolicy(6, seed=2, sampler="pk", people_per_batch=3))
     shutil.rmtree(data.cache_path)  # nothing of the split is held in memory: a new pass reads the shards again
     with pytest.raises(tf.errors.OpError, match="shard-00"):
