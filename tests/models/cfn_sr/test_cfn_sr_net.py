@@ -230,6 +230,11 @@ class ArrayData:
     def held_out_people(self, kind):
         return []  # no one held out
 
+    def training_samples(self):
+        """(recording index, condition index, label) of each training sample: one complete copy per row."""
+        rows = np.arange(len(self.labels))
+        return rows, np.zeros_like(rows), np.asarray(self.labels, np.int32)
+
     def training_batches(self, epoch, policy):
         """pipelines.batching.training_batches over the arrays: (dataset, steps)."""
         data = tf.data.Dataset.from_tensor_slices((self.inputs, self.labels))
