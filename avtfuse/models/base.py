@@ -9,6 +9,7 @@ classification head on it. Export and evaluation only ever see a
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from avtfuse.contract import MISSING_FILLS, blank_missing, blank_steps
@@ -63,16 +64,29 @@ class ContractModel:
     def adapt(self, samples, max_samples=2048):
         """Fits each "<modality>_standardize" layer on the real (present) training samples.
 
-        samples: an unbatched tf.data.Dataset of (inputs, label) in the data
-        contract; per modality only samples whose present bit is 1 are used, at
-        most `max_samples`. A model without such layers is left unchanged.
+        samples: the training samples in the data contract, as an unbatched
+        tf.data.Dataset of (inputs, label), or as the inputs dict of NumPy
+        arrays [N, ...] holding "present" [N, M] (no TensorFlow needed: the way
+        to fit under another backend); per modality only samples whose present
+        bit is 1 are used, the first `max_samples` of them. A model without such
+        layers is left unchanged.
         """
         names = {layer.name for layer in self.layers}
+        if isinstance(samples, dict) and "present" not in samples:
+            raise ValueError(f'{type(self).__name__}.adapt samples: expected a "present" [N, M] array among the '
+                             f"inputs (got {sorted(samples)})")
         for index, modality in enumerate(self.config.modalities):
             if f"{modality}_standardize" not in names:
                 continue
+            layer = self.get_layer(f"{modality}_standardize")
+            if isinstance(samples, dict):
+                real = np.asarray(samples[modality])[np.asarray(samples["present"])[:, index] > 0]
+                if not len(real):
+                    raise ValueError(f"{type(self).__name__}.adapt samples: no sample with {modality} present")
+                layer.adapt(real[:max_samples])
+                continue
             real = samples.filter(lambda x, y, i=index: x["present"][i] > 0).map(lambda x, y, m=modality: x[m])
-            self.get_layer(f"{modality}_standardize").adapt(real.take(max_samples).batch(256))
+            layer.adapt(real.take(max_samples).batch(256))
 
 
 class GraphBackbone(ContractModel):

@@ -87,10 +87,17 @@ class MCTHFRNet(ContractModel, keras.Model):
         ], name="gfa_predictor") if config.gfa else None
 
     def build(self, input_shape=None):
-        """Builds the audio standardisation at once (its statistics are tensors that must not be made in a scratch
-        graph); the other layers build on the first call."""
+        """Builds the audio standardisation (its statistics are tensors that must not be made in a scratch graph)
+        and the layers only training runs, the LFI decoders and the GFA predictor, at once: so every variable
+        exists before the first training step, which JAX's trainer needs (it cannot create one inside its
+        traced step; Keras builds a model by an inference call). The other layers build on the first call."""
         if self.audio_standardize is not None and not self.audio_standardize.built:
             self.audio_standardize.build((None, *self.config.audio_shape))
+        for modality, decoder in zip(self.config.modalities, self.decoders):
+            tokens = (None, self.config.input_shape(modality)[0], self.config.units)
+            decoder.build(tokens, tokens)
+        if self.predictor is not None:
+            self.predictor.build((None, self.pooled_width * len(self.config.modalities)))
         self.built = True
 
     @property
