@@ -322,6 +322,27 @@ def test_adapt_standardizes_with_present_samples_only(rng):
     np.testing.assert_allclose(np.ravel(layer.mean), real_audio.reshape(-1, real_audio.shape[-1]).mean(0), rtol=1e-4, atol=1e-5)
 
 
+
+def test_adapt_on_arrays_fits_as_on_the_dataset(rng):
+    """The inputs as NumPy arrays (no tf.data, as under JAX) give the statistics of the present samples too."""
+    config = tiny_config(modalities=("audio", "visible"))
+    inputs = make_inputs(config, 8, rng, np.array([[1, 1], [0, 1]] * 4, "float32"))
+    from_arrays, from_dataset = AVTNet(config), AVTNet(config)
+    from_arrays.adapt(inputs)
+    from_dataset.adapt(tf.data.Dataset.from_tensor_slices((inputs, np.zeros(8, "int32"))))
+    real_audio = inputs["audio"][inputs["present"][:, 0] > 0].reshape(-1, inputs["audio"].shape[-1])
+    np.testing.assert_allclose(np.ravel(from_arrays.get_layer("audio_standardize").mean), real_audio.mean(0),
+                               rtol=1e-5, atol=1e-6)
+    for name in ("audio_standardize", "visible_standardize"):
+        for statistic in ("mean", "variance"):
+            np.testing.assert_allclose(np.ravel(getattr(from_arrays.get_layer(name), statistic)),
+                                       np.ravel(getattr(from_dataset.get_layer(name), statistic)), rtol=1e-4,
+                                       atol=1e-5)
+    with pytest.raises(ValueError, match='adapt samples: expected a "present"'):
+        from_arrays.adapt({"audio": inputs["audio"], "visible": inputs["visible"]})
+    with pytest.raises(ValueError, match="adapt samples: no sample with audio present"):
+        from_arrays.adapt({**inputs, "present": np.zeros((8, 2), "float32")})
+
 def test_present_joint_tokens_embed_the_present_sensors_alone(tmp_path, rng):
     """joint_tokens "present": the joint embedding of a sample is the joint transformer and head run on the
     tokens of its present modalities alone, whatever the missing modalities' inputs hold; it trains, saves
