@@ -3,7 +3,8 @@
 backend_steps.py builds each system's trained model(s) as its recipe does (AVTNet's phase 1, phase-2 recogniser
 and E2E baseline; SA-fusion's, MCT-HFR's and CFN-SR's classifiers), with the same seeded weights, and fits one
 step on one NumPy batch (`model.fit(x=dict of arrays, y=labels)`); it runs once per backend, in a subprocess each
-(the backend is fixed per process), the two side by side. Dropout is 0 throughout: nothing draws random numbers.
+(the backend is fixed per process), the two side by side, the JAX one with tensorflow unimportable (as on a
+machine with JAX alone). Dropout is 0 throughout: nothing draws random numbers.
 """
 
 import os
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 STEPS = os.path.join(os.path.dirname(__file__), "backend_steps.py")
+WITHOUT_TENSORFLOW = os.path.join(os.path.dirname(__file__), "without_tensorflow.py")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS = ("avtnet", "avtnet_recognizer", "avtnet_e2e", "sa_fusion", "mct_hfr", "cfn_sr")
 # Rounding: float32 kernels of two libraries (oneDNN / Eigen against XLA) sum in different orders.
@@ -33,8 +35,10 @@ def steps(tmp_path_factory):
                    TF_CPP_MIN_LOG_LEVEL="3",
                    PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
         path = str(folder / f"{backend}.npz")
-        runs[backend] = (path, subprocess.Popen([sys.executable, STEPS, path], env=env, stdout=subprocess.PIPE,
-                                                stderr=subprocess.STDOUT, text=True))
+        command = [sys.executable, STEPS, path] if backend == "tensorflow" else \
+            [sys.executable, WITHOUT_TENSORFLOW, STEPS, path]
+        runs[backend] = (path, subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                text=True))
     outputs = {backend: process.communicate(timeout=600)[0] for backend, (_, process) in runs.items()}
     for backend, (_, process) in runs.items():
         assert process.returncode == 0, f"{backend}:\n{outputs[backend][-3000:]}"
