@@ -2,11 +2,11 @@
 test_backend_parity.py to compare across backends.
 
 Run as `KERAS_BACKEND=<backend> python tests/models/backend_steps.py OUT.npz [SYSTEM ...]` (default: every system
-of `SYSTEMS`). Per system the trained model is
-built as its recipe builds it, at tiny shapes and without dropout; every weight its initializer did not set to a
-constant is drawn from NumPy, seeded by the weight's path (the same numbers under every backend); the input
-standardisation is fitted on the batch's arrays (`ContractModel.adapt`); then the inference outputs on one fixed
-NumPy batch, and one step of `model.fit(x=dict of arrays, y=labels)`: its loss logs and every weight after it.
+of `SYSTEMS`). Per system the trained model is built as its recipe builds it, at tiny shapes and without dropout;
+every weight its initializer did not set to a constant is drawn from NumPy, seeded by the weight's path (the same
+numbers under every backend); the input standardisation is fitted on the batch's arrays (`ContractModel.adapt`);
+then the inference outputs on one fixed NumPy batch, and one step of `model.fit(x=dict of arrays, y=labels)`: its
+loss logs and every weight after it.
 Keys of OUT: "<model>:<what>[:<name>]" with what "output", "log", "before" or "after" (weights, by path), and
 "<model>:trainable" (the paths of the trained weights).
 """

@@ -20,8 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MODELS = ("avtnet", "avtnet_recognizer", "avtnet_e2e", "sa_fusion", "mct_hfr", "cfn_sr")
 # Rounding: float32 kernels of two libraries (oneDNN / Eigen against XLA) sum in different orders.
 RTOL, ATOL = 1e-4, 1e-5
-# XLA's CPU code generation at its lowest optimisation level: it compiles several times faster, with the same
-# arithmetic (no fast-math in either).
+# XLA's CPU code generation at its lowest optimisation level: the same arithmetic (no fast-math at either level),
+# compiled faster (the JAX run: 35 s of CPU instead of 57 s).
 XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 
