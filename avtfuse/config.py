@@ -35,6 +35,8 @@ class Setting:
     recipes: offered only by systems trained with one of these recipes (avtfuse.training.recipes). dest: the
     attribute and key the value travels under (default: the field's name; a different unit, such as seconds for
     samples, is converted where the config is built). shortcuts: {option: (value, help)}, flags that set one value.
+    identity_at_default: False leaves the field out of `Config.identity_dict` while it holds its default (a setting
+    added after runs were made: those runs keep their identity, and only a changed value enters it).
     """
 
     help: str
@@ -48,6 +50,7 @@ class Setting:
     recipes: tuple = ()
     dest: str | None = None
     shortcuts: dict = dataclasses.field(default_factory=dict)
+    identity_at_default: bool = True
 
 
 def setting(default=dataclasses.MISSING, help="", *, default_factory=dataclasses.MISSING, **flag):
@@ -84,6 +87,18 @@ class Config:
     def to_dict(self):
         """The fields as a JSON-ready dict: nested configs as dicts, tuples as lists."""
         return {field.name: _plain(getattr(self, field.name)) for field in dataclasses.fields(self)}
+
+    def identity_dict(self):
+        """`to_dict` less the settings declared with identity_at_default=False that hold their default (nested
+        configs likewise): what a run's identity is made of."""
+        values = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            meta = field.metadata.get(SETTING)
+            if meta is not None and not meta.identity_at_default and value == field_default(field):
+                continue
+            values[field.name] = value.identity_dict() if isinstance(value, Config) else _plain(value)
+        return values
 
     @classmethod
     def from_dict(cls, values):

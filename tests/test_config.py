@@ -93,3 +93,15 @@ def test_a_setting_carries_its_flag_on_the_field():
     assert setting_of(Outer, "count").preset is True and Outer().count == 1
     with pytest.raises(ValueError, match="help"):
         setting(1)
+
+
+@dataclasses.dataclass(frozen=True)
+class Later(Outer):
+    mode: str = setting("old", "a setting added after runs were made", identity_at_default=False)
+
+
+def test_identity_dict_leaves_out_a_later_setting_at_its_default():
+    assert Later().identity_dict() == Outer().identity_dict() == Outer().to_dict()
+    changed = Later(mode="new").identity_dict()
+    assert changed == {**Outer().to_dict(), "mode": "new"}
+    assert Later(count=2).identity_dict()["count"] == 2

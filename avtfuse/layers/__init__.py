@@ -3,6 +3,7 @@ systems)."""
 
 from avtfuse.layers.attention_vector_fusion import AttentionVectorFusion
 from avtfuse.layers.audio_branch import AudioBranch
+from avtfuse.layers.blocked_attention import BlockedMultiHeadAttention
 from avtfuse.layers.causal_transformer_encoder import CausalTransformerEncoder
 from avtfuse.layers.cross_attention import CrossAttention, CrossAttentionBlock
 from avtfuse.layers.dense_joint_encoder import DenseJointEncoder
@@ -27,6 +28,7 @@ __all__ = [
     "AttentionVectorFusion",
     "AudioBranch",
     "AudioGuidedSpatialAttention",
+    "BlockedMultiHeadAttention",
     "CGatePooling",
     "CausalTransformerEncoder",
     "CrossAttention",

@@ -1,9 +1,13 @@
-"""Transformer encoder block over a token sequence: post-norm (default) or pre-norm, optionally causal."""
+"""Transformer encoder block over a token sequence: post-norm (default) or pre-norm, optionally causal, with full or
+blocked (memory-efficient) attention."""
 
 import keras
 from keras import ops
 
+from avtfuse.layers.blocked_attention import BlockedMultiHeadAttention
 from avtfuse.layers.checks import positive_int
+
+ATTENTION_KINDS = ("full", "blocked")
 
 
 @keras.saving.register_keras_serializable(package="avtfuse")
@@ -34,6 +38,10 @@ class TransformerBlock(keras.layers.Layer):
         causal: mask attention to later steps (keras `use_causal_mask=True`).
         hidden_dropout: dropout rate on the feed-forward hidden activations
             (fairseq's `relu_dropout`; 0.1 in CFN-SR's audio encoder).
+        attention_kind: "full" (`keras.layers.MultiHeadAttention`: the whole [B, heads, T, T] score tensor, kept
+            for the gradient) or "blocked" (`BlockedMultiHeadAttention`: `query_block` queries at a time,
+            recomputed in the backward pass; the same weights and outputs; needs dropout 0).
+        query_block: queries per block of "blocked" attention.
     """
 
     def __init__(
@@ -47,6 +55,8 @@ class TransformerBlock(keras.layers.Layer):
         norm_first=False,
         causal=False,
         hidden_dropout=0.0,
+        attention_kind="full",
+        query_block=256,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -66,6 +76,14 @@ class TransformerBlock(keras.layers.Layer):
         if isinstance(hidden_dropout, bool) or not 0.0 <= hidden_dropout < 1.0:
             raise ValueError(f"TransformerBlock hidden_dropout: expected a rate in [0, 1), got {hidden_dropout!r}")
         self.hidden_dropout = float(hidden_dropout)
+        if attention_kind not in ATTENTION_KINDS:
+            raise ValueError(f"TransformerBlock attention_kind: expected one of {list(ATTENTION_KINDS)}, "
+                             f"got {attention_kind!r}")
+        if attention_kind == "blocked" and self.dropout:
+            raise ValueError(f"TransformerBlock dropout: expected 0 with attention_kind 'blocked' (no attention "
+                             f"dropout there), got {dropout!r}")
+        self.attention_kind = attention_kind
+        self.query_block = positive_int(query_block, "TransformerBlock query_block")
 
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[-1] is None:
@@ -82,9 +100,14 @@ class TransformerBlock(keras.layers.Layer):
                     f"num_heads {self.num_heads}; pass key_dim"
                 )
             key_dim = token_dim // self.num_heads
-        self.attention = keras.layers.MultiHeadAttention(
-            self.num_heads, key_dim, dropout=self.dropout, dtype=self.dtype_policy, name="attention"
-        )
+        if self.attention_kind == "blocked":
+            self.attention = BlockedMultiHeadAttention(
+                self.num_heads, key_dim, query_block=self.query_block, dtype=self.dtype_policy, name="attention"
+            )
+        else:
+            self.attention = keras.layers.MultiHeadAttention(
+                self.num_heads, key_dim, dropout=self.dropout, dtype=self.dtype_policy, name="attention"
+            )
         self.attention.build(input_shape, input_shape)
         self.attention_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.attention_norm = keras.layers.LayerNormalization(
@@ -142,6 +165,8 @@ class TransformerBlock(keras.layers.Layer):
                 "norm_first": self.norm_first,
                 "causal": self.causal,
                 "hidden_dropout": self.hidden_dropout,
+                "attention_kind": self.attention_kind,
+                "query_block": self.query_block,
             }
         )
         return config

@@ -102,8 +102,8 @@ class ExperimentConfig(Config):
 
     def identity(self):
         """What the trained models depend on: the config less runtime settings, locations and evaluation-only
-        settings (a dict)."""
-        values = self.to_dict()
+        settings (a dict; settings added later are left out at their default, `Setting.identity_at_default`)."""
+        values = self.identity_dict()
         for key in ("runtime", "run_name", "output_dir", "saved_models_dir", "reference", "latency", "verification",
                     "export"):
             values.pop(key)

@@ -89,6 +89,19 @@ def test_specialists_are_part_of_the_identity():
         build_experiment("avtnet", specialists="yes")
 
 
+def test_attention_enters_the_identity_only_when_changed():
+    """The joint transformer's attention settings came after runs were made: at their defaults a run keeps the
+    identity (and stage keys) it had; changed, they make another run."""
+    base = build_experiment("avtnet")
+    assert not {"attention", "attention_block"} & set(base.identity()["model"])
+    blocked = build_experiment("avtnet", model={"attention": "blocked"})
+    assert blocked.identity() != base.identity()
+    assert blocked.identity()["model"] == {**base.identity()["model"], "attention": "blocked"}
+    smaller = build_experiment("avtnet", model={"attention": "blocked", "attention_block": 128})
+    assert smaller.identity() != blocked.identity()
+    assert base.to_dict()["model"]["attention"] == "full"  # config.json still writes every field
+
+
 def test_a_specialist_fallback_trains_the_specialists_and_they_answer_for_themselves():
     config = build_experiment("avtnet", single_sensor="specialist", run_name="fused")
     assert config.trains_specialists

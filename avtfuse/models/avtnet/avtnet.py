@@ -170,6 +170,8 @@ def _joint_embedding(config, feature_maps, dtype, present=None):
         config.num_heads,
         ff_dim=config.ff_dim,
         dropout=config.dropout,
+        attention_kind=config.attention,
+        query_block=config.attention_block,
         dtype=dtype,
         name="joint_transformer",
     )(tokens, token_mask=token_mask)

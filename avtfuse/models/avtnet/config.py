@@ -12,6 +12,7 @@ MODALITY_LOSSES = ("missing_modality", "batch_hard")
 JOINT_LOSSES = ("batch_hard", "prototypical")
 BN_NECKS = ("joint", "all", "none")
 JOINT_TOKENS = ("all", "present")
+ATTENTIONS = ("full", "blocked")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +38,10 @@ class AVTNetConfig(Config):
             the sample's present modalities; the model then reads the contract's "present" [B, M] bits, so
             that with one sensor left the joint embedding is computed from that sensor's tokens alone).
             Not in the paper; recommended with the subsets ablation.
+        attention, attention_block: how the joint transformer computes its attention: "full" (the whole
+            [B, heads, T, T] score tensor, kept for the gradient: 2.4 GB at the paper's 2,157 tokens and batch 32)
+            or "blocked" (`attention_block` queries at a time, each block recomputed in the backward pass: the same
+            weights and outputs to rounding in a fraction of the memory; needs dropout 0).
         modality_loss: "missing_modality" (paper) or "batch_hard" (the Prop-II baseline).
         joint_loss: "batch_hard" (paper) or "prototypical".
         soft, margin: soft-margin (softplus) or hinge triplet losses; the margin is
@@ -88,6 +93,11 @@ class AVTNetConfig(Config):
     joint_tokens: str = setting("all", "tokens the joint transformer attends to and averages: all (the paper; a "
                                 "missing sensor's tokens of its all-zero input too) or present (the sample's present "
                                 "sensors only; recommended with --ablation subsets)", choices=JOINT_TOKENS)
+    attention: str = setting("full", "the joint transformer's attention: full (the whole score matrix, kept for the "
+                             "gradient) or blocked (--attention-block queries at a time, recomputed in the backward "
+                             "pass: the same numbers in less memory)", choices=ATTENTIONS,
+                             identity_at_default=False)
+    attention_block: int = setting(256, "queries per block of --attention blocked", identity_at_default=False)
 
     def __post_init__(self):
         self._set("modalities", canonical_modalities(self.modalities))
@@ -108,6 +118,10 @@ class AVTNetConfig(Config):
         self.check_choice("recognizer_embeddings", RECOGNIZER_EMBEDDINGS)
         self.check_choice("bn_neck", BN_NECKS)
         self.check_choice("joint_tokens", JOINT_TOKENS)
+        self.check_choice("attention", ATTENTIONS)
+        self.check_int("attention_block")
+        if self.attention == "blocked" and self.dropout:
+            self._fail("attention", f'"full" with dropout {self.dropout} (blocked attention has no attention dropout)')
         if self.joint_tokens == "present" and self.joint != "transformer":
             self._fail("joint_tokens", f'"all" with joint {self.joint!r} (present-token masking needs the transformer)')
         self.check_bool("soft", "standardize_inputs", "individual_embeddings")

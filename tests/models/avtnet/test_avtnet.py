@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from avtfuse.layers import DenseJointEncoder, EmbeddingHead, TransformerBlock
+from avtfuse.layers import BlockedMultiHeadAttention, DenseJointEncoder, EmbeddingHead, TransformerBlock
 from avtfuse.losses import batch_hard_triplet_loss, missing_modality_loss, triplet_prototypical_loss
 from avtfuse.contract import MODALITIES
 from avtfuse.models.avtnet import AVTNet, AVTNetConfig
@@ -147,6 +147,8 @@ def test_config_round_trip():
         ("joint_loss", "hinge"),
         ("soft", "yes"),
         ("margin", 0.0),
+        ("attention", "sparse"),
+        ("attention_block", 0),
     ],
 )
 def test_config_validation_names_the_field(field, value):
@@ -383,3 +385,35 @@ def test_present_joint_tokens_need_the_transformer_joint():
         tiny_config(joint="dense", joint_tokens="present")
     with pytest.raises(ValueError, match="joint_tokens"):
         tiny_config(joint_tokens="some")
+
+
+@pytest.mark.parametrize("joint_tokens", ["all", "present"])
+def test_blocked_attention_loads_full_attention_weights_and_gives_its_outputs(joint_tokens, tmp_path, rng):
+    """attention "blocked" (blocks of 5 of the 24 joint tokens: a ragged last block): the weights of a full-attention
+    model load and give its embeddings, and one SGD step (model.fit's compiled gradients) changes both alike."""
+    config = tiny_config(token_dim=16, image_filters=8, joint_tokens=joint_tokens)
+    full = AVTNet(config)
+    path = str(tmp_path / "full.weights.h5")
+    full.save_weights(path)
+    blocked = AVTNet(config.replace(attention="blocked", attention_block=5))
+    blocked.load_weights(path)
+    assert isinstance(blocked.get_layer("joint_transformer").attention, BlockedMultiHeadAttention)
+    present = np.array([[1, 0, 0], [0, 1, 1], [1, 1, 0], [1, 1, 1], [0, 0, 1], [1, 0, 1]], "float32")
+    inputs = make_inputs(config, 6, rng, present)
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    expected, result = numpy_outputs(full(inputs)), numpy_outputs(blocked(inputs))
+    for name in full.embedding_names:
+        np.testing.assert_allclose(result[name], expected[name], rtol=1e-5, atol=1e-6)
+    losses = []
+    for model in (full, blocked):
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        losses.append(model.train_on_batch(inputs, labels))
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+    after_full, after_blocked = numpy_outputs(full(inputs)), numpy_outputs(blocked(inputs))
+    for name in full.embedding_names:
+        np.testing.assert_allclose(after_blocked[name], after_full[name], rtol=1e-4, atol=1e-5)
+
+
+def test_blocked_attention_needs_no_dropout():
+    with pytest.raises(ValueError, match="attention"):
+        tiny_config(attention="blocked", dropout=0.1)
