@@ -131,8 +131,7 @@ def analytic_gflop_per_sample(model, inputs, labels):
 
     from avtfuse.evaluation.complexity import count_macs
 
-    specs = ({key: tf.TensorSpec(value.shape, value.dtype) for key, value in inputs.items()},
-             tf.TensorSpec(labels.shape, labels.dtype))
+    specs = tf.nest.map_structure(lambda value: tf.TensorSpec(value.shape, value.dtype), (inputs, labels))
 
     def forward(inputs, labels):
         return model.compute_loss(x=inputs, y=labels, y_pred=model(inputs, training=True))

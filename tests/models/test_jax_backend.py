@@ -13,8 +13,8 @@ SCRIPT = textwrap.dedent("""
     from avtfuse.models.base import ContractClassifier
     from avtfuse.training.speed import random_batch
     config = AVTNetConfig(audio_shape=(16, 8), image_size=(16, 16))
-    inputs, labels = random_batch(config, 8, np.random.default_rng(0))
     model = AVTNet(config)
+    inputs, labels = random_batch(model.input_shapes(), config.modalities, 8, np.random.default_rng(0))
     model.compile(optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5, beta_2=0.99))
     logs = model.train_on_batch(inputs, labels, return_dict=True)
     assert np.isfinite(logs["loss"]) and "loss_joint" in logs, logs
