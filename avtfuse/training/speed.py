@@ -320,9 +320,9 @@ def manifest_training_speed(system_name, preset, clips, epochs=2, cache_dir=None
     batches read alone)}. The manifest and its cache live in a temporary folder (under `cache_dir`)."""
     from avtfuse.models import SYSTEMS
     from avtfuse.runs.config import build_experiment
+    from avtfuse.runs.state import resolve
     from avtfuse.training.recipes import PHASE_MODELS, RecipeContext
     from pipelines.dataset import prepare
-    from avtfuse.runs.state import resolve
 
     with tempfile.TemporaryDirectory(dir=cache_dir) as folder:
         manifest = write_features_manifest(folder, clips, np.random.default_rng(seed))
