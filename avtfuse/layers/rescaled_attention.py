@@ -9,14 +9,16 @@ from keras import ops
 
 from avtfuse.layers.checks import positive_int
 from avtfuse.layers.cross_attention import _split_heads
-from avtfuse.losses.distances import masked_maximum
 
 
 def masked_softmax(logits, mask):
     """Softmax over the last axis restricted to the entries where `mask` is 1, in float32.
 
-    Computed as exp(l - max over valid) · mask / max(sum, tiny), with no large constants:
-    a row with no valid entry gives exactly zeros (no NaN, zero gradient), in any dtype.
+    The masked entries become -inf before one fused softmax (`ops.softmax`), so they get exactly 0 and no
+    finite constant can outweigh a real entry; a row with no valid entry is softmaxed unmasked (finite) and
+    multiplied by 0, so it gives exactly zeros (no NaN, zero gradient), in any dtype. The mask's own shape
+    (e.g. [B, 1, 1, K] beside [B, H, Q, K] logits) is where the row checks happen, so a per-key mask costs
+    one pass over the logits (the where) besides the softmax.
 
     Args:
         logits: float [..., K].
@@ -26,13 +28,11 @@ def masked_softmax(logits, mask):
         float32 [..., K], rows summing to 1 (or 0 when fully masked).
     """
     logits = ops.cast(logits, "float32")
-    mask = ops.cast(mask, "float32")
-    valid = mask > 0.0
-    shift = ops.stop_gradient(ops.expand_dims(masked_maximum(logits, valid), -1))
-    # Masked entries are set to 0 before the exp, so large masked logits cannot overflow (inf · 0 = NaN).
-    exponentials = ops.exp(ops.where(valid, logits - shift, ops.zeros_like(logits))) * mask
-    # A row with a valid entry sums to >= 1 (its maximum gives exp(0)); a fully masked row sums to 0.
-    return exponentials / ops.maximum(ops.sum(exponentials, axis=-1, keepdims=True), 1e-30)
+    valid = ops.cast(mask, "float32") > 0.0
+    has_entry = ops.any(valid, axis=-1, keepdims=True)
+    usable = ops.logical_or(valid, ops.logical_not(has_entry))  # a fully masked row: all entries, then times 0
+    weights = ops.softmax(ops.where(usable, logits, ops.cast(float("-inf"), "float32")), axis=-1)
+    return weights * ops.cast(has_entry, "float32")
 
 
 def attention_weights(queries, keys, key_mask, key_scale=None):
@@ -42,14 +42,16 @@ def attention_weights(queries, keys, key_mask, key_scale=None):
         queries: [B, H, T_q, d_k], already multiplied by d_k^-1/2.
         keys: [B, H, T_k, d_k].
         key_mask: float [B, T_k], 1 = real key, 0 = padded key.
-        key_scale: optional float [B, T_k] multiplying the logits of each key.
+        key_scale: optional float [B, T_k] multiplying the logits of each key (applied to the keys, the same
+            product with T_q / d_k times fewer multiplications).
 
     Returns:
         float32 [B, H, T_q, T_k]; padded keys get weight 0, a row with every key padded is all zeros.
     """
-    logits = ops.matmul(ops.cast(queries, "float32"), ops.transpose(ops.cast(keys, "float32"), (0, 1, 3, 2)))
+    keys = ops.cast(keys, "float32")
     if key_scale is not None:
-        logits = logits * ops.cast(key_scale, "float32")[:, None, None, :]
+        keys = keys * ops.cast(key_scale, "float32")[:, None, :, None]
+    logits = ops.matmul(ops.cast(queries, "float32"), ops.transpose(keys, (0, 1, 3, 2)))
     return masked_softmax(logits, key_mask[:, None, None, :])
 
 

@@ -114,6 +114,32 @@ class RecipeContext:
             return keras.models.load_model(self.runner.path(name))
 
 
+def embedding_phase_model(context, num_classes, missing_fill):
+    """AVTNet's embeddings phase: (the variant's backbone, trained on its own metric losses (`compute_loss`),
+    compile arguments besides the optimizer: none). num_classes and missing_fill are not read."""
+    return context.variant.backbone(context.model_config), {}
+
+
+def classifier_phase_model(context, num_classes, missing_fill):
+    """An end-to-end phase (`end_to_end`, CFN-SR's "fusion"): (the variant's backbone under the system's head
+    for `num_classes` classes, a ContractClassifier; its compile arguments besides the optimizer:
+    cross-entropy and accuracy)."""
+    backbone = context.variant.backbone(context.model_config)
+    classifier = ContractClassifier(backbone, context.system.head(backbone.feature_dim, num_classes),
+                                    missing_fill=missing_fill)
+    return classifier, {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+
+
+def hybrid_phase_model(context, num_classes, missing_fill):
+    """MCT-HFR's phase: (the HybridReconstructionClassifier of the variant's backbone and the system's head;
+    its compile arguments besides the optimizer: cross-entropy, accuracy and unweighted accuracy)."""
+    backbone = context.variant.backbone(context.model_config)
+    classifier = HybridReconstructionClassifier(backbone, context.system.head(backbone.feature_dim, num_classes),
+                                                missing_fill=missing_fill)
+    return classifier, {"loss": "sparse_categorical_crossentropy",
+                        "metrics": ["accuracy", UnweightedAccuracy(num_classes)]}
+
+
 def embed_then_recognize(context):
     """AVTNet's two phases: "embeddings" (the backbone's own metric losses, `compute_loss`),
     then "recognizer" (the head, cross-entropy, on the frozen backbone's features). With
@@ -124,13 +150,14 @@ def embed_then_recognize(context):
         backbone = context.load("embeddings.keras")
     else:
         with context.runtime.strategy.scope():
-            backbone = context.variant.backbone(context.model_config)
+            backbone, compiled = embedding_phase_model(context, context.data.num_people, None)
         backbone.adapt(context.data.fit_samples(context.train.seed))
         with context.runtime.strategy.scope():
             if context.specialist_runs:
                 adopt_specialist_branches(backbone, {modality: os.path.join(folder, "embeddings.keras")
                                                      for modality, folder in context.specialist_runs.items()})
-            backbone.compile(optimizer=context.optimizer(context.steps_per_epoch()), jit_compile=cfg.jit_compile)
+            backbone.compile(optimizer=context.optimizer(context.steps_per_epoch()), jit_compile=cfg.jit_compile,
+                             **compiled)
         runner.fit("embeddings", backbone, context.training_batches, cfg.epochs_embed,
                    callbacks=context.people_callbacks(), validation=context.validation_batches(),
                    early_stopping=context.backbone_selection("val_loss", "min"))
@@ -165,11 +192,10 @@ def end_to_end(context):
     if runner.is_done("end_to_end"):
         return context.load(CLASSIFIER_FILE)
     with context.runtime.strategy.scope():
-        backbone = context.variant.backbone(context.model_config)
-        classifier = ContractClassifier(backbone, context.system.head(backbone.feature_dim, context.data.num_people),
-                                        missing_fill=context.data.config.missing_fill)
-        classifier.compile(optimizer=context.optimizer(context.steps_per_epoch()),
-                           loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=cfg.jit_compile)
+        classifier, compiled = classifier_phase_model(context, context.data.num_people,
+                                                      context.data.config.missing_fill)
+        classifier.compile(optimizer=context.optimizer(context.steps_per_epoch()), jit_compile=cfg.jit_compile,
+                           **compiled)
     classifier.adapt(context.data.fit_samples(context.train.seed))
     runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed,
                callbacks=context.people_callbacks(), validation=context.validation_batches(),
@@ -187,14 +213,9 @@ def hybrid_reconstruction(context):
     if runner.is_done("end_to_end"):
         return context.load(CLASSIFIER_FILE)
     with context.runtime.strategy.scope():
-        backbone = context.variant.backbone(context.model_config)
-        classifier = HybridReconstructionClassifier(
-            backbone, context.system.head(backbone.feature_dim, context.data.num_people),
-            missing_fill=context.data.config.missing_fill)
-        classifier.compile(optimizer=context.optimizer(context.steps_per_epoch()),
-                           loss="sparse_categorical_crossentropy",
-                           metrics=["accuracy", UnweightedAccuracy(context.data.num_people)],
-                           jit_compile=cfg.jit_compile)
+        classifier, compiled = hybrid_phase_model(context, context.data.num_people, context.data.config.missing_fill)
+        classifier.compile(optimizer=context.optimizer(context.steps_per_epoch()), jit_compile=cfg.jit_compile,
+                           **compiled)
     classifier.adapt(context.data.fit_samples(context.train.seed))
     runner.fit("end_to_end", classifier, context.training_batches, cfg.epochs_embed,
                callbacks=[AuxiliaryLossStart(cfg.aux_start_epoch), *context.people_callbacks()],
@@ -243,13 +264,11 @@ def pretrain_then_fuse(context):
         runner.finish(phase, {f"{phase}.keras": unimodal.save})
         pretrained[modality] = unimodal
     with context.runtime.strategy.scope():
-        backbone = context.variant.backbone(context.model_config)
+        classifier, compiled = classifier_phase_model(context, data.num_people, data.config.missing_fill)
         for modality, unimodal in pretrained.items():
-            backbone.encoder(modality).set_weights(unimodal.backbone.encoder(modality).get_weights())
-        classifier = ContractClassifier(backbone, context.system.head(backbone.feature_dim, data.num_people),
-                                        missing_fill=data.config.missing_fill)
-        classifier.compile(optimizer=context.optimizer(context.steps_per_epoch()),
-                           loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=cfg.jit_compile)
+            classifier.backbone.encoder(modality).set_weights(unimodal.backbone.encoder(modality).get_weights())
+        classifier.compile(optimizer=context.optimizer(context.steps_per_epoch()), jit_compile=cfg.jit_compile,
+                           **compiled)
     validation, early_stopping = _epoch_selection(context, cfg.epochs_recognizer, complete_only=False)
     runner.fit("fusion", classifier, context.training_batches, cfg.epochs_recognizer,
                callbacks=[*context.people_callbacks(), _epoch_log(runner, "fusion")], validation=validation,
@@ -313,6 +332,12 @@ def _feature_batches(features, labels, epoch, cfg):
 
 # The recipes that can start from single-sensor specialists (RecipeContext.specialist_runs).
 STARTS_FROM_SPECIALISTS = ("embed_then_recognize",)
+
+# recipe name -> the builder of the model its main phase trains (the longest; the one the training benchmark
+# times): function (RecipeContext, num_classes, missing_fill) -> (uncompiled model, compile arguments other than
+# the optimizer and jit_compile).
+PHASE_MODELS = {"embed_then_recognize": embedding_phase_model, "end_to_end": classifier_phase_model,
+                "hybrid_reconstruction": hybrid_phase_model, "pretrain_then_fuse": classifier_phase_model}
 
 RECIPES = {"embed_then_recognize": embed_then_recognize, "end_to_end": end_to_end,
            "hybrid_reconstruction": hybrid_reconstruction, "pretrain_then_fuse": pretrain_then_fuse}

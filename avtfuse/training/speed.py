@@ -1,14 +1,16 @@
-"""Training speed of AVTNet's phase 1 on random data-contract batches (no data set needed).
+"""Training speed of every system's main training phase on random data-contract batches (no data set needed),
+and of MCT-HFR through the real pipeline on a features manifest of random `.npy` files.
 
-Backend-agnostic, except `training_gflop_per_sample`, which counts on the
+Backend-agnostic, except `analytic_gflop_per_sample`, which counts on the
 TensorFlow graph, and `profile_training_step`, which reads TensorFlow's
-profiler. Figures: samples per second, GFLOP per training sample, the
-float32 matmul peak measured around each timing (so that a shared or
-throttled machine is compared with itself) and the share of it reached, and
-the peak resident memory.
+profiler. Figures: samples per second, GFLOP per training sample (analytic:
+the forward pass's, times 3), the float32 matmul peak measured around each
+timing (so that a shared or throttled machine is compared with itself) and
+the share of it reached, and the peak resident memory.
 """
 
 import collections
+import csv
 import glob
 import os
 import re
@@ -20,12 +22,20 @@ import time
 import keras
 import numpy as np
 
-from avtfuse.models.avtnet import AVTNet, AVTNetConfig
-
+# AVTNet's two input scales (its small and paper presets' shapes), which the portable benchmark serves.
 SHAPES = {
     "default": {"audio_shape": (130, 64), "image_size": (48, 48)},
     "paper": {"audio_shape": (589, 128), "image_size": (224, 224)},
 }
+# The training rows of the benchmark: (system, preset), each system at its small preset and AVTNet at its
+# paper preset too.
+TRAINING_ROWS = (("avtnet", "small"), ("sa_fusion", "small"), ("mct_hfr", "small"), ("cfn_sr", "small"),
+                 ("avtnet", "paper"))
+# The features manifest of the MCT-HFR row (issue 30): per clip an audio `.npy` [259, 1] and a visible `.npy`
+# [1, 35], 8 classes, 1,080 clips of 24 subjects.
+MANIFEST_SHAPES = {"audio": (259, 1), "visible": (1, 35)}
+MANIFEST_CLASSES = 8
+MANIFEST_SUBJECTS = 24
 # Linux: writing "5" to this file resets the process's peak resident memory (proc(5), clear_refs).
 CLEAR_REFS = "/proc/self/clear_refs"
 
@@ -44,20 +54,50 @@ def device_description():
     return "cpu"
 
 
-def random_batch(config, batch_size, rng):
-    """A data-contract batch with P x K labels (2 samples per person) and one missing modality per sample."""
-    present = np.ones((batch_size, 3), "float32")
-    present[np.arange(batch_size), np.arange(batch_size) % 4 % 3] = np.arange(batch_size) % 4 != 3
-    inputs = {
-        "audio": rng.normal(-30, 10, (batch_size, *config.audio_shape)).astype("float32"),
-        "visible": rng.uniform(0, 1, (batch_size, *config.image_size, 3)).astype("float32"),
-        "thermal": rng.uniform(0, 1, (batch_size, *config.image_size, 1)).astype("float32"),
-        "present": present,
-    }
-    for index, modality in enumerate(("audio", "visible", "thermal")):
-        shape = (-1,) + (1,) * (inputs[modality].ndim - 1)
-        inputs[modality] *= present[:, index].reshape(shape)
-    return inputs, np.arange(batch_size) // 2
+def random_batch(input_shapes, modalities, batch_size, rng, num_classes=8, complete_view=False):
+    """A random batch of the data contract: (inputs, labels int [B], two samples per class in turn).
+
+    input_shapes: the backbone's `input_shapes()` ({key: example shape}); modalities: the run's, in canonical
+    order. "present" [B, M] has one modality missing in three of every four samples (its input zeroed; with
+    three or more modalities); "<m>_mask" keys are all ones (no padding); with `complete_view` (step dropout)
+    each sequence modality also gets "<m>_full" (its input before the zeroing) and "<m>_missing" [B, T] (a
+    fifth of the steps, zeroed in "<m>"). Inputs are standard normal, float32.
+    """
+    present = np.ones((batch_size, len(modalities)), "float32")
+    if len(modalities) > 2:
+        present[np.arange(batch_size), np.arange(batch_size) % 4 % len(modalities)] = np.arange(batch_size) % 4 != 3
+    inputs = {key: (np.ones if key.endswith("_mask") else rng.standard_normal)((batch_size, *shape)).astype("float32")
+              for key, shape in input_shapes.items()}
+    inputs["present"] = present
+    for index, modality in enumerate(modalities):
+        data = inputs[modality]
+        if complete_view and f"{modality}_mask" in inputs:
+            missing = (rng.uniform(size=data.shape[:2]) < 0.2).astype("float32")
+            inputs[f"{modality}_full"] = data.copy()
+            inputs[f"{modality}_missing"] = missing
+            data *= (1 - missing).reshape(*missing.shape, *(1,) * (data.ndim - 2))
+        data *= present[:, index].reshape((-1,) + (1,) * (data.ndim - 1))
+    return inputs, (np.arange(batch_size) // 2 % num_classes).astype("int32")
+
+
+def training_setup(system_name, preset, batch_size, jit_compile=False, num_classes=8):
+    """The model the main phase of `system_name`'s default variant trains at `preset`, built and compiled as its
+    recipe does (avtfuse.training.recipes.PHASE_MODELS, the preset's TrainConfig optimizer), and a random
+    contract batch for it: (model, inputs, labels). Nothing here depends on which system it is."""
+    from avtfuse.models import SYSTEMS
+    from avtfuse.runs.config import build_experiment
+    from avtfuse.training.recipes import PHASE_MODELS, RecipeContext
+
+    config = build_experiment(system_name, preset=preset)
+    system = SYSTEMS[system_name]
+    variant = system.variants[config.variant]
+    context = RecipeContext(system, variant, config.model, config.train, data=None, runtime=None, runner=None)
+    model, compiled = PHASE_MODELS[variant.recipe](context, num_classes, config.data.missing_fill)
+    model.compile(optimizer=context.optimizer(steps_per_epoch=100), jit_compile=jit_compile, **compiled)
+    backbone = getattr(model, "backbone", model)
+    inputs, labels = random_batch(backbone.input_shapes(), config.model.modalities, batch_size,
+                                  np.random.default_rng(0), num_classes, complete_view=config.train.step_dropout > 0)
+    return model, inputs, labels
 
 
 def matmul_peak_gflops(size=2048, repeats=5):
@@ -73,31 +113,30 @@ def matmul_peak_gflops(size=2048, repeats=5):
     return 2 * size**3 / min(seconds[1:]) / 1e9
 
 
-def training_gflop_per_sample(shape, batch_size):
-    """GFLOP per sample of one phase-1 training step at SHAPES[shape] and `batch_size` (TensorFlow backend).
+def analytic_gflop_per_sample(model, inputs, labels):
+    """GFLOP per sample of one training step of `model` on this batch, by convention (TensorFlow backend).
 
-    2 FLOPs per multiply-accumulate of the forward pass, the loss and every
-    gradient, counted on the traced graph (avtfuse.evaluation.complexity.
-    count_macs: matrix products, convolutions and their gradients);
-    element-wise work (activations, pooling, softmax, the optimizer) is not
-    counted. Divided by batch_size (the loss's pairwise distances grow with it).
+    The forward pass of training (`model(inputs, training=True)` and its
+    loss, so training-only parts such as MCT-HFR's complete view and decoders
+    count) is counted on its traced graph (avtfuse.evaluation.complexity.
+    count_macs: matrix products, convolutions, Einsums; element-wise work,
+    pooling, softmax and the optimizer are not counted), at 2 FLOPs per
+    multiply-accumulate, times 3 for forward and backward: the backward pass
+    costs twice the forward (the usual convention; an input layer's unneeded
+    input gradient is counted too). So the figure is the model's: it stays
+    the same whatever an implementation recomputes in its backward pass.
+    Divided by the batch size (a loss's pairwise distances grow with it).
     """
     import tensorflow as tf
 
     from avtfuse.evaluation.complexity import count_macs
 
-    config = AVTNetConfig(**SHAPES[shape])
-    model = AVTNet(config)
-    inputs, labels = random_batch(config, batch_size, np.random.default_rng(0))
-    specs = ({key: tf.TensorSpec(value.shape, value.dtype) for key, value in inputs.items()},
-             tf.TensorSpec(labels.shape, labels.dtype))
+    specs = tf.nest.map_structure(lambda value: tf.TensorSpec(value.shape, value.dtype), (inputs, labels))
 
-    def gradients(inputs, labels):
-        with tf.GradientTape() as tape:
-            loss = model.compute_loss(x=inputs, y=labels, y_pred=model(inputs, training=True))
-        return loss, tape.gradient(loss, model.trainable_weights)  # as a train step: the loss is logged
+    def forward(inputs, labels):
+        return model.compute_loss(x=inputs, y=labels, y_pred=model(inputs, training=True))
 
-    return 2 * count_macs(gradients, specs) / batch_size / 1e9
+    return 3 * 2 * count_macs(forward, specs) / len(labels) / 1e9
 
 
 # Parts of a training step: (part, regular expression searched in "op name:op type", the op name's scopes
@@ -132,12 +171,14 @@ def profile_part(op_name, op_type):
     return part, "backward" if backward else "forward"
 
 
-def profile_training_step(shape, batch_size, steps=2):
-    """Where the time of phase-1 training steps goes, from TensorFlow's profiler (TensorFlow backend, CPU).
+def profile_training_step(system_name, preset, batch_size, steps=2):
+    """Where the time of training steps of a system at a preset goes, from TensorFlow's profiler (TensorFlow
+    backend, CPU).
 
-    Traces `steps` float32 training steps at SHAPES[shape] after one
+    Traces `steps` float32 training steps (`training_setup`) after one
     untraced step and sums the time of every executed op by `profile_part`
-    (part and direction). Returns {"wall_seconds_per_step",
+    (part and direction; the parts are AVTNet's layers, another system's ops
+    fall in OTHER_PART). Returns {"wall_seconds_per_step",
     "op_seconds_per_step", "parts": [{"part", "direction",
     "seconds_per_step", "share"}] largest first}. Op time counts each op on
     its own thread: with ops in parallel it can exceed the wall time.
@@ -145,10 +186,7 @@ def profile_training_step(shape, batch_size, steps=2):
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-    config = AVTNetConfig(**SHAPES[shape])
-    model = AVTNet(config)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5, beta_2=0.99))
-    inputs, labels = random_batch(config, batch_size, np.random.default_rng(0))
+    model, inputs, labels = training_setup(system_name, preset, batch_size)
     model.train_on_batch(inputs, labels)  # trace
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
@@ -190,24 +228,23 @@ def peak_rss_gb():
     return peak / 1e9 if sys.platform == "darwin" else peak * 1024 / 1e9
 
 
-def samples_per_second(shape, batch_size, steps, jit_compile, precision, gflop_per_sample=None):
-    """Phase-1 training steps of AVTNet at SHAPES[shape], timed after one tracing step; a dict of figures.
+def samples_per_second(system_name, preset, batch_size, steps, jit_compile, precision, gflop=True):
+    """Training steps of a system's main phase at a preset (`training_setup`), timed after one tracing step;
+    a dict of figures.
 
     The float32 matmul peak is measured just before and just after the
     timed steps (the higher counts: a machine shared with other jobs is
-    compared with itself); with `gflop_per_sample`
-    (training_gflop_per_sample) the result holds the share of that peak the
-    steps reached. "peak_rss_gb": the process's peak
-    resident memory over building, tracing and timing (since the setting
-    began where the system lets the peak be reset).
+    compared with itself); with `gflop` (TensorFlow) the result holds
+    `analytic_gflop_per_sample` and the share of that peak the steps
+    reached (None where the count cannot see into the graph: loops such as
+    a GRU). "peak_rss_gb": the process's peak resident memory over building,
+    tracing and timing (since the setting began where the system lets the
+    peak be reset).
     """
     reset_peak_rss()
     keras.mixed_precision.set_global_policy(precision)
     try:
-        config = AVTNetConfig(**SHAPES[shape])
-        model = AVTNet(config)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5, beta_2=0.99), jit_compile=jit_compile)
-        inputs, labels = random_batch(config, batch_size, np.random.default_rng(0))
+        model, inputs, labels = training_setup(system_name, preset, batch_size, jit_compile)
         logs = model.train_on_batch(inputs, labels, return_dict=True)  # trace / compile
         peak_before = matmul_peak_gflops()
         start = time.perf_counter()
@@ -215,15 +252,106 @@ def samples_per_second(shape, batch_size, steps, jit_compile, precision, gflop_p
             logs = model.train_on_batch(inputs, labels, return_dict=True)
         seconds = time.perf_counter() - start
         peak = max(peak_before, matmul_peak_gflops())
+        gflop_per_sample = None
+        if gflop:
+            try:
+                gflop_per_sample = analytic_gflop_per_sample(model, inputs, labels)
+            except ValueError:  # a loop or branch the count cannot see into
+                gflop_per_sample = None
     finally:
         keras.mixed_precision.set_global_policy("float32")
     rate = steps * batch_size / seconds
     return {
-        "shape": shape, **{k: list(v) for k, v in SHAPES[shape].items()}, "batch_size": batch_size,
+        "system": system_name, "preset": preset,
+        "shapes": {key: list(value.shape[1:]) for key, value in inputs.items()}, "batch_size": batch_size,
         "jit_compile": jit_compile, "precision": precision, "steps": steps,
         "samples_per_second": round(rate, 2), "seconds_per_step": round(seconds / steps, 3),
-        "gflop_per_sample": None if gflop_per_sample is None else round(gflop_per_sample, 3),
+        "gflop_per_sample": None if gflop_per_sample is None else round(gflop_per_sample, 4),
         "matmul_peak_gflops": round(peak, 1),
         "share_of_peak": None if gflop_per_sample is None else round(rate * gflop_per_sample / peak, 3),
         "peak_rss_gb": round(peak_rss_gb(), 2), "final_loss": float(logs["loss"]),
     }
+
+
+def write_features_manifest(folder, clips, rng, shapes=None, classes=MANIFEST_CLASSES, subjects=MANIFEST_SUBJECTS):
+    """Writes a features manifest of `clips` recordings of random standard-normal float32 `.npy` features into
+    `folder` (manifest.csv and features/): per clip one file per modality of `shapes` ({modality: shape};
+    default MANIFEST_SHAPES), class `clip % classes` (the `person` column), subject `clip % subjects + 1`.
+    Returns the manifest's path."""
+    shapes = MANIFEST_SHAPES if shapes is None else shapes
+    os.makedirs(os.path.join(folder, "features"), exist_ok=True)
+    path = os.path.join(folder, "manifest.csv")
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["person", "recording", "audio", "visible", "thermal", "subject"])
+        for clip in range(clips):
+            cells = {}
+            for modality, shape in shapes.items():
+                cells[modality] = os.path.join("features", f"{modality}_{clip}.npy")
+                np.save(os.path.join(folder, cells[modality]), rng.standard_normal(shape).astype("float32"))
+            writer.writerow([f"class{clip % classes}", f"clip{clip}", cells.get("audio", ""),
+                             cells.get("visible", ""), cells.get("thermal", ""), clip % subjects + 1])
+    return path
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    """Records each epoch's wall seconds in `seconds`."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+def manifest_training_speed(system_name, preset, clips, epochs=2, cache_dir=None, seed=0):
+    """Seconds per epoch and per batch of `system_name` trained at `preset` on a features manifest of `clips`
+    random clips (`write_features_manifest`), through the real pipeline as a run reads it: the data prepared
+    and split as `--data manifest.csv` (pipelines.dataset.prepare, the preset's protocol), the run's training
+    batches (RecipeContext.training_batches: sampler, step dropout), the main phase's model (PHASE_MODELS),
+    `epochs` epochs of Keras fit. The first epoch holds the tracing; the last is the steady one.
+
+    Returns {"clips", "training_samples", "steps_per_epoch", "batch_size", "prepare_seconds",
+    "first_epoch_seconds", "epoch_seconds", "seconds_per_batch", "pipeline_epoch_seconds" (one epoch of
+    batches read alone)}. The manifest and its cache live in a temporary folder (under `cache_dir`)."""
+    from avtfuse.models import SYSTEMS
+    from avtfuse.runs.config import build_experiment
+    from avtfuse.runs.state import resolve
+    from avtfuse.training.recipes import PHASE_MODELS, RecipeContext
+    from pipelines.dataset import prepare
+
+    with tempfile.TemporaryDirectory(dir=cache_dir) as folder:
+        manifest = write_features_manifest(folder, clips, np.random.default_rng(seed))
+        config = build_experiment(system_name, preset=preset,
+                                  data={"source": manifest, "cache_dir": os.path.join(folder, "cache")},
+                                  train={"epochs_embed": epochs, "seed": seed})
+        start = time.perf_counter()
+        data = prepare(config.data)
+        prepare_seconds = time.perf_counter() - start
+        config = resolve(config, data)
+        system = SYSTEMS[system_name]
+        variant = system.variants[config.variant]
+        context = RecipeContext(system, variant, config.model, config.train, data, runtime=None, runner=None)
+        start = time.perf_counter()
+        for _ in context.training_batches(0)[0]:
+            pass
+        pipeline_seconds = time.perf_counter() - start
+        keras.utils.set_random_seed(seed)
+        model, compiled = PHASE_MODELS[variant.recipe](context, data.num_people, data.config.missing_fill)
+        steps = context.steps_per_epoch()
+        model.compile(optimizer=context.optimizer(steps), **compiled)
+        model.adapt(data.fit_samples(seed))
+        batches = context.training_batches(0)[0]
+        for epoch in range(1, epochs):
+            batches = batches.concatenate(context.training_batches(epoch)[0])
+        timer = _EpochTimer()
+        model.fit(batches, epochs=epochs, steps_per_epoch=steps, verbose=0, callbacks=[timer])
+    return {"clips": clips, "training_samples": steps * config.train.batch_size, "steps_per_epoch": steps,
+            "batch_size": config.train.batch_size, "prepare_seconds": round(prepare_seconds, 2),
+            "pipeline_epoch_seconds": round(pipeline_seconds, 2),
+            "first_epoch_seconds": round(timer.seconds[0], 2), "epoch_seconds": round(timer.seconds[-1], 2),
+            "seconds_per_batch": round(timer.seconds[-1] / steps, 3)}

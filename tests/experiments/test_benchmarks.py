@@ -1,16 +1,15 @@
 """The benchmark scripts run on tiny settings and print the promised JSON."""
 
+import csv
 import json
 import os
 import re
 
+import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from avtfuse.evaluation.complexity import count_macs
-from avtfuse.models.avtnet import AVTNet, AVTNetConfig
-from avtfuse.training.speed import SHAPES, random_batch
+from avtfuse.training import speed
 from experiments import benchmark, benchmark_memory, benchmark_pipeline, benchmark_portable
 
 
@@ -37,31 +36,79 @@ def test_memory_benchmark_prints_the_peak_of_one_epoch(capsys, tmp_path):
     assert list(tmp_path.iterdir()) == []  # the temporary cache is gone
 
 
-def test_training_benchmark_prints_each_setting(capsys):
-    benchmark.main(["--skip-paper", "--steps", "1", "--batch-size", "4"])
+def test_training_benchmark_gives_every_system_a_row(capsys, monkeypatch):
+    monkeypatch.setattr(speed, "training_setup", tiny_setup)
+    monkeypatch.setattr(speed, "matmul_peak_gflops", lambda: 50.0)
+    benchmark.main(["--skip-paper", "--steps", "1", "--batch-size", "4", "--skip-manifest", "--no-jit"])
     report = json.loads(capsys.readouterr().out)
-    assert report["backend"] == "tensorflow" and report["device"] == "cpu"
-    settings = {(r["shape"], r["jit_compile"], r["precision"]) for r in report["results"]}
-    assert settings == {("default", False, "float32"), ("default", True, "float32")}
+    assert report["backend"] == "tensorflow" and report["device"] == "cpu" and report["manifest"] is None
+    settings = [(r["system"], r["preset"], r["jit_compile"], r["precision"]) for r in report["results"]]
+    assert settings == [(system, "small", False, "float32") for system in ("avtnet", "sa_fusion", "mct_hfr", "cfn_sr")]
     assert report["load_average_1min"] >= 0
     for result in report["results"]:
-        assert result["samples_per_second"] > 0 and result["matmul_peak_gflops"] > 0 and result["peak_rss_gb"] > 0
-        assert result["gflop_per_sample"] == report["results"][0]["gflop_per_sample"]
+        assert result["samples_per_second"] > 0 and result["matmul_peak_gflops"] == 50 and result["peak_rss_gb"] > 0
         share = result["samples_per_second"] * result["gflop_per_sample"] / result["matmul_peak_gflops"]
         assert result["share_of_peak"] == pytest.approx(share, rel=0.01)
-    # A training step counts about 3 forward passes: each weight's gradient and each input gradient (but the
-    # first layers') cost one.
-    config = AVTNetConfig(**SHAPES["default"])
-    model, (inputs, _) = AVTNet(config), random_batch(config, 1, np.random.default_rng(0))
-    forward = 2 * count_macs(lambda x: model(x, training=True),
-                             {key: tf.TensorSpec(value.shape, value.dtype) for key, value in inputs.items()}) / 1e9
-    assert 2.7 * forward < report["results"][0]["gflop_per_sample"] < 3 * forward
+    # the stand-in's count by hand: 3 x 2 x (8 x 16 + 16 x 3) FLOPs per sample
+    assert report["results"][0]["gflop_per_sample"] == pytest.approx(6 * (8 * 16 + 16 * 3) / 1e9, abs=1e-4)
+    with pytest.raises(SystemExit):
+        benchmark.main(["--systems", "avtnet,resnet"])
+
+
+def tiny_setup(system_name, preset, batch_size, jit_compile=False, num_classes=8):
+    """A stand-in for speed.training_setup: a Dense classifier on [8] inputs (the benchmark's loop is under test
+    here, each system's setup in test_each_system_builds_its_main_phase_with_a_contract_batch)."""
+    inputs = keras.Input((8,), name="audio")
+    model = keras.Model({"audio": inputs}, keras.layers.Dense(3, activation="softmax")(keras.layers.Dense(16)(inputs)))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=jit_compile)
+    return model, {"audio": np.ones((batch_size, 8), "float32")}, np.arange(batch_size) % 3
+
+
+def test_analytic_flops_are_three_forward_passes_of_the_products_and_convolutions():
+    inputs = keras.Input((6, 5, 2))
+    hidden = keras.layers.Conv2D(4, 3, padding="same")(inputs)  # 6 x 5 outputs x 4 filters x 3 x 3 x 2 taps
+    outputs = keras.layers.Dense(7)(keras.layers.Flatten()(hidden))  # 120 -> 7
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss=keras.losses.MeanSquaredError())
+    gflop = speed.analytic_gflop_per_sample(model, np.zeros((2, 6, 5, 2), "float32"), np.zeros((2, 7), "float32"))
+    assert gflop == pytest.approx(3 * 2 * (6 * 5 * 4 * 3 * 3 * 2 + 120 * 7) / 1e9)
+
+
+@pytest.mark.parametrize("system_name", ["avtnet", "sa_fusion", "mct_hfr", "cfn_sr"])
+def test_each_system_builds_its_main_phase_with_a_contract_batch(system_name):
+    from avtfuse.models import SYSTEMS
+    from avtfuse.runs.config import build_experiment
+
+    config = build_experiment(system_name, preset="small")
+    model, inputs, labels = speed.training_setup(system_name, "small", 2)
+    backbone = getattr(model, "backbone", model)
+    assert type(backbone) is SYSTEMS[system_name].variants[config.variant].backbone
+    assert {key: tuple(inputs[key].shape[1:]) for key in backbone.input_shapes()} == \
+        {key: tuple(shape) for key, shape in backbone.input_shapes().items()}
+    assert inputs["present"].shape == (2, len(config.model.modalities)) and labels.shape == (2,)
+    # MCT-HFR's default variant trains with step dropout: its batches carry the complete view
+    assert ("audio_full" in inputs) == (config.train.step_dropout > 0)
+    if "audio_full" in inputs:
+        kept = 1 - inputs["audio_missing"][..., None]
+        np.testing.assert_array_equal(inputs["audio"], inputs["audio_full"] * kept * inputs["present"][:, :1, None])
+
+
+def test_features_manifest_holds_the_stated_shapes(tmp_path):
+    path = speed.write_features_manifest(str(tmp_path), 10, np.random.default_rng(0))
+    with open(path) as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 10 and {row["person"] for row in rows} == {f"class{c}" for c in range(8)}
+    assert [row["subject"] for row in rows] == [str(clip + 1) for clip in range(10)]
+    for row in rows:
+        assert row["thermal"] == ""
+        audio, visible = np.load(tmp_path / row["audio"]), np.load(tmp_path / row["visible"])
+        assert audio.shape == (259, 1) and visible.shape == (1, 35) and audio.dtype == np.float32
 
 
 def test_profile_splits_a_training_step_into_parts(capsys):
-    benchmark.main(["--profile", "default", "--steps", "1", "--batch-size", "2"])
+    benchmark.main(["--profile", "avtnet:small", "--steps", "1", "--batch-size", "2"])
     report = json.loads(capsys.readouterr().out)
-    assert report["shape"] == "default" and report["batch_size"] == 2
+    assert (report["system"], report["preset"], report["batch_size"]) == ("avtnet", "small", 2)
     parts = {(row["part"], row["direction"]): row["share"] for row in report["parts"]}
     for part in ("image convolutions", "max-pooling", "joint attention: products and projections"):
         assert parts[(part, "forward")] > 0 and parts[(part, "backward")] > 0

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from avtfuse.layers.rescaled_attention import (
     MultimodalRescaledAttention,
+    attention_weights,
     masked_softmax,
 )
 
@@ -155,6 +156,19 @@ def test_masked_softmax_safe_forms():
     half = masked_softmax(np.array([[60000.0, -60000.0, 1.0]], "float16"), np.array([[0, 1, 1]], "float32"))
     assert keras.backend.standardize_dtype(half.dtype) == "float32"
     np.testing.assert_allclose(keras.ops.convert_to_numpy(half), [[0.0, 0.0, 1.0]])
+
+
+def test_attention_weights_pass_over_the_scores_three_times():
+    """The [B, H, Tq, Tk] scores are the largest tensors of MCT-HFR's step (issue 30: its step took tens of times
+    its arithmetic): their product, one where (the key mask) and one fused softmax, then the per-row zeroing of
+    fully masked rows; the key scale multiplies the keys, the mask checks run on the mask's own [B, 1, 1, Tk]."""
+    shape = (2, 4, 7, 9)
+    function = tf.function(lambda q, k, mask, scale: attention_weights(q, k, mask, scale)).get_concrete_function(
+        tf.TensorSpec(shape[:3] + (5,)), tf.TensorSpec(shape[:2] + (9, 5)), tf.TensorSpec((2, 9)),
+        tf.TensorSpec((2, 9)))
+    full_size = [op.type for op in function.graph.get_operations() if op.type != "Identity" and any(
+        output.shape.as_list() == list(shape) for output in op.outputs)]  # (Identity: the function's result)
+    assert sorted(full_size) == ["BatchMatMulV2", "Mul", "SelectV2", "Softmax"]
 
 
 def test_mixed_float16_finite_and_close(inputs, rng):

@@ -85,8 +85,8 @@ def avtnet(results):
     E2E baseline (the feature branches and the recogniser, end to end)."""
     config = AVTNetConfig(audio_shape=(16, 8), image_size=(16, 16), image_filters=8, token_dim=8, embedding_dim=8,
                           hidden_dim=16, num_heads=2, ff_dim=16, joint_tokens="present")
-    inputs, labels = random_batch(config, BATCH, np.random.default_rng(0))
     model = AVTNet(config)
+    inputs, labels = random_batch(model.input_shapes(), config.modalities, BATCH, np.random.default_rng(0))
     one_step(results, "avtnet", model, model, inputs, labels, keras.optimizers.SGD(0.1))
     features = keras.ops.convert_to_numpy(model.features(model(inputs, training=False)))
     people = int(labels.max()) + 1
