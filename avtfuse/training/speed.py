@@ -80,15 +80,16 @@ def random_batch(input_shapes, modalities, batch_size, rng, num_classes=8, compl
     return inputs, (np.arange(batch_size) // 2 % num_classes).astype("int32")
 
 
-def training_setup(system_name, preset, batch_size, jit_compile=False, num_classes=8):
-    """The model the main phase of `system_name`'s default variant trains at `preset`, built and compiled as its
-    recipe does (avtfuse.training.recipes.PHASE_MODELS, the preset's TrainConfig optimizer), and a random
-    contract batch for it: (model, inputs, labels). Nothing here depends on which system it is."""
+def training_setup(system_name, preset, batch_size, jit_compile=False, num_classes=8, model_settings=None):
+    """The model the main phase of `system_name`'s default variant trains at `preset` (with `model_settings`,
+    {field: value} changes to its model config), built and compiled as its recipe does (avtfuse.training.
+    recipes.PHASE_MODELS, the preset's TrainConfig optimizer), and a random contract batch for it: (model,
+    inputs, labels). Nothing here depends on which system it is."""
     from avtfuse.models import SYSTEMS
     from avtfuse.runs.config import build_experiment
     from avtfuse.training.recipes import PHASE_MODELS, RecipeContext
 
-    config = build_experiment(system_name, preset=preset)
+    config = build_experiment(system_name, preset=preset, model=model_settings)
     system = SYSTEMS[system_name]
     variant = system.variants[config.variant]
     context = RecipeContext(system, variant, config.model, config.train, data=None, runtime=None, runner=None)
@@ -228,9 +229,10 @@ def peak_rss_gb():
     return peak / 1e9 if sys.platform == "darwin" else peak * 1024 / 1e9
 
 
-def samples_per_second(system_name, preset, batch_size, steps, jit_compile, precision, gflop=True):
-    """Training steps of a system's main phase at a preset (`training_setup`), timed after one tracing step;
-    a dict of figures.
+def samples_per_second(system_name, preset, batch_size, steps, jit_compile, precision, gflop=True,
+                       model_settings=None):
+    """Training steps of a system's main phase at a preset (`training_setup`, with `model_settings`), timed after
+    one tracing step; a dict of figures.
 
     The float32 matmul peak is measured just before and just after the
     timed steps (the higher counts: a machine shared with other jobs is
@@ -244,7 +246,8 @@ def samples_per_second(system_name, preset, batch_size, steps, jit_compile, prec
     reset_peak_rss()
     keras.mixed_precision.set_global_policy(precision)
     try:
-        model, inputs, labels = training_setup(system_name, preset, batch_size, jit_compile)
+        model, inputs, labels = training_setup(system_name, preset, batch_size, jit_compile,
+                                               model_settings=model_settings)
         logs = model.train_on_batch(inputs, labels, return_dict=True)  # trace / compile
         peak_before = matmul_peak_gflops()
         start = time.perf_counter()
@@ -262,7 +265,7 @@ def samples_per_second(system_name, preset, batch_size, steps, jit_compile, prec
         keras.mixed_precision.set_global_policy("float32")
     rate = steps * batch_size / seconds
     return {
-        "system": system_name, "preset": preset,
+        "system": system_name, "preset": preset, "model_settings": model_settings or {},
         "shapes": {key: list(value.shape[1:]) for key, value in inputs.items()}, "batch_size": batch_size,
         "jit_compile": jit_compile, "precision": precision, "steps": steps,
         "samples_per_second": round(rate, 2), "seconds_per_step": round(seconds / steps, 3),

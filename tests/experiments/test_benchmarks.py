@@ -55,7 +55,19 @@ def test_training_benchmark_gives_every_system_a_row(capsys, monkeypatch):
         benchmark.main(["--systems", "avtnet,resnet"])
 
 
-def tiny_setup(system_name, preset, batch_size, jit_compile=False, num_classes=8):
+def test_compare_measures_each_value_of_a_model_setting_where_the_system_has_it(capsys, monkeypatch):
+    monkeypatch.setattr(speed, "training_setup", tiny_setup)
+    monkeypatch.setattr(speed, "matmul_peak_gflops", lambda: 50.0)
+    benchmark.main(["--skip-paper", "--steps", "1", "--batch-size", "4", "--skip-manifest", "--no-jit",
+                    "--systems", "avtnet,sa_fusion", "--compare", "attention=full,blocked"])
+    rows = [(r["system"], r["model_settings"]) for r in json.loads(capsys.readouterr().out)["results"]]
+    assert rows == [("avtnet", {"attention": "full"}), ("avtnet", {"attention": "blocked"}), ("sa_fusion", {})]
+    for bad in ("attention=", "attention=sparse"):
+        with pytest.raises(SystemExit):
+            benchmark.main(["--systems", "avtnet", "--compare", bad])
+
+
+def tiny_setup(system_name, preset, batch_size, jit_compile=False, num_classes=8, model_settings=None):
     """A stand-in for speed.training_setup: a Dense classifier on [8] inputs (the benchmark's loop is under test
     here, each system's setup in test_each_system_builds_its_main_phase_with_a_contract_batch)."""
     inputs = keras.Input((8,), name="audio")
