@@ -36,16 +36,17 @@ class BlockedMultiHeadAttention(keras.layers.MultiHeadAttention):
         super().__init__(num_heads, key_dim, **kwargs)
         self.query_block = positive_int(query_block, "BlockedMultiHeadAttention query_block")
 
-    def _block_attention(self, mask):
-        """The attention of one block, recomputed in the backward pass: (query [B, Tb, N, H], key / value
-        [B, S, N, H]) -> [B, Tb, N, H], with `mask` None or bool [B|1, 1, Tb|1, S] (closed over: remat
-        differentiates its arguments)."""
+    def _block_attention(self, mask, recompute):
+        """The attention of one block: (query [B, Tb, N, H], key / value [B, S, N, H]) -> [B, Tb, N, H], with
+        `mask` None or bool [B|1, 1, Tb|1, S] (closed over: remat differentiates its arguments); with `recompute`
+        (training) wrapped in `keras.remat`, so the backward pass recomputes it instead of storing its scores.
+        Inference and export skip the wrapper: nothing is kept for a gradient there."""
 
         def attend(query, key, value):
             return ops.dot_product_attention(query, key, value, mask=mask, scale=self._inverse_sqrt_key_dim,
                                              flash_attention=self._flash_attention)
 
-        return keras.remat(attend)
+        return keras.remat(attend) if recompute else attend
 
     def _compute_attention(self, query, key, value, attention_mask=None, training=None,
                            return_attention_scores=False, use_causal_mask=False):
@@ -66,7 +67,7 @@ class BlockedMultiHeadAttention(keras.layers.MultiHeadAttention):
         for start in range(0, tokens, self.query_block):
             stop = min(start + self.query_block, tokens)
             block_mask = mask if mask is None or mask.shape[2] == 1 else mask[:, :, start:stop]
-            blocks.append(self._block_attention(block_mask)(query[:, start:stop], key, value))
+            blocks.append(self._block_attention(block_mask, bool(training))(query[:, start:stop], key, value))
         return (blocks[0] if len(blocks) == 1 else ops.concatenate(blocks, axis=1)), None
 
     def get_config(self):

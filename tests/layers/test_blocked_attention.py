@@ -48,11 +48,12 @@ def full_and_blocked(tokens, query_block, **kwargs):
 
 
 def traced_gradients(block, tokens, mask):
-    """The block's output and the gradients of a weighted sum of it w.r.t. the tokens and every weight (tensors)."""
+    """The block's output in training (where blocked attention recomputes its blocks) and the gradients of a weighted
+    sum of it w.r.t. the tokens and every weight (tensors)."""
     weights = tf.reshape(tf.linspace(-1.0, 1.0, tf.size(tokens)), tf.shape(tokens))
     with tf.GradientTape() as tape:
         tape.watch(tokens)
-        output = block(tokens, token_mask=mask)
+        output = block(tokens, token_mask=mask, training=True)
         loss = tf.reduce_sum(tf.cast(output, "float32") * weights)
     return output, tape.gradient(loss, [tokens, *block.trainable_weights])
 
@@ -183,7 +184,7 @@ JAX_SCRIPT = textwrap.dedent("""
     blocked = TransformerBlock(num_heads=2, ff_dim=6, attention_kind="blocked", query_block=4); blocked(tokens)
     blocked.set_weights(full.get_weights())
     def loss(values, block):
-        return (block.stateless_call(values, [], tokens, token_mask=mask)[0] ** 2).sum()
+        return (block.stateless_call(values, [], tokens, token_mask=mask, training=True)[0] ** 2).sum()
     grads = [jax.grad(loss)([v.value for v in b.trainable_weights], b) for b in (full, blocked)]
     np.testing.assert_allclose(blocked(tokens, token_mask=mask), full(tokens, token_mask=mask), rtol=1e-5, atol=1e-6)
     scale = max(np.abs(g).max() for g in grads[0])

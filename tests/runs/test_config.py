@@ -94,12 +94,12 @@ def test_attention_enters_the_identity_only_when_changed():
     identity (and stage keys) it had; changed, they make another run."""
     base = build_experiment("avtnet")
     assert not {"attention", "attention_block"} & set(base.identity()["model"])
-    blocked = build_experiment("avtnet", model={"attention": "blocked"})
-    assert blocked.identity() != base.identity()
-    assert blocked.identity()["model"] == {**base.identity()["model"], "attention": "blocked"}
-    smaller = build_experiment("avtnet", model={"attention": "blocked", "attention_block": 128})
-    assert smaller.identity() != blocked.identity()
-    assert base.to_dict()["model"]["attention"] == "full"  # config.json still writes every field
+    full = build_experiment("avtnet", model={"attention": "full"})
+    assert full.identity() != base.identity()
+    assert full.identity()["model"] == {**base.identity()["model"], "attention": "full"}
+    smaller = build_experiment("avtnet", model={"attention_block": 128})
+    assert smaller.identity() != base.identity() and smaller.identity() != full.identity()
+    assert base.to_dict()["model"]["attention"] == "blocked"  # config.json still writes every field
 
 
 def test_a_specialist_fallback_trains_the_specialists_and_they_answer_for_themselves():

@@ -391,7 +391,7 @@ def test_present_joint_tokens_need_the_transformer_joint():
 def test_blocked_attention_loads_full_attention_weights_and_gives_its_outputs(joint_tokens, tmp_path, rng):
     """attention "blocked" (blocks of 5 of the 24 joint tokens: a ragged last block): the weights of a full-attention
     model load and give its embeddings, and one SGD step (model.fit's compiled gradients) changes both alike."""
-    config = tiny_config(token_dim=16, image_filters=8, joint_tokens=joint_tokens)
+    config = tiny_config(token_dim=16, image_filters=8, joint_tokens=joint_tokens, attention="full")
     full = AVTNet(config)
     path = str(tmp_path / "full.weights.h5")
     full.save_weights(path)
