@@ -1,11 +1,6 @@
 """Blocked attention: the numbers of full attention (forward and gradients, masked, ragged last block, causal, mixed
 precision) with the same weights, against Keras and a NumPy reference; serialisation; bad arguments."""
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import keras
 import numpy as np
 import pytest
@@ -171,31 +166,3 @@ def test_blocked_attention_refuses_dropout_and_scores(rng):
     tokens = rng.normal(size=(2, 5, 8)).astype("float32")
     with pytest.raises(ValueError, match="return_attention_scores"):
         BlockedMultiHeadAttention(2, 4)(tokens, tokens, return_attention_scores=True)
-
-
-JAX_SCRIPT = textwrap.dedent("""
-    import keras, numpy as np, jax
-    assert keras.backend.backend() == "jax"
-    from avtfuse.layers import TransformerBlock
-    rng = np.random.default_rng(0)
-    tokens = rng.normal(size=(3, 11, 8)).astype("float32")
-    mask = np.ones((3, 11), bool); mask[1, 4:] = False; mask[2, 1:] = False
-    full = TransformerBlock(num_heads=2, ff_dim=6); full(tokens)
-    blocked = TransformerBlock(num_heads=2, ff_dim=6, attention_kind="blocked", query_block=4); blocked(tokens)
-    blocked.set_weights(full.get_weights())
-    def loss(values, block):
-        return (block.stateless_call(values, [], tokens, token_mask=mask, training=True)[0] ** 2).sum()
-    grads = [jax.grad(loss)([v.value for v in b.trainable_weights], b) for b in (full, blocked)]
-    np.testing.assert_allclose(blocked(tokens, token_mask=mask), full(tokens, token_mask=mask), rtol=1e-5, atol=1e-6)
-    scale = max(np.abs(g).max() for g in grads[0])
-    for g_full, g_blocked in zip(*grads):
-        np.testing.assert_allclose(g_blocked, g_full, rtol=1e-4, atol=1e-4 * scale)
-    print("jax ok")
-""")
-
-
-def test_blocked_equals_full_under_jax():
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
-    done = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "jax ok" in done.stdout

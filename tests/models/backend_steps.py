@@ -84,7 +84,8 @@ def avtnet(results):
     """Phase 1 (AVTNet, its own metric losses), phase 2 (the recogniser on the trained backbone's features) and the
     E2E baseline (the feature branches and the recogniser, end to end)."""
     config = AVTNetConfig(audio_shape=(16, 8), image_size=(16, 16), image_filters=8, token_dim=8, embedding_dim=8,
-                          hidden_dim=16, num_heads=2, ff_dim=16, joint_tokens="present")
+                          hidden_dim=16, num_heads=2, ff_dim=16, joint_tokens="present",
+                          attention="blocked", attention_block=5)
     model = AVTNet(config)
     inputs, labels = random_batch(model.input_shapes(), config.modalities, BATCH, np.random.default_rng(0))
     one_step(results, "avtnet", model, model, inputs, labels, keras.optimizers.SGD(0.1))

@@ -4,7 +4,8 @@ backend_steps.py builds each system's trained model(s) as its recipe does (AVTNe
 and E2E baseline; SA-fusion's, MCT-HFR's and CFN-SR's classifiers), with the same seeded weights, and fits one
 step on one NumPy batch (`model.fit(x=dict of arrays, y=labels)`); it runs once per backend, in a subprocess each
 (the backend is fixed per process), the two side by side, the JAX one with tensorflow unimportable (as on a
-machine with JAX alone). Dropout is 0 throughout: nothing draws random numbers.
+machine with JAX alone). Dropout is 0 throughout: nothing draws random numbers. AVTNet's joint attention is blocked
+in ragged blocks of 5 tokens (recomputed in the backward pass: jax.checkpoint against tf.recompute_grad).
 """
 
 import os
