@@ -112,8 +112,8 @@ def build_training_state(model, batch):
     traces the forward pass, the loss and the metrics into a graph of their own to create them
     (`_symbolic_build`), and an optimizer first built inside the traced step makes TensorFlow trace it again
     (a tiny AVTNet run: the embeddings phase 25.6 -> 18.8 s of CPU, the same results). A model with layers that
-    only a training call builds (MCT-HFR's reconstruction decoders) is left with its optimizer unbuilt: Keras
-    builds it once those layers exist."""
+    an inference call leaves unbuilt is left with its optimizer unbuilt: Keras builds it once those layers exist
+    (MCT-HFR builds its training-only decoders with the model, so it is built here)."""
     inputs, labels = batch[0], batch[1]
     with model.distribute_strategy.scope():
         predictions = model(inputs, training=False)

@@ -115,6 +115,17 @@ def test_training_loss_is_cross_entropy_plus_weighted_gfa_and_lfi():
     assert float(numpy(classifier.auxiliary_scale)) == 1.0
 
 
+def test_training_state_is_built_before_the_first_traced_step():
+    """The decoders and the GFA predictor, which only training runs, build with the model, so
+    build_training_state creates every variable eagerly, optimizer included, and fit traces its step once."""
+    from avtfuse.training.phase import build_training_state
+
+    classifier = make_classifier(tiny_config())
+    build_training_state(classifier, make_batch(tiny_config()))
+    assert classifier.optimizer.built
+    assert all(layer.built for layer in classifier._flatten_layers())
+
+
 def test_every_sample_of_a_modality_missing_gives_a_finite_loss_and_gradient():
     config = tiny_config()
     classifier = make_classifier(config)
