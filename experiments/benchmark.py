@@ -36,7 +36,8 @@ import os
 
 import keras
 
-from avtfuse.training.speed import (TRAINING_ROWS, device_description, manifest_training_speed,
+from avtfuse.training.manifest_speed import manifest_training_speed
+from avtfuse.training.speed import (TRAINING_ROWS, compared_model_settings, device_description,
                                     profile_training_step, samples_per_second)
 
 SYSTEM_NAMES = tuple(dict.fromkeys(system for system, _ in TRAINING_ROWS))
@@ -93,15 +94,18 @@ def main(argv=None):
         print(json.dumps({**common, "system": system, "preset": preset, "batch_size": batch,
                           **profile_training_step(system, preset, batch, args.steps)}, indent=2))
         return
-    compared = compared_settings(parser, args.compare)
     jit_options = (True,) if backend == "jax" else (False,) if args.no_jit else (False, True)
     precisions = ("float32", "mixed_float16") if device == "gpu" else ("float32",)
     rows = [(system, preset) for system, preset in TRAINING_ROWS
             if system in systems and not (args.skip_paper and preset == "paper")]
+    try:
+        rows = [(system, preset, settings) for system, preset in rows
+                for settings in compared_model_settings(system, preset, args.compare)]
+    except ValueError as error:
+        parser.error(f"--compare: {error}")
     results = [samples_per_second(system, preset, args.paper_batch if preset == "paper" else args.batch_size,
                                   args.steps, jit, precision, gflop=backend == "tensorflow", model_settings=settings)
-               for system, preset in rows for settings in compared(system, preset)
-               for jit in jit_options for precision in precisions]
+               for system, preset, settings in rows for jit in jit_options for precision in precisions]
     manifest = None
     if not args.skip_manifest and backend == "tensorflow" and MANIFEST_SYSTEM[0] in systems:
         manifest = {"system": MANIFEST_SYSTEM[0], "preset": MANIFEST_SYSTEM[1],
@@ -111,31 +115,6 @@ def main(argv=None):
         **common, "note": None if device == "gpu" else "mixed precision is measured on GPUs only",
         "results": results, "manifest": manifest,
     }, indent=2))
-
-
-def compared_settings(parser, compare):
-    """(system, preset) -> the model-setting changes measured on that row: one {setting: value} per value of
-    `--compare SETTING=A,B` where the row's model config has SETTING, else [None] (its own)."""
-    if not compare:
-        return lambda system, preset: [None]
-    from avtfuse.runs.config import build_experiment
-
-    name, _, values = compare.partition("=")
-    values = [value.strip() for value in values.split(",") if value.strip()]
-    if not name or not values:
-        parser.error(f"--compare: expected SETTING=A,B (a model setting and its values), got {compare!r}")
-
-    def rows(system, preset):
-        if not hasattr(build_experiment(system, preset=preset).model, name):
-            return [None]
-        try:
-            for value in values:
-                build_experiment(system, preset=preset, model={name: value})
-        except ValueError as error:
-            parser.error(f"--compare: {error}")
-        return [{name: value} for value in values]
-
-    return rows
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from avtfuse.training import speed
+from avtfuse.training import manifest_speed, speed
 from experiments import benchmark, benchmark_memory, benchmark_pipeline, benchmark_portable
 
 
@@ -106,7 +106,7 @@ def test_each_system_builds_its_main_phase_with_a_contract_batch(system_name):
 
 
 def test_features_manifest_holds_the_stated_shapes(tmp_path):
-    path = speed.write_features_manifest(str(tmp_path), 10, np.random.default_rng(0))
+    path = manifest_speed.write_features_manifest(str(tmp_path), 10, np.random.default_rng(0))
     with open(path) as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 10 and {row["person"] for row in rows} == {f"class{c}" for c in range(8)}
