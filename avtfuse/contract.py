@@ -42,6 +42,8 @@ MISSING_FILLS = ("zeros", "noise")
 
 # Random modality dropout of a training sample: zeros (hard), alpha scaling (soft) or N(0, 1) noise.
 DROPOUT_MODES = ("hard", "soft", "noise")
+# --augment: the strength of the training samples' augmentation (pipelines.augmentation), 0 = none.
+AUGMENT_STRENGTHS = {"none": 0.0, "light": 0.5, "strong": 1.0}
 
 COMPLETE = "complete"
 AVERAGE = "average"

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from pipelines import ablation, augment, cache, step_masks
+from pipelines import ablation, augment, augmentation, cache, step_masks
 from pipelines import sampler as sampler_module
 
 
@@ -22,7 +22,9 @@ class BatchPolicy:
     samples each. Either way memory holds the samples' ids, and each batch
     reads its recordings from the cache on disk. dropout_rate > 0: seeded modality dropout per sample
     (pipelines.ablation.ModalityDropout) as `dropout_mode` "hard" (zeros),
-    "soft" or "noise". spec_augment > 0: time and frequency masks of up to that
+    "soft" or "noise". augment > 0: each sample's modalities augmented at
+    that strength in [0, 1] (pipelines.augmentation.SampleAugment, first).
+    spec_augment > 0: time and frequency masks of up to that
     width on the audio (pipelines.augment.SpecAugment). replication "softhard"
     or "noise" (instead of dropout_rate): each batch becomes (2 + M) or (1 + M)
     times as many (pipelines.ablation.ReplicatedModalityDropout); None: none.
@@ -39,6 +41,7 @@ class BatchPolicy:
     people_per_batch: int = 8
     dropout_rate: float = 0.0
     dropout_mode: str = "hard"
+    augment: float = 0.0
     spec_augment: int = 0
     replication: str | None = None
     step_dropout: float = 0.0
@@ -48,6 +51,8 @@ class BatchPolicy:
         if self.step_dropout > 0 and self.replication is not None:
             raise ValueError("step_dropout: choose replicated modality dropout (replication) or step dropout, "
                              "not both")
+        if not 0.0 <= self.augment <= 1.0:
+            raise ValueError(f"augment: expected a strength in [0, 1], got {self.augment}")
         if not 0.0 <= self.step_dropout < 1.0:
             raise ValueError(f"step_dropout: expected a probability in [0, 1), got {self.step_dropout}")
         if int(self.ramp_epochs) != self.ramp_epochs or self.ramp_epochs < 0:
@@ -64,9 +69,9 @@ def training_batches(data, epoch, policy):
     The batches are a function of (policy.seed, epoch) alone, the same on every
     iteration of the dataset (Keras reads a first batch from an iterator of its
     own under a distribution strategy), so a run resumed at any epoch sees what
-    an uninterrupted run saw (SpecAugment's masks included). Sequence modalities
+    an uninterrupted run saw (augmentation and SpecAugment's masks included). Sequence modalities
     carry `<m>_mask` and `<m>_missing`, kept in step with any modality dropout.
-    (SpecAugment and soft or noise modality dropout change `<m>` beyond
+    (augmentation, SpecAugment and soft or noise modality dropout change `<m>` beyond
     `<m>_full` * (1 - `<m>_missing`); hard dropout and replication keep it.)
     """
     epoch_seed = policy.seed * 100_003 + epoch
@@ -82,6 +87,10 @@ def training_batches(data, epoch, policy):
         order = random_order(len(labels), epoch_seed)[:steps * policy.batch_size]
         chosen = tf.data.Dataset.from_tensor_slices(((rows[order], columns[order]), labels[order]))
         batches = read_sample_batches(data, chosen.batch(policy.batch_size, drop_remainder=True), full)
+    if policy.augment > 0:
+        batches = batches.map(augmentation.SampleAugment(
+            augmentation.augmentation_kinds(data), data.modalities, policy.augment, epoch_seed,
+            data.config.features.n_mels))
     if policy.spec_augment and "audio" in data.modalities:
         batches = batches.enumerate().map(augment.SpecAugment(policy.spec_augment, seed=epoch_seed))
     modalities = data.modalities

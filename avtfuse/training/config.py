@@ -3,7 +3,7 @@
 import dataclasses
 
 from avtfuse.config import Config, setting
-from avtfuse.contract import DROPOUT_MODES
+from avtfuse.contract import AUGMENT_STRENGTHS, DROPOUT_MODES
 
 SAMPLERS = ("random", "pk")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -45,6 +45,8 @@ class TrainConfig(Config):
     model's auxiliary losses count (MCT-HFR's reconstruction and alignment).
     `spec_augment`: 0, or the largest width (frames and mel bands) of the
     time and frequency masks put on each training spectrogram.
+    `augment`: "none", "light" or "strong" (AUGMENT_STRENGTHS): each training
+    sample's modalities augmented as pipelines.augmentation says.
     `early_stopping`: 0 trains the fixed epochs; N > 0 stops a phase once its
     validation metric (phase 1: loss; recogniser and end-to-end: accuracy;
     MCT-HFR: unweighted accuracy)
@@ -88,6 +90,8 @@ class TrainConfig(Config):
                                    "code's)", preset=True, recipes=("hybrid_reconstruction",))
     spec_augment: int = setting(0, "SpecAugment time and frequency masks of up to WIDTH frames / bands (0: off)",
                                 metavar="WIDTH")
+    augment: str = setting("none", "augmentation of training samples: frames flipped, warped and lit, log-mels "
+                           "rolled, gain-shifted and mixed (pipelines.augmentation)", choices=tuple(AUGMENT_STRENGTHS))
     jit_compile: bool = setting(False, "compile with XLA (helps on GPUs)")
     early_stopping: int = setting(0, "stop a phase when validation has not improved for this many epochs (0: off)",
                                   metavar="PATIENCE")
@@ -121,6 +125,7 @@ class TrainConfig(Config):
         self.check_choice("replication", REPLICATIONS)
         self.check_choice("sampler", SAMPLERS)
         self.check_choice("dropout_mode", DROPOUT_MODES)
+        self.check_choice("augment", tuple(AUGMENT_STRENGTHS))
         self.check_bool("jit_compile")
         if self.sampler == "pk" and self.batch_size // self.people_per_batch < 2:
             self._fail("people_per_batch", f"at most batch_size / 2 = {self.batch_size // 2} "

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from avtfuse.contract import AUGMENT_STRENGTHS
 from avtfuse.models.base import ContractClassifier
 from avtfuse.models.mct_hfr import HybridReconstructionClassifier
 from avtfuse.training.batch_norm import refresh_batch_norm
@@ -75,7 +76,8 @@ class RecipeContext:
         cfg = self.train
         return BatchPolicy(
             cfg.batch_size, cfg.seed, sampler=cfg.sampler, people_per_batch=cfg.people_per_batch,
-            dropout_rate=cfg.modality_dropout_at(epoch), dropout_mode=cfg.dropout_mode, spec_augment=cfg.spec_augment,
+            dropout_rate=cfg.modality_dropout_at(epoch), dropout_mode=cfg.dropout_mode,
+            augment=AUGMENT_STRENGTHS[cfg.augment], spec_augment=cfg.spec_augment,
             replication=None if cfg.replication == "none" else cfg.replication, step_dropout=cfg.step_dropout,
             ramp_epochs=cfg.ramp_epochs)
 

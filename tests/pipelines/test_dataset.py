@@ -14,6 +14,7 @@ import soundfile as sf
 import tensorflow as tf
 
 from pipelines import cache, features, image
+from pipelines.augmentation import augmentation_kinds
 from pipelines.batching import BatchPolicy, epoch_steps, training_batches
 from pipelines.synthetic import ravdess as synthetic_ravdess
 from pipelines.dataset import DataConfig, prepare
@@ -144,6 +145,17 @@ def test_training_batches_are_a_function_of_seed_and_epoch(tree, tmp_path):
     tf.random.uniform([3])  # the global random state moves between the two: a resumed run's masks are the same
     np.testing.assert_array_equal(masked, audio(2, spec_augment=3))
     assert not np.array_equal(masked, audio(2))
+
+    assert augmentation_kinds(data) == {"audio": "log_mel", "visible": "frames", "thermal": "frames"}
+
+    def frames(epoch, **kwargs):
+        return np.concatenate([x["thermal"].numpy() for x, _ in training_batches(
+            data, epoch, BatchPolicy(4, seed=1, **kwargs))[0]])
+
+    augmented = frames(2, augment=0.5)
+    np.testing.assert_array_equal(augmented, frames(2, augment=0.5))  # a resumed epoch: the same samples
+    assert not np.array_equal(augmented, frames(2)) and not np.array_equal(augmented, frames(3, augment=0.5))
+    assert not np.array_equal(audio(2, augment=0.5), audio(2))
 
 
 def corrupt_copy(tree, tmp_path):
