@@ -47,7 +47,8 @@ def run_and_report(args, experiment_config):
     run's stages instead and returns (ExperimentConfig, None); with --check-data it reads and decodes the data,
     prints every problem and the counts per condition and per person (pipelines.data_check), trains nothing and
     exits with status 1 when bad input would stop the run, else returns (ExperimentConfig, None); --redo STAGE
-    runs that stage and the later ones again. A bad input exits with its one-line message."""
+    runs that stage and the later ones again; --sweep runs one experiment per value (`sweep`) and returns
+    (ExperimentConfig, None). A bad input exits with its one-line message."""
     from avtfuse.console import configure_output, errors_exit, keras_verbosity
 
     configure_output(args.verbose)
@@ -68,9 +69,30 @@ def run_and_report(args, experiment_config):
             if not check.usable:
                 raise SystemExit(1)
             return config, None
-        results = run_experiment(config, fresh=args.fresh, verbose=keras_verbosity(args.verbose, sys.stdout.isatty()),
-                                 redo=args.redo)
+        verbose = keras_verbosity(args.verbose, sys.stdout.isatty())
+        if args.sweep:
+            sweep(args, config, experiment_config, verbose)
+            return config, None
+        results = run_experiment(config, fresh=args.fresh, verbose=verbose, redo=args.redo)
     with open(os.path.join(config.run_dir, "results.md")) as handle:
         print(handle.read())
     print(f"outputs: {config.run_dir}  SavedModel: {results['saved_model']}")
     return config, results
+
+
+def sweep(args, config, experiment_config, verbose):
+    """--sweep: one run per value (each named <config's run name>-<setting>-<value>), printed as a table with the
+    run that validation chose (avtfuse.runs.sweep); returns the sweep's summary."""
+    from avtfuse.runs import run_experiment
+    from avtfuse.runs.sweep import run_sweep, sweep_markdown
+
+    dest, option, values = args.sweep
+    configs = []
+    for value in values:
+        chosen = argparse.Namespace(**{**vars(args), dest: value})
+        chosen.run_name = f"{config.run_name}-{option.lstrip('-')}-{value}"
+        configs.append((value, experiment_config(chosen)))
+    summary = run_sweep(option, configs, lambda run: run_experiment(run, fresh=args.fresh, verbose=verbose,
+                                                                    redo=args.redo), config.run_name)
+    print(sweep_markdown(summary))
+    return summary

@@ -402,6 +402,14 @@ register(Run("avtnet-tones", "avtnet", (
     "--verbose", "0", *LEAN), cache="ravdess-tones", run_name="ravdess",
     doc="AVTNet on a RAVDESS folder of speech alone"))
 
+# python -m experiments.avtnet --sweep augment=none,strong on the tones' cache (its features): two runs on one split
+register(Run("avtnet-sweep", "avtnet", (
+    "--data", "{tree:ravdess-tones}", "--protocol", "strict", "--n-mels", "16", "--audio-seconds", "0.4",
+    "--epochs-embed", "1", "--epochs-recognizer", "1", "--batch-size", "4", "--gpus", "0", "--verbose", "0", *LEAN,
+    "--sweep", "augment=none,strong"), cache="ravdess-tones", run_name="tones",
+    doc="AVTNet on the tones, swept over --augment none and strong (TrainedRun.run_dir: not a run; "
+        "runs/sweep-tones.json and runs/tones-augment-<value>)"))
+
 ESPEAK = os.environ.get("AVTFUSE_ESPEAK_DIR", "/work/shared/data/espeak_speakers")
 register(Run("avtnet-espeak", "avtnet", (
     "--data", os.path.join(ESPEAK, "manifest.csv"), "--modalities", "audio", "--epochs-embed", "1",

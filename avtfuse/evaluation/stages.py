@@ -58,19 +58,29 @@ def predict_batches(classifier, batches):
     return np.concatenate(labels), np.concatenate(predicted), np.concatenate(present)
 
 
+def split_accuracy(classifier, data, split, batch_size):
+    """A classifier on one split: ({"conditions": accuracy per condition (by each sample's presence bits),
+    "metrics": WA/UA/WF1/UF1 over the headline conditions}, (labels, predicted, present) [N], [N], [N, M])."""
+    labels, predicted, present = predict_batches(classifier, data.batches(split, batch_size))
+    headline = headline_rows(present, data.modalities)
+    return {"conditions": per_condition_accuracy(labels, predicted, present, data.modalities),
+            "metrics": classification_metrics(labels[headline], predicted[headline])}, (labels, predicted, present)
+
+
 def evaluate_conditions(state):
-    """The served model on the test split: accuracy per condition (by each sample's presence bits) and
-    WA/UA/WF1/UF1 over the headline conditions; with a specialist fallback also the fused model's own
-    accuracy ("fused_alone"). The predictions go to evaluation/test_predictions.npz."""
+    """The served model on the test split (`split_accuracy`); with a specialist fallback also the fused model's
+    own accuracy per condition ("fused_alone"); "validation": the served model's `split_accuracy` on the
+    validation split (None without one), what a choice between runs reads (`--sweep`). The test predictions go to
+    evaluation/test_predictions.npz."""
     data, batch_size = state.data, state.config.train.batch_size
     logger.info("evaluating on %d test samples", data.count("test"))
-    labels, predicted, present = predict_batches(state.served_classifier(), data.batches("test", batch_size))
+    served = state.served_classifier()
+    outputs, (labels, predicted, present) = split_accuracy(served, data, "test", batch_size)
     if state.chief:
         os.makedirs(state.folder.path("evaluation"), exist_ok=True)
         np.savez(state.folder.path(PREDICTIONS_FILE), labels=labels, predicted=predicted, present=present)
-    headline = headline_rows(present, data.modalities)
-    outputs = {"conditions": per_condition_accuracy(labels, predicted, present, data.modalities),
-               "metrics": classification_metrics(labels[headline], predicted[headline]), "fused_alone": None}
+    outputs.update(fused_alone=None, validation=split_accuracy(served, data, "valid", batch_size)[0]
+                   if data.count("valid") else None)
     if state.config.single_sensor == "specialist" and len(data.modalities) > 1:
         outputs["fused_alone"] = per_condition_accuracy(
             *predict_batches(state.fused_classifier(), data.batches("test", batch_size)), data.modalities)
@@ -262,6 +272,7 @@ def report(state):
     results = {
         "conditions": evaluated["conditions"], "metrics": evaluated["metrics"],
         "metrics_over": "the headline conditions (complete and each one-modality-missing view)",
+        "validation": evaluated.get("validation"),
         "system": config.system, "variant": config.variant, "modalities": data["modalities"],
         "protocol": config.data.protocol, "fold": config.data.fold if config.data.protocol == "folds" else None,
         "sampler": config.train.sampler, "replication": state.resolved.train.replication,

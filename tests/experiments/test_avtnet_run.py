@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from sklearn.metrics import accuracy_score
 
 from avtfuse.evaluation.accuracy import per_condition_accuracy
 from avtfuse.evaluation.stages import predict_batches
@@ -53,6 +54,26 @@ def test_learns_well_above_chance(finished_run):
     headline = sum(counts[name] for name in ("complete", "missing_visible", "missing_thermal", "missing_audio"))
     assert results["conditions"]["average"]["count"] == headline < results["test_samples"]
     assert results["bn_neck_heads"] == ["joint"]
+
+
+def test_validation_section_scores_the_served_model_on_the_validation_split(finished_run):
+    """results.json's "validation" (what `--sweep` and the single-sensor choice read) against scikit-learn's
+    accuracy of the run's classifier on the validation samples, per condition."""
+    run_dir, results = finished_run.run_dir, finished_run.results()
+    classifier = ContractClassifier(keras.models.load_model(run_dir / "embeddings.keras"),
+                                    keras.models.load_model(run_dir / "recognizer.keras"))
+    labels, predicted, present = [], [], []
+    for inputs, label in finished_run.data().batches("valid", 64):
+        predicted.append(keras.ops.convert_to_numpy(classifier(inputs, training=False)).argmax(-1))
+        labels.append(label.numpy())
+        present.append(inputs["present"].numpy())
+    labels, predicted, present = map(np.concatenate, (labels, predicted, present))
+    validation = results["validation"]["conditions"]
+    assert len(labels) == results["validation_samples"] == sum(
+        entry["count"] for name, entry in validation.items() if name != "average")
+    complete = present.all(axis=1)
+    assert validation["complete"]["count"] == complete.sum() > 0
+    assert validation["complete"]["accuracy"] == pytest.approx(accuracy_score(labels[complete], predicted[complete]))
 
 
 def test_export_matches_the_trained_model_with_a_modality_missing(finished_run):
