@@ -12,26 +12,26 @@ split and scored on the test split.
 | inputs | modality | features | F |
 |---|---|---|---|
 | [N, D] | any | the vectors as they are | D |
-| [N, frames, n_mels] | `audio` | log-mel (dB) -> 20 MFCCs (DCT-II, ortho), mean, std over time | 2 * min(20, n_mels) |
+| [N, frames, n_mels] | `audio` | log-mel (dB) -> 20 MFCCs (librosa's: DCT-II, ortho), mean, std over time | 2 * min(20, n_mels) |
 | [N, T, D] | any other | feature sequence -> mean and std over T | 2 * D |
 | [N, H, W, C] | any | images in [0, 1] -> 16 x 16 with cv2.resize INTER_AREA, flattened | 256 * C |
 | [N, T, H, W, C] | any | frame sequences -> mean frame over T, then as images | 256 * C |
 
 Audio of rank 3 is always read as a log-mel spectrogram in dB, time-major
 (the data contract's `audio` key). Standard deviations are population ones
-(ddof 0). No tensorflow here: numpy, librosa, cv2 and scikit-learn only.
+(ddof 0). The MFCC matrix and the sizes are pipelines.feature_matrices', which the Keras layers of the classical
+specialists (avtfuse.models.classical) share. No tensorflow here: numpy, scipy, cv2 and scikit-learn only.
 """
 
 import cv2
-import librosa
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-N_MFCC = 20
-IMAGE_SIZE = 16  # pixels per side of the downsampled image
-_MFCC_CHUNK = 256  # samples per librosa call, to bound the float64 scratch memory
+from pipelines.feature_matrices import IMAGE_SIZE, N_MFCC, mfcc_matrix
+
+_MFCC_CHUNK = 256  # samples per matrix product, to bound the float64 scratch memory
 
 _MODEL_DESCRIPTION = " + logistic regression"
 _VECTOR = "input vectors" + _MODEL_DESCRIPTION
@@ -60,14 +60,15 @@ def mfcc_statistics(log_mel):
 
     log_mel: [N, frames, n_mels] log-mel spectrograms in dB, time-major. The
     MFCCs are `librosa.feature.mfcc(S=log_mel[i].T, n_mfcc=20)` (DCT type 2,
-    ortho, over the mel axis; no liftering).
+    ortho, over the mel axis; no liftering): `log_mel @ mfcc_matrix(n_mels)`.
     """
     log_mel = np.asarray(log_mel, dtype=np.float32)
+    matrix = mfcc_matrix(log_mel.shape[-1], N_MFCC)
     chunks = []
     for start in range(0, log_mel.shape[0], _MFCC_CHUNK):
-        mfcc = librosa.feature.mfcc(S=np.swapaxes(log_mel[start:start + _MFCC_CHUNK], 1, 2), n_mfcc=N_MFCC)
-        mfcc = mfcc.astype(np.float64)  # [n, n_mfcc, frames]
-        chunks.append(np.concatenate([mfcc.mean(axis=-1), mfcc.std(axis=-1)], axis=-1))
+        mfcc = log_mel[start:start + _MFCC_CHUNK] @ matrix  # [n, frames, K]
+        mfcc = mfcc.astype(np.float64)
+        chunks.append(np.concatenate([mfcc.mean(axis=1), mfcc.std(axis=1)], axis=-1))
     return np.concatenate(chunks).astype(np.float32)
 
 
@@ -103,8 +104,9 @@ def reference_features(modality, inputs, name="inputs"):
     return pixel_features(inputs)
 
 
-def _check_split(name, inputs, labels):
-    """Validates one split; returns labels as an array [N]. `name` is "train" or "test"."""
+def check_split(name, inputs, labels, min_classes=1):
+    """Validates one split's inputs [N, ...] and labels [N] (at least `min_classes` distinct); returns labels as
+    an array [N]. `name` is "train" or "test": errors name "<name>_inputs" or "<name>_labels"."""
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"{name}_labels: expected shape [N], got {labels.shape}")
@@ -114,29 +116,34 @@ def _check_split(name, inputs, labels):
         raise ValueError(f"{name}_inputs: empty; need at least one sample")
     if len(inputs) != labels.shape[0]:
         raise ValueError(f"{name}_inputs: {len(inputs)} samples for {labels.shape[0]} entries of {name}_labels")
+    if np.unique(labels).size < min_classes:
+        raise ValueError(f"{name}_labels: {np.unique(labels).size} class(es) ({labels[0]!r}); need at least "
+                         f"{min_classes}")
     return labels
+
+
+def reference_model(seed=0):
+    """The unfitted reference classifier over reference features: StandardScaler -> LogisticRegression."""
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
 
 
 def reference_accuracy(modality, train_inputs, train_labels, test_inputs, test_labels, seed=0):
     """Test accuracy (a fraction in [0, 1]) of the modality's reference trained on the train split.
 
-    The reference is `make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000,
-    random_state=seed))` on `reference_features(modality, ...)` of each split.
+    The reference is `reference_model(seed)` on `reference_features(modality, ...)` of each split.
     Inputs: [N, ...] as in the module docstring; labels: [N] integer class
     labels. Raises ValueError naming the argument for empty inputs,
     mismatched lengths, a training set with a single class, or train and test
     features of different widths.
     """
-    train_labels = _check_split("train", train_inputs, train_labels)
-    test_labels = _check_split("test", test_inputs, test_labels)
-    if np.unique(train_labels).size < 2:
-        raise ValueError(f"train_labels: a single class ({train_labels[0]!r}); need at least two")
+    train_labels = check_split("train", train_inputs, train_labels, min_classes=2)
+    test_labels = check_split("test", test_inputs, test_labels)
     train_features = reference_features(modality, train_inputs, "train_inputs")
     test_features = reference_features(modality, test_inputs, "test_inputs")
     if train_features.shape[1] != test_features.shape[1]:
         raise ValueError(
             f"test_inputs: {test_features.shape[1]} features per sample, train_inputs give {train_features.shape[1]}"
         )
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+    model = reference_model(seed)
     model.fit(train_features, train_labels)
     return float(model.score(test_features, test_labels))

@@ -1,6 +1,7 @@
-"""Feature branches, embedding heads, input standardisation, attention, fusion, pooling and decoder blocks (shared by
-systems)."""
+"""Feature branches, fixed reference features (MFCC statistics, area resize), embedding heads, input
+standardisation, attention, fusion, pooling and decoder blocks (shared by systems)."""
 
+from avtfuse.layers.area_resize import AreaResize
 from avtfuse.layers.attention_vector_fusion import AttentionVectorFusion
 from avtfuse.layers.audio_branch import AudioBranch
 from avtfuse.layers.blocked_attention import BlockedMultiHeadAttention
@@ -15,6 +16,7 @@ from avtfuse.layers.l2_normalize import L2Normalize
 from avtfuse.layers.lfi_decoder import CrossAttentionDecoderLayer, LFIDecoder
 from avtfuse.layers.mct_encoder import MCTEncoder, MCTEncoderLayer
 from avtfuse.layers.mfcc_encoder import MFCCEncoder
+from avtfuse.layers.mfcc_statistics import MFCCStatistics
 from avtfuse.layers.position_embedding import SinusoidalPositionEmbedding
 from avtfuse.layers.rescaled_attention import MultimodalRescaledAttention
 from avtfuse.layers.sequence_pooling import CGatePooling, MaskedAttentionPooling
@@ -25,6 +27,7 @@ from avtfuse.layers.transformer_block import TransformerBlock
 from avtfuse.layers.video3d_encoder import Video3DEncoder
 
 __all__ = [
+    "AreaResize",
     "AttentionVectorFusion",
     "AudioBranch",
     "AudioGuidedSpatialAttention",
@@ -43,6 +46,7 @@ __all__ = [
     "MCTEncoder",
     "MCTEncoderLayer",
     "MFCCEncoder",
+    "MFCCStatistics",
     "MaskedAttentionPooling",
     "MultimodalRescaledAttention",
     "SinusoidalPositionEmbedding",

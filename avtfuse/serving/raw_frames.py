@@ -50,12 +50,13 @@ import functools
 
 import numpy as np
 import tensorflow as tf
+import tensorflow.experimental.numpy as tnp
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from pipelines import image, palettes
+from pipelines.feature_matrices import area_weights
 
-AREA_PART_DROPPED = 1000  # cv2's INTER_AREA drops a source pixel's part of at most 1/1000 pixel
 _LEVELS = image.UINT8_MAX
 _CELL = 8  # colour levels per side of a cell of palette_candidates
 
@@ -205,18 +206,13 @@ def _heat_of_colour(frames, palette):
 
 
 def _axis_weights(source, target, area):
-    """float32 [target, source] weights of one axis: cv2 INTER_AREA's (`area` true) or INTER_LINEAR's. Positions
-    are int32 multiples of 1 / target source pixel (1 / (2 target) for the half-pixel centres), exact at any
-    frame size (while 2 source target < 2^31): a weight is as cv2's double precision gives it, to float32."""
-    source_f = tf.cast(source, tf.float32)
+    """float32 [target, source] weights of one axis: cv2 INTER_AREA's (`area` true; pipelines.feature_matrices)
+    or INTER_LINEAR's. Positions are int32 multiples of 1 / target source pixel (1 / (2 target) for the
+    half-pixel centres), exact at any frame size (while 2 source target < 2^31): a weight is as cv2's double
+    precision gives it, to float32."""
     outputs = tf.range(target)[:, tf.newaxis]  # [target, 1]
     pixels = tf.range(source)[tf.newaxis, :]  # [1, source]
-    # INTER_AREA: the part of source pixel [j, j + 1) inside output cell [i s, (i + 1) s), s = source / target,
-    # over s. cv2 drops parts of at most 1 / AREA_PART_DROPPED pixel: none below 1000 outputs (a part is a
-    # multiple of 1 / target); from 1000 on, one of exactly 1/1000 goes either way by cv2's double rounding.
-    overlap = tf.maximum(tf.minimum((pixels + 1) * target, (outputs + 1) * source)
-                         - tf.maximum(pixels * target, outputs * source), 0)
-    area_weights = tf.where(overlap * AREA_PART_DROPPED > target, tf.cast(overlap, tf.float32) / source_f, 0.0)
+    shrinking_weights = area_weights(outputs, pixels, source, target, tnp)
     # INTER_LINEAR: the two neighbours of the half-pixel position (i + 0.5) s - 0.5, clamped at the edges.
     position = (2 * outputs + 1) * source + target  # (position + 1) times 2 target: >= 0, so that ONNX's
     left = position // (2 * target) - 1  # truncating integer division floors it
@@ -226,7 +222,7 @@ def _axis_weights(source, target, area):
     right = tf.minimum(left + 1, source - 1)
     linear_weights = (tf.where(tf.equal(pixels, left), 1.0 - fraction, 0.0)
                       + tf.where(tf.equal(pixels, right), fraction, 0.0))
-    return tf.where(area, area_weights, linear_weights)
+    return tf.where(area, shrinking_weights, linear_weights)
 
 
 def _quantised(frames):
