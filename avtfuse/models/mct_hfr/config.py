@@ -3,7 +3,7 @@
 import dataclasses
 import numbers
 
-from avtfuse.config import Config, setting
+from avtfuse.config import WidthConfig, setting
 from avtfuse.contract import MODALITIES, canonical_modalities
 from avtfuse.layers.frame_encoder import KINDS as FRAME_ENCODERS, MIN_FRAME_SIDE
 
@@ -12,7 +12,7 @@ ALIGNMENTS = ("cmd", "smooth_l1", "cosine", "jsd")
 
 
 @dataclasses.dataclass(frozen=True)
-class MCTHFRConfig(Config):
+class MCTHFRConfig(WidthConfig):
     """Settings of MCT-HFR (Chen and Zhang; SYSTEMS.md 3.2-3.3). Defaults: the paper's model (d = 128, 4 heads,
     4 layers) with the public code's outer residual, on audio, visible and thermal.
 
@@ -39,6 +39,8 @@ class MCTHFRConfig(Config):
         decoder_layers: layers of each LFI decoder.
         frame_encoder, frame_filters, frame_units: the per-frame encoder of frame inputs (layers.FrameEncoder).
         standardize_audio: standardise the audio per band on the training data ("audio_standardize").
+        width_multiplier: scales units (to a multiple of heads; the MRAU and decoder feed-forward width is 4 d),
+            cgate_units, frame_filters and frame_units, and the head's hidden layer (`WidthConfig`).
     """
 
     modalities: tuple = MODALITIES
@@ -71,6 +73,7 @@ class MCTHFRConfig(Config):
     standardize_audio: bool = True
 
     def __post_init__(self):
+        super().__post_init__()
         self._set("modalities", canonical_modalities(self.modalities))
         for modality in MODALITIES:
             name = f"{modality}_shape"
@@ -111,6 +114,9 @@ class MCTHFRConfig(Config):
             if len(shape) == 4 and min(shape[1:3]) < side:
                 self._fail(f"{modality}_shape", f"frames of at least {side} x {side} for the "
                                                 f"{self.frame_encoder!r} frame encoder")
+
+    def hidden_widths(self):
+        return {"units": self.heads, "cgate_units": 1, "frame_filters": 1, "frame_units": 1}
 
     def input_shape(self, modality):
         """The example shape (without the batch axis) of one modality."""
