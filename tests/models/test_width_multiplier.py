@@ -55,7 +55,7 @@ def test_the_config_scales_each_hidden_width_and_rounds_attention_widths_to_the_
     sa = SYSTEMS["sa_fusion"].config_class(heads=4, width_multiplier=0.5).at_width()
     assert (sa.audio_width, sa.visual_width, sa.lt_units) == (32, 32, 64)
     mct = SYSTEMS["mct_hfr"].config_class(width_multiplier=0.25).at_width()
-    assert (mct.units, mct.cgate_units, mct.frame_units) == (32, 16, 32)
+    assert (mct.units, mct.decoder_ffn_units, mct.cgate_units, mct.frame_units) == (32, 128, 16, 32)
     assert [scaled_width(1, 0.25), scaled_width(10, 0.5, 4), scaled_width(10, 2.0, 4)] == [1, 4, 20]
 
 

@@ -37,10 +37,13 @@ class MCTHFRConfig(WidthConfig):
         cmd_moments: K of CMD.
         gfa_weight, lfi_weight: alpha and beta of L = L_CE + alpha L_GFA + beta L_LFI.
         decoder_layers: layers of each LFI decoder.
+        decoder_ffn_units: hidden width of the feed-forward network of each LFI decoder block (the code's 512,
+            4 d at its d = 128).
         frame_encoder, frame_filters, frame_units: the per-frame encoder of frame inputs (layers.FrameEncoder).
         standardize_audio: standardise the audio per band on the training data ("audio_standardize").
-        width_multiplier: scales units (to a multiple of heads; the MRAU and decoder feed-forward width is 4 d),
-            cgate_units, frame_filters and frame_units, and the head's hidden layer (`WidthConfig`).
+        width_multiplier: scales units (to a multiple of heads; the MRAU feed-forward width is 4 d),
+            decoder_ffn_units, cgate_units, frame_filters and frame_units, and the head's hidden layer
+            (`WidthConfig`); the frame encoder's 64 output filters keep theirs.
     """
 
     modalities: tuple = MODALITIES
@@ -67,6 +70,8 @@ class MCTHFRConfig(WidthConfig):
     gfa_weight: float = setting(0.4, "alpha, the weight of global feature alignment", preset=True)
     lfi_weight: float = setting(0.6, "beta, the weight of local feature imagination", preset=True)
     decoder_layers: int = setting(2, "layers of each LFI decoder", preset=True)
+    decoder_ffn_units: int = setting(512, "hidden width of the feed-forward network of each LFI decoder block (the "
+                                     "code's)", identity_at_default=False)
     frame_encoder: str = "small"
     frame_filters: int = 64
     frame_units: int = setting(128, "features per frame of the frame encoder (frame inputs)", preset=True)
@@ -83,7 +88,7 @@ class MCTHFRConfig(WidthConfig):
                 self._fail(name, "(T, D) features or (T, H, W, C) frames, integers >= 1")
             self._set(name, tuple(int(v) for v in value))
         self.check_int("units", "heads", "layers", "cgate_units", "cmd_moments", "decoder_layers", "frame_filters",
-                       "frame_units")
+                       "frame_units", "decoder_ffn_units")
         if self.units % self.heads:
             self._fail("heads", f"a divisor of units = {self.units}")
         for name in ("conv_kernels", "attention_dropout"):
@@ -116,7 +121,7 @@ class MCTHFRConfig(WidthConfig):
                                                 f"{self.frame_encoder!r} frame encoder")
 
     def hidden_widths(self):
-        return {"units": self.heads, "cgate_units": 1, "frame_filters": 1, "frame_units": 1}
+        return {"units": self.heads, "decoder_ffn_units": 1, "cgate_units": 1, "frame_filters": 1, "frame_units": 1}
 
     def input_shape(self, modality):
         """The example shape (without the batch axis) of one modality."""
