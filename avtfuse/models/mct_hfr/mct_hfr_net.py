@@ -78,7 +78,8 @@ class MCTHFRNet(ContractModel, keras.Model):
         self.decoders = [
             LFIDecoder(self.input_dim(m), units=config.units, num_layers=config.decoder_layers, num_heads=config.heads,
                        ffn_units=config.decoder_ffn_units, dropout=config.dropout,
-                       embedding_dropout=config.embedding_dropout, dtype=policy, name=f"{m}_decoder") for m in modalities] if config.lfi else []
+                       embedding_dropout=config.embedding_dropout, dtype=policy, name=f"{m}_decoder")
+            for m in modalities] if config.lfi else []
         width = self.pooled_width * len(modalities)
         self.predictor = keras.Sequential([
             keras.layers.Dense(width // 2, use_bias=False, dtype=policy, name="dense_0"),
