@@ -11,9 +11,13 @@ name, type, default, choices and help come from the field (experiments.arguments
 new switch is its field and its use:
 
     epochs_embed: int = setting(50, "epochs of the first (or only) phase", preset=True)
+
+A system's model config derives from `WidthConfig`: its one `width_multiplier` setting scales the hidden widths the
+config names in `hidden_widths`, and the model builds `at_width()`.
 """
 
 import dataclasses
+import math
 import numbers
 from collections.abc import Callable
 
@@ -185,6 +189,55 @@ class Config:
                 isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in value):
             self._fail(name, "two integers >= 1")
         self._set(name, tuple(int(v) for v in value))
+
+
+def scaled_width(width, multiplier, multiple=1):
+    """A hidden width at a width multiplier: `width * multiplier` rounded to the nearest multiple of `multiple`
+    (such as an attention's head count), at least `multiple`."""
+    return max(multiple, multiple * round(width * multiplier / multiple))
+
+
+@dataclasses.dataclass(frozen=True)
+class WidthConfig(Config):
+    """Base of a system's model config: `width_multiplier` scales every hidden width of the system.
+
+    A subclass names its hidden widths in `hidden_widths` ({field: the multiple it rounds to}, a tuple of
+    multiples for a tuple of widths) and calls `super().__post_init__()` from its own; the model builds
+    `at_width()`, the config with those fields scaled (`scaled_width`) and the multiplier 1, and a classification
+    head with hidden layers scales them by `width_multiplier` likewise. The multiplier enters a run's identity
+    only when it is not 1, so runs made before it keep theirs.
+    """
+
+    width_multiplier: float = setting(1.0, "multiplies every hidden width of the system (filters, dense units, "
+                                      "transformer width and feed-forward width; output embeddings and input "
+                                      "shapes keep theirs): below 1 for small data sets, parameters shrink about "
+                                      "as its square", metavar="M", identity_at_default=False)
+
+    def __post_init__(self):
+        value = self.width_multiplier
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
+            self._fail("width_multiplier", "a finite number > 0 (--width-multiplier)")
+        self._set("width_multiplier", float(value))
+
+    def hidden_widths(self):
+        """{field: multiple} of the hidden widths `width_multiplier` scales (each subclass names its own)."""
+        raise NotImplementedError(f"{type(self).__name__}.hidden_widths: each system config names its widths")
+
+    def at_width(self):
+        """The config the model builds: every field of `hidden_widths` scaled by `width_multiplier` and rounded to
+        its multiple (each width of a tuple to its own), the multiplier then 1 (itself when it is 1 already)."""
+        if self.width_multiplier == 1.0:
+            return self
+        changes = {}
+        for name, multiple in self.hidden_widths().items():
+            value = getattr(self, name)
+            if isinstance(value, tuple):
+                multiples = multiple if isinstance(multiple, tuple) else (multiple,) * len(value)
+                changes[name] = tuple(scaled_width(width, self.width_multiplier, k)
+                                      for width, k in zip(value, multiples))
+            else:
+                changes[name] = scaled_width(value, self.width_multiplier, multiple)
+        return self.replace(width_multiplier=1.0, **changes)
 
 
 def _plain(value):

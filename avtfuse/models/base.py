@@ -99,7 +99,8 @@ class GraphBackbone(ContractModel):
     modalities ("present", "recording", ...) are ignored.
 
     Args:
-        config: a `config_class`, a dict of its fields, or None for the defaults.
+        config: a `config_class`, a dict of its fields, or None for the defaults; the model builds and keeps
+            its `at_width()` (hidden widths scaled by its width multiplier, avtfuse.config.WidthConfig).
         name: model name (None: `default_name`).
         dtype: dtype policy passed to `build_graph` (None: the global policy).
     """
@@ -109,7 +110,7 @@ class GraphBackbone(ContractModel):
     build_graph = None
 
     def __init__(self, config=None, name=None, dtype=None, **kwargs):
-        config = self.config_class.coerce(config)
+        config = self.config_class.coerce(config).at_width()
         inputs, outputs = self.build_graph(config, dtype)
         super().__init__(inputs=inputs, outputs=outputs, name=name or self.default_name, dtype=dtype, **kwargs)
         if dtype is not None:

@@ -62,8 +62,9 @@ class System:
     presets: {preset name: function () -> Preset}; the first is the default.
     input_fields: function (shapes {modality: example shape}) -> model-config
         fields that follow from the data (input shapes).
-    head: function (feature_dim, num_people) -> keras.Model, float [B, D] ->
-        float32 [B, P] probabilities: the classification head on the backbone.
+    head: function (feature_dim, num_people, width_multiplier=1.0) -> keras.Model, float [B, D] ->
+        float32 [B, P] probabilities: the classification head on the backbone, its hidden widths (if any)
+        scaled by the model config's width multiplier (avtfuse.config.scaled_width).
     """
 
     name: str

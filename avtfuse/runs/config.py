@@ -144,8 +144,8 @@ def build_experiment(system="avtnet", variant=None, preset=None, data=None, feat
     The model config follows from the variant and the data's shapes; `data`,
     `train`, `features` and `model` changes go over the preset's (and `train` over the variant's). `features` may
     give `audio_seconds` in place of `audio_samples` (at the features' sample rate). The default run name is
-    `default_run_name`'s: <variant>[-<name_parts>]-<preset>-<modality initials>-<protocol, or fold<N> under the
-    folds protocol>-seed<seed>.
+    `default_run_name`'s: <variant>[-<name_parts>][-width-multiplier-<m>, unless m is 1]-<preset>-<modality
+    initials>-<protocol, or fold<N> under the folds protocol>-seed<seed>.
     """
     if system not in SYSTEMS:
         raise ValueError(f"system: {system!r} is unknown; choose from {', '.join(SYSTEMS)}")
@@ -165,7 +165,9 @@ def build_experiment(system="avtnet", variant=None, preset=None, data=None, feat
     train_config = TrainConfig(**{**preset.train, **spec.variants[variant].train, **(train or {})})
     if run_name is None:
         split = f"fold{data_config.fold}" if data_config.protocol == "folds" else data_config.protocol
-        run_name = default_run_name(variant, *name_parts, preset_name, data_config.modalities, split,
+        width = model_config.width_multiplier
+        widths = [("width_multiplier", f"{width:g}")] if width != 1 else []
+        run_name = default_run_name(variant, *name_parts, *widths, preset_name, data_config.modalities, split,
                                     seed=train_config.seed)
     return ExperimentConfig(
         system, variant, preset_name, data_config, model_config, train_config, RuntimeConfig(**(runtime or {})),

@@ -21,7 +21,10 @@ class TrainConfig(Config):
     beta_1, beta_2) in every phase (AVTNet); "adamw": AdamW with decoupled
     `weight_decay` (PyTorch's AdamW; MCT-HFR); "sgd": PyTorch's SGD with
     `momentum`, `dampening` and coupled weight decay `l2`
-    (avtfuse.training.sgd.DampenedSGD; SA-fusion). The learning rate is
+    (avtfuse.training.sgd.DampenedSGD; SA-fusion). `weight_decay` > 0 is
+    decoupled weight decay (Keras' optimizer argument: every trained weight
+    w <- w - lr * weight_decay * w before each update) under any optimizer; with
+    "sgd" it excludes a coupled `l2` > 0 (one kind of decay). The learning rate is
     multiplied by `lr_step_factor` at each epoch of `lr_step_epochs`
     (counted from 1; empty: constant). `clip_value` > 0 clips every gradient
     value to [-clip_value, clip_value] (MCT-HFR's code). `sampler`: "random" (the paper's plain batches) or "pk" (P
@@ -65,7 +68,8 @@ class TrainConfig(Config):
     momentum: float = 0.9
     dampening: float = 0.9
     l2: float = 0.0
-    weight_decay: float = 0.0
+    weight_decay: float = setting(0.0, "decoupled weight decay of every optimizer (w <- w - lr * decay * w at each "
+                                  "step; 0: none); not with the sgd optimizer's coupled l2 (SA-fusion's)")
     clip_value: float = 0.0
     lr_step_epochs: tuple = ()
     lr_step_factor: float = 0.1
@@ -115,6 +119,9 @@ class TrainConfig(Config):
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 self._fail(name, "a number >= 0 (0: none)")
             self._set(name, float(value))
+        if self.weight_decay and self.optimizer == "sgd" and self.l2:
+            self._fail("weight_decay", f"0 (--weight-decay) with the sgd optimizer's coupled l2 {self.l2:g}: one kind "
+                                       "of weight decay")
         if self.step_dropout > 0 and self.replication != "none":
             self._fail("step_dropout", "0 with batch replication (choose one kind of training ablation)")
         self._set("lr_step_epochs", tuple(self.lr_step_epochs))

@@ -55,16 +55,24 @@ class RecipeContext:
     specialist_runs: dict = None
 
     def optimizer(self, steps_per_epoch):
-        """TrainConfig's optimizer, its learning rate stepped at `lr_step_epochs` (epochs of `steps_per_epoch`)."""
+        """TrainConfig's optimizer, its learning rate stepped at `lr_step_epochs` (epochs of `steps_per_epoch`), with
+        its decoupled `weight_decay` (Keras' optimizer argument, applied before each update; None when 0)."""
         cfg = self.train
         learning_rate = step_schedule(cfg.learning_rate, cfg.lr_step_epochs, cfg.lr_step_factor, steps_per_epoch)
-        clipping = {"clipvalue": cfg.clip_value} if cfg.clip_value else {}
+        extra = {"weight_decay": cfg.weight_decay or None}
+        if cfg.clip_value:
+            extra["clipvalue"] = cfg.clip_value
         if cfg.optimizer == "sgd":
-            return DampenedSGD(learning_rate, momentum=cfg.momentum, dampening=cfg.dampening, l2=cfg.l2, **clipping)
-        if cfg.optimizer == "adamw":
-            return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=cfg.weight_decay,
-                                          beta_1=cfg.beta_1, beta_2=cfg.beta_2, **clipping)
-        return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2, **clipping)
+            return DampenedSGD(learning_rate, momentum=cfg.momentum, dampening=cfg.dampening, l2=cfg.l2, **extra)
+        if cfg.optimizer == "adamw":  # Keras' AdamW: Adam whose weight_decay is a float (0.0, not None, for none)
+            return keras.optimizers.AdamW(learning_rate=learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2,
+                                          **{**extra, "weight_decay": cfg.weight_decay})
+        return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=cfg.beta_1, beta_2=cfg.beta_2, **extra)
+
+    def head(self, feature_dim, num_classes):
+        """The system's classification head on `feature_dim` features for `num_classes` classes, its hidden layers
+        scaled by the model config's width multiplier."""
+        return self.system.head(feature_dim, num_classes, width_multiplier=self.model_config.width_multiplier)
 
     def training_batches(self, epoch):
         """One epoch (counted from 0) of training batches of the data contract, with that epoch's modality
@@ -127,7 +135,7 @@ def classifier_phase_model(context, num_classes, missing_fill):
     for `num_classes` classes, a ContractClassifier; its compile arguments besides the optimizer:
     cross-entropy and accuracy)."""
     backbone = context.variant.backbone(context.model_config)
-    classifier = ContractClassifier(backbone, context.system.head(backbone.feature_dim, num_classes),
+    classifier = ContractClassifier(backbone, context.head(backbone.feature_dim, num_classes),
                                     missing_fill=missing_fill)
     return classifier, {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
 
@@ -136,7 +144,7 @@ def hybrid_phase_model(context, num_classes, missing_fill):
     """MCT-HFR's phase: (the HybridReconstructionClassifier of the variant's backbone and the system's head;
     its compile arguments besides the optimizer: cross-entropy, accuracy and unweighted accuracy)."""
     backbone = context.variant.backbone(context.model_config)
-    classifier = HybridReconstructionClassifier(backbone, context.system.head(backbone.feature_dim, num_classes),
+    classifier = HybridReconstructionClassifier(backbone, context.head(backbone.feature_dim, num_classes),
                                                 missing_fill=missing_fill)
     return classifier, {"loss": "sparse_categorical_crossentropy",
                         "metrics": ["accuracy", UnweightedAccuracy(num_classes)]}
@@ -170,7 +178,7 @@ def embed_then_recognize(context):
         return ContractClassifier(backbone, context.load("recognizer.keras"), missing_fill=missing_fill)
     features, labels = _features(backbone, context.data.batches("train", cfg.batch_size))
     with context.runtime.strategy.scope():
-        head = context.system.head(features.shape[1], context.data.num_people)
+        head = context.head(features.shape[1], context.data.num_people)
         head.compile(optimizer=context.optimizer(-(-len(labels) // cfg.batch_size)),
                      loss="sparse_categorical_crossentropy",
                      metrics=["accuracy"], jit_compile=cfg.jit_compile)
@@ -254,7 +262,7 @@ def pretrain_then_fuse(context):
             continue
         with context.runtime.strategy.scope():
             backbone = context.variant.backbone(context.model_config.unimodal(modality))
-            unimodal = ContractClassifier(backbone, context.system.head(backbone.feature_dim, data.num_people),
+            unimodal = ContractClassifier(backbone, context.head(backbone.feature_dim, data.num_people),
                                           missing_fill=data.config.missing_fill)
             unimodal.compile(optimizer=context.optimizer(_complete_training_batches(context, 0)[1]),
                              loss="sparse_categorical_crossentropy", metrics=["accuracy"],

@@ -140,6 +140,27 @@ def test_sa_fusion_sizes_reach_the_config_and_name_the_run():
     assert paper.model.frame_filters == 32 and paper.run_name == "ia1-softhard-paper-av-fold1-seed0"
 
 
+@pytest.mark.parametrize("system", list(SYSTEMS))
+def test_width_multiplier_and_weight_decay_flags_reach_the_config(system):
+    entry = ENTRIES[system]
+    config = entry.experiment_config(entry.parse_args(["--width-multiplier", "0.5", "--weight-decay", "0.01"]
+                                                      if system != "sa_fusion" else ["--width-multiplier", "0.5"]))
+    default = entry.experiment_config(entry.parse_args([]))
+    assert config.model.width_multiplier == 0.5 and default.model.width_multiplier == 1.0
+    assert config.run_name.replace("-width-multiplier-0.5-", "-", 1) == default.run_name != config.run_name
+    if system != "sa_fusion":
+        assert config.train.weight_decay == 0.01
+    with pytest.raises(ValueError, match=r"width_multiplier: expected a finite number > 0 \(--width-multiplier\)"):
+        entry.experiment_config(entry.parse_args(["--width-multiplier", "0"]))
+
+
+def test_weight_decay_is_refused_beside_the_sgd_optimizers_coupled_l2():
+    args = sa_fusion.parse_args(["--weight-decay", "0.01"])  # SA-fusion's presets: sgd with l2 1e-3
+    with pytest.raises(ValueError, match=r"TrainConfig.weight_decay: expected 0 \(--weight-decay\) with the sgd "
+                                         r"optimizer's coupled l2 0.001"):
+        sa_fusion.experiment_config(args)
+
+
 def test_run_names_come_from_one_function():
     assert default_run_name("prop", "small", ("audio", "visible", "thermal"), "paper", seed=0) == \
         "prop-small-avt-paper-seed0"

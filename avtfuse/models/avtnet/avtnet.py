@@ -34,13 +34,14 @@ class AVTNet(branches.BranchBackbone, keras.Model):
     "loss_<name>" (e.g. loss_audio, loss_joint) beside the total "loss".
 
     Args:
-        config: an `AVTNetConfig`, a dict of its fields, or None for the paper's.
+        config: an `AVTNetConfig`, a dict of its fields, or None for the paper's; the model builds and keeps
+            its `at_width()` (hidden widths scaled by its width multiplier).
         name: model name.
         dtype: dtype policy of every layer (None: the global policy).
     """
 
     def __init__(self, config=None, name="avtnet", dtype=None, **kwargs):
-        config = AVTNetConfig.coerce(config)
+        config = AVTNetConfig.coerce(config).at_width()
         inputs, feature_maps = branches.feature_maps(config, dtype)
         if config.joint_tokens == "present":
             inputs["present"] = keras.Input(shape=(len(config.modalities),), name="present")

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from avtfuse.config import Config, setting
+from avtfuse.config import WidthConfig, setting
 from avtfuse.contract import MODALITIES, canonical_modalities
 
 POOLINGS = ("flatten", "average")
@@ -16,7 +16,7 @@ ATTENTIONS = ("full", "blocked")
 
 
 @dataclasses.dataclass(frozen=True)
-class AVTNetConfig(Config):
+class AVTNetConfig(WidthConfig):
     """Architecture and loss settings of AVTNet (defaults: the paper's, plus the batch-norm neck on the joint head).
 
     Fields:
@@ -61,6 +61,9 @@ class AVTNetConfig(Config):
             triplet loss, collapses to one point (loss ln 2) for dozens of
             epochs. The same heads carry it in every variant, so variants differ
             only in what the paper varies.
+        width_multiplier: scales image_filters, token_dim (to a multiple of num_heads), hidden_dim and ff_dim,
+            and the recogniser's hidden layers (`WidthConfig`); embedding_dim, the embeddings the losses and the
+            recogniser read, keeps its size.
     """
 
     modalities: tuple = MODALITIES
@@ -102,6 +105,7 @@ class AVTNetConfig(Config):
     attention_block: int = setting(256, "queries per block of --attention blocked", identity_at_default=False)
 
     def __post_init__(self):
+        super().__post_init__()
         self._set("modalities", canonical_modalities(self.modalities))
         self.check_pair("audio_shape")
         self.check_pair("image_size")
@@ -128,6 +132,9 @@ class AVTNetConfig(Config):
             self._fail("joint_tokens", f'"all" with joint {self.joint!r} (present-token masking needs the transformer)')
         self.check_bool("soft", "standardize_inputs", "individual_embeddings")
         self.check_positive("margin")
+
+    def hidden_widths(self):
+        return {"image_filters": 1, "token_dim": self.num_heads, "hidden_dim": 1, "ff_dim": 1}
 
     @property
     def embedding_names(self):

@@ -28,14 +28,15 @@ class BranchFeatures(branches.BranchBackbone, keras.Model):
     standardize_inputs matter; the embedding, joint and loss fields are unused.
 
     Args:
-        config: an `AVTNetConfig`, a dict of its fields, or None for the paper's.
+        config: an `AVTNetConfig`, a dict of its fields, or None for the paper's; the model builds and keeps
+            its `at_width()` (hidden widths scaled by its width multiplier).
         name: model name.
         dtype: dtype policy of every layer but the float32 pooling and
             concatenation (None: the global policy).
     """
 
     def __init__(self, config=None, name="branch_features", dtype=None, **kwargs):
-        config = AVTNetConfig.coerce(config)
+        config = AVTNetConfig.coerce(config).at_width()
         inputs, feature_maps = branches.feature_maps(config, dtype)
         pooled = [_pooling(config.pooling, m)(features) for m, features in feature_maps.items()]
         if len(pooled) > 1:

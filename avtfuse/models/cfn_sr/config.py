@@ -3,7 +3,7 @@
 import dataclasses
 import numbers
 
-from avtfuse.config import Config, setting
+from avtfuse.config import WidthConfig, setting
 from avtfuse.contract import canonical_modalities
 from avtfuse.layers.guided_spatial_attention import SOFTMAX_AXES
 from avtfuse.layers.mfcc_encoder import MINIMUM_STEPS
@@ -13,7 +13,7 @@ SELECTIONS = ("strict", "paper")
 
 
 @dataclasses.dataclass(frozen=True)
-class CFNSRConfig(Config):
+class CFNSRConfig(WidthConfig):
     """Settings of CFN-SR (Fu et al., ICASSP 2022; SYSTEMS.md 4.2). Defaults: the paper's A+V model at the paper
     preset's shapes, with the 3-D encoder stand-in for the 3-D ResNeXt-50.
 
@@ -41,6 +41,8 @@ class CFNSRConfig(Config):
             flattened, as the code) or "attended" (the guide vector; needs the block, audio and a camera).
         selection: which split chooses the epoch of every phase (read by the "pretrain_then_fuse" recipe):
             "strict" (validation actors) or "paper" (the test actors, the paper's optimistic protocol).
+        width_multiplier: scales audio_filters (the last, d, to a multiple of transformer_heads), video_widths,
+            attention_units and transformer_ff (`WidthConfig`).
     """
 
     modalities: tuple = ("audio", "visible")
@@ -70,6 +72,7 @@ class CFNSRConfig(Config):
                              choices=SELECTIONS)
 
     def __post_init__(self):
+        super().__post_init__()
         self._set("modalities", canonical_modalities(self.modalities))
         self._set("audio_shape", self._integers("audio_shape", self.audio_shape, 2))
         self._set("visible_shape", self._integers("visible_shape", self.visible_shape, 4))
@@ -95,6 +98,10 @@ class CFNSRConfig(Config):
             self._fail("transformer_heads", f"a divisor of the audio feature width {self.audio_filters[-1]}")
         if self.audio_to_head == "attended" and not self.guided:
             self._fail("audio_to_head", "'raw' without the cross-modal block (cross_modal, audio and a camera)")
+
+    def hidden_widths(self):
+        return {"audio_filters": (1, 1, self.transformer_heads), "video_widths": 1, "attention_units": 1,
+                "transformer_ff": 1}
 
     def _integers(self, name, value, length):
         """`value` (part of the named field) as a tuple of `length` integers >= 1."""

@@ -3,7 +3,7 @@
 import dataclasses
 import numbers
 
-from avtfuse.config import Config, setting
+from avtfuse.config import WidthConfig, setting
 from avtfuse.contract import MODALITIES, canonical_modalities
 from avtfuse.layers.frame_encoder import KINDS as FRAME_ENCODERS, MIN_FRAME_SIDE
 
@@ -12,7 +12,7 @@ ALIGNMENTS = ("cmd", "smooth_l1", "cosine", "jsd")
 
 
 @dataclasses.dataclass(frozen=True)
-class MCTHFRConfig(Config):
+class MCTHFRConfig(WidthConfig):
     """Settings of MCT-HFR (Chen and Zhang; SYSTEMS.md 3.2-3.3). Defaults: the paper's model (d = 128, 4 heads,
     4 layers) with the public code's outer residual, on audio, visible and thermal.
 
@@ -37,8 +37,13 @@ class MCTHFRConfig(Config):
         cmd_moments: K of CMD.
         gfa_weight, lfi_weight: alpha and beta of L = L_CE + alpha L_GFA + beta L_LFI.
         decoder_layers: layers of each LFI decoder.
+        decoder_ffn_units: hidden width of the feed-forward network of each LFI decoder block (the code's 512,
+            4 d at its d = 128).
         frame_encoder, frame_filters, frame_units: the per-frame encoder of frame inputs (layers.FrameEncoder).
         standardize_audio: standardise the audio per band on the training data ("audio_standardize").
+        width_multiplier: scales units (to a multiple of heads; the MRAU feed-forward width is 4 d),
+            decoder_ffn_units, cgate_units, frame_filters and frame_units, and the head's hidden layer
+            (`WidthConfig`); the frame encoder's 64 output filters keep theirs.
     """
 
     modalities: tuple = MODALITIES
@@ -65,12 +70,15 @@ class MCTHFRConfig(Config):
     gfa_weight: float = setting(0.4, "alpha, the weight of global feature alignment", preset=True)
     lfi_weight: float = setting(0.6, "beta, the weight of local feature imagination", preset=True)
     decoder_layers: int = setting(2, "layers of each LFI decoder", preset=True)
+    decoder_ffn_units: int = setting(512, "hidden width of the feed-forward network of each LFI decoder block (the "
+                                     "code's)", identity_at_default=False)
     frame_encoder: str = "small"
     frame_filters: int = 64
     frame_units: int = setting(128, "features per frame of the frame encoder (frame inputs)", preset=True)
     standardize_audio: bool = True
 
     def __post_init__(self):
+        super().__post_init__()
         self._set("modalities", canonical_modalities(self.modalities))
         for modality in MODALITIES:
             name = f"{modality}_shape"
@@ -80,7 +88,7 @@ class MCTHFRConfig(Config):
                 self._fail(name, "(T, D) features or (T, H, W, C) frames, integers >= 1")
             self._set(name, tuple(int(v) for v in value))
         self.check_int("units", "heads", "layers", "cgate_units", "cmd_moments", "decoder_layers", "frame_filters",
-                       "frame_units")
+                       "frame_units", "decoder_ffn_units")
         if self.units % self.heads:
             self._fail("heads", f"a divisor of units = {self.units}")
         for name in ("conv_kernels", "attention_dropout"):
@@ -111,6 +119,9 @@ class MCTHFRConfig(Config):
             if len(shape) == 4 and min(shape[1:3]) < side:
                 self._fail(f"{modality}_shape", f"frames of at least {side} x {side} for the "
                                                 f"{self.frame_encoder!r} frame encoder")
+
+    def hidden_widths(self):
+        return {"units": self.heads, "decoder_ffn_units": 1, "cgate_units": 1, "frame_filters": 1, "frame_units": 1}
 
     def input_shape(self, modality):
         """The example shape (without the batch axis) of one modality."""

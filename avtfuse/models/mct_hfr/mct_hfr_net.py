@@ -42,7 +42,8 @@ class MCTHFRNet(ContractModel, keras.Model):
     = P(h̄), float32 [B, D].
 
     Args:
-        config: an `MCTHFRConfig`, a dict of its fields, or None for the defaults.
+        config: an `MCTHFRConfig`, a dict of its fields, or None for the defaults; the model builds and keeps
+            its `at_width()` (hidden widths scaled by its width multiplier).
         name: model name.
         dtype: dtype policy of the layers (None: the global policy); pooled
             features and losses are float32.
@@ -50,7 +51,7 @@ class MCTHFRNet(ContractModel, keras.Model):
 
     def __init__(self, config=None, name="mct_hfr", dtype=None, **kwargs):
         super().__init__(name=name, dtype=dtype, **kwargs)
-        config = MCTHFRConfig.coerce(config)
+        config = MCTHFRConfig.coerce(config).at_width()
         self.config = config
         policy = self.dtype_policy
         modalities = config.modalities
@@ -76,8 +77,9 @@ class MCTHFRNet(ContractModel, keras.Model):
             self.poolings = [CGatePooling(config.cgate_units, dtype=policy, name=f"{m}_pooling") for m in modalities]
         self.decoders = [
             LFIDecoder(self.input_dim(m), units=config.units, num_layers=config.decoder_layers, num_heads=config.heads,
-                       dropout=config.dropout, embedding_dropout=config.embedding_dropout, dtype=policy,
-                       name=f"{m}_decoder") for m in modalities] if config.lfi else []
+                       ffn_units=config.decoder_ffn_units, dropout=config.dropout,
+                       embedding_dropout=config.embedding_dropout, dtype=policy, name=f"{m}_decoder")
+            for m in modalities] if config.lfi else []
         width = self.pooled_width * len(modalities)
         self.predictor = keras.Sequential([
             keras.layers.Dense(width // 2, use_bias=False, dtype=policy, name="dense_0"),

@@ -2,6 +2,7 @@
 
 import keras
 
+from avtfuse.config import scaled_width
 from avtfuse.distribute import batch_normalization
 from avtfuse.layers.checks import positive_int
 from avtfuse.models.mct_hfr.config import MCTHFRConfig
@@ -61,9 +62,11 @@ VARIANTS = {
 
 
 
-def build_head(feature_dim, num_classes, hidden_units=128, dropout=0.1, name="mct_head"):
+def build_head(feature_dim, num_classes, hidden_units=128, dropout=0.1, name="mct_head", width_multiplier=1.0):
     """The code's classifier on the pooled features: BatchNorm -> Dense(hidden, LeakyReLU) -> Dropout -> Dense(C)
-    with a float32 softmax: float [B, feature_dim] -> float32 [B, num_classes] probabilities."""
+    with a float32 softmax (hidden times `width_multiplier`): float [B, feature_dim] -> float32 [B, num_classes]
+    probabilities."""
+    hidden_units = scaled_width(positive_int(hidden_units, "build_head hidden_units"), width_multiplier)
     feature_dim = positive_int(feature_dim, "build_head feature_dim")
     num_classes = positive_int(num_classes, "build_head num_classes")
     if num_classes < 2:

@@ -3,7 +3,7 @@
 import dataclasses
 import numbers
 
-from avtfuse.config import Config, setting
+from avtfuse.config import WidthConfig, setting
 from avtfuse.contract import canonical_modalities
 from avtfuse.layers.frame_encoder import KINDS as FRAME_ENCODERS, MIN_FRAME_SIDE
 
@@ -14,7 +14,7 @@ AUDIO_SHRINK = 12
 
 
 @dataclasses.dataclass(frozen=True)
-class SAFusionConfig(Config):
+class SAFusionConfig(WidthConfig):
     """Architecture settings of SA-fusion (Chumachenko, Iosifidis, Gabbouj, ICPR 2022; SYSTEMS.md 2.2).
 
     Defaults: the paper's A+V model with intermediate attention (IA1) and the
@@ -41,6 +41,8 @@ class SAFusionConfig(Config):
             blocks (not in the reference code, which the default follows).
         standardize_audio: put a Standardization layer ("audio_standardize", fitted by
             `adapt`) before the audio branch. Not in the reference code (raw MFCCs).
+        width_multiplier: scales frame_filters, frame_units, and audio_width, visual_width and lt_units (each to a
+            multiple of heads) (`WidthConfig`); MobileNetV3Small keeps its widths.
     """
 
     modalities: tuple = ("audio", "visible")
@@ -64,6 +66,7 @@ class SAFusionConfig(Config):
     standardize_audio: bool = False
 
     def __post_init__(self):
+        super().__post_init__()
         self._set("modalities", canonical_modalities(self.modalities))
         self.check_shape("audio_shape", 2)
         self.check_shape("visible_shape", 4)
@@ -82,6 +85,10 @@ class SAFusionConfig(Config):
             name = f"{modality}_shape"
             if modality in self.modalities and min(getattr(self, name)[1:3]) < side:
                 self._fail(name, f"frames of at least {side} x {side} for the {self.frame_encoder!r} frame encoder")
+
+    def hidden_widths(self):
+        return {"frame_filters": 1, "frame_units": 1, "audio_width": self.heads, "visual_width": self.heads,
+                "lt_units": self.heads}
 
     def check_shape(self, name, length):
         """The named field is `length` integers >= 1 (stored as a tuple)."""
