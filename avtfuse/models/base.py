@@ -12,6 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from avtfuse.config import WidthConfig
 from avtfuse.contract import MISSING_FILLS, blank_missing, blank_steps
 
 
@@ -110,7 +111,9 @@ class GraphBackbone(ContractModel):
     build_graph = None
 
     def __init__(self, config=None, name=None, dtype=None, **kwargs):
-        config = self.config_class.coerce(config).at_width()
+        config = self.config_class.coerce(config)
+        if isinstance(config, WidthConfig):  # a system's config; a classical model's has no widths to scale
+            config = config.at_width()
         inputs, outputs = self.build_graph(config, dtype)
         super().__init__(inputs=inputs, outputs=outputs, name=name or self.default_name, dtype=dtype, **kwargs)
         if dtype is not None:
