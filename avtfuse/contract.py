@@ -32,9 +32,10 @@ SPLITS = ("train", "test", "valid")
 # evaluation-only copies on the test side.
 ABLATIONS = ("paper", "subsets", "complete")
 
-# What answers a sample with one sensor left: the fused model, or that sensor's
-# specialist (the same system trained on it alone).
-SINGLE_SENSOR_ANSWERS = ("fused", "specialist")
+# What answers a sample with one sensor left: the fused model, that sensor's
+# specialist (the same system trained on it alone), or per sensor the one of those and
+# the classical models that validation chooses (avtfuse.evaluation.single_sensor).
+SINGLE_SENSOR_ANSWERS = ("fused", "specialist", "best")
 
 # What a missing modality holds where the pipeline (or a served model) fills it: zeros (the contract) or N(0, 1)
 # noise (SA-fusion's noise setting).

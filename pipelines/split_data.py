@@ -283,6 +283,15 @@ class SplitData:
             columns=(cache_columns[column],), class_names=[self.class_names[p] for p in people],
             labels=relabel[self.labels])
 
+    def sensor_alone(self, modality, split):
+        """The recordings `for_modality` puts on `split` (each once) as samples that hold `modality` alone, over
+        the run's modalities, labels and classes: a SplitData whose one condition keeps `modality` (the others
+        blank, their steps missing), its samples on `split`. What the choice of a lone sensor's answer reads."""
+        column = self.modalities.index(modality)
+        rows = self._sensor_rows(column, split)
+        return dataclasses.replace(self, conditions=np.eye(len(self.modalities), dtype=np.float32)[column][None],
+                                   assignment=np.where(rows, SPLIT_IDS[split], -1)[:, None].astype(np.int32))
+
     def _sensor_rows(self, column, split):
         """bool [N]: the recordings `for_modality` puts on `split` (see there)."""
         effective = self.held()

@@ -1,7 +1,7 @@
 """The evaluation stages of a run (see avtfuse.runs.plan): each a function of the RunState returning a JSON-ready
 dict of outputs, reading the trained models from their run folders and the test split once.
 
-evaluate_conditions -> reference -> compare_specialists -> rate_sweep -> verification -> latency -> report.
+single_sensor (--single-sensor best) -> evaluate_conditions -> reference -> compare_specialists -> rate_sweep -> verification -> latency -> report.
 """
 
 import csv
@@ -21,6 +21,7 @@ from avtfuse.evaluation.plots import plot_confusion_matrix, plot_det_curves, plo
 from avtfuse.evaluation.reference import reference_accuracy, reference_description
 from avtfuse.evaluation.report import write_results
 from avtfuse.evaluation.robustness import rate_sweep_markdown, rate_sweep_summary
+from avtfuse.evaluation.single_sensor import sensor_choice, single_sensor_markdown
 from avtfuse.evaluation.specialists import specialist_comparison, specialist_markdown
 from avtfuse.evaluation.verification import (
     TRIAL_COLUMNS,
@@ -43,6 +44,7 @@ from pipelines.step_masks import realised_missing_rate
 logger = logging.getLogger(__name__)
 PREDICTIONS_FILE = os.path.join("evaluation", "test_predictions.npz")
 TIMING_FILE = "timing.json"
+SINGLE_SENSOR_DIR = "single_sensor"  # the classical models --single-sensor best chose
 RATE_SWEEP_TITLE = "Missing steps (complete test recordings, static masks)"
 
 
@@ -67,6 +69,31 @@ def split_accuracy(classifier, data, split, batch_size):
             "metrics": classification_metrics(labels[headline], predicted[headline])}, (labels, predicted, present)
 
 
+def single_sensor(state):
+    """--single-sensor best: per sensor, the answer validation chooses for a sample holding it alone
+    (avtfuse.evaluation.single_sensor.sensor_choice); a chosen classical model is saved in the run folder
+    (SINGLE_SENSOR_DIR/<modality>-<kind>.keras). Outputs {modality: its choice, with a classical one's "path" and
+    "classes" (the run label of each of its outputs)}."""
+    data, config = state.data, state.config
+    fused, outputs = state.fused_classifier(), {}
+    for modality in data.modalities:
+        specialist = state.load_classifier(specialist_config(config, modality).run_dir)
+        choice, classical = sensor_choice(data, modality, fused, specialist, state.specialist_classes(modality),
+                                          config.train.seed, config.train.batch_size)
+        if classical is not None:
+            model, classes = classical
+            path = state.folder.path(SINGLE_SENSOR_DIR, f"{modality}-{choice['chosen']}.keras")
+            if state.chief:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                model.save(path)
+            choice.update(path=path, classes=[int(label) for label in classes])
+        logger.info("%s alone: %s answers (validation accuracy %s on %d samples)", modality, choice["chosen"],
+                    ", ".join(f"{name} {value:.3f}" for name, value in choice["validation"].items()
+                              if value is not None) or "none", choice["samples"])
+        outputs[modality] = choice
+    return outputs
+
+
 def evaluate_conditions(state):
     """The served model on the test split (`split_accuracy`); with a specialist fallback also the fused model's
     own accuracy per condition ("fused_alone"); "validation": the served model's `split_accuracy` on the
@@ -81,7 +108,7 @@ def evaluate_conditions(state):
         np.savez(state.folder.path(PREDICTIONS_FILE), labels=labels, predicted=predicted, present=present)
     outputs.update(fused_alone=None, validation=split_accuracy(served, data, "valid", batch_size)[0]
                    if data.count("valid") else None)
-    if state.config.single_sensor == "specialist" and len(data.modalities) > 1:
+    if state.config.single_sensor != "fused" and len(data.modalities) > 1:
         outputs["fused_alone"] = per_condition_accuracy(
             *predict_batches(state.fused_classifier(), data.batches("test", batch_size)), data.modalities)
     return outputs
@@ -288,6 +315,9 @@ def report(state):
         "reference": references(state),
         "saved_model": exported["saved_model"], "parameters": exported["parameters"]}
     appendix = [condition_sources_markdown(results["condition_sources"])]
+    if state.has_stage("single-sensor"):
+        results["single_sensor"] = state.stage_outputs("single-sensor")
+        appendix.append(single_sensor_markdown(results["single_sensor"]))
     if state.has_stage("specialists"):
         results["specialists"] = state.stage_outputs("specialists")
         results["specialist_runs"] = {m: specialist_config(config, m).run_dir for m in data["modalities"]}

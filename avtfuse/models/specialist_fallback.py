@@ -10,7 +10,8 @@ from avtfuse.models.base import ContractClassifier, predicted_label
 @keras.saving.register_keras_serializable(package="avtfuse")
 class SpecialistFallback(ContractClassifier):
     """The fused `ContractClassifier` (`backbone`, `head`) for samples with two sensors or more; a sample with
-    exactly one present is answered by that modality's specialist (the same system trained on it alone).
+    exactly one present is answered by that modality's specialist (the same system trained on it alone, or any
+    ContractClassifier on it, such as a classical model), and by the fused model for a modality without one.
 
     Inputs and outputs as `ContractClassifier`: the data-contract dict ->
     float32 [B, P] probabilities. Each specialist sees its modality and its own
@@ -22,28 +23,29 @@ class SpecialistFallback(ContractClassifier):
 
     Args:
         backbone, head, missing_fill, name: the fused classifier's (see `ContractClassifier`).
-        specialists: {modality: a ContractClassifier on that modality alone}, one per modality of the backbone.
+        specialists: {modality: a ContractClassifier on that modality alone}, for one or more modalities of the
+            backbone.
         classes: {modality: the fused class index of each of its specialist's classes, in the specialist's
             order}; None (or a modality left out): the specialist has the fused model's classes.
     """
 
     def __init__(self, backbone, head, specialists, missing_fill="zeros", classes=None, name="classifier", **kwargs):
         super().__init__(backbone, head, missing_fill=missing_fill, name=name, **kwargs)
-        if not isinstance(specialists, dict) or set(specialists) != set(self.modalities):
+        if not isinstance(specialists, dict) or not specialists or not set(specialists) <= set(self.modalities):
             got = sorted(specialists) if isinstance(specialists, dict) else type(specialists).__name__
-            raise ValueError(f"SpecialistFallback specialists: expected one per modality {list(self.modalities)}, "
-                             f"got {got}")
+            raise ValueError(f"SpecialistFallback specialists: expected one for some of the modalities "
+                             f"{list(self.modalities)}, got {got}")
         for modality, specialist in specialists.items():
             if not isinstance(specialist, ContractClassifier) or tuple(specialist.modalities) != (modality,):
                 raise ValueError(f"SpecialistFallback specialists[{modality!r}]: expected a ContractClassifier on "
                                  f"{modality} alone")
-        self.specialists = {modality: specialists[modality] for modality in self.modalities}
+        self.specialists = {modality: specialists[modality] for modality in self.modalities if modality in specialists}
         num_classes = _num_classes(head)
         classes = dict(classes or {})
-        unknown = sorted(set(classes) - set(self.modalities))
+        unknown = sorted(set(classes) - set(self.specialists))
         if unknown:
-            raise ValueError(f"SpecialistFallback classes: {unknown} are not among the modalities "
-                             f"{list(self.modalities)}")
+            raise ValueError(f"SpecialistFallback classes: {unknown} have no specialist (those with one: "
+                             f"{list(self.specialists)})")
         self.classes = {}
         for modality, specialist in self.specialists.items():
             own = _num_classes(specialist.head)
@@ -86,6 +88,8 @@ class SpecialistFallback(ContractClassifier):
         alone = ops.equal(ops.sum(present, axis=-1, keepdims=True), 1.0)
         routed = fused
         for index, modality in enumerate(self.modalities):
+            if modality not in self.specialists:
+                continue
             bits = present[:, index:index + 1]
             only = ops.logical_and(alone, bits > 0)
             placed = ops.matmul(ops.cast(answer(self.specialists[modality], bits), "float32"),

@@ -43,9 +43,10 @@ class ExperimentConfig(Config):
     single-sensor condition. specialist_branches: start the fused model from
     the specialists, each sensor's layers copied and frozen (embed-then-recognise
     systems). single_sensor: what answers a sample with one sensor
-    left: "fused" (the fused model) or "specialist" (that sensor's specialist:
+    left: "fused" (the fused model), "specialist" (that sensor's specialist:
     `SpecialistFallback`; the report gives the fused model's own accuracy beside
-    it). reference, latency: whether the run has the reference and latency stages (evaluation only);
+    it) or "best" (per sensor, the fused model, the specialist or a classical model,
+    as validation chooses: avtfuse.evaluation.single_sensor). reference, latency: whether the run has the reference and latency stages (evaluation only);
     verification: the settings of the verification stage (a run with held-out people; evaluation only).
     export: the portable forms written beside the SavedModel ("litert", "onnx"; avtfuse.serving.portable).
     run_name, output_dir, saved_models_dir: where the outputs go.
@@ -64,9 +65,11 @@ class ExperimentConfig(Config):
     specialist_branches: bool = setting(False, "train the specialists first and start the fused model from them: "
                                         "each sensor's branch and embedding head copied and frozen, the joint layers "
                                         "trained (AVTNet)")
-    single_sensor: str = setting("fused", "what answers a sample with one sensor left: fused (the fused model) or "
+    single_sensor: str = setting("fused", "what answers a sample with one sensor left: fused (the fused model), "
                                  "specialist (that sensor's specialist, trained first; the report keeps the fused "
-                                 "model's own accuracy beside it)", choices=SINGLE_SENSOR_ANSWERS)
+                                 "model's own accuracy beside it) or best (per sensor, the fused model, the "
+                                 "specialist or a classical model, as validation chooses)",
+                                 choices=SINGLE_SENSOR_ANSWERS)
     reference: bool = setting(True, "the scikit-learn reference of each single-sensor condition (trained on that "
                               "condition's split, reported beside it)")
     latency: bool = setting(True, "the measurement of the exported SavedModel's batch-1 serving latency "
@@ -93,7 +96,7 @@ class ExperimentConfig(Config):
     @property
     def trains_specialists(self):
         """Whether the run trains (and reports) single-sensor specialists: a multimodal run asked for them."""
-        wanted = self.specialists or self.specialist_branches or self.single_sensor == "specialist"
+        wanted = self.specialists or self.specialist_branches or self.single_sensor != "fused"
         return wanted and len(self.data.modalities) > 1
 
     @property

@@ -1,6 +1,7 @@
 """The plan of a run: its stages, in order, decided from the config before anything trains.
 
-    data -> specialist-<m> (each, when the run has specialists) -> fused -> evaluate -> reference (unless
+    data -> specialist-<m> (each, when the run has specialists) -> fused -> single-sensor (with --single-sensor
+    best) -> evaluate -> reference (unless
     --no-reference) -> specialists -> rate-sweep (with missing rates) -> verification (with held-out people)
     -> calibration -> export -> latency (unless --no-latency) -> report
 
@@ -45,9 +46,13 @@ def plan(config):
                                 {"identity": specialist.identity()}, ("data",), trains=True,
                                 discards=(specialist.run_dir,)))
     starts_from = tuple(specialists) if config.specialist_branches else ()
-    served = ("fused",) + (tuple(specialists) if config.single_sensor == "specialist" else ())
+    served = ("fused",) + (tuple(specialists) if config.single_sensor != "fused" else ())
     stages.append(Stage("fused", training.train_fused, {"identity": identity}, ("data",) + starts_from, trains=True,
                         discards=(config.run_dir,)))
+    if config.single_sensor == "best" and specialists:
+        stages.append(Stage("single-sensor", evaluation.single_sensor, {"seed": config.train.seed},
+                            ("data", "fused", *specialists)))
+        served += ("single-sensor",)
     stages.append(Stage("evaluate", evaluation.evaluate_conditions, {}, served))
     reference = ("reference",) if config.reference else ()
     if reference:

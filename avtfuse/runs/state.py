@@ -111,16 +111,31 @@ class RunState:
     def fused_classifier(self):
         return self.load_classifier(self.config.run_dir)
 
+    def specialist_classes(self, modality):
+        """The run's class index of each class of `modality`'s specialist, in its order."""
+        names = self.data.class_names
+        return [names.index(name) for name in self.data.for_modality(modality).class_names]
+
     def served_classifier(self):
-        """What the run serves: the fused classifier, or with single_sensor "specialist" the SpecialistFallback
-        around it and the specialists."""
+        """What the run serves: the fused classifier; with single_sensor "specialist" the SpecialistFallback
+        around it and the specialists; with "best", around it and the answer validation chose per sensor (the
+        single-sensor stage's outputs: the fused model itself for a sensor, or its specialist, or a classical
+        model)."""
         if self._served is None:
             self._served = self.fused_classifier()
+            answers, classes = {}, {}
             if self.config.single_sensor == "specialist" and len(self.data.modalities) > 1:
-                modalities, names = self.data.modalities, self.data.class_names
-                self._served = SpecialistFallback.around(self._served, {
-                    modality: self.load_classifier(specialist_config(self.config, modality).run_dir)
-                    for modality in modalities}, classes={
-                    modality: [names.index(name) for name in self.data.for_modality(modality).class_names]
-                    for modality in modalities})
+                for modality in self.data.modalities:
+                    answers[modality] = self.load_classifier(specialist_config(self.config, modality).run_dir)
+                    classes[modality] = self.specialist_classes(modality)
+            if self.config.single_sensor == "best" and self.has_stage("single-sensor"):
+                for modality, choice in self.stage_outputs("single-sensor").items():
+                    if choice["chosen"] == "specialist":
+                        answers[modality] = self.load_classifier(specialist_config(self.config, modality).run_dir)
+                        classes[modality] = self.specialist_classes(modality)
+                    elif choice["chosen"] != "fused":
+                        answers[modality] = keras.models.load_model(choice["path"])
+                        classes[modality] = choice["classes"]
+            if answers:
+                self._served = SpecialistFallback.around(self._served, answers, classes=classes)
         return self._served

@@ -53,7 +53,7 @@ def expected_probabilities(fused, specialists, inputs):
     for row in range(len(PRESENT)):
         one = {key: value[row:row + 1] for key, value in inputs.items()}
         present = np.flatnonzero(PRESENT[row])
-        if len(present) == 1:
+        if len(present) == 1 and MODALITIES[present[0]] in specialists:
             modality = MODALITIES[present[0]]
             one = {modality: one[modality], "present": np.ones((1, 1), np.float32)}
             rows.append(np.asarray(specialists[modality](one, training=False)))
@@ -97,10 +97,24 @@ def test_saved_model_routes_as_the_keras_model(models, tmp_path):
                                rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("which, word", [("one", "one per modality"), ("wrong", "thermal alone")])
+def test_a_sensor_without_a_specialist_is_answered_by_the_fused_model(models):
+    fused, specialists, _ = models
+    audio_alone = {"audio": specialists["audio"]}
+    fallback = SpecialistFallback.around(fused, audio_alone)
+    inputs = contract_inputs(5)
+    routed = np.asarray(fallback(inputs, training=False))
+    np.testing.assert_allclose(routed, expected_probabilities(fused, audio_alone, inputs), rtol=1e-5, atol=1e-6)
+    thermal_alone = PRESENT[:, 0] == 0
+    np.testing.assert_allclose(routed[thermal_alone], np.asarray(fused(inputs, training=False))[thermal_alone],
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("which, word", [("none", "some of the modalities"), ("visible", "some of the modalities"),
+                                         ("wrong", "thermal alone")])
 def test_specialists_that_do_not_match_the_modalities_are_refused(models, which, word):
     fused, specialists, _ = models
-    bad = {"audio": specialists["audio"]} if which == "one" else {"audio": specialists["audio"], "thermal": fused}
+    bad = {"none": {}, "visible": {"visible": specialists["audio"]},
+           "wrong": {"audio": specialists["audio"], "thermal": fused}}[which]
     with pytest.raises(ValueError, match=word):
         SpecialistFallback.around(fused, bad)
 
