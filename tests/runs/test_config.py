@@ -109,5 +109,7 @@ def test_a_specialist_fallback_trains_the_specialists_and_they_answer_for_themse
     assert specialist_config(config, "audio").single_sensor == "fused"
     assert build_experiment("avtnet", specialists=True).trains_specialists
     assert not build_experiment("avtnet", specialists=True, data={"modalities": "audio"}).trains_specialists
+    best = build_experiment("avtnet", single_sensor="best", run_name="fused")
+    assert best.trains_specialists and specialist_config(best, "audio").single_sensor == "fused"
     with pytest.raises(ValueError, match="single_sensor"):
-        build_experiment("avtnet", single_sensor="best")
+        build_experiment("avtnet", single_sensor="oracle")
