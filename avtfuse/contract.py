@@ -33,9 +33,11 @@ SPLITS = ("train", "test", "valid")
 ABLATIONS = ("paper", "subsets", "complete")
 
 # What answers a sample with one sensor left: the fused model, that sensor's
-# specialist (the same system trained on it alone), or per sensor the one of those and
-# the classical models that validation chooses (avtfuse.evaluation.single_sensor).
-SINGLE_SENSOR_ANSWERS = ("fused", "specialist", "best")
+# specialist (the same system trained on it alone), per sensor the one of those and
+# the classical models that validation chooses (avtfuse.evaluation.single_sensor), or
+# the specialists for every sample, several sensors' answers weighted by their
+# confidence (late fusion; avtfuse.models.specialist_fallback).
+SINGLE_SENSOR_ANSWERS = ("fused", "specialist", "best", "confidence")
 
 # What a missing modality holds where the pipeline (or a served model) fills it: zeros (the contract) or N(0, 1)
 # noise (SA-fusion's noise setting).

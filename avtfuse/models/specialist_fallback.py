@@ -27,10 +27,23 @@ class SpecialistFallback(ContractClassifier):
             backbone.
         classes: {modality: the fused class index of each of its specialist's classes, in the specialist's
             order}; None (or a modality left out): the specialist has the fused model's classes.
+        combine: what answers a sample with two sensors or more: "fused" (the fused model) or "confidence"
+            (late fusion: the present sensors' specialists' probabilities, each weighted by its confidence, its
+            largest probability, then normalised; a specialist for every modality). A lone sensor gets its
+            specialist either way.
     """
 
-    def __init__(self, backbone, head, specialists, missing_fill="zeros", classes=None, name="classifier", **kwargs):
+    COMBINES = ("fused", "confidence")
+
+    def __init__(self, backbone, head, specialists, missing_fill="zeros", classes=None, combine="fused",
+                 name="classifier", **kwargs):
         super().__init__(backbone, head, missing_fill=missing_fill, name=name, **kwargs)
+        if combine not in self.COMBINES:
+            raise ValueError(f"SpecialistFallback combine: choose from {self.COMBINES}, got {combine!r}")
+        if combine == "confidence" and isinstance(specialists, dict) and set(specialists) != set(self.modalities):
+            raise ValueError(f"SpecialistFallback specialists: combine 'confidence' needs one per modality "
+                             f"{list(self.modalities)}, got {sorted(specialists)}")
+        self.combine = combine
         if not isinstance(specialists, dict) or not specialists or not set(specialists) <= set(self.modalities):
             got = sorted(specialists) if isinstance(specialists, dict) else type(specialists).__name__
             raise ValueError(f"SpecialistFallback specialists: expected one for some of the modalities "
@@ -59,10 +72,11 @@ class SpecialistFallback(ContractClassifier):
                             for modality, placed in self.classes.items()}
 
     @classmethod
-    def around(cls, fused, specialists, classes=None):
+    def around(cls, fused, specialists, classes=None, combine="fused"):
         """The fallback around a trained fused ContractClassifier (its backbone, head and missing fill); `classes`
-        as in the class docstring."""
-        return cls(fused.backbone, fused.head, specialists, missing_fill=fused.missing_fill, classes=classes)
+        and `combine` as in the class docstring."""
+        return cls(fused.backbone, fused.head, specialists, missing_fill=fused.missing_fill, classes=classes,
+                   combine=combine)
 
     def call(self, inputs, training=None):
         fused = super().call(inputs, training=training)
@@ -83,10 +97,11 @@ class SpecialistFallback(ContractClassifier):
 
     def _route(self, present, fused, answer):
         """fused [B, P] with each row of exactly one present modality m replaced by answer(specialist of m,
-        m's present bits [B, 1])."""
+        m's present bits [B, 1]); under combine "confidence" every row is the confidence-weighted mean of its
+        present modalities' answers."""
         present = ops.cast(present, "float32")
         alone = ops.equal(ops.sum(present, axis=-1, keepdims=True), 1.0)
-        routed = fused
+        routed, weighted, weights = fused, 0.0, 0.0
         for index, modality in enumerate(self.modalities):
             if modality not in self.specialists:
                 continue
@@ -95,11 +110,17 @@ class SpecialistFallback(ContractClassifier):
             placed = ops.matmul(ops.cast(answer(self.specialists[modality], bits), "float32"),
                                 self._placements[modality])
             routed = ops.where(only, ops.cast(placed, routed.dtype), routed)
-        return routed
+            confidence = bits * ops.max(placed, axis=-1, keepdims=True)  # [B, 1]: 0 for an absent sensor
+            weighted, weights = weighted + confidence * placed, weights + confidence
+        if self.combine == "fused":
+            return routed
+        mixed = weighted / ops.maximum(weights, 1e-12)
+        return ops.where(weights > 0, ops.cast(mixed, routed.dtype), routed)
 
     def get_config(self):
         config = super().get_config()
         config["classes"] = self.classes
+        config["combine"] = self.combine
         config["specialists"] = {modality: keras.saving.serialize_keras_object(specialist)
                                  for modality, specialist in self.specialists.items()}
         return config

@@ -45,8 +45,10 @@ class ExperimentConfig(Config):
     systems). single_sensor: what answers a sample with one sensor
     left: "fused" (the fused model), "specialist" (that sensor's specialist:
     `SpecialistFallback`; the report gives the fused model's own accuracy beside
-    it) or "best" (per sensor, the fused model, the specialist or a classical model,
-    as validation chooses: avtfuse.evaluation.single_sensor). reference, latency: whether the run has the reference and latency stages (evaluation only);
+    it), "best" (per sensor, the fused model, the specialist or a classical model,
+    as validation chooses: avtfuse.evaluation.single_sensor) or "confidence" (the
+    specialists answer every sample; several sensors by their probabilities weighted
+    by each one's confidence: confidence-weighted late fusion). reference, latency: whether the run has the reference and latency stages (evaluation only);
     verification: the settings of the verification stage (a run with held-out people; evaluation only).
     export: the portable forms written beside the SavedModel ("litert", "onnx"; avtfuse.serving.portable).
     run_name, output_dir, saved_models_dir: where the outputs go.
@@ -67,8 +69,10 @@ class ExperimentConfig(Config):
                                         "trained (AVTNet)")
     single_sensor: str = setting("fused", "what answers a sample with one sensor left: fused (the fused model), "
                                  "specialist (that sensor's specialist, trained first; the report keeps the fused "
-                                 "model's own accuracy beside it) or best (per sensor, the fused model, the "
-                                 "specialist or a classical model, as validation chooses)",
+                                 "model's own accuracy beside it), best (per sensor, the fused model, the "
+                                 "specialist or a classical model, as validation chooses) or confidence (the "
+                                 "specialists answer every sample, several sensors' probabilities weighted by "
+                                 "their confidence: late fusion)",
                                  choices=SINGLE_SENSOR_ANSWERS)
     reference: bool = setting(True, "the scikit-learn reference of each single-sensor condition (trained on that "
                               "condition's split, reported beside it)")

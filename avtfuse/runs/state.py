@@ -118,13 +118,14 @@ class RunState:
 
     def served_classifier(self):
         """What the run serves: the fused classifier; with single_sensor "specialist" the SpecialistFallback
-        around it and the specialists; with "best", around it and the answer validation chose per sensor (the
+        around it and the specialists ("confidence": the same, combining several sensors' specialists by
+        confidence); with "best", around it and the answer validation chose per sensor (the
         single-sensor stage's outputs: the fused model itself for a sensor, or its specialist, or a classical
         model)."""
         if self._served is None:
             self._served = self.fused_classifier()
             answers, classes = {}, {}
-            if self.config.single_sensor == "specialist" and len(self.data.modalities) > 1:
+            if self.config.single_sensor in ("specialist", "confidence") and len(self.data.modalities) > 1:
                 for modality in self.data.modalities:
                     answers[modality] = self.load_classifier(specialist_config(self.config, modality).run_dir)
                     classes[modality] = self.specialist_classes(modality)
@@ -137,5 +138,6 @@ class RunState:
                         answers[modality] = keras.models.load_model(choice["path"])
                         classes[modality] = choice["classes"]
             if answers:
-                self._served = SpecialistFallback.around(self._served, answers, classes=classes)
+                combine = "confidence" if self.config.single_sensor == "confidence" else "fused"
+                self._served = SpecialistFallback.around(self._served, answers, classes=classes, combine=combine)
         return self._served

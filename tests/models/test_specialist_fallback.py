@@ -151,3 +151,36 @@ def test_a_specialist_lacking_classes_answers_in_the_fused_class_order_with_zero
         SpecialistFallback.around(fused, specialists, classes={"thermal": [0, 2]})
     with pytest.raises(ValueError, match="expected 3 distinct"):
         SpecialistFallback.around(fused, specialists)  # a specialist of 3 classes, none placed
+
+
+def test_confidence_combine_weights_each_present_sensors_answer_by_its_largest_probability(models, tmp_path):
+    """Late fusion against a NumPy loop: a row's answer is sum_m c_m p_m / sum_m c_m over its present sensors,
+    p_m that sensor's specialist's probabilities and c_m their maximum; a lone sensor's row is its specialist's. The
+    SavedModel serves the same."""
+    fused, specialists, _ = models
+    late = SpecialistFallback.around(fused, specialists, combine="confidence")
+    inputs = contract_inputs(6)
+    expected = []
+    for row in range(len(PRESENT)):
+        answers = []
+        for column in np.flatnonzero(PRESENT[row]):
+            modality = MODALITIES[column]
+            one = {modality: inputs[modality][row:row + 1], "present": np.ones((1, 1), np.float32)}
+            answers.append(np.asarray(specialists[modality](one, training=False))[0])
+        weights = np.array([answer.max() for answer in answers])
+        expected.append((weights[:, None] * np.array(answers)).sum(0) / weights.sum())
+    expected = np.array(expected)
+    np.testing.assert_allclose(np.asarray(late(inputs, training=False)), expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(expected[PRESENT.sum(-1) == 2], np.asarray(fused(inputs, training=False))[
+        PRESENT.sum(-1) == 2], atol=1e-3)  # not the fused model's answer
+    late.save(tmp_path / "late.keras")
+    loaded = keras.models.load_model(tmp_path / "late.keras")
+    assert loaded.combine == "confidence"
+    np.testing.assert_allclose(np.asarray(loaded(inputs, training=False)), expected, rtol=1e-5, atol=1e-6)
+    serve = load_serving(export_saved_model(late, tmp_path / "late"))
+    served = serve(**{key: tf.constant(value) for key, value in inputs.items()})["probabilities"].numpy()
+    np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="needs one per modality"):
+        SpecialistFallback.around(fused, {"audio": specialists["audio"]}, combine="confidence")
+    with pytest.raises(ValueError, match="combine"):
+        SpecialistFallback.around(fused, specialists, combine="vote")
