@@ -396,13 +396,8 @@ AVTNET_SPECIALISTS = (
 register(Run("avtnet-specialists", "avtnet", AVTNET_SPECIALISTS, cache="speakingfaces-3", run_name="fused",
              doc="AVTNet on audio + thermal, strict protocol: specialists first, branches from them, lone sensor "
                  "answered by its specialist; the uninterrupted run of the kill-and-resume test"))
-register(Run("avtnet-tones", "avtnet", (
-    "--data", "{tree:ravdess-tones}", "--protocol", "strict", "--validation-fraction", "0", "--n-mels", "16",
-    "--audio-seconds", "0.4", "--epochs-embed", "1", "--epochs-recognizer", "1", "--batch-size", "4", "--gpus", "0",
-    "--verbose", "0", *LEAN), cache="ravdess-tones", run_name="ravdess",
-    doc="AVTNet on a RAVDESS folder of speech alone"))
-
-# python -m experiments.avtnet --sweep augment=none,strong on the tones' cache (its features): two runs on one split
+# python -m experiments.avtnet --sweep augment=none,strong on the tones: two runs on one split. Its first run is also
+# the run on a RAVDESS folder of speech alone (tests/experiments/test_avtnet_run.py).
 register(Run("avtnet-sweep", "avtnet", (
     "--data", "{tree:ravdess-tones}", "--protocol", "strict", "--n-mels", "16", "--audio-seconds", "0.4",
     "--epochs-embed", "1", "--epochs-recognizer", "1", "--batch-size", "4", "--gpus", "0", "--verbose", "0", *LEAN,
