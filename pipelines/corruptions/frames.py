@@ -13,7 +13,7 @@ calibrated so that severity 5 roughly halves a single-sensor reference's accurac
 
 | modality | name          | level                               | 1          | 2       | 3         | 4      | 5      |
 |----------|---------------|-------------------------------------|------------|---------|-----------|--------|--------|
-| visible  | low_light     | gamma, photons at white, read sigma | 1.5,1000,2 | 2,300,3 | 2.5,100,4 | 3,40,6 | 4,15,8 |
+| visible  | low_light     | gamma                               | 1.5        | 2       | 2.5       | 3      | 4      |
 | visible  | over_exposure | gain                                | 1.5        | 2       | 2.5       | 3      | 4      |
 | visible  | gaussian_blur | sigma / shorter side                | 0.01       | 0.02    | 0.03      | 0.045  | 0.06   |
 | visible  | motion_blur   | length / shorter side               | 0.02       | 0.04    | 0.06      | 0.09   | 0.12   |
@@ -26,8 +26,10 @@ calibrated so that severity 5 roughly halves a single-sensor reference's accurac
 | thermal  | resolution    | downscale factor per side           | 0.25       | 0.125   | 0.0625    | 0.04   | 0.025  |
 
 What each does (x: the frame in [0, 1]; every result rounded to the nearest level (ties to even) and clipped to 0..255 once):
-  - low_light: darkened to x ** gamma, then shot noise Poisson(photons * x ** gamma) / photons (each channel
-    alone) plus Gaussian read noise of that sigma in grey levels.
+  - low_light: darkened to x ** gamma (less light reaching one sensor), then that sensor's Poisson-Gaussian noise
+    (Foi et al. 2008) in its heteroscedastic Gaussian form, each channel alone: variance x ** gamma /
+    LOW_LIGHT_PHOTONS (shot noise of LOW_LIGHT_PHOTONS = 60 photons counted at white) plus (LOW_LIGHT_READ_NOISE
+    / 255) ** 2 (read noise of 2 grey levels): the darker the scene, the lower each pixel's signal-to-noise ratio.
   - over_exposure: x * gain, clipped at white.
   - gaussian_blur, thermal blur: cv2.GaussianBlur with that sigma in pixels (sigma = share x shorter side).
   - motion_blur: convolution with a line of that length through the kernel's centre at an angle drawn uniformly in
@@ -54,6 +56,8 @@ from pipelines import palettes
 from pipelines.corruptions.seeding import SEVERITIES, Corruption
 
 GREY_MAX = 255.0
+LOW_LIGHT_PHOTONS = 60  # low_light: the sensor's photon count at white (shot noise)
+LOW_LIGHT_READ_NOISE = 2.0  # low_light: the sensor's read noise sigma, grey levels
 COLUMN_NOISE_SHARE = 0.25  # sensor_noise: the column pattern's sigma as a share of the pixel noise's sigma
 _BLUR_SIGMAS = (0.01, 0.02, 0.03, 0.045, 0.06)
 _RESOLUTION_FACTORS = (0.25, 0.125, 0.0625, 0.04, 0.025)
@@ -65,9 +69,8 @@ def _by_name(*corruptions):
 
 FRAME_CORRUPTIONS = {
     "visible": _by_name(
-        Corruption("low_light", "visible", ((1.5, 1000, 2), (2.0, 300, 3), (2.5, 100, 4), (3.0, 40, 6), (4.0, 15, 8)),
-                   "gamma, photons at white, read-noise sigma (grey levels)",
-                   "a dark scene: gamma darkening with shot and read noise"),
+        Corruption("low_light", "visible", (1.5, 2.0, 2.5, 3.0, 4.0), "gamma",
+                   "a dark scene: gamma darkening with the sensor's shot and read noise"),
         Corruption("over_exposure", "visible", (1.5, 2.0, 2.5, 3.0, 4.0), "gain",
                    "a camera facing a bright light: gain, clipped at white"),
         Corruption("gaussian_blur", "visible", _BLUR_SIGMAS, "sigma, share of the shorter side", "defocus"),
@@ -96,11 +99,10 @@ def _rounded(levels):
     return np.clip(np.rint(levels), 0, GREY_MAX).astype(np.uint8)
 
 
-def _low_light(frame, level, rng):
-    gamma, photons, read_noise = level
-    dark = (frame / GREY_MAX) ** gamma
-    shot = rng.poisson(dark * photons) / photons
-    return _rounded(GREY_MAX * shot + rng.normal(0.0, read_noise, frame.shape))
+def _low_light(frame, gamma, rng):
+    dark = ((np.arange(256) / GREY_MAX) ** gamma).astype(np.float32)[frame]
+    spread = np.sqrt(dark / LOW_LIGHT_PHOTONS + (LOW_LIGHT_READ_NOISE / GREY_MAX) ** 2)
+    return _rounded(GREY_MAX * (dark + spread * rng.standard_normal(frame.shape, dtype=np.float32)))
 
 
 def _over_exposure(frame, gain, rng):
@@ -169,6 +171,7 @@ def _drift(frame, offset, rng):
     return _rounded(frame.astype(np.float64) + sign * offset)
 
 
+# Each (frame uint8 [H, W, C], the severity's level, rng) -> uint8 [H, W, C].
 _APPLY = {
     "low_light": _low_light,
     "over_exposure": _over_exposure,
