@@ -99,6 +99,17 @@ def test_jpeg_is_a_cv2_round_trip_at_the_table_quality(severity):
     np.testing.assert_array_equal(corrupt_frame(clean, "visible", "jpeg", severity, np.random.default_rng(0)), expected)
 
 
+@pytest.mark.parametrize("name", list(FRAME_CORRUPTIONS["visible"]))
+def test_grey_visible_frames_keep_one_channel(name):
+    grey = _scene(1)
+    corrupted = corrupt_frame(grey, "visible", name, 4, np.random.default_rng(0))
+    assert corrupted.shape == grey.shape and corrupted.dtype == np.uint8 and not np.array_equal(corrupted, grey)
+    if name == "jpeg":
+        quality = FRAME_CORRUPTIONS["visible"]["jpeg"].levels[3]
+        encoded = cv2.imencode(".jpg", grey[:, :, 0], [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
+        np.testing.assert_array_equal(corrupted[:, :, 0], cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE))
+
+
 @pytest.mark.parametrize("modality", ["visible", "thermal"])
 def test_resolution_is_area_down_then_linear_up(modality):
     clean = _frame(modality, None)
