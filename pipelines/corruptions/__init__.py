@@ -6,9 +6,10 @@ draw comes from `seeding.corruption_rng(recording, modality, corruption, severit
 """
 
 from pipelines.corruptions.audio import AUDIO_CORRUPTIONS
+from pipelines.corruptions.frames import FRAME_CORRUPTIONS
 
-# Every modality's table; the frame corruptions' table joins here.
-TABLES = (AUDIO_CORRUPTIONS,)
+# Every modality's table.
+TABLES = (AUDIO_CORRUPTIONS, *FRAME_CORRUPTIONS.values())
 
 CORRUPTIONS = {(corruption.modality, corruption.name): corruption
                for table in TABLES for corruption in table.values()}
