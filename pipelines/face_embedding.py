@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.image import to_uint8
+
 EMBEDDING_SIZE = 128
 INSTALL_HINT = "pip install -e '.[faces]'"
 MODEL_PACKAGE = "face_recognition_models"
@@ -47,7 +49,8 @@ def _import_dlib():
 
 
 def _to_uint8_rgb(frame):
-    """uint8 [H, W, 3] C-contiguous from an RGB frame, uint8 or float in [0, 1]; ValueError naming `frame`."""
+    """uint8 [H, W, 3] C-contiguous from an RGB frame, uint8 or float in [0, 1] (pipelines.image.to_uint8's
+    rule); ValueError naming `frame`."""
     frame = np.asarray(frame)
     if frame.ndim != 3 or frame.shape[-1] != 3 or min(frame.shape[:2]) == 0:
         raise ValueError(f"frame: expected an RGB frame [H, W, 3], got shape {frame.shape}")
@@ -55,9 +58,7 @@ def _to_uint8_rgb(frame):
         return np.ascontiguousarray(frame)
     if not np.issubdtype(frame.dtype, np.floating):
         raise ValueError(f"frame: expected uint8 or float in [0, 1], got dtype {frame.dtype}")
-    if not np.all(np.isfinite(frame)) or frame.min() < 0 or frame.max() > 1:
-        raise ValueError("frame: a float frame must hold finite values in [0, 1]")
-    return np.ascontiguousarray(np.round(frame * 255.0).astype(np.uint8))
+    return np.ascontiguousarray(to_uint8(frame, "frame"))
 
 
 class FaceEmbedder:
