@@ -403,7 +403,7 @@ register(Run("avtnet-sweep", "avtnet", (
     "--epochs-embed", "1", "--epochs-recognizer", "1", "--batch-size", "4", "--gpus", "0", "--verbose", "0", *LEAN,
     "--sweep", "augment=none,strong"), cache="ravdess-tones", run_name="tones",
     doc="AVTNet on the tones, swept over --augment none and strong (TrainedRun.run_dir: not a run; "
-        "runs/sweep-tones.json and runs/tones-augment-<value>)"))
+        "runs/sweep-tones-augment.json and runs/tones-augment-<value>)"))
 
 ESPEAK = os.environ.get("AVTFUSE_ESPEAK_DIR", "/work/shared/data/espeak_speakers")
 register(Run("avtnet-espeak", "avtnet", (

@@ -34,7 +34,7 @@ def run_sweep(option, configs, run, name):
     """Runs (or resumes) each config of `sweep_configs(option, configs)` with `run(config) -> results`; returns
     {"setting", "runs": [{"value", "run_dir", "validation", "test"} ...], "chosen": the run_dir validation chose
     (the highest validation WA, the first of equal ones), "metric"}, also written to
-    <output_dir>/sweep-<name>.json. ValueError when a run has no validation split."""
+    <output_dir>/sweep-<name>-<setting>.json. ValueError when a run has no validation split."""
     rows = []
     for value, config in sweep_configs(option, configs):
         results = run(config)
@@ -46,7 +46,7 @@ def run_sweep(option, configs, run, name):
                      "test": results["metrics"][CHOOSING_METRIC]})
     chosen = max(rows, key=lambda row: row["validation"])  # max keeps the first of equal ones
     summary = {"setting": option, "metric": CHOOSING_METRIC, "runs": rows, "chosen": chosen["run_dir"]}
-    write_json(os.path.join(configs[0][1].output_dir, f"sweep-{name}.json"), summary)
+    write_json(os.path.join(configs[0][1].output_dir, f"sweep-{name}-{option.lstrip('-')}.json"), summary)
     return summary
 
 

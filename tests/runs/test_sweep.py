@@ -15,7 +15,7 @@ def swept(registry):
 
 
 def test_every_run_is_kept_on_one_split_and_validation_names_the_choice(swept):
-    summary = json.loads((swept.runs / "sweep-tones.json").read_text())
+    summary = json.loads((swept.runs / "sweep-tones-augment.json").read_text())
     assert summary["setting"] == "--augment" and [row["value"] for row in summary["runs"]] == ["none", "strong"]
     splits, configs = [], []
     for row in summary["runs"]:
@@ -40,9 +40,9 @@ def test_every_run_is_kept_on_one_split_and_validation_names_the_choice(swept):
 
 def test_the_sweep_of_a_finished_run_reads_it_back(swept):
     """Running the sweep again trains nothing: both runs resume finished, with the same numbers."""
-    before = (swept.runs / "sweep-tones.json").read_text()
+    before = (swept.runs / "sweep-tones-augment.json").read_text()
     swept.main()
-    assert (swept.runs / "sweep-tones.json").read_text() == before
+    assert (swept.runs / "sweep-tones-augment.json").read_text() == before
 
 
 @pytest.mark.parametrize("text, message", [
