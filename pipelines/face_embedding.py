@@ -15,6 +15,7 @@ The 68-point predictor in the same package is licensed for non-commercial use on
 
 import importlib
 import importlib.util
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,20 @@ class FaceEmbedder:
     def _largest_face(self, image):
         faces = self._detector(image, self.upsample)
         return max(faces, key=lambda box: box.area()) if faces else None
+
+
+_SHARED = []  # the process's one FaceEmbedder, made on first use (loading the models takes about a second)
+_LOCK = threading.Lock()  # dlib's models are called from one thread at a time (the cache decodes in threads)
+
+
+def embed_face(frame):
+    """`FaceEmbedder()(frame)` with the process's shared embedder (default settings), one call at a time."""
+    with _LOCK:
+        if not _SHARED:
+            _SHARED.append(FaceEmbedder())
+        return _SHARED[0](frame)
+
+
+def dlib_version():
+    """The installed dlib's version (part of a face-embedding cache's key)."""
+    return _import_dlib().__version__

@@ -33,7 +33,7 @@ from avtfuse.config import Config, setting
 from avtfuse.console import Progress
 from avtfuse.contract import canonical_modalities
 from avtfuse.files import file_stamp
-from pipelines import audio, image
+from pipelines import audio, face_embedding, image
 from pipelines.errors import DataError, DataErrors, problems_of
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 FEATURE_SUFFIX = ".npy"
 CHUNK = 64  # recordings decoded between two audio feature calls
 AUDIO_FEATURES = ("log_mel", "mfcc")
+VISIBLE_ENCODERS = ("frames", "dlib")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +98,10 @@ class FeatureConfig(Config):
     max_video_frames: int = setting(54_000, "videos stating more frames are bad files (30 min at 30 fps; read from "
                                     "the header)")
     max_audio_seconds: float = setting(600.0, "longer audio files are bad files (read from the header)")
+    visible_encoder: str = setting("frames", "what the cache keeps of the visible camera: frames (its pixels) or dlib "
+                                   "(dlib's 128-d face embedding of each full-resolution frame, a sequence [T, 128], "
+                                   "T = 1 for one frame; the faces extra; no face in any frame: no visible sensor, "
+                                   "counted)", choices=VISIBLE_ENCODERS, identity_at_default=False)
 
     def __post_init__(self):
         self.check_int("sample_rate", "audio_samples", "n_mels", "n_fft", "hop_length", "n_mfcc", "max_image_pixels",
@@ -106,6 +111,7 @@ class FeatureConfig(Config):
         self.check_choice("audio_crop", audio.AUDIO_CROPS)
         self.check_choice("audio_features", AUDIO_FEATURES)
         self.check_choice("frame_crop", image.FRAME_CROPS)
+        self.check_choice("visible_encoder", VISIBLE_ENCODERS)
         self.check_positive("trim_db", "frame_seconds")
         if isinstance(self.audio_offset, bool) or not isinstance(self.audio_offset, (int, float)) or not (
                 0.0 <= self.audio_offset < math.inf):
@@ -136,11 +142,13 @@ class FeatureConfig(Config):
         return audio.num_frames(self.audio_samples, self.hop_length)
 
     def shapes(self, modalities):
-        """Per-example tensor shapes of the run's modalities, decoded from media files."""
+        """Per-example tensor shapes of the run's modalities, decoded from media files (the visible camera's
+        face embeddings a sequence [T or 1, 128] under visible_encoder "dlib")."""
         time = (self.frames,) if self.frames else ()
         all_shapes = {
             "audio": (self.audio_frames, self.n_mfcc if self.audio_features == "mfcc" else self.n_mels),
-            "visible": (*time, *self.image_size, 3),
+            "visible": (self.frames or 1, face_embedding.EMBEDDING_SIZE) if self.visible_encoder == "dlib" else
+            (*time, *self.image_size, 3),
             "thermal": (*time, *self.image_size, 1),
         }
         return {m: all_shapes[m] for m in canonical_modalities(modalities)}
@@ -180,11 +188,13 @@ def sequence_length(shape):
 class Decoded(dict):
     """The decoded inputs of one recording, {modality: float32 array}, and `steps` {modality: real step count}
     for the `.npy` feature sequences ([T, D], zero-padded at the end to the set's T: their original T).
-    Modalities not in `steps` are full: T steps for a sequence, none for a single frame or vector."""
+    Modalities not in `steps` are full: T steps for a sequence, none for a single frame or vector. `faceless`:
+    the modalities whose file held no face for the face encoder (absent from the dict: not recorded)."""
 
     def __init__(self, *args, steps=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.steps = dict(steps or {})
+        self.faceless = []
 
 
 def _load_features(path, shape):
@@ -218,7 +228,11 @@ def decode_recording(recording, modalities, config, shapes, frame="middle"):
         if not path:
             continue
         try:
-            decoded[m] = _decode_file(path, m, config, shapes, frame, decoded.steps)
+            value = _decode_file(path, m, config, shapes, frame, decoded.steps)
+            if value is None:
+                decoded.faceless.append(m)
+            else:
+                decoded[m] = value
         except DataError as error:
             problems.append(error)
         except Exception as error:  # OpenCV, libsndfile, the OS or memory failing on this file: its error line
@@ -243,12 +257,28 @@ def _decode_file(path, modality, config, shapes, frame, steps):
         return audio.load_waveform(path, config.sample_rate, config.audio_samples, config.audio_crop, config.trim_db,
                                    config.audio_offset, min_samples=config.n_fft,
                                    max_seconds=config.max_audio_seconds)
+    if modality == "visible" and config.visible_encoder == "dlib":
+        return face_vectors(path, frame, config)
     frame_args = {"frame": frame, "frames": config.frames, "seconds": config.frame_seconds,
                   "crop": config.frame_crop, "max_pixels": config.max_image_pixels,
                   "max_video_frames": config.max_video_frames}
     if modality == "visible":
         return image.load_visible(path, config.image_size, **frame_args)
     return image.load_thermal(path, config.image_size, config.thermal_palette, **frame_args)
+
+
+def face_vectors(path, frame, config):
+    """dlib's face embedding (pipelines.face_embedding) of each frame the visible file gives at its own
+    resolution, uncropped: float32 [T, 128] for config.frames = T > 0 (a frame without a face takes the vector of
+    the nearest frame with one), [1, 128] of the frame `frame` otherwise; None when no frame holds a face."""
+    limits = {"max_pixels": config.max_image_pixels, "max_video_frames": config.max_video_frames}
+    pixels = image.read_frames(path, config.frames, config.frame_seconds, **limits) if config.frames else \
+        image.read_frame(path, frame, **limits)[None]
+    vectors = [face_embedding.embed_face(np.repeat(p, 3, axis=2) if p.shape[2] == 1 else p) for p in pixels]
+    found = [index for index, vector in enumerate(vectors) if vector is not None]
+    if not found:
+        return None
+    return np.stack([vectors[min(found, key=lambda j: abs(j - index))] for index in range(len(vectors))])
 
 
 def audio_features(waveforms, config):
@@ -263,7 +293,8 @@ def audio_features(waveforms, config):
 def extract_features(recordings, modalities, config, shapes, policy, frame="middle", workers=None):
     """Yields (recording, {modality: float32 array of `shapes[modality]`}) for each good recording, in order.
 
-    Modalities a recording lacks are absent from its dict (a `Decoded`, whose `steps` holds the real lengths of
+    A recording whose visible file holds no face for the face encoder is yielded without that file. Modalities a
+    recording lacks are absent from its dict (a `Decoded`, whose `steps` holds the real lengths of
     `.npy` feature sequences). Decoding runs in
     `workers` threads (default: the CPU count); a bad recording is handed to
     `policy` and left out.
@@ -275,6 +306,7 @@ def extract_features(recordings, modalities, config, shapes, policy, frame="midd
                          "(pipelines.palette_choice.settle_palette)")
     batch_features = tf.function(lambda waveforms: audio_features(waveforms, config), reduce_retracing=True)
     progress = Progress(logger, "decoded", len(recordings))
+    faceless = []
 
     def decode(recording):
         try:
@@ -295,9 +327,16 @@ def extract_features(recordings, modalities, config, shapes, policy, frame="midd
             for recording, result in zip(chunk, decoded):
                 if isinstance(result, DataError):
                     policy.handle(result)
+                elif result.faceless:  # kept without that sensor: its file held no face
+                    faceless.append(recording.recording)
+                    yield dataclasses.replace(recording, **dict.fromkeys(result.faceless)), result
                 else:
                     yield recording, result
             progress.update(start + len(chunk))
+    if faceless:
+        logger.warning("visible encoder dlib: no face in the visible frame of %d of %d recordings (%s%s); their "
+                       "visible sensor counts as absent", len(faceless), len(recordings), ", ".join(faceless[:5]),
+                       ", ..." if len(faceless) > 5 else "")
 
 
 def check_refused(policy, modalities, config, shapes, frame="middle"):
@@ -314,10 +353,11 @@ def check_refused(policy, modalities, config, shapes, frame="middle"):
 
 def fingerprint(recordings, modalities, config, frame):
     """A short hash of what the decoded data depends on: every input file's path, size and modification time
-    (each file of a frame folder), the modalities, the feature settings, the frame and `decoder_versions()`."""
+    (each file of a frame folder), the modalities, the feature settings (those added later only when not at their
+    default, as a run's identity has them), the frame and `decoder_versions(config)`."""
     digest = hashlib.sha256()
-    digest.update(json.dumps([config.to_dict(), list(canonical_modalities(modalities)), str(frame),
-                              decoder_versions()]).encode())
+    digest.update(json.dumps([config.identity_dict(), list(canonical_modalities(modalities)), str(frame),
+                              decoder_versions(config)]).encode())
     for rec in recordings:
         digest.update(f"{rec.recording}|{rec.person}|{rec.group_key}|{rec.split}".encode())
         for m in canonical_modalities(modalities):
@@ -326,9 +366,13 @@ def fingerprint(recordings, modalities, config, frame):
     return digest.hexdigest()[:16]
 
 
-def decoder_versions():
+def decoder_versions(config=None):
     """{library: version} of what decodes files into the cache and computes its features: libsndfile (through
-    soundfile), soxr, OpenCV, librosa, NumPy and TensorFlow (the log-mel)."""
-    return {"soundfile": soundfile.__version__, "libsndfile": soundfile.__libsndfile_version__,
-            "soxr": soxr.__version__, "opencv": cv2.__version__, "librosa": librosa.__version__,
-            "numpy": np.__version__, "tensorflow": tf.__version__}
+    soundfile), soxr, OpenCV, librosa, NumPy and TensorFlow (the log-mel); dlib too when `config` (a
+    FeatureConfig) embeds the visible camera's faces."""
+    versions = {"soundfile": soundfile.__version__, "libsndfile": soundfile.__libsndfile_version__,
+                "soxr": soxr.__version__, "opencv": cv2.__version__, "librosa": librosa.__version__,
+                "numpy": np.__version__, "tensorflow": tf.__version__}
+    if config is not None and config.visible_encoder == "dlib":
+        versions["dlib"] = face_embedding.dlib_version()
+    return versions

@@ -87,3 +87,42 @@ def test_missing_extra_names_it(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match=r"needs the face_recognition_models package: pip install -e '\.\[faces\]'"):
         face_embedding.model_files()
+
+
+def test_the_cache_keeps_each_visible_frames_face_embedding_and_counts_the_frames_without_one(tmp_path, caplog):
+    """--visible-encoder dlib: the cache holds dlib's vector of each visible frame as [1, 128] (the same as the
+    embedder gives), a frame with no face leaves its recording without a visible sensor, and the log counts it;
+    with frame sequences, one vector per frame."""
+    import cv2
+    import soundfile
+
+    from pipelines.dataset import DataConfig, prepare
+    from pipelines.features import FeatureConfig
+    from pipelines.manifest import write_manifest
+    from pipelines.recording import Recording
+
+    rng = np.random.default_rng(0)
+    greys = [tmp_path / f"grey{level}.png" for level in (100, 150)]  # frames without a face
+    for level, grey in zip((100, 150), greys):
+        cv2.imwrite(str(grey), np.full((120, 100, 3), level, np.uint8))
+    recordings = []
+    for index, path in enumerate([*sorted(FACES.glob("person_*.jpg")), *greys]):
+        wav = tmp_path / f"r{index}.wav"
+        soundfile.write(wav, (0.1 * rng.standard_normal(8000)).astype(np.float32), 16000)
+        person = path.stem.split("_")[1] if path not in greys else "ab"[index % 2]
+        recordings.append(Recording(f"r{index}", person, audio=str(wav), visible=str(path)))
+    manifest = write_manifest(recordings, tmp_path / "faces.csv")
+    features = FeatureConfig(sample_rate=16000, audio_samples=4000, n_mels=16, n_fft=512, hop_length=256,
+                             visible_encoder="dlib")
+    with caplog.at_level("WARNING"):
+        data = prepare(DataConfig(source=str(manifest), modalities=("audio", "visible"), protocol="strict",
+                                  cache_dir=str(tmp_path / "cache"), features=features))
+    assert data.shapes["visible"] == (1, EMBEDDING_SIZE)
+    faces = {recording: bool(bits[1]) for recording, bits in zip(data.recordings, data.recorded)}
+    assert faces == {"r0": True, "r1": True, "r2": True, "r3": True, "r4": False, "r5": False}
+    assert "no face in the visible frame of 2 of 6 recordings" in caplog.text
+    inputs, _ = data.modality_arrays("visible", "train")
+    embedder = FaceEmbedder()
+    expected = {tuple(np.round(embedder(read_frame(path)), 4)) for path in sorted(FACES.glob("person_*.jpg"))}
+    assert len(inputs) and all(tuple(np.round(vector[0], 4)) in expected for vector in inputs)
+    assert FeatureConfig(visible_encoder="dlib", frames=4).shapes(("visible",)) == {"visible": (4, EMBEDDING_SIZE)}
