@@ -274,7 +274,11 @@ def face_vectors(path, frame, config):
     limits = {"max_pixels": config.max_image_pixels, "max_video_frames": config.max_video_frames}
     pixels = image.read_frames(path, config.frames, config.frame_seconds, **limits) if config.frames else \
         image.read_frame(path, frame, **limits)[None]
-    vectors = [face_embedding.embed_face(np.repeat(p, 3, axis=2) if p.shape[2] == 1 else p) for p in pixels]
+    vectors = []
+    for index, frame_pixels in enumerate(pixels):  # a still image's T frames are one frame: embedded once
+        same = index and np.array_equal(frame_pixels, pixels[index - 1])
+        vectors.append(vectors[-1] if same else face_embedding.embed_face(
+            np.repeat(frame_pixels, 3, axis=2) if frame_pixels.shape[2] == 1 else frame_pixels))
     found = [index for index, vector in enumerate(vectors) if vector is not None]
     if not found:
         return None
