@@ -141,10 +141,10 @@ def test_training_batches_are_a_function_of_seed_and_epoch(tree, tmp_path):
         return np.concatenate([x["audio"].numpy() for x, _ in training_batches(
             data, epoch, BatchPolicy(4, seed=1, **kwargs))[0]])
 
-    masked = audio(2, spec_augment=3)
+    masked, plain = audio(2, spec_augment=3), audio(2)
     tf.random.uniform([3])  # the global random state moves between the two: a resumed run's masks are the same
     np.testing.assert_array_equal(masked, audio(2, spec_augment=3))
-    assert not np.array_equal(masked, audio(2))
+    assert not np.array_equal(masked, plain)
 
     assert augmentation_kinds(data) == {"audio": "log_mel", "visible": "frames", "thermal": "frames"}
 
@@ -154,8 +154,8 @@ def test_training_batches_are_a_function_of_seed_and_epoch(tree, tmp_path):
 
     augmented = frames(2, augment=0.5)
     np.testing.assert_array_equal(augmented, frames(2, augment=0.5))  # a resumed epoch: the same samples
-    assert not np.array_equal(augmented, frames(2)) and not np.array_equal(augmented, frames(3, augment=0.5))
-    assert not np.array_equal(audio(2, augment=0.5), audio(2))
+    assert not np.array_equal(augmented, frames(2))
+    assert not np.array_equal(audio(2, augment=0.5), plain)
 
 
 def corrupt_copy(tree, tmp_path):
