@@ -1,7 +1,8 @@
 """`--single-sensor best`: per sensor, validation chooses what answers a sample holding that sensor alone, among
 the fused model, the deep specialist (the same system trained on the sensor alone) and the classical models the
-sensor's cached form allows (avtfuse.models.classical: MFCC statistics + logistic regression for a log-mel;
-16 x 16 pixels + logistic regression and Fisherfaces for single frames).
+sensor's cached form allows (avtfuse.models.classical: MFCC statistics + logistic regression for a log-mel or
+MFCCs; 16 x 16 pixels + logistic regression and Fisherfaces for frames and, by their mean frame, frame
+sequences), each the reference's features.
 
 Every candidate is scored on the same samples: the validation recordings holding the sensor
 (`SplitData.sensor_alone(m, "valid")`), each once, with every other sensor blanked. The highest accuracy wins;
@@ -17,15 +18,13 @@ from pipelines.augmentation import augmentation_kinds
 
 FUSED, SPECIALIST = "fused", "specialist"
 TITLE = "A lone sensor's answer, chosen on validation (--single-sensor best)"
-CLASSICAL_KINDS = {"log_mel": ("mfcc_lr",), "frames": ("pixels_lr", "fisherfaces")}  # by the cached form
+CLASSICAL_KINDS = {"log_mel": ("mfcc_lr",), "mfcc": ("mfcc_lr",), "frames": ("pixels_lr", "fisherfaces")}
 CANDIDATE_ORDER = (FUSED, SPECIALIST, "mfcc_lr", "pixels_lr", "fisherfaces")
 
 
 def classical_kinds(data, modality):
-    """The classical kinds `modality`'s cached form allows (a log-mel, single frames; none for MFCCs, frame
-    sequences or `.npy` features): a tuple of avtfuse.models.classical kinds."""
-    if len(data.shapes[modality]) == 4:  # frame sequences [T, H, W, C]
-        return ()
+    """The classical kinds `modality`'s cached form allows (a log-mel or MFCCs, frames or frame sequences; none
+    for `.npy` features): a tuple of avtfuse.models.classical kinds."""
     return CLASSICAL_KINDS.get(augmentation_kinds(data).get(modality), ())
 
 

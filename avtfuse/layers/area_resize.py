@@ -9,7 +9,8 @@ from pipelines.feature_matrices import IMAGE_SIZE, area_matrix
 @keras.saving.register_keras_serializable(package="avtfuse")
 class AreaResize(keras.layers.Layer):
     """Frames [B, H, W, C] -> float32 [B, size * size * C]: `cv2.resize(frame, (size, size),
-    interpolation=cv2.INTER_AREA)` of each frame, flattened in (row, column, channel) order.
+    interpolation=cv2.INTER_AREA)` of each frame, flattened in (row, column, channel) order; frame sequences
+    [B, T, H, W, C] give their mean frame's (the image reference's rule).
 
     The resize is Wh @ frame @ Ww^T per channel with the constant per-axis weights of
     pipelines.feature_matrices.area_matrix ([size, H] and [size, W], built when the layer is built), within
@@ -28,10 +29,10 @@ class AreaResize(keras.layers.Layer):
         self.size = size
 
     def build(self, input_shape):
-        if len(input_shape) != 4 or None in tuple(input_shape[1:]):
-            raise ValueError(f"AreaResize inputs: expected frames [B, H, W, C] with H, W, C known, got shape "
-                             f"{tuple(input_shape)}")
-        height, width = int(input_shape[1]), int(input_shape[2])
+        if len(input_shape) not in (4, 5) or None in tuple(input_shape[-3:]):
+            raise ValueError(f"AreaResize inputs: expected frames [B, H, W, C] or [B, T, H, W, C] with H, W, C "
+                             f"known, got shape {tuple(input_shape)}")
+        height, width = int(input_shape[-3]), int(input_shape[-2])
         if height < self.size or width < self.size:
             raise ValueError(f"AreaResize inputs: frames of {height} x {width} are smaller than {self.size} x "
                              f"{self.size}; only shrinking is supported (cv2's INTER_AREA enlarges by another rule)")
@@ -40,6 +41,8 @@ class AreaResize(keras.layers.Layer):
 
     def call(self, inputs):
         frames = ops.cast(inputs, "float32")
+        if len(frames.shape) == 5:
+            frames = ops.mean(frames, axis=1)
         resized = ops.einsum("hH,bHWc,wW->bhwc", self.rows, frames, self.columns)
         return ops.reshape(resized, (-1, self.size * self.size * frames.shape[-1]))
 

@@ -11,7 +11,8 @@ Kinds (features exactly avtfuse.evaluation.reference's; the layers share pipelin
 - "fisherfaces", frames as "pixels_lr": 16 x 16 pixels -> PCA -> LinearDiscriminantAnalysis; AreaResize -> Dense
   (the PCA projection) -> Dense softmax (the LDA's decision values).
 
-Frame sequences (frames > 0: [N, T, H, W, C]) are refused. The scikit-learn pipeline is fitted on
+Frame sequences (frames > 0: [N, T, H, W, C]) are read as their mean frame, as the reference reads them; MFCC
+audio [N, frames, n_mfcc] as a log-mel of n_mfcc bands, as the reference reads it. The scikit-learn pipeline is fitted on
 `reference_features` (cv2 for the pixels); the Keras layers compute the same features within 1e-6 (their tests).
 
 Fisherfaces (Belhumeur, Hespanha and Kriegman, 1997): PCA to N - C components (N training samples, C classes),
@@ -68,10 +69,11 @@ class ClassicalConfig(Config):
         self.check_choice("kind", KINDS)
         self.check_choice("modality", ("audio",) if self.kind == "mfcc_lr" else MODALITIES[1:])
         shape = tuple(self.shape) if isinstance(self.shape, (tuple, list)) else ()
-        rank = 2 if self.kind == "mfcc_lr" else 3
-        if len(shape) != rank or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape):
+        ranks = (2,) if self.kind == "mfcc_lr" else (3, 4)  # frames, or frame sequences [T, H, W, C]
+        if len(shape) not in ranks or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                                               for v in shape):
             self._fail("shape", f"{rank} integers >= 1 ({self.modality}'s input without the batch axis)")
-        if self.kind in _FRAME_KINDS and min(shape[:2]) < IMAGE_SIZE:
+        if self.kind in _FRAME_KINDS and min(shape[-3:-1]) < IMAGE_SIZE:
             self._fail("shape", f"frames of at least {IMAGE_SIZE} x {IMAGE_SIZE} (AreaResize only shrinks)")
         self._set("shape", shape)
         self.check_int("components", minimum=1 if self.kind == "fisherfaces" else 0)
@@ -174,10 +176,11 @@ def fit_classical(kind, modality, train_inputs, train_labels, seed=0):
 
 def _check_shape(kind, inputs):
     """ValueError naming train_inputs for the wrong rank or frames smaller than the features' 16 x 16."""
-    rank = 3 if kind == "mfcc_lr" else 4
-    if inputs.ndim != rank:
-        expected = "[N, frames, n_mels] log-mel" if kind == "mfcc_lr" else "[N, H, W, C] frames"
+    ranks = (3,) if kind == "mfcc_lr" else (4, 5)
+    if inputs.ndim not in ranks:
+        expected = "[N, frames, n_mels] log-mel" if kind == "mfcc_lr" else \
+            "[N, H, W, C] frames or [N, T, H, W, C] frame sequences"
         raise ValueError(f"train_inputs: kind {kind!r} expects {expected}, got shape {inputs.shape}")
-    if kind in _FRAME_KINDS and min(inputs.shape[1:3]) < IMAGE_SIZE:
-        raise ValueError(f"train_inputs: frames of {inputs.shape[1]} x {inputs.shape[2]} are smaller than "
+    if kind in _FRAME_KINDS and min(inputs.shape[-3:-1]) < IMAGE_SIZE:
+        raise ValueError(f"train_inputs: frames of {inputs.shape[-3]} x {inputs.shape[-2]} are smaller than "
                          f"{IMAGE_SIZE} x {IMAGE_SIZE} (AreaResize only shrinks)")

@@ -141,3 +141,16 @@ def test_specialist_fallback_routes_to_a_classical_specialist(tmp_path):
         thermal.serve({"thermal": inputs["thermal"][2:3], "present": one})["probabilities"])[0]
     np.testing.assert_allclose(result[2, [1, 3]], expected_thermal, atol=1e-6)
     np.testing.assert_array_equal(result[2, [0, 2]], 0.0)
+
+
+def test_frame_sequences_are_served_as_predict_proba_of_their_mean_frame(tmp_path):
+    """SA-fusion's and CFN-SR's visible input, [N, T, H, W, C]: the reference's mean frame, in the SavedModel too."""
+    labels = np.arange(12) % 3
+    inputs = contract_arrays("visible", (3, 20, 24, 3), labels, 4)
+    classifier, classes = fit_classical("pixels_lr", "visible", inputs, labels)
+    pipeline = fit_pipeline("pixels_lr", "visible", inputs, labels)
+    test = contract_arrays("visible", (3, 20, 24, 3), np.arange(5) % 3, 5)
+    signature = load_serving(export_saved_model(classifier, tmp_path / "frames"))
+    np.testing.assert_allclose(served(signature, "visible", test)["probabilities"].numpy(),
+                               pipeline.predict_proba(reference_features("visible", test)), atol=TOLERANCE, rtol=0)
+    np.testing.assert_array_equal(classes, [0, 1, 2])
