@@ -1,8 +1,8 @@
 """`--single-sensor best`: per sensor, validation chooses what answers a sample holding that sensor alone, among
 the fused model, the deep specialist (the same system trained on the sensor alone) and the classical models the
-sensor's cached form allows (avtfuse.models.classical: MFCC statistics + logistic regression for a log-mel or
-MFCCs; 16 x 16 pixels + logistic regression and Fisherfaces for frames and, by their mean frame, frame
-sequences), each the reference's features.
+sensor's cached form allows (avtfuse.models.classical: MFCC statistics + logistic regression for a log-mel;
+16 x 16 pixels + logistic regression and Fisherfaces for frames and, by their mean frame, frame sequences; the
+mean and std over time + logistic regression for another feature sequence), each the reference's features.
 
 Every candidate is scored on the same samples: the validation recordings holding the sensor
 (`SplitData.sensor_alone(m, "valid")`), each once, with every other sensor blanked. The highest accuracy wins;
@@ -18,14 +18,16 @@ from pipelines.augmentation import augmentation_kinds
 
 FUSED, SPECIALIST = "fused", "specialist"
 TITLE = "A lone sensor's answer, chosen on validation (--single-sensor best)"
-CLASSICAL_KINDS = {"log_mel": ("mfcc_lr",), "mfcc": ("mfcc_lr",), "frames": ("pixels_lr", "fisherfaces")}
-CANDIDATE_ORDER = (FUSED, SPECIALIST, "mfcc_lr", "pixels_lr", "fisherfaces")
+CLASSICAL_KINDS = {"log_mel": ("mfcc_lr",), "frames": ("pixels_lr", "fisherfaces")}  # by the cached form
+CANDIDATE_ORDER = (FUSED, SPECIALIST, "mfcc_lr", "sequence_lr", "pixels_lr", "fisherfaces")
 
 
 def classical_kinds(data, modality):
-    """The classical kinds `modality`'s cached form allows (a log-mel or MFCCs, frames or frame sequences; none
-    for `.npy` features): a tuple of avtfuse.models.classical kinds."""
-    return CLASSICAL_KINDS.get(augmentation_kinds(data).get(modality), ())
+    """The classical kinds `modality`'s cached form allows, the reference's for that form: a log-mel's MFCC
+    statistics, frames' (and frame sequences') pixels and Fisherfaces, any other feature sequence [T, D] (MFCCs,
+    `.npy` sequences, face embeddings) its mean and std over time; none for feature vectors [D]."""
+    kinds = CLASSICAL_KINDS.get(augmentation_kinds(data).get(modality))
+    return kinds or (("sequence_lr",) if len(data.shapes[modality]) == 2 else ())
 
 
 def fitted_classical(data, modality, seed):

@@ -20,6 +20,7 @@ from avtfuse.layers.mfcc_statistics import MFCCStatistics
 from avtfuse.layers.position_embedding import SinusoidalPositionEmbedding
 from avtfuse.layers.rescaled_attention import MultimodalRescaledAttention
 from avtfuse.layers.sequence_pooling import CGatePooling, MaskedAttentionPooling
+from avtfuse.layers.sequence_statistics import SequenceStatistics
 from avtfuse.layers.standardization import Standardization
 from avtfuse.layers.temporal_conv_block import TemporalConvBlock
 from avtfuse.layers.token_presence import TokenPresence
@@ -49,6 +50,7 @@ __all__ = [
     "MFCCStatistics",
     "MaskedAttentionPooling",
     "MultimodalRescaledAttention",
+    "SequenceStatistics",
     "SinusoidalPositionEmbedding",
     "Standardization",
     "TemporalConvBlock",

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from avtfuse.layers.sequence_statistics import time_statistics
 from pipelines.feature_matrices import N_MFCC, mfcc_matrix
 
 
@@ -32,10 +33,7 @@ class MFCCStatistics(keras.layers.Layer):
         self.matrix = mfcc_matrix(int(input_shape[-1]), self.n_mfcc)  # [n_mels, K], a constant
 
     def call(self, inputs):
-        mfcc = ops.matmul(ops.cast(inputs, "float32"), self.matrix)  # [B, T, K]
-        mean = ops.mean(mfcc, axis=1)
-        std = ops.sqrt(ops.mean(ops.square(mfcc - mean[:, None, :]), axis=1))
-        return ops.concatenate([mean, std], axis=-1)
+        return time_statistics(ops.matmul(ops.cast(inputs, "float32"), self.matrix))  # of the MFCCs [B, T, K]
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 2 * min(self.n_mfcc, input_shape[-1]))

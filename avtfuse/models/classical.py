@@ -6,13 +6,16 @@ Kinds (features exactly avtfuse.evaluation.reference's; the layers share pipelin
 
 - "mfcc_lr", audio log-mel [N, frames, n_mels]: MFCC mean+std -> StandardScaler -> LogisticRegression; in Keras
   MFCCStatistics -> Standardization (the backbone) -> Dense softmax (the head).
+- "sequence_lr", any modality's feature sequences [N, T, D] (MFCCs, `.npy` sequences, face embeddings): their
+  mean+std over time -> StandardScaler -> LogisticRegression; SequenceStatistics -> Standardization -> Dense
+  softmax.
 - "pixels_lr", frames [N, H, W, C] with H, W >= 16: 16 x 16 INTER_AREA pixels -> StandardScaler ->
   LogisticRegression; AreaResize -> Standardization -> Dense softmax.
 - "fisherfaces", frames as "pixels_lr": 16 x 16 pixels -> PCA -> LinearDiscriminantAnalysis; AreaResize -> Dense
   (the PCA projection) -> Dense softmax (the LDA's decision values).
 
-Frame sequences (frames > 0: [N, T, H, W, C]) are read as their mean frame, as the reference reads them; MFCC
-audio [N, frames, n_mfcc] as a log-mel of n_mfcc bands, as the reference reads it. The scikit-learn pipeline is fitted on
+Frame sequences (frames > 0: [N, T, H, W, C]) are read as their mean frame, as the reference reads them. The
+scikit-learn pipeline is fitted on
 `reference_features` (cv2 for the pixels); the Keras layers compute the same features within 1e-6 (their tests).
 
 Fisherfaces (Belhumeur, Hespanha and Kriegman, 1997): PCA to N - C components (N training samples, C classes),
@@ -40,12 +43,17 @@ from avtfuse.contract import MODALITIES
 from avtfuse.evaluation.reference import check_split, reference_features, reference_model
 from avtfuse.layers.area_resize import AreaResize
 from avtfuse.layers.mfcc_statistics import MFCCStatistics
+from avtfuse.layers.sequence_statistics import SequenceStatistics
 from avtfuse.layers.standardization import Standardization
 from avtfuse.models.base import ContractClassifier, GraphBackbone
 from pipelines.feature_matrices import IMAGE_SIZE
 
-KINDS = ("mfcc_lr", "pixels_lr", "fisherfaces")
+KINDS = ("mfcc_lr", "sequence_lr", "pixels_lr", "fisherfaces")
 _FRAME_KINDS = ("pixels_lr", "fisherfaces")
+READERS = {"mfcc_lr": ("audio",), "sequence_lr": MODALITIES, "pixels_lr": MODALITIES[1:],
+           "fisherfaces": MODALITIES[1:]}  # the modalities each kind reads
+_RANKS = {"mfcc_lr": (2,), "sequence_lr": (2,), "pixels_lr": (3, 4), "fisherfaces": (3, 4)}  # input ranks, no batch
+SEQUENCE = "sequence"  # reference_features' name for a feature sequence of any modality (no MFCCs taken)
 _TINY_VARIANCE = float(np.finfo(np.float32).tiny)  # Standardization keeps every fitted variance (scale_ ** 2)
 
 
@@ -67,12 +75,13 @@ class ClassicalConfig(Config):
 
     def __post_init__(self):
         self.check_choice("kind", KINDS)
-        self.check_choice("modality", ("audio",) if self.kind == "mfcc_lr" else MODALITIES[1:])
+        self.check_choice("modality", READERS[self.kind])
         shape = tuple(self.shape) if isinstance(self.shape, (tuple, list)) else ()
-        ranks = (2,) if self.kind == "mfcc_lr" else (3, 4)  # frames, or frame sequences [T, H, W, C]
+        ranks = _RANKS[self.kind]
         if len(shape) not in ranks or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
                                                for v in shape):
-            self._fail("shape", f"{rank} integers >= 1 ({self.modality}'s input without the batch axis)")
+            self._fail("shape", f"{' or '.join(map(str, ranks))} integers >= 1 ({self.modality}'s input without "
+                                "the batch axis)")
         if self.kind in _FRAME_KINDS and min(shape[-3:-1]) < IMAGE_SIZE:
             self._fail("shape", f"frames of at least {IMAGE_SIZE} x {IMAGE_SIZE} (AreaResize only shrinks)")
         self._set("shape", shape)
@@ -93,6 +102,8 @@ def _build_graph(config, dtype):
     frames = keras.Input(config.shape, name=config.modality)
     if config.kind == "mfcc_lr":
         features = MFCCStatistics(name="mfcc_statistics")(frames)
+    elif config.kind == "sequence_lr":
+        features = SequenceStatistics(name="sequence_statistics")(frames)
     else:
         features = AreaResize(name="area_resize")(frames)
     if config.kind == "fisherfaces":
@@ -121,13 +132,12 @@ def fit_pipeline(kind, modality, train_inputs, train_labels, seed=0):
     """
     if kind not in KINDS:
         raise ValueError(f"kind: choose from {KINDS}, got {kind!r}")
-    readers = ("audio",) if kind == "mfcc_lr" else MODALITIES[1:]
-    if modality not in readers:
-        raise ValueError(f"modality: kind {kind!r} reads one of {list(readers)}, got {modality!r}")
+    if modality not in READERS[kind]:
+        raise ValueError(f"modality: kind {kind!r} reads one of {list(READERS[kind])}, got {modality!r}")
     labels = check_split("train", train_inputs, train_labels, min_classes=2)
     inputs = np.asarray(train_inputs)
     _check_shape(kind, inputs)
-    features = reference_features(modality, inputs, "train_inputs")
+    features = reference_features(SEQUENCE if kind == "sequence_lr" else modality, inputs, "train_inputs")
     if kind != "fisherfaces":
         return reference_model(seed).fit(features, labels)
     count = np.unique(labels).size
@@ -176,10 +186,9 @@ def fit_classical(kind, modality, train_inputs, train_labels, seed=0):
 
 def _check_shape(kind, inputs):
     """ValueError naming train_inputs for the wrong rank or frames smaller than the features' 16 x 16."""
-    ranks = (3,) if kind == "mfcc_lr" else (4, 5)
-    if inputs.ndim not in ranks:
-        expected = "[N, frames, n_mels] log-mel" if kind == "mfcc_lr" else \
-            "[N, H, W, C] frames or [N, T, H, W, C] frame sequences"
+    if inputs.ndim - 1 not in _RANKS[kind]:
+        expected = {"mfcc_lr": "[N, frames, n_mels] log-mel", "sequence_lr": "[N, T, D] feature sequences"}.get(
+            kind, "[N, H, W, C] frames or [N, T, H, W, C] frame sequences")
         raise ValueError(f"train_inputs: kind {kind!r} expects {expected}, got shape {inputs.shape}")
     if kind in _FRAME_KINDS and min(inputs.shape[-3:-1]) < IMAGE_SIZE:
         raise ValueError(f"train_inputs: frames of {inputs.shape[-3]} x {inputs.shape[-2]} are smaller than "

@@ -7,6 +7,7 @@ import pytest
 
 from avtfuse.evaluation.reference import mfcc_statistics
 from avtfuse.layers.mfcc_statistics import MFCCStatistics
+from avtfuse.layers.sequence_statistics import SequenceStatistics
 
 
 def librosa_statistics(log_mel, n_mfcc=20):
@@ -52,3 +53,11 @@ def test_serialisation(layer_checks, rng):
     log_mel = rng.normal(size=(2, 7, 12)).astype(np.float32)
     layer_checks.config_round_trip(MFCCStatistics(n_mfcc=6), log_mel)
     layer_checks.save_load(MFCCStatistics(n_mfcc=6), log_mel)
+
+
+def test_sequence_statistics_are_numpys_mean_and_population_std_over_time():
+    sequences = np.random.default_rng(3).normal(size=(4, 7, 5)).astype(np.float32)
+    out = keras.ops.convert_to_numpy(SequenceStatistics()(sequences))
+    np.testing.assert_allclose(out, np.concatenate([sequences.mean(1), sequences.std(1)], -1), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="SequenceStatistics inputs"):
+        SequenceStatistics()(np.zeros((2, 3), np.float32))

@@ -10,13 +10,14 @@ from avtfuse.evaluation.reference import reference_features
 from avtfuse.export import export_saved_model, load_serving
 from avtfuse.models.avtnet import AVTNet, AVTNetConfig, build_recognizer
 from avtfuse.models.base import ContractClassifier
-from avtfuse.models.classical import classical_classifier, fit_classical, fit_pipeline
+from avtfuse.models.classical import SEQUENCE, classical_classifier, fit_classical, fit_pipeline
 from avtfuse.models.specialist_fallback import SpecialistFallback
 
 TOLERANCE = 1e-5
 # kind, modality, input shape without the batch axis: audio log-mel, visible 3-channel, thermal 1-channel frames.
 CASES = {
     "mfcc_lr": ("audio", (10, 24)),
+    "sequence_lr": ("visible", (6, 12)),  # e.g. face embeddings per frame, or MFCC audio
     "pixels_lr": ("visible", (20, 24, 3)),
     "fisherfaces": ("thermal", (40, 16, 1)),
 }
@@ -30,6 +31,11 @@ def contract_arrays(modality, shape, labels, seed):
     if modality == "audio":
         return (rng.normal(size=(len(labels), *shape)) * 10 - 40 + 2 * offset).astype(np.float32)
     return np.clip(rng.random((len(labels), *shape)) * 0.8 + 0.05 * offset, 0, 1).astype(np.float32)
+
+
+def features(kind, modality, inputs):
+    """The reference's features as the kind reads them (a sequence of any modality: no MFCCs taken)."""
+    return reference_features(SEQUENCE if kind == "sequence_lr" else modality, inputs)
 
 
 def served(signature, modality, inputs):
@@ -53,7 +59,7 @@ def test_saved_model_equals_predict_proba(exported):
     kind, _, pipeline, signature, test = exported
     modality = CASES[kind][0]
     outputs = served(signature, modality, test)
-    expected = pipeline.predict_proba(reference_features(modality, test))
+    expected = pipeline.predict_proba(features(kind, modality, test))
     np.testing.assert_allclose(outputs["probabilities"].numpy(), expected, atol=TOLERANCE, rtol=0)
     np.testing.assert_array_equal(outputs["label"].numpy(), np.argmax(expected, axis=1))
 
@@ -62,11 +68,11 @@ def test_saved_model_equals_the_decision_values(exported):
     """The head's logits are the pipeline's decision values (probabilities near 0 or 1 hide them)."""
     kind, classifier, pipeline, signature, test = exported
     modality = CASES[kind][0]
-    features = served(signature, modality, test)["embedding"].numpy()
+    embedding = served(signature, modality, test)["embedding"].numpy()
     kernel, bias = classifier.head.get_layer("linear").get_weights()
-    np.testing.assert_allclose(features, pipeline[:-1].transform(reference_features(modality, test)), atol=1e-4)
-    decision = pipeline.decision_function(reference_features(modality, test))
-    np.testing.assert_allclose(features @ kernel + bias, decision, atol=1e-4 * max(1, np.abs(decision).max()))
+    np.testing.assert_allclose(embedding, pipeline[:-1].transform(features(kind, modality, test)), atol=1e-4)
+    decision = pipeline.decision_function(features(kind, modality, test))
+    np.testing.assert_allclose(embedding @ kernel + bias, decision, atol=1e-4 * max(1, np.abs(decision).max()))
 
 
 def test_keras_save_and_load(exported, tmp_path):
@@ -89,7 +95,7 @@ def test_two_classes(kind):
     np.testing.assert_array_equal(classes, [3, 7])
     test = contract_arrays(modality, shape, np.arange(5) % 2, 4)
     result = classifier.serve({modality: test, "present": np.ones((5, 1), np.float32)})["probabilities"]
-    expected = fit_pipeline(kind, modality, inputs, labels).predict_proba(reference_features(modality, test))
+    expected = fit_pipeline(kind, modality, inputs, labels).predict_proba(features(kind, modality, test))
     np.testing.assert_allclose(keras.ops.convert_to_numpy(result), expected, atol=TOLERANCE, rtol=0)
 
 
