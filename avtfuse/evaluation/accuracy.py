@@ -10,6 +10,18 @@ from avtfuse.evaluation.metrics import as_label_arrays
 TABLE1_CONDITIONS = tuple(headline_conditions(MODALITIES))
 
 
+def predict_batches(classifier, batches):
+    """Labels, predicted labels and presence bits of every sample of a dataset of (inputs, labels) batches (such
+    as `SplitData.batches(split, ...)`): ([N], [N], [N, M]). `classifier(inputs, training=False)` gives
+    probabilities [B, P]."""
+    labels, predicted, present = [], [], []
+    for inputs, label in batches:
+        predicted.append(np.asarray(classifier(inputs, training=False)).argmax(-1))
+        labels.append(np.asarray(label))
+        present.append(np.asarray(inputs["present"]))
+    return np.concatenate(labels), np.concatenate(predicted), np.concatenate(present)
+
+
 def per_condition_accuracy(y_true, y_pred, present, modalities):
     """Accuracy of each missing-sensor condition found in the data.
 

@@ -12,6 +12,7 @@ simpler serving path first). The test split is never read here.
 
 import numpy as np
 
+from avtfuse.evaluation.accuracy import predict_batches
 from avtfuse.evaluation.report import markdown_table
 from avtfuse.models.classical import fit_classical
 from pipelines.augmentation import augmentation_kinds
@@ -46,16 +47,11 @@ def fitted_classical(data, modality, seed):
     return fitted, unavailable
 
 
-def predicted_labels(classifier, batches, column=None):
-    """The run labels a classifier predicts for every sample of (inputs, labels) batches, and the true ones:
-    ([N], [N]). `column`: call it as a lone sensor's model (present [B, 1], that column's bit)."""
-    predicted, truth = [], []
-    for inputs, labels in batches:
-        if column is not None:
-            inputs = dict(inputs, present=inputs["present"][:, column:column + 1])
-        predicted.append(np.asarray(classifier(inputs, training=False)).argmax(-1))
-        truth.append(np.asarray(labels))
-    return np.concatenate(predicted), np.concatenate(truth)
+def alone(classifier, column):
+    """`classifier`, a model on one sensor, called on contract batches with that sensor's present bit alone
+    (column `column`), as `predict_batches` calls a classifier."""
+    return lambda inputs, training=False: classifier(dict(inputs, present=inputs["present"][:, column:column + 1]),
+                                                     training=training)
 
 
 def choose(accuracies):
@@ -73,21 +69,19 @@ def sensor_choice(data, modality, fused, specialist, specialist_classes, seed, b
 
     fused: the run's fused ContractClassifier; specialist: the sensor's deep specialist or None, answering in its
     own class order, `specialist_classes` [P_m] (the run label of each of its classes)."""
-    alone = data.sensor_alone(modality, "valid")
+    samples_alone = data.sensor_alone(modality, "valid")
     column = data.modalities.index(modality)
     classical, unavailable = fitted_classical(data, modality, seed)
     accuracies = dict.fromkeys(CANDIDATE_ORDER)
-    samples = alone.count("valid")
+    samples = samples_alone.count("valid")
     if samples:
-        batches = alone.batches("valid", batch_size)
-        predicted, truth = predicted_labels(fused, batches)
+        batches = samples_alone.batches("valid", batch_size)
+        truth, predicted, _ = predict_batches(fused, batches)
         accuracies[FUSED] = float(np.mean(predicted == truth))
-        if specialist is not None:
-            predicted, _ = predicted_labels(specialist, batches, column)
-            accuracies[SPECIALIST] = float(np.mean(np.asarray(specialist_classes)[predicted] == truth))
-        for kind, (model, classes) in classical.items():
-            predicted, _ = predicted_labels(model, batches, column)
-            accuracies[kind] = float(np.mean(np.asarray(classes)[predicted] == truth))
+        answers = {SPECIALIST: (specialist, specialist_classes)} if specialist is not None else {}
+        for name, (model, classes) in {**answers, **classical}.items():
+            predicted = predict_batches(alone(model, column), batches)[1]
+            accuracies[name] = float(np.mean(np.asarray(classes)[predicted] == truth))
     chosen = choose(accuracies)
     choice = {"chosen": chosen, "validation": {name: value for name, value in accuracies.items()
                                                if name in (FUSED, SPECIALIST) or name in classical},

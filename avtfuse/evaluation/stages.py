@@ -10,11 +10,10 @@ import logging
 import os
 import time
 
-import keras
 import numpy as np
 
 from avtfuse.contract import condition_name, load_class_names, LABELS_FILE
-from avtfuse.evaluation.accuracy import headline_rows, per_condition_accuracy
+from avtfuse.evaluation.accuracy import headline_rows, per_condition_accuracy, predict_batches
 from avtfuse.evaluation.latency import serving_latency
 from avtfuse.evaluation.metrics import classification_metrics
 from avtfuse.evaluation.plots import plot_confusion_matrix, plot_det_curves, plot_robustness_curves
@@ -46,18 +45,6 @@ PREDICTIONS_FILE = os.path.join("evaluation", "test_predictions.npz")
 TIMING_FILE = "timing.json"
 SINGLE_SENSOR_DIR = "single_sensor"  # the classical models --single-sensor best chose
 RATE_SWEEP_TITLE = "Missing steps (complete test recordings, static masks)"
-
-
-def predict_batches(classifier, batches):
-    """Labels, predicted labels and presence bits of every sample of a dataset of (inputs, labels) batches (such
-    as `SplitData.batches(split, ...)`): ([N], [N], [N, M])."""
-    labels, predicted, present = [], [], []
-    for inputs, label in batches:
-        probabilities = keras.ops.convert_to_numpy(classifier(inputs, training=False))
-        predicted.append(probabilities.argmax(-1))
-        labels.append(label.numpy())
-        present.append(inputs["present"].numpy())
-    return np.concatenate(labels), np.concatenate(predicted), np.concatenate(present)
 
 
 def split_accuracy(classifier, data, split, batch_size):

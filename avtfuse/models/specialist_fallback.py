@@ -110,8 +110,9 @@ class SpecialistFallback(ContractClassifier):
             placed = ops.matmul(ops.cast(answer(self.specialists[modality], bits), "float32"),
                                 self._placements[modality])
             routed = ops.where(only, ops.cast(placed, routed.dtype), routed)
-            confidence = bits * ops.max(placed, axis=-1, keepdims=True)  # [B, 1]: 0 for an absent sensor
-            weighted, weights = weighted + confidence * placed, weights + confidence
+            if self.combine == "confidence":
+                confidence = bits * ops.max(placed, axis=-1, keepdims=True)  # [B, 1]: 0 for an absent sensor
+                weighted, weights = weighted + confidence * placed, weights + confidence
         if self.combine == "fused":
             return routed
         mixed = weighted / ops.maximum(weights, 1e-12)

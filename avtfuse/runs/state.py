@@ -124,19 +124,19 @@ class RunState:
         model)."""
         if self._served is None:
             self._served = self.fused_classifier()
-            answers, classes = {}, {}
+            choices = {}  # {modality: the single-sensor stage's choice, or {"chosen": "specialist"}}
             if self.config.single_sensor in ("specialist", "confidence") and len(self.data.modalities) > 1:
-                for modality in self.data.modalities:
+                choices = dict.fromkeys(self.data.modalities, {"chosen": "specialist"})
+            if self.config.single_sensor == "best" and self.has_stage("single-sensor"):
+                choices = self.stage_outputs("single-sensor")
+            answers, classes = {}, {}
+            for modality, choice in choices.items():
+                if choice["chosen"] == "specialist":
                     answers[modality] = self.load_classifier(specialist_config(self.config, modality).run_dir)
                     classes[modality] = self.specialist_classes(modality)
-            if self.config.single_sensor == "best" and self.has_stage("single-sensor"):
-                for modality, choice in self.stage_outputs("single-sensor").items():
-                    if choice["chosen"] == "specialist":
-                        answers[modality] = self.load_classifier(specialist_config(self.config, modality).run_dir)
-                        classes[modality] = self.specialist_classes(modality)
-                    elif choice["chosen"] != "fused":
-                        answers[modality] = keras.models.load_model(choice["path"])
-                        classes[modality] = choice["classes"]
+                elif choice["chosen"] != "fused":
+                    answers[modality] = keras.models.load_model(choice["path"])
+                    classes[modality] = choice["classes"]
             if answers:
                 combine = "confidence" if self.config.single_sensor == "confidence" else "fused"
                 self._served = SpecialistFallback.around(self._served, answers, classes=classes, combine=combine)
