@@ -72,7 +72,7 @@ def storage_dtype(shape):
     return "uint8" if len(shape) in (3, 4) else "float32"
 
 
-def write_cache(examples, path, modalities, shapes, describe, num_shards=4):
+def write_cache(examples, path, modalities, shapes, describe, num_shards=4, indices=None):
     """Writes (recording, {modality: float32 array}) pairs (from `features.extract_features`) as TFRecord shards.
 
     A decoded dict's `steps` attribute (features.Decoded), where there is one,
@@ -83,7 +83,11 @@ def write_cache(examples, path, modalities, shapes, describe, num_shards=4):
     recording when a frame holds values outside [0, 1]).
 
     `describe(written)` -> dict of meta entries for the list of recordings
-    written, in cache order. Returns that list. The shards are written under
+    written, in cache order. Returns that list. `indices`: the `index` each
+    example holds, in order (default: its position; a corrupted cache,
+    pipelines.corruptions.features, holds its recordings' indices in the clean
+    cache, so that a SplitData reads it as it reads the clean one; meta.json's
+    `records`, which example_reader reads, stay by position). The shards are written under
     `<path>.partial` and moved into place with meta.json only when `examples`
     is exhausted without an exception.
     """
@@ -96,7 +100,8 @@ def write_cache(examples, path, modalities, shapes, describe, num_shards=4):
         for recording, decoded in examples:
             shard = len(written) % num_shards
             try:
-                serialized = _serialize(len(written), decoded, modalities, shapes)
+                serialized = _serialize(len(written) if indices is None else indices[len(written)], decoded,
+                                        modalities, shapes)
             except ValueError as error:
                 raise ValueError(f"{recording.recording}: {error}") from None
             writers[shard].write(serialized)

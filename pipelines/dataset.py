@@ -9,6 +9,7 @@ import os
 from avtfuse.config import Config, setting
 from avtfuse.contract import ABLATIONS, MISSING_FILLS, MODALITIES, PROTOCOLS, canonical_modalities
 from pipelines import cache, held_out, sources, split_data, splits
+from pipelines.corruptions import parse_corruptions
 from pipelines.errors import ON_ERROR_CHOICES, ErrorPolicy
 from pipelines.features import FeatureConfig
 from pipelines.ravdess import ACTORS as RAVDESS_ACTORS
@@ -135,6 +136,10 @@ class DataConfig(Config):
     missing_rates: tuple = setting((), "evaluate the test split with this share of every sequence's steps missing "
                                    "(static masks, the same for every system), e.g. 0,0.1,...,0.9, or none",
                                    type=parse_rates, metavar="RATES")
+    corruptions: tuple = setting((), "evaluate the test split's complete recordings under these corruptions at "
+                                 "severities 1-5 (each alone, then every sensor corrupted at once): all, none or "
+                                 "modality/name keys, e.g. audio/noise,visible/gaussian_blur (docs/corruptions.md)",
+                                 type=parse_corruptions, metavar="NAMES")
     label: str = setting("actor", "RAVDESS classes", choices=LABELS)
     subjects: tuple | None = setting(None, "SpeakingFaces subject numbers to use, e.g. 1-75 or 1,2,5",
                                      parse=parse_subjects)
@@ -184,6 +189,10 @@ class DataConfig(Config):
         if len(self.missing_rates) == 1:
             self._fail("missing_rates", "two or more rates (a curve), or none")
         self._set("missing_rates", tuple(float(r) for r in self.missing_rates))
+        try:
+            self._set("corruptions", parse_corruptions(self.corruptions))
+        except ValueError as error:
+            raise ValueError(f"--corruptions: {error}") from None
         if self.subjects is not None:
             self._set("subjects", tuple(self.subjects))
         self._set("natural_missing", tuple(self.natural_missing))
@@ -236,7 +245,7 @@ class DataConfig(Config):
     # Settings that say where things are, not what the data is: a run resumes under other values.
     LOCATION_FIELDS = ("cache_dir",)
     # Settings that only evaluation reads (an evaluation stage is keyed by them, the trained models are not).
-    EVALUATION_FIELDS = ("missing_rates",)
+    EVALUATION_FIELDS = ("missing_rates", "corruptions")
 
 
 def prepare(config):

@@ -214,21 +214,27 @@ def _load_features(path, shape):
     return values, values.shape[0]
 
 
-def decode_recording(recording, modalities, config, shapes, frame="middle"):
+def decode_recording(recording, modalities, config, shapes, frame="middle", corrupt=None):
     """The decoded inputs of one recording: {modality: float32 array} for the modalities it has (audio: the
     waveform window [audio_samples], or its features; frames as config.shapes, `frame` choosing the one frame
     of a video or folder when config.frames = 0), as a `Decoded` dict whose `steps` gives the real length of
     each `.npy` feature sequence before padding. Every file is tried: raises DataError naming the bad file, or
     DataErrors naming each of several. Any exception while a file is decoded (cv2.error, PermissionError,
     MemoryError, ...) becomes one, so that it is that file's line in the collected report rather than the end of
-    the run."""
+    the run.
+
+    corrupt: None, or the corruption hook of a corrupted cache (pipelines.corruptions.features): a function
+    (recording, modality) -> None (that file decoded clean) or a function of its decoded media, the audio window
+    float32 [audio_samples] at config.sample_rate (before the log-mel or MFCCs), or the frames float32
+    [T, H, W, C] in [0, 1] at their source resolution (before the crop, the palette's inversion and the resize),
+    returning the same shape. `.npy` features and dlib face vectors are never handed to it."""
     decoded, problems = Decoded(), []
     for m in modalities:
         path = recording.path(m)
         if not path:
             continue
         try:
-            value = _decode_file(path, m, config, shapes, frame, decoded.steps)
+            value = _decode_file(path, m, config, shapes, frame, decoded.steps, corrupt and corrupt(recording, m))
             if value is None:
                 decoded.faceless.append(m)
             else:
@@ -245,8 +251,9 @@ def decode_recording(recording, modalities, config, shapes, frame="middle"):
     return decoded
 
 
-def _decode_file(path, modality, config, shapes, frame, steps):
-    """One file of a recording decoded as decode_recording says; a `.npy` sequence's real length goes to
+def _decode_file(path, modality, config, shapes, frame, steps, corrupt=None):
+    """One file of a recording decoded as decode_recording says, its media through `corrupt` (None: clean; a
+    function of the decoded audio window or frames, decode_recording); a `.npy` sequence's real length goes to
     `steps`."""
     if is_feature_file(path):
         values, length = _load_features(path, shapes[modality])
@@ -254,14 +261,15 @@ def _decode_file(path, modality, config, shapes, frame, steps):
             steps[modality] = length
         return values
     if modality == "audio":
-        return audio.load_waveform(path, config.sample_rate, config.audio_samples, config.audio_crop, config.trim_db,
-                                   config.audio_offset, min_samples=config.n_fft,
-                                   max_seconds=config.max_audio_seconds)
+        window = audio.load_waveform(path, config.sample_rate, config.audio_samples, config.audio_crop,
+                                     config.trim_db, config.audio_offset, min_samples=config.n_fft,
+                                     max_seconds=config.max_audio_seconds)
+        return window if corrupt is None else corrupt(window)
     if modality == "visible" and config.visible_encoder == "dlib":
         return face_vectors(path, frame, config)
     frame_args = {"frame": frame, "frames": config.frames, "seconds": config.frame_seconds,
                   "crop": config.frame_crop, "max_pixels": config.max_image_pixels,
-                  "max_video_frames": config.max_video_frames}
+                  "max_video_frames": config.max_video_frames, "corrupt": corrupt}
     if modality == "visible":
         return image.load_visible(path, config.image_size, **frame_args)
     return image.load_thermal(path, config.image_size, config.thermal_palette, **frame_args)
@@ -294,14 +302,14 @@ def audio_features(waveforms, config):
     return audio.log_mel_spectrogram(waveforms, config.sample_rate, **settings)
 
 
-def extract_features(recordings, modalities, config, shapes, policy, frame="middle", workers=None):
+def extract_features(recordings, modalities, config, shapes, policy, frame="middle", workers=None, corrupt=None):
     """Yields (recording, {modality: float32 array of `shapes[modality]`}) for each good recording, in order.
 
     A recording whose visible file holds no face for the face encoder is yielded without that file. Modalities a
     recording lacks are absent from its dict (a `Decoded`, whose `steps` holds the real lengths of
     `.npy` feature sequences). Decoding runs in
     `workers` threads (default: the CPU count); a bad recording is handed to
-    `policy` and left out.
+    `policy` and left out. `corrupt`: the corruption hook of decode_recording (None: clean).
     """
     modalities = canonical_modalities(modalities)
     if "thermal" in modalities and config.thermal_palette == "auto" and any(
@@ -314,7 +322,7 @@ def extract_features(recordings, modalities, config, shapes, policy, frame="midd
 
     def decode(recording):
         try:
-            return decode_recording(recording, modalities, config, shapes, frame)
+            return decode_recording(recording, modalities, config, shapes, frame, corrupt)
         except DataError as error:
             return error
 

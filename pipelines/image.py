@@ -123,25 +123,26 @@ def read_image_sequence(folder, count, max_pixels=MAX_IMAGE_PIXELS):
 
 
 def load_visible(path, size, frame="middle", frames=0, seconds=3.6, crop="full", max_pixels=MAX_IMAGE_PIXELS,
-                 max_video_frames=None):
+                 max_video_frames=None, corrupt=None):
     """Visible frame of an image, video or frame folder: float32 [h, w, 3] in [0, 1]; with frames = T > 0 the
     sequence [T, h, w, 3] from the window of `seconds` (module rules, limits included; max_video_frames None: no
-    limit)."""
+    limit). `corrupt`: None, or a function of the decoded frames float32 [T, H, W, C] at their own size (before
+    the crop and resize) returning the same shape (a corrupted cache: pipelines.corruptions.features)."""
     height, width = _check_size(size)
-    images = _read_frames(path, frame, frames, seconds, crop, max_pixels, max_video_frames)
+    images = _read_frames(path, frame, frames, seconds, crop, max_pixels, max_video_frames, corrupt)
     if images.shape[3] == 1:
         images = np.repeat(images, 3, axis=3)
     return _resize_all(images, height, width, frames)
 
 
 def load_thermal(path, size, palette="grey", frame="middle", frames=0, seconds=3.6, crop="full",
-                 max_pixels=MAX_IMAGE_PIXELS, max_video_frames=None):
+                 max_pixels=MAX_IMAGE_PIXELS, max_video_frames=None, corrupt=None):
     """Thermal frame of an image, video or frame folder: heat float32 [h, w, 1] in [0, 1] (module channel
-    rules); with frames = T > 0 the sequence [T, h, w, 1] from the window of `seconds` (limits as
-    load_visible)."""
+    rules); with frames = T > 0 the sequence [T, h, w, 1] from the window of `seconds` (limits and `corrupt` as
+    load_visible; the frames reach `corrupt` as decoded, colour-mapped ones before the palette's inversion)."""
     palette = check_palette(palette)
     height, width = _check_size(size)
-    images = _read_frames(path, frame, frames, seconds, crop, max_pixels, max_video_frames)
+    images = _read_frames(path, frame, frames, seconds, crop, max_pixels, max_video_frames, corrupt)
     if images.shape[3] == 3 and palette == "grey":
         spread = float((images.max(axis=3) - images.min(axis=3)).max())
         if spread > GREY_SPREAD + 1e-6:
@@ -191,9 +192,10 @@ def to_uint8(frames, name="frames"):
     return np.clip(np.rint(values * UINT8_MAX), 0, UINT8_MAX).astype(np.uint8)
 
 
-def _read_frames(path, frame, frames, seconds, crop, max_pixels, max_video_frames):
+def _read_frames(path, frame, frames, seconds, crop, max_pixels, max_video_frames, corrupt=None):
     """Cropped float32 [T, H, W, C in {1, 3}] in [0, 1] from an image, a video or a frame folder (module frame
-    sources and crops): T = frames, or 1 for a single frame (frames = 0) or an image."""
+    sources and crops): T = frames, or 1 for a single frame (frames = 0) or an image; decoded frames go through
+    `corrupt` (when given) before the crop."""
     video.check_frame(frame)
     if isinstance(frames, bool) or not isinstance(frames, numbers.Integral) or frames < 0:
         raise ValueError(f"frames must be an int >= 0, got {frames!r}")
@@ -202,6 +204,8 @@ def _read_frames(path, frame, frames, seconds, crop, max_pixels, max_video_frame
     if crop not in FRAME_CROPS:
         raise ValueError(f"crop must be one of {FRAME_CROPS}, got {crop!r}")
     images = _decode_frames(os.fspath(path), frame, int(frames), seconds, max_pixels, max_video_frames)
+    if corrupt is not None:
+        images = corrupt(images)
     if crop == "center":
         side = min(images.shape[1:3])
         top, left = (images.shape[1] - side) // 2, (images.shape[2] - side) // 2

@@ -66,7 +66,7 @@ def split_cache(config, path, recordings, modalities):
     shapes = {m: tuple(shape) for m, shape in meta["shapes"].items()}
     data = SplitData(config, path, meta["content_sha256"], modalities, shapes, meta["recordings"], list(mapping),
                      labels, recorded, conditions, assignment, skipped, groups, files, persons=persons, held_out=held,
-                     enrolment=enrolled)
+                     enrolment=enrolled, subjects=subjects)
     sharing = data.test_sharing_a_file_with_training()
     if sharing:
         logger.warning("%s protocol: %d test samples share a file with a training sample of another recording "
@@ -102,6 +102,9 @@ class SplitData:
     held-out person is no class: label -1, no sample on any side);
     `enrolment` bool [N]: True for a held-out person's enrolment recordings
     (the others of theirs are probes). Left out, every person is trained.
+    `subjects` [N]: who each recording shows (pipelines.recording.identity:
+    its subject where the data names one, else its person; left out: its
+    person).
     """
 
     config: object
@@ -122,6 +125,7 @@ class SplitData:
     persons: list | None = None
     held_out: np.ndarray | None = None
     enrolment: np.ndarray | None = None
+    subjects: list | None = None
 
     def __post_init__(self):
         if self.persons is None:
@@ -130,6 +134,8 @@ class SplitData:
             self.held_out = np.zeros(len(self.recordings), np.int8)
         if self.enrolment is None:
             self.enrolment = np.zeros(len(self.recordings), bool)
+        self.subjects = [person if subject is None else subject
+                         for subject, person in zip(self.subjects or [None] * len(self.persons), self.persons)]
 
     @property
     def num_people(self):

@@ -1,7 +1,8 @@
 """The evaluation stages of a run (see avtfuse.runs.plan): each a function of the RunState returning a JSON-ready
 dict of outputs, reading the trained models from their run folders and the test split once.
 
-single_sensor (--single-sensor best) -> evaluate_conditions -> reference -> compare_specialists -> rate_sweep -> verification -> latency -> report.
+single_sensor (--single-sensor best) -> evaluate_conditions -> reference -> compare_specialists -> rate_sweep ->
+corruptions -> verification -> latency -> report.
 """
 
 import csv
@@ -14,6 +15,7 @@ import numpy as np
 
 from avtfuse.contract import condition_name, load_class_names, LABELS_FILE
 from avtfuse.evaluation.accuracy import headline_rows, per_condition_accuracy, predict_batches
+from avtfuse.evaluation.corruptions import corruption_curves, corruptions_markdown
 from avtfuse.evaluation.latency import serving_latency
 from avtfuse.evaluation.metrics import classification_metrics
 from avtfuse.evaluation.plots import plot_confusion_matrix, plot_det_curves, plot_robustness_curves
@@ -177,6 +179,15 @@ def rate_sweep(state):
     return {**summary, "realised": realised, "samples": int(len(labels_per_rate[0]))}
 
 
+def corruptions(state):
+    """--corruptions: the served classifier on the test split's complete recordings under each chosen corruption
+    at severities 0 (clean) to 5, the other sensors clean, and every sensor corrupted at once, the corruption seed
+    the run's (avtfuse.evaluation.corruptions: results.json's "corruptions" section)."""
+    config = state.config
+    return corruption_curves(state.data, state.served_classifier(), config.data.corruptions, config.data.seed,
+                             config.train.batch_size)
+
+
 TRIALS_FILE = os.path.join("evaluation", "verification_trials.csv")
 DET_FILE = "verification_det.png"
 
@@ -317,6 +328,9 @@ def report(state):
                          f"rate {float(rate):g}: " + ", ".join(f"{m} {share:.3f}" for m, share in shares.items())
                          for rate, shares in sweep["realised"].items()) + ".\n"]
         plot_robustness_curves({config.run_name: sweep}, folder.path("robustness.png"))
+    if state.has_stage("corruptions"):
+        results["corruptions"] = state.stage_outputs("corruptions")
+        appendix.append(corruptions_markdown(results["corruptions"]))
     if state.has_stage("verification"):
         results["verification"] = state.stage_outputs("verification")
         appendix.append(verification_markdown(results["verification"]))

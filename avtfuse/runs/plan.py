@@ -2,8 +2,8 @@
 
     data -> specialist-<m> (each, when the run has specialists) -> fused -> single-sensor (with --single-sensor
     best) -> evaluate -> reference (unless
-    --no-reference) -> specialists -> rate-sweep (with missing rates) -> verification (with held-out people)
-    -> calibration -> export -> latency (unless --no-latency) -> report
+    --no-reference) -> specialists -> rate-sweep (with missing rates) -> corruptions (with --corruptions)
+    -> verification (with held-out people) -> calibration -> export -> latency (unless --no-latency) -> report
 
 A stage's key is the digest of its own settings and of the keys of the stages it reads, so changing one
 setting re-runs the stages that depend on it and no other; a stage whose recorded key differs is pending.
@@ -61,6 +61,9 @@ def plan(config):
         stages.append(Stage("specialists", evaluation.compare_specialists, {}, ("evaluate", *reference, *specialists)))
     if config.data.missing_rates:
         stages.append(Stage("rate-sweep", evaluation.rate_sweep, {"missing_rates": list(config.data.missing_rates)},
+                            served))
+    if config.data.corruptions:
+        stages.append(Stage("corruptions", evaluation.corruptions, {"corruptions": list(config.data.corruptions)},
                             served))
     if config.data.held_out_people:
         stages.append(Stage("verification", evaluation.verification,

@@ -1,0 +1,178 @@
+"""Corrupted test features: the test split's complete recordings decoded again from their files, corrupted, and
+featurised as the clean cache was, into a feature cache of their own.
+
+    view = corrupted_split(data, {"audio": ("noise",)}, severity=3, seed=0)   # a SplitData
+    view.batches("test", 32, complete_only=True)                               # read as the clean split is
+
+The recordings are those whose complete copy (every sensor present) is on the test side (`complete_test_rows`).
+Each is decoded by pipelines.features through its one corruption hook (`decode_recording(corrupt=...)`): frames
+after decoding at their source resolution (uint8 round(255 x), `corrupt_frame` frame by frame, back as k / 255),
+before the crop, the palette's inversion and the resize; audio as the decoded window at the feature sample rate,
+before the log-mel or MFCCs. The cache holds the clean cache's modalities and shapes and, as each record's
+`index`, the recording's index in the clean cache, so a SplitData whose cache_path is this cache reads it with
+the clean split's labels and assignment. It is keyed by (the clean cache's fingerprint, the corruption, the
+severity, the seed, the recordings chosen), written once under its lock as the clean cache is (pipelines.sources)
+and reused.
+
+Every random draw comes from `corruption_rng(recording, modality, name, severity, seed)`, taken per recording:
+the same bytes whatever the decoding threads, other values for another recording. Under several corruptions of a
+modality (`EVERY_SENSOR`: every sensor corrupted at once) each recording's corruption of that modality is drawn
+from `corruption_rng(recording, modality, EVERY_SENSOR, severity, seed)`, then applied as it is alone. Babble
+mixes BABBLE_TALKERS of the chosen recordings' clean audio windows, of speakers other than the probe's
+(`SplitData.subjects`), drawn from the probe's generator.
+
+`.npy` feature inputs and the dlib face vectors (visible_encoder "dlib") hold no signal to corrupt: a corruption
+of such a modality is refused (`check_corruptible`: ValueError naming the corruption and the modality).
+"""
+
+import dataclasses
+import hashlib
+import json
+import logging
+
+import numpy as np
+
+from avtfuse import locks
+from pipelines import cache
+from pipelines import features as feature_stage
+from pipelines.corruptions.audio import corrupt_audio
+from pipelines.corruptions.frames import corrupt_frame
+from pipelines.corruptions.seeding import corruption_rng
+from pipelines.errors import ErrorPolicy
+from pipelines.image import UINT8_MAX, to_uint8
+from pipelines.recording import Recording
+from pipelines.split_data import SPLIT_IDS
+
+logger = logging.getLogger(__name__)
+
+EVERY_SENSOR = "every-sensor"  # the curve of every sensor corrupted at once
+BABBLE_TALKERS = 4  # other speakers' recordings summed into one babble
+
+
+def complete_test_rows(data):
+    """int64 [n]: the clean cache indices of the recordings whose complete copy (every one of data.modalities
+    present) is a test sample of `data` (a SplitData), in cache order."""
+    complete = np.flatnonzero(data.conditions.all(axis=1))
+    if not len(complete):
+        return np.zeros(0, np.int64)
+    on_test = data.assignment[:, complete[0]] == SPLIT_IDS["test"]
+    return np.flatnonzero(on_test & data.recorded.all(axis=1)).astype(np.int64)
+
+
+def check_corruptible(data, choice):
+    """ValueError naming the corruption and the modality when a corruption in `choice` ({modality: names}) falls
+    on `.npy` features or dlib face vectors of `data`'s complete test recordings."""
+    for modality, names in choice.items():
+        encoded = modality == "visible" and data.config.features.visible_encoder == "dlib"
+        if encoded or any(feature_stage.is_feature_file(data.files[row].get(modality))
+                          for row in complete_test_rows(data)):
+            what = "dlib face vectors (--visible-encoder dlib)" if encoded else ".npy features"
+            raise ValueError(f"--corruptions {modality}/{names[0]}: the {modality} inputs are {what}, which cannot "
+                             "be corrupted; corrupt media files, or leave that modality out")
+
+
+def corrupted_split(data, choice, severity, seed, workers=None):
+    """`data` (a SplitData) reading the corrupted cache of its complete test recordings: each modality of `choice`
+    ({modality: corruption names, one per curve, several for EVERY_SENSOR}) corrupted at `severity` (1..5) with
+    `seed`, the others clean. The cache is written when absent or not intact (`workers` decoding threads, default
+    the CPU count: the bytes do not depend on them). ValueError for a modality the data lacks or one that cannot
+    be corrupted (`check_corruptible`)."""
+    missing = [m for m in choice if m not in data.modalities]
+    if missing:
+        raise ValueError(f"--corruptions: the run has no {missing[0]} sensor (it has {', '.join(data.modalities)})")
+    check_corruptible(data, choice)
+    rows = complete_test_rows(data)
+    if not len(rows):
+        raise ValueError("--corruptions: the test split holds no complete recording to corrupt")
+    recordings = [Recording(data.recordings[row], data.persons[row], subject=data.subjects[row], **data.files[row])
+                  for row in rows]
+    path = cache.cache_path(data.config.cache_dir, _key(data, choice, severity, seed, recordings))
+    with locks.waiting(path, "corrupted feature cache"):
+        if not (cache.is_complete(path) and cache.is_intact(path)):
+            _write(data, recordings, rows, choice, severity, seed, path, workers)
+    return dataclasses.replace(data, cache_path=path)
+
+
+def _key(data, choice, severity, seed, recordings):
+    """The corrupted cache's name: the clean cache's fingerprint, the corruption, severity and seed, and a digest
+    of the recordings chosen (with their speakers, whom babble reads)."""
+    clean = data.cache_path.rstrip("/").rsplit("/", 1)[-1].removesuffix(f"-v{cache.FORMAT_VERSION}")
+    chosen = [[r.recording, r.subject] for r in recordings]
+    label = "-".join(f"{m}-{'+'.join(names)}" for m, names in choice.items())
+    digest = hashlib.sha256(json.dumps([chosen, label]).encode()).hexdigest()[:12]
+    return f"corrupted-{clean}-{label if len(label) <= 40 else EVERY_SENSOR}-severity{severity}-seed{seed}-{digest}"
+
+
+def _write(data, recordings, rows, choice, severity, seed, path, workers):
+    """Decodes `recordings` (clean cache indices `rows`) through the corruption hook into the cache at `path`."""
+    meta = cache.read_meta(data.cache_path)
+    modalities, shapes = tuple(meta["shapes"]), {m: tuple(shape) for m, shape in meta["shapes"].items()}
+    features = data.config.features
+    babble = babble_pool(recordings, features, shapes, data.config.frame) if "babble" in choice.get("audio", ()) \
+        else None
+    hook = corruption_hook(choice, severity, seed, features, babble)
+    policy = ErrorPolicy("raise")
+    logger.info("decoding %d complete test recordings under %s at severity %d", len(recordings),
+                ", ".join(f"{m}/{'|'.join(names)}" for m, names in choice.items()), severity)
+
+    def decoded():
+        yield from feature_stage.extract_features(recordings, modalities, features, shapes, policy,
+                                                  frame=data.config.frame, workers=workers, corrupt=hook)
+        policy.report("recordings")  # a file that decoded clean and fails corrupted stops the stage
+
+    def describe(written):
+        return dict(recordings=[r.recording for r in written], people=[r.person for r in written],
+                    indices=[int(row) for row in rows], clean_cache=data.cache_path,
+                    corruptions={m: list(names) for m, names in choice.items()}, severity=severity, seed=seed,
+                    skipped=[])
+
+    try:
+        cache.write_cache(decoded(), path, modalities, shapes, describe, indices=[int(row) for row in rows])
+    except Exception:
+        cache.discard_partial(path)
+        raise
+
+
+def babble_pool(recordings, features, shapes, frame):
+    """[(subject, float32 [audio_samples] clean audio window)] of `recordings`, what babble mixes."""
+    return [(r.subject, feature_stage.decode_recording(r, ("audio",), features, shapes, frame)["audio"])
+            for r in recordings]
+
+
+def babble_talkers(subject, pool, rng):
+    """The windows of up to BABBLE_TALKERS recordings of `pool` ([(subject, window)]) whose speaker is not
+    `subject`, drawn without replacement from rng; ValueError when the pool holds no other speaker."""
+    others = [window for speaker, window in pool if speaker != subject]
+    if not others:
+        raise ValueError(f"babble: the complete test recordings hold no speaker other than {subject!r}")
+    chosen = rng.choice(len(others), size=min(BABBLE_TALKERS, len(others)), replace=False)
+    return [others[index] for index in chosen]
+
+
+def corruption_hook(choice, severity, seed, features, babble=None):
+    """pipelines.features' corruption hook: (recording, modality) -> None for a modality not in `choice`, else a
+    function of that file's decoded audio window (float32 [N] at features.sample_rate) or frames (float32
+    [T, H, W, C] in [0, 1]) returning them corrupted, its draws from the recording's corruption_rng. babble: the
+    `babble_pool` (needed when "babble" is among the audio corruptions)."""
+
+    def hook(recording, modality):
+        names = choice.get(modality)
+        if not names:
+            return None
+        name = names[0] if len(names) == 1 else names[int(corruption_rng(
+            recording.recording, modality, EVERY_SENSOR, severity, seed).integers(len(names)))]
+        rng = corruption_rng(recording.recording, modality, name, severity, seed)
+        if modality == "audio":
+            def corrupt(window):
+                talkers = babble_talkers(recording.subject, babble, rng) if name == "babble" else None
+                return corrupt_audio(window, features.sample_rate, name, severity, rng, babble=talkers)
+            return corrupt
+
+        def corrupt(frames):
+            levels = to_uint8(frames, recording.recording)
+            corrupted = [corrupt_frame(frame, modality, name, severity, rng, palette=features.thermal_palette)
+                         for frame in levels]
+            return np.stack(corrupted).astype(np.float32) / UINT8_MAX
+        return corrupt
+
+    return hook
