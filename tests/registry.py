@@ -382,10 +382,12 @@ AVTNET_TINY = ("--synthetic-subjects", "4", "--image-size", "16", "--n-mels", "1
                "--epochs-embed", "3", "--epochs-recognizer", "3", "--batch-size", "16", "--gpus", "1", "--verbose", "0")
 
 register(Run("avtnet", "avtnet", (*AVTNET_TINY, "--synthetic-subjects", "8", "--held-out-people", "5,6,7,8",
-                                   "--as-norm-top-k", "2", "--export", "litert,onnx"),
+                                   "--as-norm-top-k", "2", "--export", "litert,onnx",
+                                   "--corruptions", "audio/noise,visible/gaussian_blur"),
              cache="speakingfaces-4", run_name="tiny",
              doc="AVTNet prop, three sensors, paper protocol, 3 + 3 epochs; people 5-8 held out (verification, with "
-                 "AS-norm); its raw-input signature also exported as LiteRT and ONNX"))
+                 "AS-norm); its raw-input signature also exported as LiteRT and ONNX; evaluated under two "
+                 "corruptions (--corruptions)"))
 # The run with specialists is also the uninterrupted run that tests/training/test_resume.py's killed and resumed run
 # must end as: its shapes are the tiniest that run (3 people, 8 x 8 frames, 8 mels, 0.1 s), and its 2 + 3 epochs
 # leave a checkpoint to resume from inside each phase.

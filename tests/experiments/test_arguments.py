@@ -251,3 +251,18 @@ def test_system_variant_and_preset_names_are_folder_names(system):
         assert check_name(name, "name") == name
     with pytest.raises(ValueError, match="variant name"):
         dataclasses.replace(spec, variants={"../x": next(iter(spec.variants.values()))})
+
+
+def test_corruptions_flag(capsys):
+    from pipelines.corruptions import KEYS
+
+    def parsed(text):
+        return avtnet.experiment_config(avtnet.parse_args(["--corruptions", text])).data.corruptions
+
+    assert parsed("all") == KEYS and parsed("none") == () and avtnet.experiment_config(avtnet.parse_args([])).data \
+        .corruptions == ()
+    assert parsed("visible/gaussian_blur,audio/noise") == ("audio/noise", "visible/gaussian_blur")
+    with pytest.raises(SystemExit):
+        avtnet.parse_args(["--corruptions", "audio/noise,visible/blur"])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "argument --corruptions: unknown corruption 'visible/blur'" in error

@@ -1,0 +1,25 @@
+"""The corruptions stage of a run (`--corruptions`, avtfuse.evaluation.corruptions) on the registry's AVTNet run:
+results.json's "corruptions" section in the format the robustness benchmark reads, and its table in results.md."""
+
+from avtfuse.evaluation.corruptions import TITLE
+
+
+def test_corruptions_section_in_the_shared_format(registry):
+    run = registry.run("avtnet")
+    results = run.results()
+    section = results["corruptions"]
+    assert section["severities"] == [0, 1, 2, 3, 4, 5] and section["seed"] == 0
+    assert {m: sorted(curves) for m, curves in section["curves"].items()} == {
+        "audio": ["noise"], "visible": ["gaussian_blur"], "all": ["every-sensor"]}
+    # Severity 0 is the complete test recordings, clean: the run's complete condition, scored by the evaluate stage.
+    complete = results["conditions"]["complete"]
+    assert section["samples"] == complete["count"] > 0
+    for curves in section["curves"].values():
+        for entry in curves.values():
+            assert len(entry["accuracy"]) == 6 and entry["eer"] is None
+            assert all(0.0 <= value <= 1.0 for value in entry["accuracy"])
+            assert abs(entry["accuracy"][0] - complete["accuracy"]) < 1e-9
+    noise = section["curves"]["audio"]["noise"]["accuracy"]
+    assert noise[5] != noise[0], noise  # noise at 0 dB SNR changes what the model answers
+    report = (run.run_dir / "results.md").read_text()
+    assert TITLE in report and "| audio | noise |" in report.replace("  ", " ")
