@@ -86,8 +86,9 @@ def write_cache(examples, path, modalities, shapes, describe, num_shards=4, indi
     written, in cache order. Returns that list. `indices`: the `index` each
     example holds, in order (default: its position; a corrupted cache,
     pipelines.corruptions.features, holds its recordings' indices in the clean
-    cache, so that a SplitData reads it as it reads the clean one; meta.json's
-    `records`, which example_reader reads, stay by position). The shards are written under
+    cache, so that a SplitData reads it as it reads the clean one; `describe`
+    then lists them as meta.json's `indices`, by which example_reader finds
+    them). The shards are written under
     `<path>.partial` and moved into place with meta.json only when `examples`
     is exhausted without an exception.
     """
@@ -180,12 +181,13 @@ def read_cache(path):
 
 
 def example_reader(path):
-    """Random access to a cache: a function int64 indices [B] (a tensor) -> those recordings' dicts as read_cache
-    gives them, batched (every value gets a leading axis B), for tf.data maps. Each call reads only those B
-    records' bytes from their shards (`read_records`, by meta.json's offsets): nothing else is held in memory.
-    Refuses a cache of another FORMAT_VERSION."""
+    """Random access to a cache: a function int64 indices [B] (a tensor; the records' `index`) -> those
+    recordings' dicts as read_cache gives them, batched (every value gets a leading axis B), for tf.data maps. Each
+    call reads only those B records' bytes from their shards (`read_records`, by meta.json's offsets): nothing else
+    is held in memory. Refuses a cache of another FORMAT_VERSION."""
     meta = _checked_meta(path)
-    files, records, parse = _shard_files(path, meta), meta["records"], _parser(meta)
+    files, parse = _shard_files(path, meta), _parser(meta)
+    records = dict(zip(meta["indices"], meta["records"])) if "indices" in meta else meta["records"]
 
     def read_serialized(indices):
         return tf.constant(read_records(files, records, indices.numpy()), tf.string)
@@ -198,8 +200,9 @@ def example_reader(path):
 
 
 def read_records(files, records, indices):
-    """The serialized records of cache positions `indices` (ints): a list of bytes, each read from its shard in
-    `files` at its (shard, offset, length) in `records` (meta.json's); ValueError naming a truncated shard."""
+    """The serialized records of cache `indices` (ints): a list of bytes, each read from its shard in `files` at
+    its (shard, offset, length) in `records` (meta.json's, by position, or a dict by index); ValueError naming a
+    truncated shard."""
     chosen = []
     for index in indices:
         shard, offset, length = records[int(index)]

@@ -6,8 +6,10 @@ corrupted at once; results.json's "corruptions" section (the shared format below
      "curves": {modality: {name: {"accuracy": [6 fractions], "eer": None}}, "all": {"every-sensor": {...}}}}
 
 Severity 0 is the clean cache's same recordings. The corrupted features come from
-pipelines.corruptions.features (one cache per corruption and severity, written once). "eer" is None: the
-held-out people's verification is not scored under corruption (yet).
+pipelines.corruptions.features (one cache per corruption and severity, written once). "eer": in a run with
+held-out people, the equal error rate of their test people's trials with every sensor enrolled and probed (the
+verification stage's "complete|complete" pair, raw cosine scores of the fused model's embedding), enrolment and
+probe recordings corrupted alike; None without held-out people.
 """
 
 import logging
@@ -15,16 +17,17 @@ import time
 
 import numpy as np
 
-from avtfuse.contract import canonical_modalities
+from avtfuse.contract import canonical_modalities, subsets
 from avtfuse.evaluation.accuracy import predict_batches
 from avtfuse.evaluation.report import markdown_table
+from avtfuse.evaluation.verification import Embedded, embed, pair_trials, summary
 from pipelines.corruptions.features import EVERY_SENSOR, corrupted_split
 from pipelines.corruptions.seeding import SEVERITIES
 
 logger = logging.getLogger(__name__)
 
 ALL = "all"  # the curves key of every sensor corrupted at once
-TITLE = "Corruptions (complete test recordings, accuracy %)"
+TITLE = "Corruptions (complete test recordings; accuracy and held-out people's EER, %)"
 
 
 def chosen_corruptions(keys, modalities):
@@ -41,10 +44,22 @@ def chosen_corruptions(keys, modalities):
     return {m: chosen[m] for m in canonical_modalities(modalities) if m in chosen}
 
 
-def corruption_curves(data, classifier, keys, seed, batch_size):
+def complete_eer(data, backbone, batch_size):
+    """The EER (a fraction) of `data`'s held-out test people with every sensor enrolled and probed, scored by the
+    first embedding of `backbone` (avtfuse.evaluation.verification); None when those trials lack targets or
+    non-targets."""
+    embedded = Embedded.of(data.verification_samples("test"), embed(backbone, data.verification_batches(
+        "test", batch_size)))
+    complete = next(iter(subsets(data.modalities)))
+    result = summary(pair_trials(embedded, next(iter(embedded.vectors)), complete, complete))
+    return None if result is None else result["eer"]
+
+
+def corruption_curves(data, classifier, keys, seed, batch_size, backbone=None):
     """The "corruptions" section (module docstring) of `classifier` on `data` (a SplitData) for `keys`
-    (corruption keys) with corruption seed `seed`. ValueError when no test recording is complete or none of the
-    keys' modalities is the run's."""
+    (corruption keys) with corruption seed `seed`; `backbone`: the model whose embeddings verify the held-out
+    people (None: no EER). ValueError when no test recording is complete or none of the keys' modalities is the
+    run's."""
     chosen = chosen_corruptions(keys, data.modalities)
     if not chosen:
         raise ValueError(f"--corruptions: none of {', '.join(keys)} falls on the run's sensors "
@@ -54,21 +69,29 @@ def corruption_curves(data, classifier, keys, seed, batch_size):
         labels, predicted, _ = predict_batches(classifier, view.batches("test", batch_size, complete_only=True))
         return float(np.mean(labels == predicted)) if len(labels) else None, len(labels)
 
+    def eer(view):
+        return None if backbone is None else complete_eer(view, backbone, batch_size)
+
     clean, samples = accuracy(data)
     if not samples:
         raise ValueError("--corruptions: the test split holds no complete recording to corrupt")
+    clean_eer = eer(data)
 
     def curve(choice, label):
-        start, accuracies = time.time(), [clean]
+        start, accuracies, eers = time.time(), [clean], [clean_eer]
         for severity in SEVERITIES:
-            value, count = accuracy(corrupted_split(data, choice, severity, seed))
+            view = corrupted_split(data, choice, severity, seed)
+            value, count = accuracy(view)
             if count != samples:
                 raise ValueError(f"corruptions: {count} corrupted samples of {label} at severity {severity}, "
                                  f"{samples} clean ones")
             accuracies.append(value)
-        logger.info("corruption %s: accuracy %s (severity 0-5), %.1f s", label,
-                    " ".join(f"{value:.3f}" for value in accuracies), time.time() - start)
-        return {"accuracy": accuracies, "eer": None}
+            eers.append(eer(view))
+        logger.info("corruption %s: accuracy %s%s (severity 0-5), %.1f s", label,
+                    " ".join(f"{value:.3f}" for value in accuracies),
+                    "" if backbone is None else ", EER " + " ".join(
+                        "n/a" if value is None else f"{value:.3f}" for value in eers), time.time() - start)
+        return {"accuracy": accuracies, "eer": eers if backbone is not None else None}
 
     curves = {m: {name: curve({m: (name,)}, f"{m}/{name}") for name in names} for m, names in chosen.items()}
     curves[ALL] = {EVERY_SENSOR: curve(chosen, EVERY_SENSOR)}
@@ -76,14 +99,18 @@ def corruption_curves(data, classifier, keys, seed, batch_size):
 
 
 def corruptions_markdown(section):
-    """Markdown of a "corruptions" section: one row per curve (sensor, corruption), accuracy in % at severity 0
-    (clean) to 5, under a level-3 heading naming the samples and seed. Ends with a newline."""
+    """Markdown of a "corruptions" section: one row per curve (sensor, corruption, measure), accuracy and (where
+    measured) EER in % at severity 0 (clean) to 5, under a level-3 heading naming the samples and seed. Ends with
+    a newline."""
     severities = section["severities"]
-    rows = [{"sensor": modality, "corruption": name,
-             **{str(severity): 100.0 * value for severity, value in zip(severities, entry["accuracy"])}}
-            for modality, curves in section["curves"].items() for name, entry in curves.items()]
+    rows = [{"sensor": modality, "corruption": name, "measure": measure,
+             **{str(severity): None if value is None else 100.0 * value
+                for severity, value in zip(severities, entry[measure])}}
+            for modality, curves in section["curves"].items() for name, entry in curves.items()
+            for measure in ("accuracy", "eer") if entry[measure] is not None]
     headers = {str(severity): "clean" if severity == 0 else f"severity {severity}" for severity in severities}
-    table = markdown_table(rows, columns=["sensor", "corruption", *map(str, severities)], headers=headers)
+    table = markdown_table(rows, columns=["sensor", "corruption", "measure", *map(str, severities)],
+                           headers=headers)
     return (f"### {TITLE}\n\n{section['samples']} complete test recordings, corruption seed {section['seed']}; "
             "each sensor's corruption with the others clean, then every sensor corrupted at once (per recording "
             "and sensor one of its chosen corruptions).\n\n" + table)

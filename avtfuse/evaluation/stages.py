@@ -182,10 +182,12 @@ def rate_sweep(state):
 def corruptions(state):
     """--corruptions: the served classifier on the test split's complete recordings under each chosen corruption
     at severities 0 (clean) to 5, the other sensors clean, and every sensor corrupted at once, the corruption seed
-    the run's (avtfuse.evaluation.corruptions: results.json's "corruptions" section)."""
+    the run's, and with held-out people their test people's EER by the fused model's embeddings
+    (avtfuse.evaluation.corruptions: results.json's "corruptions" section)."""
     config = state.config
+    backbone = state.fused_classifier().backbone if config.data.held_out_people else None
     return corruption_curves(state.data, state.served_classifier(), config.data.corruptions, config.data.seed,
-                             config.train.batch_size)
+                             config.train.batch_size, backbone)
 
 
 TRIALS_FILE = os.path.join("evaluation", "verification_trials.csv")

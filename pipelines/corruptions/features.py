@@ -4,7 +4,9 @@ featurised as the clean cache was, into a feature cache of their own.
     view = corrupted_split(data, {"audio": ("noise",)}, severity=3, seed=0)   # a SplitData
     view.batches("test", 32, complete_only=True)                               # read as the clean split is
 
-The recordings are those whose complete copy (every sensor present) is on the test side (`complete_test_rows`).
+The recordings are those whose complete copy (every sensor present) is on the test side (`complete_test_rows`)
+and, in a run with held-out people, every recording of its held-out test people (their verification, enrolment
+and probes alike: `corrupted_rows`).
 Each is decoded by pipelines.features through its one corruption hook (`decode_recording(corrupt=...)`): frames
 after decoding at their source resolution (uint8 round(255 x), `corrupt_frame` frame by frame, back as k / 255),
 before the crop, the palette's inversion and the resize; audio as the decoded window at the feature sample rate,
@@ -18,7 +20,7 @@ Every random draw comes from `corruption_rng(recording, modality, name, severity
 the same bytes whatever the decoding threads, other values for another recording. Under several corruptions of a
 modality (`EVERY_SENSOR`: every sensor corrupted at once) each recording's corruption of that modality is drawn
 from `corruption_rng(recording, modality, EVERY_SENSOR, severity, seed)`, then applied as it is alone. Babble
-mixes BABBLE_TALKERS of the chosen recordings' clean audio windows, of speakers other than the probe's
+mixes BABBLE_TALKERS of the cache's recordings' clean audio windows, of speakers other than the probe's
 (`SplitData.subjects`), drawn from the probe's generator.
 
 `.npy` feature inputs and the dlib face vectors (visible_encoder "dlib") hold no signal to corrupt: a corruption
@@ -39,6 +41,7 @@ from pipelines.corruptions.audio import corrupt_audio
 from pipelines.corruptions.frames import corrupt_frame
 from pipelines.corruptions.seeding import corruption_rng
 from pipelines.errors import ErrorPolicy
+from pipelines.held_out import kind_code
 from pipelines.image import UINT8_MAX, to_uint8
 from pipelines.recording import Recording
 from pipelines.split_data import SPLIT_IDS
@@ -59,20 +62,27 @@ def complete_test_rows(data):
     return np.flatnonzero(on_test & data.recorded.all(axis=1)).astype(np.int64)
 
 
+def corrupted_rows(data):
+    """int64 [n]: the clean cache indices of the recordings a corrupted cache holds, in cache order: the complete
+    test recordings and every recording of the held-out test people."""
+    held = data.held_out == kind_code("test")
+    return np.union1d(complete_test_rows(data), np.flatnonzero(held)).astype(np.int64)
+
+
 def check_corruptible(data, choice):
     """ValueError naming the corruption and the modality when a corruption in `choice` ({modality: names}) falls
-    on `.npy` features or dlib face vectors of `data`'s complete test recordings."""
+    on `.npy` features or dlib face vectors of the recordings `data`'s corrupted cache holds."""
     for modality, names in choice.items():
         encoded = modality == "visible" and data.config.features.visible_encoder == "dlib"
         if encoded or any(feature_stage.is_feature_file(data.files[row].get(modality))
-                          for row in complete_test_rows(data)):
+                          for row in corrupted_rows(data)):
             what = "dlib face vectors (--visible-encoder dlib)" if encoded else ".npy features"
             raise ValueError(f"--corruptions {modality}/{names[0]}: the {modality} inputs are {what}, which cannot "
                              "be corrupted; corrupt media files, or leave that modality out")
 
 
 def corrupted_split(data, choice, severity, seed, workers=None):
-    """`data` (a SplitData) reading the corrupted cache of its complete test recordings: each modality of `choice`
+    """`data` (a SplitData) reading the corrupted cache of its `corrupted_rows`: each modality of `choice`
     ({modality: corruption names, one per curve, several for EVERY_SENSOR}) corrupted at `severity` (1..5) with
     `seed`, the others clean. The cache is written when absent or not intact (`workers` decoding threads, default
     the CPU count: the bytes do not depend on them). ValueError for a modality the data lacks or one that cannot
@@ -81,7 +91,7 @@ def corrupted_split(data, choice, severity, seed, workers=None):
     if missing:
         raise ValueError(f"--corruptions: the run has no {missing[0]} sensor (it has {', '.join(data.modalities)})")
     check_corruptible(data, choice)
-    rows = complete_test_rows(data)
+    rows = corrupted_rows(data)
     if not len(rows):
         raise ValueError("--corruptions: the test split holds no complete recording to corrupt")
     recordings = [Recording(data.recordings[row], data.persons[row], subject=data.subjects[row], **data.files[row])
@@ -112,7 +122,7 @@ def _write(data, recordings, rows, choice, severity, seed, path, workers):
         else None
     hook = corruption_hook(choice, severity, seed, features, babble)
     policy = ErrorPolicy("raise")
-    logger.info("decoding %d complete test recordings under %s at severity %d", len(recordings),
+    logger.info("decoding %d test recordings under %s at severity %d", len(recordings),
                 ", ".join(f"{m}/{'|'.join(names)}" for m, names in choice.items()), severity)
 
     def decoded():
@@ -134,9 +144,9 @@ def _write(data, recordings, rows, choice, severity, seed, path, workers):
 
 
 def babble_pool(recordings, features, shapes, frame):
-    """[(subject, float32 [audio_samples] clean audio window)] of `recordings`, what babble mixes."""
+    """[(subject, float32 [audio_samples] clean audio window)] of `recordings` with audio, what babble mixes."""
     return [(r.subject, feature_stage.decode_recording(r, ("audio",), features, shapes, frame)["audio"])
-            for r in recordings]
+            for r in recordings if r.audio]
 
 
 def babble_talkers(subject, pool, rng):
@@ -144,7 +154,7 @@ def babble_talkers(subject, pool, rng):
     `subject`, drawn without replacement from rng; ValueError when the pool holds no other speaker."""
     others = [window for speaker, window in pool if speaker != subject]
     if not others:
-        raise ValueError(f"babble: the complete test recordings hold no speaker other than {subject!r}")
+        raise ValueError(f"babble: the corrupted test recordings hold no speaker other than {subject!r}")
     chosen = rng.choice(len(others), size=min(BABBLE_TALKERS, len(others)), replace=False)
     return [others[index] for index in chosen]
 

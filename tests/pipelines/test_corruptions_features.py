@@ -5,6 +5,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from pipelines import cache
 from pipelines.corruptions import features as corrupted
@@ -40,6 +41,9 @@ def test_same_bytes_whatever_the_threads_and_another_seed_other_bytes(data, tmp_
     rows = corrupted.complete_test_rows(data)
     assert sorted(records(one.cache_path)) == rows.tolist() and len(rows) >= 2
     assert sum(len(label) for _, label in one.batches("test", 4, complete_only=True)) == len(rows)
+    # Random access (what verification reads) finds each record by its clean index, not its position.
+    backwards = rows[::-1].copy()
+    assert cache.example_reader(one.cache_path)(tf.constant(backwards))["index"].numpy().tolist() == backwards.tolist()
 
 
 def test_another_recording_draws_other_noise():
