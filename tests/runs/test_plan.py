@@ -50,6 +50,10 @@ def test_a_setting_changes_the_keys_of_the_stages_that_read_it_alone(tmp_path):
     after = stage_keys(plan(robust(tmp_path, missing_rates=(0.0, 0.25))))
     changed = {name for name in before if before[name] != after[name]}
     assert changed == {"rate-sweep", "report"}
+    noise = stage_keys(plan(robust(tmp_path, corruptions="audio/noise")))
+    blur = stage_keys(plan(robust(tmp_path, corruptions="audio/noise,visible/gaussian_blur")))
+    assert {name for name in noise if noise[name] != blur[name]} == {"corruptions", "report"}
+    assert noise["fused"] == stage_keys(plan(robust(tmp_path)))["fused"]  # an evaluation setting: nothing retrains
     retrained = stage_keys(plan(robust(tmp_path).replace(train=robust(tmp_path).train.replace(seed=1))))
     base = stage_keys(plan(robust(tmp_path)))
     assert {name for name in base if base[name] != retrained[name]} == set(base) - {"data"}
