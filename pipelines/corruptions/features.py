@@ -31,6 +31,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 
 import numpy as np
 
@@ -106,7 +107,7 @@ def corrupted_split(data, choice, severity, seed, workers=None):
 def _key(data, choice, severity, seed, recordings):
     """The corrupted cache's name: the clean cache's fingerprint, the corruption, severity and seed, and a digest
     of the recordings chosen (with their speakers, whom babble reads)."""
-    clean = data.cache_path.rstrip("/").rsplit("/", 1)[-1].removesuffix(f"-v{cache.FORMAT_VERSION}")
+    clean = os.path.basename(os.path.normpath(data.cache_path)).removesuffix(f"-v{cache.FORMAT_VERSION}")
     chosen = [[r.recording, r.subject] for r in recordings]
     label = "-".join(f"{m}-{'+'.join(names)}" for m, names in choice.items())
     digest = hashlib.sha256(json.dumps([chosen, label]).encode()).hexdigest()[:12]
