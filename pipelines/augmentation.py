@@ -103,7 +103,7 @@ def roll_time(sequences, shifts):
 def power_sum_db(first, second):
     """10 log10(10^(first / 10) + 10^(second / 10)), elementwise, without overflow."""
     larger = tf.maximum(first, second)
-    return larger + 10.0 * tf.math.log(1.0 + tf.pow(10.0, -tf.abs(first - second) / 10.0)) / math.log(10.0)
+    return larger + 10.0 * tf.math.log1p(tf.exp(-tf.abs(first - second) * (math.log(10.0) / 10.0))) / math.log(10.0)
 
 
 def augment_spectrograms(spectrograms, uniforms, strength, kind, n_mels, partners=None, partner_present=None):

@@ -84,7 +84,7 @@ def babble_partners(recordings, audible, uniforms):
 
 
 def to_power(log_mel):
-    return tf.pow(10.0, log_mel / 10.0)
+    return tf.exp(log_mel * (math.log(10.0) / 10.0))
 
 
 def to_db(power):
@@ -119,7 +119,8 @@ def reverberate(log_mel, valid, rt60, frame_rate):
     steps = tf.shape(log_mel)[1]
     lag = tf.cast(tf.range(steps)[:, None] - tf.range(steps)[None, :], tf.float32)  # [T, T]: t - s
     decay = -6.0 / (rt60 * frame_rate)  # dB / 10 per frame
-    response = tf.where(lag[None] >= 0, tf.pow(10.0, decay[:, None, None] * tf.maximum(lag, 0.0)[None]), 0.0)
+    response = tf.where(lag[None] >= 0, tf.exp(decay[:, None, None] * math.log(10.0) * tf.maximum(lag, 0.0)[None]),
+                        0.0)
     power = tf.where(valid, to_power(log_mel), 0.0)
     smeared = tf.matmul(response, power)
     smeared *= mean_power(log_mel, valid) / tf.maximum(mean_power(to_db(smeared), valid), 1e-10)
