@@ -26,6 +26,7 @@ zero, and `<m>_full` gets the same change (augmentation.where_recorded). At P = 
 """
 
 import math
+import numbers
 
 import librosa
 import numpy as np
@@ -57,22 +58,19 @@ def corruption_names(kinds, modalities):
     names = []
     for index, modality in enumerate(modalities):
         kind = kinds.get(modality)
-        chosen = AUDIO_NAMES if kind in ("log_mel", "mfcc") else FRAME_NAMES.get(modality, ()) if kind == "frames" \
-            else ()
-        names += [(index, modality, name) for name in chosen]
+        if kind in ("log_mel", "mfcc"):
+            names += [(index, modality, name) for name in AUDIO_NAMES]
+        elif kind == "frames":
+            names += [(index, modality, name) for name in FRAME_NAMES.get(modality, ())]
     return names
 
 
-def nth_true(flags, ranks):
-    """bool [B, K]: the (ranks[b] + 1)-th True of each row of `flags` (bool [B, K]), none where a row has fewer."""
-    counts = tf.cumsum(tf.cast(flags, tf.int32), axis=1, exclusive=True)
-    return flags & tf.equal(counts, ranks[:, None])
-
-
 def pick(flags, uniforms):
-    """bool [B, K]: one True of each row of `flags`, chosen by uniforms [B] in [0, 1) (none in an all-False row)."""
-    count = tf.reduce_sum(tf.cast(flags, tf.float32), axis=1)
-    return nth_true(flags, tf.cast(tf.floor(uniforms * count), tf.int32))
+    """bool [B, K]: one True of each row of `flags` (bool [B, K]), the floor(u x count)-th, u from uniforms [B] in
+    [0, 1) (none in an all-False row)."""
+    counts = tf.cumsum(tf.cast(flags, tf.int32), axis=1, exclusive=True)
+    rank = tf.cast(tf.floor(uniforms * tf.reduce_sum(tf.cast(flags, tf.float32), axis=1)), tf.int32)
+    return flags & tf.equal(counts, rank[:, None])
 
 
 def babble_partners(recordings, audible, uniforms):
@@ -84,10 +82,12 @@ def babble_partners(recordings, audible, uniforms):
 
 
 def to_power(log_mel):
+    """dB -> power (10^(dB / 10)), elementwise."""
     return tf.exp(log_mel * (math.log(10.0) / 10.0))
 
 
 def to_db(power):
+    """power -> dB (10 log10, floored at -100 dB as pipelines.audio's amin 1e-10), elementwise."""
     return 10.0 * tf.math.log(tf.maximum(power, 1e-10)) / math.log(10.0)
 
 
@@ -199,6 +199,15 @@ def occlusion_mask(height, width, area_share, tops, lefts):
     return inside_rows[:, :, None] & inside_columns[:, None, :]
 
 
+def apply_picked(tensor, picks, results):
+    """tensor [B, ...] with each sample where picks[name] (bool [B]) holds replaced by results[name]() [B, ...];
+    a corruption no sample of the batch picked is not computed."""
+    for name, picked in picks.items():
+        where = tf.reshape(picked, [-1] + [1] * (tensor.shape.rank - 1))
+        tensor = tf.cond(tf.reduce_any(picked), lambda: tf.where(where, results[name](), tensor), lambda: tensor)
+    return tensor
+
+
 class SampleCorruption:
     """Maps a training batch (inputs, labels) -> (inputs, labels) with a share of its samples corrupted as the
     module docstring says. kinds: augmentation.augmentation_kinds of the data; modalities: the run's (the
@@ -206,7 +215,7 @@ class SampleCorruption:
     (samples): the log-mel's. Use after batching: the inputs hold "present" [B, M] and "recording" [B]."""
 
     def __init__(self, kinds, modalities, share, seed, n_mels, sample_rate, hop_length):
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+        if isinstance(share, bool) or not isinstance(share, numbers.Real) or not 0.0 <= share <= 1.0:
             raise ValueError(f"corrupt_train: expected a share of training samples in [0, 1], got {share!r}")
         self.modalities, self.share, self.seed = tuple(modalities), float(share), int(seed)
         self.names = corruption_names(kinds, self.modalities)
@@ -330,12 +339,3 @@ class SampleCorruption:
         }
         changed = apply_picked(frames, picks, {name: results[name] for name in picks})
         return changed if tensor.shape.rank == 5 else changed[:, 0]
-
-
-def apply_picked(tensor, picks, results):
-    """tensor [B, ...] with each sample where picks[name] (bool [B]) holds replaced by results[name]() [B, ...];
-    a corruption no sample of the batch picked is not computed."""
-    for name, picked in picks.items():
-        where = tf.reshape(picked, [-1] + [1] * (tensor.shape.rank - 1))
-        tensor = tf.cond(tf.reduce_any(picked), lambda: tf.where(where, results[name](), tensor), lambda: tensor)
-    return tensor

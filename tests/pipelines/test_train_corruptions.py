@@ -182,3 +182,27 @@ def test_a_share_outside_0_1_is_a_one_line_error_naming_it():
         TrainConfig(corrupt_train=-0.1)
     assert "corrupt_train" not in TrainConfig().identity_dict()
     assert TrainConfig(corrupt_train=0.5).identity_dict()["corrupt_train"] == 0.5
+
+
+def test_exposure_drift_and_occlusion_follow_the_evaluation_levels():
+    frames = tf.constant(RNG.random((3, 2, 20, 30, 1)), tf.float32)
+    layer = corruption(1.0)
+    uniforms = tf.constant([[0.0, 0.0, 0.0, 0.2, 0.0, 1.0 - 1e-6, 0.0]] * 3, tf.float32)  # drift up; box top-right
+    severity = tf.constant([1, 3, 5])
+
+    def corrupted(modality, name):
+        return layer.corrupt_frames(frames, uniforms, severity, {name: tf.ones([3], tf.bool)}, modality,
+                                    tf.constant(["a", "b", "c"]), 2001).numpy()
+
+    level = np.array(CORRUPTIONS[("thermal", "drift")].levels)[[0, 2, 4]]
+    np.testing.assert_allclose(corrupted("thermal", "drift"),
+                               np.clip(frames.numpy() + level[:, None, None, None, None] / 255, 0, 1), atol=1e-6)
+    gain = np.array(CORRUPTIONS[("visible", "over_exposure")].levels)[[0, 2, 4]]
+    np.testing.assert_allclose(corrupted("visible", "over_exposure"),
+                               np.clip(frames.numpy() * gain[:, None, None, None, None], 0, 1), atol=1e-6)
+    occluded = corrupted("visible", "occlusion")
+    for row, share in enumerate(np.array(CORRUPTIONS[("visible", "occlusion")].levels)[[0, 2, 4]]):
+        box = int(round(np.sqrt(share) * 20))
+        expected = frames.numpy()[row].copy()
+        expected[:, :box, 25 - box:25] = 0  # the centred 20 x 20 square spans columns 5..24; the box at its right
+        np.testing.assert_array_equal(occluded[row], expected)
