@@ -76,7 +76,7 @@ def training_batches(data, epoch, policy):
     own under a distribution strategy), so a run resumed at any epoch sees what
     an uninterrupted run saw (augmentation, corruptions and SpecAugment's masks included). Sequence modalities
     carry `<m>_mask` and `<m>_missing`, kept in step with any modality dropout.
-    (augmentation, SpecAugment and soft or noise modality dropout change `<m>` beyond
+    (augmentation, corruptions, SpecAugment and soft or noise modality dropout change `<m>` beyond
     `<m>_full` * (1 - `<m>_missing`); hard dropout and replication keep it.)
     """
     epoch_seed = policy.seed * 100_003 + epoch
