@@ -103,7 +103,7 @@ def roll_time(sequences, shifts):
 def power_sum_db(first, second):
     """10 log10(10^(first / 10) + 10^(second / 10)), elementwise, without overflow."""
     larger = tf.maximum(first, second)
-    return larger + 10.0 * tf.math.log(1.0 + tf.pow(10.0, -tf.abs(first - second) / 10.0)) / math.log(10.0)
+    return larger + 10.0 * tf.math.log1p(tf.exp(-tf.abs(first - second) * (math.log(10.0) / 10.0))) / math.log(10.0)
 
 
 def augment_spectrograms(spectrograms, uniforms, strength, kind, n_mels, partners=None, partner_present=None):
@@ -128,6 +128,38 @@ def augment_spectrograms(spectrograms, uniforms, strength, kind, n_mels, partner
     return tf.where(chosen[:, None, None], mixed, louder)
 
 
+def recording_draws(recordings, seed, stream, shape, sampler=tf.random.stateless_uniform):
+    """float32 [B, *shape]: one draw of `sampler` (a tf.random.stateless_* function) per sample, seeded by its
+    recording id, `seed` and `stream` (recording_seed): the same for a recording in any batch or order."""
+    def one(recording):
+        return sampler(shape, seed=recording_seed(recording, stream, seed))
+
+    return tf.map_fn(one, recordings, fn_output_signature=tf.TensorSpec(shape, tf.float32))
+
+
+def source(inputs, modality):
+    """What a change of `modality` starts from: `<m>_full` [B, ...] where step dropout carries it (its missing
+    steps still recorded), else `<m>`."""
+    full = inputs.get(f"{modality}_full")
+    return inputs[modality] if full is None else full
+
+
+def where_recorded(inputs, modality, here, changed):
+    """{`modality`: `changed` where `here` (bool [B]: the modality present) and the step is not marked in
+    `<m>_missing`, else the input; `<m>_full` where step dropout carries it: `changed` for every recording that
+    holds the modality (a recording without it keeps its zeros)}. changed: [B, ...], made from `source`."""
+    tensor = inputs[modality]
+    keep = broadcast_trailing(here, tensor)
+    if f"{modality}_missing" in inputs:
+        keep = keep & (broadcast_trailing(inputs[f"{modality}_missing"], tensor) <= 0)
+    outputs = {modality: tf.where(keep, changed, tensor)}
+    full = inputs.get(f"{modality}_full")
+    if full is not None:
+        recorded = tf.reduce_max(tf.abs(full), axis=list(range(1, full.shape.rank))) > 0
+        outputs[f"{modality}_full"] = tf.where(broadcast_trailing(recorded, full), changed, full)
+    return outputs
+
+
 class SampleAugment:
     """Maps a training batch (inputs, labels) -> (inputs, labels) with each modality augmented as the module
     docstring says. kinds: `augmentation_kinds` of the data; modalities: the run's (canonical order, the
@@ -142,15 +174,6 @@ class SampleAugment:
             raise ValueError(f"kinds: {unknown} are not among {KINDS}")
         self.kinds, self.modalities = dict(kinds), tuple(modalities)
         self.strength, self.seed, self.n_mels = float(strength), int(seed), int(n_mels)
-
-    def draws(self, recordings, index, count):
-        """float32 [B, count] uniforms, one row per sample from its recording's seed for modality `index`."""
-        seed = self.seed
-
-        def one(recording):
-            return tf.random.stateless_uniform([count], seed=recording_seed(recording, STREAM + index, seed))
-
-        return tf.map_fn(one, recordings, fn_output_signature=tf.TensorSpec([count], tf.float32))
 
     def change(self, kind, tensor, uniforms, partner_present):
         """`tensor` [B, ...] augmented as `kind` says; a log-mel's partner is the batch's next sample."""
@@ -169,15 +192,8 @@ class SampleAugment:
             if kind is None or self.strength == 0:
                 continue
             here = present[:, index]
-            uniforms = self.draws(recordings, index, FRAME_DRAWS if kind == "frames" else SPECTROGRAM_DRAWS)
-            keep = broadcast_trailing(here, inputs[modality])
-            if f"{modality}_missing" in inputs:
-                keep = keep & (broadcast_trailing(inputs[f"{modality}_missing"], inputs[modality]) <= 0)
-            full = inputs.get(f"{modality}_full")
-            changed = self.change(kind, inputs[modality] if full is None else full, uniforms,
-                                  tf.roll(here, shift=-1, axis=0) & another)
-            outputs[modality] = tf.where(keep, changed, inputs[modality])
-            if full is not None:  # a recording without the modality keeps its zeros
-                recorded = tf.reduce_max(tf.abs(full), axis=list(range(1, full.shape.rank))) > 0
-                outputs[f"{modality}_full"] = tf.where(broadcast_trailing(recorded, full), changed, full)
+            count = FRAME_DRAWS if kind == "frames" else SPECTROGRAM_DRAWS
+            uniforms = recording_draws(recordings, self.seed, STREAM + index, [count])
+            changed = self.change(kind, source(inputs, modality), uniforms, tf.roll(here, shift=-1, axis=0) & another)
+            outputs.update(where_recorded(inputs, modality, here, changed))
         return outputs, labels

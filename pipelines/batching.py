@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from pipelines import ablation, augment, augmentation, cache, step_masks
+from pipelines import ablation, augment, augmentation, cache, step_masks, train_corruptions
 from pipelines import sampler as sampler_module
 
 
@@ -24,6 +24,8 @@ class BatchPolicy:
     (pipelines.ablation.ModalityDropout) as `dropout_mode` "hard" (zeros),
     "soft" or "noise". augment > 0: each sample's modalities augmented at
     that strength in [0, 1] (pipelines.augmentation.SampleAugment, first).
+    corrupt_train P > 0: a share P of the samples each given one random
+    corruption (pipelines.train_corruptions.SampleCorruption, after augment).
     spec_augment > 0: time and frequency masks of up to that
     width on the audio (pipelines.augment.SpecAugment). replication "softhard"
     or "noise" (instead of dropout_rate): each batch becomes (2 + M) or (1 + M)
@@ -42,6 +44,7 @@ class BatchPolicy:
     dropout_rate: float = 0.0
     dropout_mode: str = "hard"
     augment: float = 0.0
+    corrupt_train: float = 0.0
     spec_augment: int = 0
     replication: str | None = None
     step_dropout: float = 0.0
@@ -53,6 +56,8 @@ class BatchPolicy:
                              "not both")
         if not 0.0 <= self.augment <= 1.0:
             raise ValueError(f"augment: expected a strength in [0, 1], got {self.augment}")
+        if not 0.0 <= self.corrupt_train <= 1.0:
+            raise ValueError(f"corrupt_train: expected a share of training samples in [0, 1], got {self.corrupt_train}")
         if not 0.0 <= self.step_dropout < 1.0:
             raise ValueError(f"step_dropout: expected a probability in [0, 1), got {self.step_dropout}")
         if int(self.ramp_epochs) != self.ramp_epochs or self.ramp_epochs < 0:
@@ -69,9 +74,9 @@ def training_batches(data, epoch, policy):
     The batches are a function of (policy.seed, epoch) alone, the same on every
     iteration of the dataset (Keras reads a first batch from an iterator of its
     own under a distribution strategy), so a run resumed at any epoch sees what
-    an uninterrupted run saw (augmentation and SpecAugment's masks included). Sequence modalities
+    an uninterrupted run saw (augmentation, corruptions and SpecAugment's masks included). Sequence modalities
     carry `<m>_mask` and `<m>_missing`, kept in step with any modality dropout.
-    (augmentation, SpecAugment and soft or noise modality dropout change `<m>` beyond
+    (augmentation, corruptions, SpecAugment and soft or noise modality dropout change `<m>` beyond
     `<m>_full` * (1 - `<m>_missing`); hard dropout and replication keep it.)
     """
     epoch_seed = policy.seed * 100_003 + epoch
@@ -91,6 +96,11 @@ def training_batches(data, epoch, policy):
         batches = batches.map(augmentation.SampleAugment(
             augmentation.augmentation_kinds(data), data.modalities, policy.augment, epoch_seed,
             data.config.features.n_mels))
+    if policy.corrupt_train > 0:
+        settings = data.config.features
+        batches = batches.map(train_corruptions.SampleCorruption(
+            augmentation.augmentation_kinds(data), data.modalities, policy.corrupt_train, epoch_seed, settings.n_mels,
+            settings.sample_rate, settings.hop_length))
     if policy.spec_augment and "audio" in data.modalities:
         batches = batches.enumerate().map(augment.SpecAugment(policy.spec_augment, seed=epoch_seed))
     modalities = data.modalities

@@ -50,6 +50,10 @@ class TrainConfig(Config):
     time and frequency masks put on each training spectrogram.
     `augment`: "none", "light" or "strong" (AUGMENT_STRENGTHS): each training
     sample's modalities augmented as pipelines.augmentation says.
+    `corrupt_train` P in [0, 1]: a share P of training samples each meets one
+    random corruption (type and severity from the seed, the epoch and the
+    recording) as pipelines.train_corruptions says; 0 (default) is off and
+    leaves the run's identity as it was.
     `early_stopping`: 0 trains the fixed epochs; N > 0 stops a phase once its
     validation metric (phase 1: loss; recogniser and end-to-end: accuracy;
     MCT-HFR: unweighted accuracy)
@@ -96,6 +100,10 @@ class TrainConfig(Config):
                                 metavar="WIDTH")
     augment: str = setting("none", "augmentation of training samples: frames flipped, warped and lit, log-mels "
                            "rolled, gain-shifted and mixed (pipelines.augmentation)", choices=tuple(AUGMENT_STRENGTHS))
+    corrupt_train: float = setting(0.0, "share P in [0, 1] of training samples given one random corruption "
+                                   "(noise, babble, reverb or clipping of a log-mel; blur, light, occlusion, "
+                                   "resolution, thermal drift or noise of frames) at a random severity 1-5 "
+                                   "(pipelines.train_corruptions; 0: off)", metavar="P", identity_at_default=False)
     jit_compile: bool = setting(False, "compile with XLA (helps on GPUs)")
     early_stopping: int = setting(0, "stop a phase when validation has not improved for this many epochs (0: off)",
                                   metavar="PATIENCE")
@@ -110,7 +118,7 @@ class TrainConfig(Config):
         self.check_int("batch_size", minimum=2)  # triplet mining needs pairs
         self.check_positive("learning_rate")
         self.check_rate("beta_1", "beta_2", "modality_dropout", "momentum", "lr_step_factor", "step_dropout")
-        self.check_rate("dampening", upper_inclusive=True)
+        self.check_rate("dampening", "corrupt_train", upper_inclusive=True)
         if not isinstance(self.l2, (int, float)) or isinstance(self.l2, bool) or self.l2 < 0:
             self._fail("l2", "a coupled weight decay >= 0")
         self._set("l2", float(self.l2))

@@ -85,7 +85,7 @@ class RecipeContext:
         return BatchPolicy(
             cfg.batch_size, cfg.seed, sampler=cfg.sampler, people_per_batch=cfg.people_per_batch,
             dropout_rate=cfg.modality_dropout_at(epoch), dropout_mode=cfg.dropout_mode,
-            augment=AUGMENT_STRENGTHS[cfg.augment], spec_augment=cfg.spec_augment,
+            augment=AUGMENT_STRENGTHS[cfg.augment], corrupt_train=cfg.corrupt_train, spec_augment=cfg.spec_augment,
             replication=None if cfg.replication == "none" else cfg.replication, step_dropout=cfg.step_dropout,
             ramp_epochs=cfg.ramp_epochs)
 

@@ -157,6 +157,13 @@ def test_training_batches_are_a_function_of_seed_and_epoch(tree, tmp_path):
     assert not np.array_equal(augmented, frames(2))
     assert not np.array_equal(audio(2, augment=0.5), plain)
 
+    batches = list(training_batches(data, 2, BatchPolicy(4, seed=1, corrupt_train=1.0))[0])
+    corrupted = np.concatenate([x["audio"].numpy() for x, _ in batches])
+    np.testing.assert_array_equal(corrupted, audio(2, corrupt_train=1.0))  # a resumed epoch: the same corruptions
+    assert not np.array_equal(corrupted, plain)
+    trained = {str(data.recordings[row]) for row in data.training_samples()[0]}  # babble's partners: batch samples
+    assert {recording.decode() for x, _ in batches for recording in x["recording"].numpy()} <= trained
+
 
 def corrupt_copy(tree, tmp_path):
     root = tmp_path / "bad"
