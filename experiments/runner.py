@@ -1,5 +1,5 @@
 """What every entry point does after parsing: run (or resume) an experiment and print its report (or its plan, or
-its data's check); flag types (value lists, missing rates) and the table runners' pass-through flags."""
+its data's check); flag types (value lists, missing rates, corruptions) and the table runners' pass-through flags."""
 
 import argparse
 import os
@@ -28,6 +28,15 @@ def missing_rates(text):
         return parse_rates(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def corruption_names(text):
+    """An argparse type: 'all' or comma-separated 'modality/name' keys of pipelines.corruptions.CORRUPTIONS -> a
+    tuple of them (('all',) for all), repeats dropped."""
+    from pipelines.corruptions import CORRUPTIONS
+
+    chosen = chosen_from("--corruptions", ["all", *(f"{modality}/{name}" for modality, name in CORRUPTIONS)])(text)
+    return ("all",) if "all" in chosen else chosen
 
 
 def table_args(parser, argv, reserved_flags, own_flags):
