@@ -56,6 +56,9 @@ def _shared_grid(by_entry, seeds, reference):
         return None, None
     first_entry, first_seed, first = ([run for run in evaluated if run[0] == reference] or evaluated)[0]
     severities, grid = first["severities"], _grid(first)
+    if not grid:
+        raise ValueError(f"cells: {first_entry} seed {first_seed} has no corruption curve (its sensors have none of "
+                         "the chosen corruptions)")
     if len(severities) < 2 or severities[0] != 0 or sorted(set(severities)) != severities:
         raise ValueError(f"cells: {first_entry} seed {first_seed} has severities {severities}; expected ascending "
                          "levels from 0 (clean)")

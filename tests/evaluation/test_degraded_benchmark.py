@@ -111,6 +111,11 @@ def test_runs_that_disagree_are_refused_naming_the_entry():
     other[2]["results"]["corruptions"]["curves"]["audio"]["noise"]["accuracy"] = [0.8] * 5
     with pytest.raises(ValueError, match="robust seed 0: audio/noise accuracy has 5 values for 6 severities"):
         benchmark_summary(other)
+    empty = cells()
+    for cell in empty:
+        cell["results"]["corruptions"]["curves"] = {}
+    with pytest.raises(ValueError, match="late seed 0 has no corruption curve"):
+        benchmark_summary(empty)
     clean = cells()
     for cell in clean:
         del cell["results"]["corruptions"]
