@@ -31,12 +31,15 @@ def missing_rates(text):
 
 
 def corruption_names(text):
-    """An argparse type: 'all' or comma-separated 'modality/name' keys of pipelines.corruptions.CORRUPTIONS -> a
-    tuple of them (('all',) for all), repeats dropped."""
+    """An argparse type: 'all', 'none' or comma-separated 'modality/name' keys of pipelines.corruptions.CORRUPTIONS
+    -> a tuple of distinct keys in the table's order (every key for 'all', none for 'none')."""
     from pipelines.corruptions import CORRUPTIONS
 
-    chosen = chosen_from("--corruptions", ["all", *(f"{modality}/{name}" for modality, name in CORRUPTIONS)])(text)
-    return ("all",) if "all" in chosen else chosen
+    keys = [f"{modality}/{name}" for modality, name in CORRUPTIONS]
+    chosen = chosen_from("--corruptions", ["all", "none", *keys])(text)
+    if {"all", "none"} & set(chosen) and len(chosen) > 1:
+        raise argparse.ArgumentTypeError("--corruptions: all or none alone, or modality/name keys")
+    return tuple(keys) if chosen == ("all",) else tuple(key for key in keys if key in chosen)
 
 
 def table_args(parser, argv, reserved_flags, own_flags):

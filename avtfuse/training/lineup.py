@@ -39,8 +39,8 @@ RESERVED_FLAGS = ("--variant", "--fusion", "--heads", "--dropout", "--modalities
 
 def run_flags(entry, seed, modalities, fold, rates, output_dir, passthrough=(), corruptions=()):
     """The flags of one (entry, seed) run of the benchmark in `output_dir`: the entry's, the shared data settings,
-    the benchmark's sensors, fold, seed, rates and corruptions (("all",) or "modality/name" keys; none: no
-    corrupted evaluation), its run name and folders, then `passthrough`."""
+    the benchmark's sensors, fold, seed, rates and corruptions ("modality/name" keys; none: no corrupted
+    evaluation), its run name and folders, then `passthrough`."""
     from avtfuse.runs.config import default_run_name
 
     corrupted = ["--corruptions", ",".join(corruptions)] if corruptions else []
