@@ -55,7 +55,7 @@ def _shared_grid(by_entry, seeds, reference):
     if not evaluated:
         return None, None
     first_entry, first_seed, first = ([run for run in evaluated if run[0] == reference] or evaluated)[0]
-    severities, grid = first["severities"], _grid(first)
+    severities, grid = list(first["severities"]), _grid(first)
     if not grid:
         raise ValueError(f"cells: {first_entry} seed {first_seed} has no corruption curve (its sensors have none of "
                          "the chosen corruptions)")
@@ -66,7 +66,7 @@ def _shared_grid(by_entry, seeds, reference):
         if not corruptions:
             raise ValueError(f"cells: {entry} seed {seed} was not evaluated under corruptions (--corruptions); "
                              f"{first_entry} seed {first_seed} was")
-        if corruptions["severities"] != severities:
+        if list(corruptions["severities"]) != severities:
             raise ValueError(f"cells: {entry} seed {seed} has severities {corruptions['severities']}, "
                              f"{first_entry} seed {first_seed} has {severities}")
         if _grid_text(_grid(corruptions)) != _grid_text(grid):
