@@ -1,6 +1,6 @@
 """One robustness benchmark across systems: each chosen system on one data set and split, tested with every
-non-empty subset of the sensors and with shares of their steps missing (static masks, the same for every system),
-for several seeds; one report: report.md, summary.json and robustness.png (mean curve per system) in <output-dir>.
+non-empty sensor subset, shares of steps missing (static masks, the same for every system) and --corruptions, for
+several seeds; one report in <output-dir>: report.md, summary.json, robustness.png and degraded-<modality>.png.
 
     python -m experiments.robustness                                  # the default line-up, seeds 0,1,2, 0.0 ... 0.9
     python -m experiments.robustness --seeds 0 --missing-rates 0,0.3,0.6,0.9 \\
@@ -21,10 +21,12 @@ import importlib
 import os
 import sys
 
+from avtfuse.console import configure_output, errors_exit, keras_verbosity
 from avtfuse.contract import MODALITIES
 from avtfuse.training.lineup import (DEFAULT_RATES, DEFAULT_SYSTEMS, LINEUP, METRICS, RESERVED_FLAGS, lineup_text,
-                                     run_flags)
+                                     run_benchmark, run_flags)
 from experiments import runner
+
 
 def parse_args(argv=None):
     """Returns (benchmark arguments, the flags after `--`)."""
@@ -36,6 +38,8 @@ def parse_args(argv=None):
                         help="comma-separated seeds: each its own weights, data order and masks (default 0,1,2)")
     parser.add_argument("--missing-rates", type=runner.missing_rates, default=DEFAULT_RATES, metavar="RATES",
                         help="shares of steps missing at test (default 0,0.1,...,0.9)")
+    parser.add_argument("--corruptions", type=runner.corruption_names, default=(), metavar="NAMES",
+                        help="also test each run under corruptions (severities 1-5): all or modality/name,...")
     parser.add_argument("--modalities", default=",".join(MODALITIES), help="comma-separated sensors of every run")
     parser.add_argument("--fold", type=int, choices=range(1, 6), default=1, metavar="1..5", help="actor fold")
     parser.add_argument("--metric", choices=METRICS, default="WA", help="the curves' metric (default WA: accuracy)")
@@ -43,8 +47,8 @@ def parse_args(argv=None):
                         help="the system effective robustness compares against (default: the first of --systems)")
     parser.add_argument("--output-dir", default=os.path.join("runs", "robustness"),
                         help="where report.md, summary.json, robustness.png, runs/ and saved_models/ go")
-    args, passthrough = runner.table_args(parser, argv, RESERVED_FLAGS,
-                                          "--systems, --seeds, --missing-rates, --modalities, --fold, --output-dir")
+    args, passthrough = runner.table_args(parser, argv, RESERVED_FLAGS, "--systems, --seeds, --missing-rates, "
+                                          "--corruptions, --modalities, --fold, --output-dir")
     if args.reference and args.reference not in args.systems:
         parser.error(f"--reference: {args.reference} is not among --systems ({','.join(args.systems)})")
     return args, passthrough
@@ -52,7 +56,8 @@ def parse_args(argv=None):
 
 def run_argv(args, system, seed, passthrough):
     """The flags of one (system, seed) run."""
-    return run_flags(system, seed, args.modalities, args.fold, args.missing_rates, args.output_dir, passthrough)
+    return run_flags(system, seed, args.modalities, args.fold, args.missing_rates, args.output_dir, passthrough,
+                     args.corruptions)
 
 
 def main(argv=None):
@@ -61,16 +66,13 @@ def main(argv=None):
     modules = {cell: importlib.import_module(f"experiments.{LINEUP[cell[0]][0]}") for cell in cells}
     run_args = {cell: modules[cell].parse_args(run_argv(args, *cell, passthrough)) for cell in cells}
     first = run_args[cells[0]]
-    from avtfuse.console import configure_output, errors_exit, keras_verbosity
-    from avtfuse.training.lineup import run_benchmark
-
     configure_output(first.verbose)
     with errors_exit(first.debug):
         markdown = run_benchmark(cells, lambda cell: modules[cell].experiment_config(run_args[cell]), args.output_dir,
                                  args.metric, args.reference, passthrough, keras_verbosity(first.verbose,
                                                                                            sys.stdout.isatty()))
     print(markdown)
-    print(f"outputs: {args.output_dir}/report.md, summary.json, robustness.png")
+    print(f"outputs: {args.output_dir}/report.md, summary.json and the figures (*.png)")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """What every entry point does after parsing: run (or resume) an experiment and print its report (or its plan, or
-its data's check); flag types (value lists, missing rates) and the table runners' pass-through flags."""
+its data's check); flag types (value lists, missing rates, corruptions) and the table runners' pass-through flags."""
 
 import argparse
 import os
@@ -28,6 +28,18 @@ def missing_rates(text):
         return parse_rates(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def corruption_names(text):
+    """An argparse type: 'all', 'none' or comma-separated 'modality/name' keys of pipelines.corruptions.CORRUPTIONS
+    -> a tuple of distinct keys in the table's order (every key for 'all', none for 'none')."""
+    from pipelines.corruptions import CORRUPTIONS
+
+    keys = [f"{modality}/{name}" for modality, name in CORRUPTIONS]
+    chosen = chosen_from("--corruptions", ["all", "none", *keys])(text)
+    if {"all", "none"} & set(chosen) and len(chosen) > 1:
+        raise argparse.ArgumentTypeError("--corruptions: all or none alone, or modality/name keys")
+    return tuple(keys) if chosen == ("all",) else tuple(key for key in keys if key in chosen)
 
 
 def table_args(parser, argv, reserved_flags, own_flags):

@@ -1,4 +1,5 @@
-"""Confusion-matrix, missing-rate robustness and DET plots written as PNGs (matplotlib's Agg canvas, no display)."""
+"""Confusion-matrix, missing-rate robustness, corruption-severity and DET plots written as PNGs (matplotlib's Agg
+canvas, no display)."""
 
 import pathlib
 
@@ -18,6 +19,8 @@ MAX_ANNOTATED_CLASSES = 20
 # DET axes run over these error rates (fractions); rates of 0 or 1 are drawn on the frame.
 DET_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99, 0.999)
 DET_LIMITS = (0.0005, 0.9995)
+# One marker per model of a curve plot, in turn.
+MARKERS = "os^Dv<>ph*"
 
 
 def plot_confusion_matrix(y_true, y_pred, class_names, path, title=None, normalize=True):
@@ -92,10 +95,9 @@ def plot_robustness_curves(curves, path, metric="UA"):
     figure = Figure(figsize=(7.0, 4.5), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    markers = "os^Dv<>ph*"
     for index, (label, summary) in enumerate(curves.items()):
         values = 100.0 * np.asarray(summary["metrics"][metric], dtype=np.float64)
-        axes.plot(summary["rates"], values, marker=markers[index % len(markers)], color=f"C{index % 10}",
+        axes.plot(summary["rates"], values, marker=MARKERS[index % len(MARKERS)], color=f"C{index % 10}",
                   label=f"{label} ({100.0 * summary['auilc_paper'][metric]:.2f})")
     axes.set_xlabel("test missing rate")
     axes.set_ylabel(f"{metric} (%)")
@@ -105,6 +107,55 @@ def plot_robustness_curves(curves, path, metric="UA"):
     figure.tight_layout()
 
     path = pathlib.Path(path)
+    atomic_write(path, lambda temporary: figure.savefig(temporary, format="png"))
+    return path
+
+
+def plot_severity_curves(panels, severities, path, title, ylabel="accuracy (%)"):
+    """Plots a metric (%) against corruption severity, one subplot per corruption with one line per model (its
+    mean over seeds, shaded mean ± sample standard deviation where there are several), and saves a PNG at `path`.
+
+    panels: {corruption: {label: [{"mean", "std" (None for one seed)} per severity]}}, fractions; severities: the x
+    values. Creates missing parent folders; returns the path as pathlib.Path.
+    """
+    if not panels or not all(panels.values()):
+        raise ValueError("panels: need at least one corruption, each with at least one {label: curve}")
+    for name, curves in panels.items():
+        for label, curve in curves.items():
+            if len(curve) != len(severities):
+                raise ValueError(f"panels[{name!r}][{label!r}]: {len(curve)} points for {len(severities)} severities")
+
+    columns = min(len(panels), 4)
+    rows = -(-len(panels) // columns)
+    legend_inches = 0.4
+    figure = Figure(figsize=(3.4 * columns, 3.0 * rows + legend_inches), dpi=100)
+    FigureCanvasAgg(figure)
+    grid = figure.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)
+    labels = list(dict.fromkeys(label for curves in panels.values() for label in curves))
+    for axes, (name, curves) in zip(grid.flat, panels.items()):
+        for label, curve in curves.items():
+            index = labels.index(label)
+            mean = 100.0 * np.array([point["mean"] for point in curve])
+            std = [point["std"] for point in curve]
+            axes.plot(severities, mean, marker=MARKERS[index % len(MARKERS)], color=f"C{index % 10}", label=label)
+            if None not in std:
+                axes.fill_between(severities, mean - 100.0 * np.array(std), mean + 100.0 * np.array(std),
+                                  color=f"C{index % 10}", alpha=0.15, linewidth=0)
+        axes.set_title(name, fontsize=10)
+        axes.grid(alpha=0.3)
+    for axes in grid.flat[len(panels):]:
+        axes.set_visible(False)
+    for axes in grid[-1]:
+        axes.set_xlabel("severity")
+    for axes in grid[:, 0]:
+        axes.set_ylabel(ylabel)
+    handles = {label: handle for axes in grid.flat for handle, label in zip(*axes.get_legend_handles_labels())}
+    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=min(len(handles), 5), fontsize=8)
+    figure.suptitle(title)
+    figure.tight_layout(rect=(0, legend_inches / figure.get_figheight(), 1, 1))
+
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda temporary: figure.savefig(temporary, format="png"))
     return path
 

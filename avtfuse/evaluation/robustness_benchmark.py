@@ -48,7 +48,7 @@ def max_min_normalize(values):
             for name, value in values.items()}
 
 
-def _spread(values):
+def spread(values):
     """{"mean", "std" (sample; None for one value), "n"} of a list of numbers."""
     values = np.asarray(values, np.float64)
     return {"mean": float(values.mean()), "std": float(values.std(ddof=STD_DDOF)) if values.size > 1 else None,
@@ -56,9 +56,9 @@ def _spread(values):
 
 
 def _measured_spread(values):
-    """`_spread` of values measured in every run; None when a run has no measurement (--no-latency, or no
+    """`spread` of values measured in every run; None when a run has no measurement (--no-latency, or no
     complete test sample)."""
-    return None if None in values else _spread(values)
+    return None if None in values else spread(values)
 
 
 def benchmark_summary(cells, metric="WA", reference=None):
@@ -71,7 +71,9 @@ def benchmark_summary(cells, metric="WA", reference=None):
     Returns {"metric", "reference", "seeds", "rates", "entries": {entry: {"conditions": {condition: spread of
     accuracy}, "curve": [spread per rate], "auilc", "auilc_paper", "drop", "relative_robustness",
     "effective_robustness": spreads over seeds, "relative_normalized", "effective_normalized" (of the means),
-    "parameters", "training_seconds", "latency_ms": spreads}}} (fractions, not percent).
+    "parameters", "training_seconds", "latency_ms": spreads}}, "degraded": the corrupted sensors' axis
+    (`avtfuse.evaluation.degraded_benchmark.degraded_summary`; None when no run was evaluated under corruptions)}
+    (fractions, not percent).
     """
     if metric not in RATE_SWEEP_METRICS:
         raise ValueError(f"metric: expected one of {RATE_SWEEP_METRICS}, got {metric!r}")
@@ -101,17 +103,17 @@ def benchmark_summary(cells, metric="WA", reference=None):
         ordered = [runs[seed] for seed in seeds]
         conditions = sorted({name for results in ordered for name in results["conditions"]}, key=condition_order)
         entries[entry] = {
-            "conditions": {name: _spread([results["conditions"][name]["accuracy"] for results in ordered])
+            "conditions": {name: spread([results["conditions"][name]["accuracy"] for results in ordered])
                            for name in conditions if all(name in results["conditions"] for results in ordered)},
-            "curve": [_spread([curve(results)[index] for results in ordered]) for index in range(len(rates))],
-            "auilc": _spread([auilc(rates, curve(results)) for results in ordered]),
-            "auilc_paper": _spread([auilc(rates, curve(results), normalize=False) for results in ordered]),
-            "drop": _spread([curve(results)[0] - curve(results)[-1] for results in ordered]),
-            "relative_robustness": _spread([relative_robustness(rates, curve(results)) for results in ordered]),
-            "effective_robustness": _spread([effective_robustness(curve(runs[seed]), curve(by_entry[reference][seed]))
+            "curve": [spread([curve(results)[index] for results in ordered]) for index in range(len(rates))],
+            "auilc": spread([auilc(rates, curve(results)) for results in ordered]),
+            "auilc_paper": spread([auilc(rates, curve(results), normalize=False) for results in ordered]),
+            "drop": spread([curve(results)[0] - curve(results)[-1] for results in ordered]),
+            "relative_robustness": spread([relative_robustness(rates, curve(results)) for results in ordered]),
+            "effective_robustness": spread([effective_robustness(curve(runs[seed]), curve(by_entry[reference][seed]))
                                              for seed in seeds]),
-            "parameters": _spread([results["parameters"] for results in ordered]),
-            "training_seconds": _spread([timings[entry][seed]["training_seconds"] for seed in seeds]),
+            "parameters": spread([results["parameters"] for results in ordered]),
+            "training_seconds": spread([timings[entry][seed]["training_seconds"] for seed in seeds]),
             "latency_ms": _measured_spread([(timings[entry][seed]["latency"] or {}).get("median_ms")
                                             for seed in seeds]),
         }
@@ -120,7 +122,11 @@ def benchmark_summary(cells, metric="WA", reference=None):
                                         for entry, values in entries.items()})
         for entry, value in normalized.items():
             entries[entry][f"{key}_normalized"] = value
-    return {"metric": metric, "reference": reference, "seeds": seeds, "rates": rates, "entries": entries}
+    # the degraded axis builds on this module's scores, hence imported here
+    from avtfuse.evaluation.degraded_benchmark import degraded_summary
+
+    return {"metric": metric, "reference": reference, "seeds": seeds, "rates": rates, "entries": entries,
+            "degraded": degraded_summary(by_entry, seeds, reference)}
 
 
 def mean_curves(summary):
@@ -131,46 +137,48 @@ def mean_curves(summary):
             for entry, values in summary["entries"].items()}
 
 
-def _percent(spread):
-    """'mean ± std' in percent with 2 decimals (the mean alone for one seed)."""
-    return _plain({key: None if spread[key] is None else 100.0 * spread[key] for key in ("mean", "std")}, 2)
+def percent(measured):
+    """A `spread` as 'mean ± std' in percent with 2 decimals (the mean alone for one seed)."""
+    return _plain({key: None if measured[key] is None else 100.0 * measured[key] for key in ("mean", "std")}, 2)
 
 
-def _plain(spread, digits):
-    """'mean ± std' with `digits` decimals (the mean alone for one seed); a rounding residue prints as 0, not -0;
-    "not measured" for None."""
-    if spread is None:
+def _plain(measured, digits):
+    """A `spread` as 'mean ± std' with `digits` decimals (the mean alone for one seed); a rounding residue prints as
+    0, not -0; "not measured" for None."""
+    if measured is None:
         return "not measured"
-    mean = round(spread["mean"], digits) + 0.0
-    if spread["std"] is None:
+    mean = round(measured["mean"], digits) + 0.0
+    if measured["std"] is None:
         return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {spread['std']:.{digits}f}"
+    return f"{mean:.{digits}f} ± {measured['std']:.{digits}f}"
 
 
-def _ratio(value):
+def ratio(value):
+    """A max-min normalised value with 2 decimals; empty for None."""
     return "" if value is None else f"{value:.2f}"
 
 
 def benchmark_markdown(summary, title="Robustness benchmark", setup=""):
-    """The report of a `benchmark_summary` as markdown: conditions, the rate curve, robustness, cost."""
+    """The report of a `benchmark_summary` as markdown: conditions, the rate curve, robustness, cost, then the
+    degraded axis where there is one."""
     entries = summary["entries"]
     names = list(entries)
     metric = summary["metric"]
     seeds = ", ".join(str(seed) for seed in summary["seeds"])
     conditions = sorted({name for values in entries.values() for name in values["conditions"]}, key=condition_order)
-    condition_rows = [{"condition": name, **{entry: _percent(entries[entry]["conditions"][name])
+    condition_rows = [{"condition": name, **{entry: percent(entries[entry]["conditions"][name])
                                              if name in entries[entry]["conditions"] else "" for entry in names}}
                       for name in conditions]
-    rate_rows = [{"rate": f"{rate:g}", **{entry: _percent(entries[entry]["curve"][index]) for entry in names}}
+    rate_rows = [{"rate": f"{rate:g}", **{entry: percent(entries[entry]["curve"][index]) for entry in names}}
                  for index, rate in enumerate(summary["rates"])]
     span = f"{summary['rates'][0]:g}-{summary['rates'][-1]:g}"
     robustness_rows = [{
         "entry": entry,
-        "auilc": _percent(values["auilc"]), "auilc_paper": _percent(values["auilc_paper"]),
-        "drop": _percent(values["drop"]),
-        "relative": _percent(values["relative_robustness"]), "relative_normalized": _ratio(values["relative_normalized"]),
-        "effective": _percent(values["effective_robustness"]),
-        "effective_normalized": _ratio(values["effective_normalized"]),
+        "auilc": percent(values["auilc"]), "auilc_paper": percent(values["auilc_paper"]),
+        "drop": percent(values["drop"]),
+        "relative": percent(values["relative_robustness"]), "relative_normalized": ratio(values["relative_normalized"]),
+        "effective": percent(values["effective_robustness"]),
+        "effective_normalized": ratio(values["effective_normalized"]),
     } for entry, values in entries.items()]
     cost_rows = [{"entry": entry, "parameters": f"{values['parameters']['mean']:,.0f}",
                   "training": _plain(values["training_seconds"], 0), "latency": _plain(values["latency_ms"], 2)}
@@ -198,4 +206,8 @@ def benchmark_markdown(summary, title="Robustness benchmark", setup=""):
                          headers={"entry": "entry", "parameters": "parameters", "training": "training (s)",
                                   "latency": "latency (ms / sample)"}),
     ]
+    if summary["degraded"]:
+        from avtfuse.evaluation.degraded_benchmark import degraded_markdown
+
+        sections.append(degraded_markdown(summary))
     return "\n".join(sections)

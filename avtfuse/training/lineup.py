@@ -1,5 +1,6 @@
 """The robustness benchmark across systems: its line-up (which experiment, with which flags, makes each entry),
-the data settings every run shares, and its report (report.md, summary.json, robustness.png)."""
+the data settings every run shares, and its report (report.md, summary.json, robustness.png and, under
+corruptions, degraded-<modality>.png)."""
 
 import json
 import os
@@ -32,17 +33,19 @@ SHARED_DATA_FLAGS = ["--synthetic", "ravdess", "--synthetic-subjects", "6", "--l
 
 # Flags the benchmark sets for every run itself (`run_flags`), refused after `--`.
 RESERVED_FLAGS = ("--variant", "--fusion", "--heads", "--dropout", "--modalities", "--fold", "--seed",
-                  "--missing-rates", "--run-name", "--output-dir", "--saved-models-dir", "--fresh", "--plan", "--redo",
-                  "--check-data")
+                  "--missing-rates", "--corruptions", "--run-name", "--output-dir", "--saved-models-dir", "--fresh",
+                  "--plan", "--redo", "--check-data")
 
 
-def run_flags(entry, seed, modalities, fold, rates, output_dir, passthrough=()):
+def run_flags(entry, seed, modalities, fold, rates, output_dir, passthrough=(), corruptions=()):
     """The flags of one (entry, seed) run of the benchmark in `output_dir`: the entry's, the shared data settings,
-    the benchmark's sensors, fold, seed and rates, its run name and folders, then `passthrough`."""
+    the benchmark's sensors, fold, seed, rates and corruptions ("modality/name" keys; none: no corrupted
+    evaluation), its run name and folders, then `passthrough`."""
     from avtfuse.runs.config import default_run_name
 
+    corrupted = ["--corruptions", ",".join(corruptions)] if corruptions else []
     return [*LINEUP[entry][1], *SHARED_DATA_FLAGS, "--modalities", modalities, "--fold", str(fold), "--seed",
-            str(seed), "--missing-rates", ",".join(f"{rate:g}" for rate in rates), "--run-name",
+            str(seed), "--missing-rates", ",".join(f"{rate:g}" for rate in rates), *corrupted, "--run-name",
             default_run_name(entry, seed=seed), "--output-dir", os.path.join(output_dir, "runs"),
             "--saved-models-dir", os.path.join(output_dir, "saved_models"), *passthrough]
 
@@ -74,9 +77,12 @@ def run_benchmark(cells, configure, output_dir, metric="WA", reference=None, pas
 
 
 def write_benchmark(finished, output_dir, metric="WA", reference=None, setup=""):
-    """Summarises the finished runs ([{"entry", "seed", "results", "timing"}]) and writes report.md, summary.json
-    and robustness.png (the mean curve per entry) into `output_dir`; returns the report's markdown."""
-    from avtfuse.evaluation.plots import plot_robustness_curves
+    """Summarises the finished runs ([{"entry", "seed", "results", "timing"}]) and writes report.md, summary.json,
+    robustness.png (the mean curve per entry) and, where the runs were evaluated under corruptions,
+    degraded-<modality>.png (accuracy against severity, a panel per corruption) into `output_dir`; returns the
+    report's markdown."""
+    from avtfuse.evaluation.degraded_benchmark import degraded_figure_curves, modality_title
+    from avtfuse.evaluation.plots import plot_robustness_curves, plot_severity_curves
     from avtfuse.evaluation.robustness_benchmark import benchmark_markdown, benchmark_summary, mean_curves
 
     summary = benchmark_summary(finished, metric=metric, reference=reference)
@@ -85,4 +91,9 @@ def write_benchmark(finished, output_dir, metric="WA", reference=None, setup="")
     atomic_text(os.path.join(output_dir, "report.md"), markdown)
     atomic_text(os.path.join(output_dir, "summary.json"), json.dumps(summary, indent=2) + "\n")
     plot_robustness_curves(mean_curves(summary), os.path.join(output_dir, "robustness.png"), metric=metric)
+    degraded = summary["degraded"] or {"corruptions": {}}
+    for modality in degraded["corruptions"]:
+        plot_severity_curves(degraded_figure_curves(degraded, modality), degraded["severities"],
+                             os.path.join(output_dir, f"degraded-{modality}.png"),
+                             title=f"accuracy, {modality_title(modality)}")
     return markdown

@@ -68,3 +68,28 @@ def test_flags_the_benchmark_sets_itself_are_refused(capsys):
     flags = robustness.run_argv(args, "mct", 2, passthrough)
     assert flags[:2] == ["--variant", "mct"] and flags[-2:] == ["--gpus", "0"]
     assert flags[flags.index("--seed") + 1] == "2" and flags[flags.index("--run-name") + 1] == "mct-seed2"
+
+
+def test_corruptions_are_checked_when_parsed_and_go_to_every_run(capsys):
+    from pipelines.corruptions import CORRUPTIONS
+
+    args, passthrough = robustness.parse_args(["--systems", "mct", "--corruptions",
+                                               "visible/jpeg,audio/noise,visible/jpeg"])
+    flags = robustness.run_argv(args, "mct", 0, passthrough)
+    assert flags[flags.index("--corruptions") + 1] == "audio/noise,visible/jpeg"  # the table's order
+    keys = tuple(f"{modality}/{name}" for modality, name in CORRUPTIONS)
+    assert robustness.parse_args(["--corruptions", "all"])[0].corruptions == keys
+    for chosen in (["--corruptions", "none"], []):  # none by default
+        args, passthrough = robustness.parse_args(chosen)
+        assert "--corruptions" not in robustness.run_argv(args, "mct", 0, passthrough)
+    with pytest.raises(SystemExit):
+        robustness.parse_args(["--corruptions", "thermal/blur,all"])
+    assert "--corruptions: all or none alone" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        robustness.parse_args(["--corruptions", "audio/hum"])
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert "--corruptions: choose from all, " in error
+    assert all(key in error for key in keys)
+    with pytest.raises(SystemExit):
+        robustness.parse_args(["--", "--corruptions", "all"])
+    assert "--corruptions: set by this command" in capsys.readouterr().err
