@@ -31,15 +31,14 @@ def missing_rates(text):
 
 
 def corruption_names(text):
-    """An argparse type: 'all', 'none' or comma-separated 'modality/name' keys of pipelines.corruptions.CORRUPTIONS
-    -> a tuple of distinct keys in the table's order (every key for 'all', none for 'none')."""
-    from pipelines.corruptions import CORRUPTIONS
+    """An argparse type: 'all', 'none' or comma-separated 'modality/name' keys -> a tuple of keys
+    (pipelines.corruptions.parse_corruptions)."""
+    from pipelines.corruptions import parse_corruptions
 
-    keys = [f"{modality}/{name}" for modality, name in CORRUPTIONS]
-    chosen = chosen_from("--corruptions", ["all", "none", *keys])(text)
-    if {"all", "none"} & set(chosen) and len(chosen) > 1:
-        raise argparse.ArgumentTypeError("--corruptions: all or none alone, or modality/name keys")
-    return tuple(keys) if chosen == ("all",) else tuple(key for key in keys if key in chosen)
+    try:
+        return parse_corruptions(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"--corruptions: {error}") from None
 
 
 def table_args(parser, argv, reserved_flags, own_flags):

@@ -1,10 +1,14 @@
-"""Shared test set-up: quiet TensorFlow logs, keep tests on the CPU, seed every test, and the registry of tiny
+"""Shared test set-up: quiet TensorFlow logs, keep tests on the CPU and oneDNN on AVX2, seed every test, and the registry of tiny
 trained runs every test reading a run's outputs shares (tests/registry.py; docs/testing.md)."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+# The suite's tiny shapes (kernels wider than a downsampled frame) meet oneDNN's AVX-512 brgemm convolution corner
+# case (uxlfoundation/oneDNN#5942): on an AMD EPYC with AVX-512 the registry's SavedModels segfaulted in
+# brgemm_kernel_execute_postops. oneDNN's AVX2 kernels run them (docs/testing.md).
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 
 import keras  # noqa: E402  (after the environment above)
 import pytest  # noqa: E402
