@@ -1,14 +1,13 @@
-"""Shared test set-up: quiet TensorFlow logs, keep tests on the CPU and oneDNN on AVX2, seed every test, and the registry of tiny
-trained runs every test reading a run's outputs shares (tests/registry.py; docs/testing.md)."""
+"""Shared test set-up: quiet TensorFlow logs, keep tests on the CPU and off oneDNN's kernels, seed every test, and
+the registry of tiny trained runs every test reading a run's outputs shares (tests/registry.py; docs/testing.md)."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-# The suite's tiny shapes (kernels wider than a downsampled frame) meet oneDNN's AVX-512 brgemm convolution corner
-# case (uxlfoundation/oneDNN#5942): on an AMD EPYC with AVX-512 the registry's SavedModels segfaulted in
-# brgemm_kernel_execute_postops. oneDNN's AVX2 kernels run them (docs/testing.md).
-os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+# TensorFlow's oneDNN kernels off (docs/testing.md): on an AMD EPYC with AVX-512 its brgemm convolution segfaulted
+# serving the registry's SavedModels, and capped at AVX2 its bfloat16 matmul stopped on an illegal instruction.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import keras  # noqa: E402  (after the environment above)
 import pytest  # noqa: E402
