@@ -10,7 +10,7 @@ def test_corruptions_section_in_the_shared_format(registry):
     section = results["corruptions"]
     assert section["severities"] == [0, 1, 2, 3, 4, 5] and section["seed"] == 0
     assert {m: sorted(curves) for m, curves in section["curves"].items()} == {
-        "audio": ["noise"], "visible": ["gaussian_blur"], "all": ["every-sensor"]}
+        "audio": ["noise"], "all": ["every-sensor"]}
     # Severity 0 is the complete test recordings, clean: the run's complete condition, scored by the evaluate stage.
     # Its EER: the held-out test people's, every sensor enrolled and probed, as the verification stage scores them.
     complete = results["conditions"]["complete"]

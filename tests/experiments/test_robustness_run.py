@@ -3,11 +3,12 @@ registry's robustness entry: tests/registry.py)."""
 
 import json
 
+import numpy as np
 import pytest
 
 from avtfuse.evaluation.metrics import auilc
 from experiments import robustness
-from tests.registry import ROBUSTNESS_SYSTEMS as SYSTEMS
+from tests.registry import ROBUSTNESS_CORRUPTIONS, ROBUSTNESS_SYSTEMS as SYSTEMS
 from tests.registry import robustness_argv
 
 
@@ -47,6 +48,38 @@ def test_every_system_runs_on_one_split_and_the_report_gathers_them(benchmark):
     assert realised[0] == realised[1]  # the same static masks for every system
     report = (bench / "report.md").read_text()
     assert "## Cost" in report and "effective robustness" in report and (bench / "robustness.png").stat().st_size
+
+
+def test_the_degraded_axis_gathers_every_runs_corrupted_curves(benchmark):
+    """--corruptions: each run's corrupted curves (the same corrupted inputs for both systems) summarised per
+    corruption against hand computations of MultiBench's relative (trapezoids over severity / 5) and effective
+    robustness, one figure per modality and its report sections."""
+    bench, _ = benchmark
+    summary = json.loads((bench / "summary.json").read_text())
+    degraded = summary["degraded"]
+    chosen = [key.split("/") for key in ROBUSTNESS_CORRUPTIONS.split(",")]
+    assert degraded["corruptions"] == {**{m: [name] for m, name in chosen}, "all": ["every-sensor"]}
+    runs = {system: json.loads((bench / "runs" / f"{system}-seed0" / "results.json").read_text())["corruptions"]
+            for system in SYSTEMS.split(",")}
+    reference = runs[degraded["reference"]]["curves"]
+    levels = np.arange(6) / 5
+    for system, section in runs.items():
+        assert section["severities"] == [0, 1, 2, 3, 4, 5] and section["samples"] == 8
+        for modality, names in degraded["corruptions"].items():
+            for name in names:
+                curve = section["curves"][modality][name]["accuracy"]
+                scores = degraded["entries"][system]["curves"][modality][name]["accuracy"]
+                assert [point["mean"] for point in scores["curve"]] == curve
+                area = sum((levels[i + 1] - levels[i]) * (curve[i] + curve[i + 1]) / 2 for i in range(5))
+                assert scores["relative_robustness"]["mean"] == pytest.approx(area)
+                moved = np.array(reference[modality][name]["accuracy"])
+                moved += curve[0] - moved[0]
+                assert scores["effective_robustness"]["mean"] == pytest.approx(float(np.sum(curve - moved)))
+    for modality in degraded["corruptions"]:
+        assert (bench / f"degraded-{modality}.png").stat().st_size > 0
+    report = (bench / "report.md").read_text()
+    assert "### audio corrupted, the other sensors clean" in report
+    assert "### Robustness over every corruption" in report
 
 
 def test_a_second_call_reads_the_finished_runs_back(benchmark, capsys):
