@@ -21,7 +21,7 @@ import sys
 from avtfuse.console import configure_output, errors_exit, keras_verbosity
 from avtfuse.contract import PROTOCOLS
 from avtfuse.models.avtnet.presets import VARIANTS
-from experiments import avtnet, runner
+from experiments import avtnet, flag_types
 
 # The protocols of the default table: the paper's and the honest one (the others need data with splits or folds).
 TABLE_PROTOCOLS = ("paper", "strict")
@@ -34,20 +34,20 @@ def parse_args(argv=None):
     """Returns (table arguments, avtnet arguments applied to every run)."""
     parser = argparse.ArgumentParser(prog="python -m experiments.avtnet_table", description=__doc__,
                                      allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", type=runner.chosen_from("--variants", VARIANTS), default=tuple(VARIANTS),
+    parser.add_argument("--variants", type=flag_types.chosen_from("--variants", VARIANTS), default=tuple(VARIANTS),
                         help=f"comma-separated variants (default all: {','.join(VARIANTS)})")
-    parser.add_argument("--seeds", type=runner.chosen_from("--seeds", None, int), default=(0, 1, 2),
+    parser.add_argument("--seeds", type=flag_types.chosen_from("--seeds", None, int), default=(0, 1, 2),
                         help="comma-separated seeds; each is its own data set, split and training (default 0,1,2)")
-    parser.add_argument("--protocols", type=runner.chosen_from("--protocols", PROTOCOLS), default=TABLE_PROTOCOLS,
+    parser.add_argument("--protocols", type=flag_types.chosen_from("--protocols", PROTOCOLS), default=TABLE_PROTOCOLS,
                         help=f"comma-separated split protocols from {', '.join(PROTOCOLS)} (default paper,strict)")
-    parser.add_argument("--ablations", type=runner.chosen_from("--ablations", ("paper", "subsets")),
+    parser.add_argument("--ablations", type=flag_types.chosen_from("--ablations", ("paper", "subsets")),
                         default=("paper", "subsets"), help="comma-separated training copies: paper (complete + one "
                         "missing modality, the paper's) and/or subsets (every non-empty subset) (default both)")
     parser.add_argument("--bimodal", action=argparse.BooleanOptionalAction, default=True,
                         help="also run prop on audio+visible, audio+thermal and visible+thermal (Table 2; default on)")
     parser.add_argument("--output-dir", default=os.path.join("runs", "avtnet_table"),
                         help="where the tables, plot, JSON, runs/ and saved_models/ go (default runs/avtnet_table)")
-    args, passthrough = runner.table_args(parser, argv, RESERVED_FLAGS,
+    args, passthrough = flag_types.table_args(parser, argv, RESERVED_FLAGS,
                                           "--variants, --seeds, --protocols, --ablations, --bimodal and --output-dir")
     return args, avtnet.parse_args(passthrough)
 

@@ -25,20 +25,20 @@ from avtfuse.console import configure_output, errors_exit, keras_verbosity
 from avtfuse.contract import MODALITIES
 from avtfuse.training.lineup import (DEFAULT_RATES, DEFAULT_SYSTEMS, LINEUP, METRICS, RESERVED_FLAGS, lineup_text,
                                      run_benchmark, run_flags)
-from experiments import runner
+from experiments import flag_types
 
 
 def parse_args(argv=None):
     """Returns (benchmark arguments, the flags after `--`)."""
     parser = argparse.ArgumentParser(prog="python -m experiments.robustness", description=__doc__.format(
         lineup=lineup_text()), allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--systems", type=runner.chosen_from("--systems", LINEUP), default=DEFAULT_SYSTEMS,
+    parser.add_argument("--systems", type=flag_types.chosen_from("--systems", LINEUP), default=DEFAULT_SYSTEMS,
                         help=f"comma-separated systems (default {','.join(DEFAULT_SYSTEMS)})")
-    parser.add_argument("--seeds", type=runner.chosen_from("--seeds", None, int), default=(0, 1, 2),
+    parser.add_argument("--seeds", type=flag_types.chosen_from("--seeds", None, int), default=(0, 1, 2),
                         help="comma-separated seeds: each its own weights, data order and masks (default 0,1,2)")
-    parser.add_argument("--missing-rates", type=runner.missing_rates, default=DEFAULT_RATES, metavar="RATES",
+    parser.add_argument("--missing-rates", type=flag_types.missing_rates, default=DEFAULT_RATES, metavar="RATES",
                         help="shares of steps missing at test (default 0,0.1,...,0.9)")
-    parser.add_argument("--corruptions", type=runner.corruption_names, default=(), metavar="NAMES",
+    parser.add_argument("--corruptions", type=flag_types.corruption_names, default=(), metavar="NAMES",
                         help="also test each run under corruptions (severities 1-5): all or modality/name,...")
     parser.add_argument("--modalities", default=",".join(MODALITIES), help="comma-separated sensors of every run")
     parser.add_argument("--fold", type=int, choices=range(1, 6), default=1, metavar="1..5", help="actor fold")
@@ -47,7 +47,7 @@ def parse_args(argv=None):
                         help="the system effective robustness compares against (default: the first of --systems)")
     parser.add_argument("--output-dir", default=os.path.join("runs", "robustness"),
                         help="where report.md, summary.json, robustness.png, runs/ and saved_models/ go")
-    args, passthrough = runner.table_args(parser, argv, RESERVED_FLAGS, "--systems, --seeds, --missing-rates, "
+    args, passthrough = flag_types.table_args(parser, argv, RESERVED_FLAGS, "--systems, --seeds, --missing-rates, "
                                           "--corruptions, --modalities, --fold, --output-dir")
     if args.reference and args.reference not in args.systems:
         parser.error(f"--reference: {args.reference} is not among --systems ({','.join(args.systems)})")

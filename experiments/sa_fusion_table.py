@@ -18,7 +18,7 @@ import os
 import sys
 
 from avtfuse.models.sa_fusion.table import CONDITION_LABELS, CONDITIONS, PAPER_TABLE_II, ROWS as FUSIONS
-from experiments import runner, sa_fusion
+from experiments import flag_types, sa_fusion
 
 # sa_fusion flags this command sets for every run itself.
 RESERVED_FLAGS = ("--fusion", "--heads", "--dropout", "--fold", "--run-name", "--output-dir", "--saved-models-dir",
@@ -29,15 +29,15 @@ def parse_args(argv=None):
     """Returns (table arguments, sa_fusion arguments applied to every run)."""
     parser = argparse.ArgumentParser(prog="python -m experiments.sa_fusion_table", description=__doc__,
                                      allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fusions", type=runner.chosen_from("--fusions", FUSIONS), default=FUSIONS,
+    parser.add_argument("--fusions", type=flag_types.chosen_from("--fusions", FUSIONS), default=FUSIONS,
                         help=f"comma-separated fusions (default all: {','.join(FUSIONS)})")
-    parser.add_argument("--dropouts", type=runner.chosen_from("--dropouts", tuple(sa_fusion.DROPOUTS)),
+    parser.add_argument("--dropouts", type=flag_types.chosen_from("--dropouts", tuple(sa_fusion.DROPOUTS)),
                         default=tuple(sa_fusion.DROPOUTS), help="comma-separated settings (default all)")
-    parser.add_argument("--folds", type=runner.chosen_from("--folds", range(1, 6), int), default=(1,),
+    parser.add_argument("--folds", type=flag_types.chosen_from("--folds", range(1, 6), int), default=(1,),
                         help="comma-separated actor folds 1..5 (default 1; the paper: 1,2,3,4,5)")
     parser.add_argument("--output-dir", default=os.path.join("runs", "sa_fusion_table"),
                         help="where table2.md, table2.json, runs/ and saved_models/ go (default runs/sa_fusion_table)")
-    args, passthrough = runner.table_args(parser, argv, RESERVED_FLAGS, "--fusions, --dropouts, --folds, --output-dir")
+    args, passthrough = flag_types.table_args(parser, argv, RESERVED_FLAGS, "--fusions, --dropouts, --folds, --output-dir")
     return args, sa_fusion.parse_args(passthrough)
 
 

@@ -287,3 +287,12 @@ def compared_model_settings(system_name, preset, compare):
     for value in values:
         build_experiment(system_name, preset=preset, model={name: value})
     return [{name: value} for value in values]
+
+
+def benchmark_rows(systems, skip_paper=False, compare=None):
+    """[(system, preset, model settings)] of the training rows measured for `systems` (TRAINING_ROWS' order; no
+    paper preset with skip_paper), one per value of `compare` where it applies (`compared_model_settings`, whose
+    ValueError it passes on)."""
+    return [(system, preset, settings) for system, preset in TRAINING_ROWS
+            if system in systems and not (skip_paper and preset == "paper")
+            for settings in compared_model_settings(system, preset, compare)]

@@ -1,4 +1,4 @@
-"""Tests of the flags: generated from their config fields (avtfuse.flags), their types (experiments.runner), their
+"""Tests of the flags: generated from their config fields (avtfuse.flags), their types (experiments.flag_types), their
 way into build_experiment, the run names they make, and --plan / --redo."""
 
 import argparse
@@ -13,7 +13,7 @@ from avtfuse.models import SYSTEMS
 from avtfuse.runs import default_run_name
 from avtfuse.training.config import TrainConfig
 from avtfuse.training.recipes import RECIPES
-from experiments import arguments, avtnet, cfn_sr, mct_hfr, runner, sa_fusion
+from experiments import arguments, avtnet, cfn_sr, flag_types, mct_hfr, runner, sa_fusion
 from pipelines.dataset import parse_subjects
 
 ENTRIES = {"avtnet": avtnet, "sa_fusion": sa_fusion, "mct_hfr": mct_hfr, "cfn_sr": cfn_sr}
@@ -27,11 +27,11 @@ def test_subjects_flag():
 
 
 def test_missing_rates_flag():
-    assert runner.missing_rates("0,0.1,0.5") == (0.0, 0.1, 0.5)
-    assert runner.missing_rates("none") == ()
+    assert flag_types.missing_rates("0,0.1,0.5") == (0.0, 0.1, 0.5)
+    assert flag_types.missing_rates("none") == ()
     for text in ("0.5", "0,1.0", "0,x"):
         with pytest.raises(argparse.ArgumentTypeError):
-            runner.missing_rates(text)
+            flag_types.missing_rates(text)
 
 
 @pytest.mark.parametrize("system", list(SYSTEMS))
