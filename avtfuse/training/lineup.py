@@ -18,6 +18,9 @@ LINEUP = {
                   "SA-fusion IA1 with softhard modality dropout (the paper's best)"),
     "sa_fusion-none": ("sa_fusion", ["--fusion", "ia", "--heads", "1", "--dropout", "none"],
                        "SA-fusion IA1 without modality dropout"),
+    "sa_fusion-late": ("sa_fusion", ["--fusion", "ia", "--heads", "1", "--dropout", "none", "--single-sensor",
+                                     "confidence"], "late fusion: SA-fusion's single-sensor specialists, their "
+                       "probabilities weighted by each one's confidence (MultiBench's kind of reference)"),
     "mct_hfr": ("mct_hfr", ["--variant", "mct_hfr"], "MCT-HFR*: dynamic incomplete training, LFI + GFA"),
     "mct": ("mct_hfr", ["--variant", "mct"], "MCT: complete training data, no reconstruction"),
     "cfn_sr": ("cfn_sr", ["--variant", "cfn_sr"], "CFN-SR: audio-guided attention over the video, two stages"),
@@ -32,7 +35,7 @@ SHARED_DATA_FLAGS = ["--synthetic", "ravdess", "--synthetic-subjects", "6", "--l
                      "folds"]
 
 # Flags the benchmark sets for every run itself (`run_flags`), refused after `--`.
-RESERVED_FLAGS = ("--variant", "--fusion", "--heads", "--dropout", "--modalities", "--fold", "--seed",
+RESERVED_FLAGS = ("--variant", "--fusion", "--heads", "--dropout", "--single-sensor", "--modalities", "--fold", "--seed",
                   "--missing-rates", "--corruptions", "--run-name", "--output-dir", "--saved-models-dir", "--fresh",
                   "--plan", "--redo", "--check-data")
 

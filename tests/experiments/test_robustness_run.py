@@ -101,6 +101,18 @@ def test_flags_the_benchmark_sets_itself_are_refused(capsys):
     flags = robustness.run_argv(args, "mct", 2, passthrough)
     assert flags[:2] == ["--variant", "mct"] and flags[-2:] == ["--gpus", "0"]
     assert flags[flags.index("--seed") + 1] == "2" and flags[flags.index("--run-name") + 1] == "mct-seed2"
+    with pytest.raises(SystemExit):
+        robustness.parse_args(["--", "--single-sensor", "best"])
+    assert "--single-sensor: set by this command" in capsys.readouterr().err
+
+
+def test_the_late_fusion_entry_serves_the_specialists_confidence_weighted():
+    from experiments import sa_fusion
+
+    args, passthrough = robustness.parse_args(["--systems", "sa_fusion-late", "--seeds", "0"])
+    config = sa_fusion.experiment_config(sa_fusion.parse_args(robustness.run_argv(args, "sa_fusion-late", 0,
+                                                                                  passthrough)))
+    assert (config.single_sensor, config.trains_specialists, config.train.modality_dropout) == ("confidence", True, 0)
 
 
 def test_corruptions_are_checked_when_parsed_and_go_to_every_run(capsys):
