@@ -7,7 +7,8 @@ featurised as the clean cache was, into a feature cache of their own.
 The recordings are those whose complete copy (every sensor present) is on the test side (`complete_test_rows`)
 and, in a run with held-out people, every recording of its held-out test people (their verification, enrolment
 and probes alike: `corrupted_rows`).
-Each is decoded by pipelines.features through its one corruption hook (`decode_recording(corrupt=...)`): frames
+The corrupted modalities are decoded by pipelines.features through its one corruption hook
+(`decode_recording(corrupt=...)`), the others copied from the clean cache (`clean_records`): frames
 after decoding at their source resolution (uint8 round(255 x), `corrupt_frame` frame by frame, back as k / 255),
 before the crop, the palette's inversion and the resize; audio as the decoded window at the feature sample rate,
 before the log-mel or MFCCs. The cache holds the clean cache's modalities and shapes and, as each record's
@@ -34,6 +35,7 @@ import logging
 import os
 
 import numpy as np
+import tensorflow as tf
 
 from avtfuse import locks
 from pipelines import cache
@@ -115,21 +117,28 @@ def _key(data, choice, severity, seed, recordings):
 
 
 def _write(data, recordings, rows, choice, severity, seed, path, workers):
-    """Decodes `recordings` (clean cache indices `rows`) through the corruption hook into the cache at `path`."""
+    """Decodes the modalities of `choice` of `recordings` (clean cache indices `rows`) through the corruption hook
+    and writes them, with the other modalities' features copied from the clean cache (`clean_records`), into the
+    cache at `path`."""
     meta = cache.read_meta(data.cache_path)
     modalities, shapes = tuple(meta["shapes"]), {m: tuple(shape) for m, shape in meta["shapes"].items()}
     features = data.config.features
+    corrupted = tuple(m for m in modalities if m in choice)
     babble = babble_pool(recordings, features, shapes, data.config.frame) if "babble" in choice.get("audio", ()) \
         else None
     hook = corruption_hook(choice, severity, seed, features, babble)
     policy = ErrorPolicy("raise")
-    logger.info("decoding %d test recordings under %s at severity %d", len(recordings),
-                ", ".join(f"{m}/{'|'.join(names)}" for m, names in choice.items()), severity)
+    logger.info("decoding the %s of %d test recordings under %s at severity %d", " and ".join(corrupted),
+                len(recordings), ", ".join(f"{m}/{'|'.join(names)}" for m, names in choice.items()), severity)
 
     def decoded():
-        yield from feature_stage.extract_features(recordings, modalities, features, shapes, policy,
-                                                  frame=data.config.frame, workers=workers, corrupt=hook)
+        chosen = [r for r in recordings if any(r.path(m) for m in corrupted)]
+        fresh = {recording.recording: result for recording, result in feature_stage.extract_features(
+            chosen, corrupted, features, shapes, policy, frame=data.config.frame, workers=workers, corrupt=hook)}
         policy.report("recordings")  # a file that decoded clean and fails corrupted stops the stage
+        for recording, clean in zip(recordings, clean_records(data.cache_path, rows, modalities)):
+            clean.update(fresh.get(recording.recording, {}))
+            yield recording, clean
 
     def describe(written):
         return dict(recordings=[r.recording for r in written], people=[r.person for r in written],
@@ -142,6 +151,17 @@ def _write(data, recordings, rows, choice, severity, seed, path, workers):
     except Exception:
         cache.discard_partial(path)
         raise
+
+
+def clean_records(path, rows, modalities):
+    """Yields, for each clean cache index of `rows`, its record as a features.Decoded: {modality: float32 array}
+    of its recorded modalities, `steps` their stored step counts (written back as they were read)."""
+    read = cache.example_reader(path)(tf.constant(np.asarray(rows, np.int64)))
+    recorded, steps = read["recorded"].numpy(), read["steps"].numpy()
+    for i in range(len(rows)):
+        present = [m for j, m in enumerate(modalities) if recorded[i, j]]
+        yield feature_stage.Decoded({m: read[m][i].numpy() for m in present},
+                                    steps={m: int(steps[i, modalities.index(m)]) for m in present})
 
 
 def babble_pool(recordings, features, shapes, frame):

@@ -54,10 +54,20 @@ def test_another_recording_draws_other_noise():
     assert abs(np.corrcoef(noises[0], noises[1])[0, 1]) < 0.5  # other noise, not the same noise rescaled
 
 
-def test_hooks_that_change_nothing_give_the_clean_features_bit_for_bit(data, tmp_path, monkeypatch):
+@pytest.mark.parametrize("choice", [EVERY, {"audio": ("noise",)}], ids=["every-sensor", "audio-alone"])
+def test_hooks_that_change_nothing_give_the_clean_features_bit_for_bit(data, tmp_path, monkeypatch, choice):
+    """Through the real path: the corrupted modalities decoded again (and only they: the others are copied from
+    the clean cache), the records equal to the clean cache's."""
     monkeypatch.setattr(corrupted, "corrupt_audio", lambda window, *args, **kwargs: window)
     monkeypatch.setattr(corrupted, "corrupt_frame", lambda frame, *args, **kwargs: frame)
-    view = corrupted.corrupted_split(elsewhere(data, tmp_path), EVERY, 5, seed=0)
+    decoded = []
+    decode = corrupted.feature_stage.decode_recording
+    monkeypatch.setattr(corrupted.feature_stage, "decode_recording",
+                        lambda recording, modalities, *args: decoded.append(modalities) or decode(
+                            recording, modalities, *args))
+    view = corrupted.corrupted_split(elsewhere(data, tmp_path), choice, 5, seed=0)
+    # only the chosen modalities are decoded (babble's pool decodes the clean audio too)
+    assert tuple(choice) in decoded and all(set(modalities) <= set(choice) for modalities in decoded)
     clean, same = records(data.cache_path), records(view.cache_path)
     assert same and set(same) <= set(clean)
     for index, example in same.items():
