@@ -68,16 +68,23 @@ def cached_inputs(path, rows, modality):
 
 
 def calibrate(data, keys, seed, progress=print):
-    """{"samples", "chance", "accuracy": {modality: {name: [accuracy at severity 0..5]}}} of the reference on
-    `data`'s complete test recordings under `keys` ("modality/name" of the data's sensors) with corruption seed
-    `seed`; `progress` gets one line per corruption. `chance`: the test split's most frequent class share."""
+    """{"samples", "chance", "accuracy": {modality: {name: [accuracy at severity 0..5]}}, "skipped": {key: why}}
+    of the reference on `data`'s complete test recordings under `keys` ("modality/name" of the data's sensors)
+    with corruption seed `seed`; `progress` gets one line per corruption. `chance`: the test split's most frequent
+    class share. Babble is skipped (and said why) when those recordings hold a single speaker (babble mixes other
+    speakers' test recordings)."""
     rows = complete_test_rows(data)
     if not len(rows):
         raise ValueError("the test split holds no complete recording to corrupt")
     labels = data.labels[rows]
-    models, clean, accuracy = {}, {}, {}
+    models, clean, accuracy, skipped = {}, {}, {}, {}
+    speakers = {data.subjects[row] for row in rows}
     for key in keys:
         modality, name = key.split("/")
+        if name == "babble" and len(speakers) < 2:
+            skipped[key] = f"the complete test recordings hold one speaker ({next(iter(speakers))}): no babble"
+            progress(f"{key}: not measured: {skipped[key]}")
+            continue
         if modality not in models:
             train_inputs, train_labels = data.modality_arrays(modality, "train")
             models[modality] = reference_model(seed).fit(reference_features(modality, train_inputs), train_labels)
@@ -94,7 +101,7 @@ def calibrate(data, keys, seed, progress=print):
         progress(f"{key}: accuracy {' '.join(f'{value:.3f}' for value in curve)} (severity 0-5), "
                  f"{time.time() - start:.1f} s")
     chance = float(np.max(np.bincount(labels)) / len(labels))
-    return {"samples": int(len(rows)), "chance": chance, "accuracy": accuracy}
+    return {"samples": int(len(rows)), "chance": chance, "accuracy": accuracy, "skipped": skipped}
 
 
 def calibration_table(results, target=TARGET_RATIO):
@@ -122,8 +129,10 @@ def calibration_table(results, target=TARGET_RATIO):
 
 def calibration_markdown(rows, results):
     """Markdown of `calibration_table` rows: accuracy in % at severities 0..5, the ratio and the verdict, under one
-    line per set naming its complete test recordings and chance. Ends with a newline."""
-    lines = [f"- {name}: {result['samples']} complete test recordings, chance {100 * result['chance']:.1f} %"
+    line per set naming its complete test recordings, chance and the corruptions not measured. Ends with a
+    newline."""
+    lines = [f"- {name}: {result['samples']} complete test recordings, chance {100 * result['chance']:.1f} %" +
+             "".join(f"; {key} not measured: {why}" for key, why in result.get("skipped", {}).items())
              for name, result in results.items()]
     table = [{"set": row["set"], "sensor": row["sensor"], "corruption": row["corruption"],
               **{str(s): 100.0 * value for s, value in zip(SEVERITY_COLUMNS, row["accuracy"])},

@@ -14,7 +14,8 @@ RESULTS = {"toy": {"samples": 10, "chance": 0.1, "accuracy": {
               "clipping": [0.8, 0.6, 0.7, 0.5, 0.4, 0.32],    # a rise of one recording is allowed; 0.4: calibrated
               "telephone": [0.8, 0.5, 0.7, 0.4, 0.4, 0.4]},   # a rise of two recordings: not monotone
     "visible": {"jpeg": [1.0, 0.5, 0.3, 0.3, 0.2, 0.2],       # 0.2: too strong
-                "occlusion": [0.15, 0.1, 0.1, 0.1, 0.1, 0.1]}}}}  # under twice chance
+                "occlusion": [0.15, 0.1, 0.1, 0.1, 0.1, 0.1]}},  # under twice chance
+    "skipped": {"audio/babble": "one speaker"}}}
 
 
 def test_table_ratios_monotone_flags_and_verdicts_match_a_hand_computation():
@@ -30,7 +31,7 @@ def test_table_ratios_monotone_flags_and_verdicts_match_a_hand_computation():
         "audio"]["noise"]
     markdown = calibration_markdown(list(rows.values()), RESULTS)
     assert "| toy | audio | noise | 80.0 | 70.0 | 60.0 | 50.0 | 45.0 | 40.0 | 0.50 | calibrated |" in markdown
-    assert "10 complete test recordings, chance 10.0 %" in markdown
+    assert "10 complete test recordings, chance 10.0 %; audio/babble not measured: one speaker" in markdown
 
 
 def test_sheet_is_one_row_per_corruption_and_one_column_per_severity(tmp_path):
