@@ -37,12 +37,12 @@ CALIBRATION_SETS = {
 }
 TARGET_RATIO = (0.35, 0.65)  # severity 5 accuracy / clean accuracy
 VERDICTS = {
-    "calibrated": "severity 5 keeps 0.35-0.65 of the clean accuracy, falling with severity",
+    "calibrated": "severity 5 keeps 0.35-0.65 of the clean accuracy",
     "too weak": "severity 5 keeps more than 0.65 of the clean accuracy",
     "too strong": "severity 5 keeps less than 0.35 of the clean accuracy",
-    "not monotone": "accuracy rises by more than one test recording from one severity to the next",
     "near chance": "the clean accuracy is under twice chance: half of it would be chance or below",
 }
+NOT_MONOTONE = ", not monotone"  # appended to a verdict: accuracy rises by more than one test recording somewhere
 SEVERITY_COLUMNS = (0, *SEVERITIES)
 
 
@@ -107,8 +107,8 @@ def calibrate(data, keys, seed, progress=print):
 def calibration_table(results, target=TARGET_RATIO):
     """Rows {"set", "sensor", "corruption", "accuracy" [6], "ratio", "monotone", "verdict"} of `results` ({set:
     `calibrate`'s dict}). ratio: severity 5 / clean (None when clean is 0); monotone: no step up by more than one
-    test recording (1 / samples); verdict: a key of VERDICTS, "near chance" first, then "not monotone", then the
-    ratio against `target` (inclusive)."""
+    test recording (1 / samples); verdict: a key of VERDICTS, "near chance" first, else the ratio against `target`
+    (inclusive), with NOT_MONOTONE appended where not monotone."""
     rows = []
     for set_name, result in results.items():
         step = 1.0 / result["samples"]
@@ -118,10 +118,9 @@ def calibration_table(results, target=TARGET_RATIO):
                 monotone = all(b <= a + step + 1e-12 for a, b in zip(curve, curve[1:]))
                 if curve[0] < 2 * result["chance"]:
                     verdict = "near chance"
-                elif not monotone:
-                    verdict = "not monotone"
                 else:
                     verdict = "too weak" if ratio > target[1] else "too strong" if ratio < target[0] else "calibrated"
+                    verdict += "" if monotone else NOT_MONOTONE
                 rows.append({"set": set_name, "sensor": sensor, "corruption": name, "accuracy": list(curve),
                              "ratio": ratio, "monotone": monotone, "verdict": verdict})
     return rows
