@@ -17,7 +17,7 @@ import time
 
 from avtfuse.console import configure_output, errors_exit
 from avtfuse.evaluation.corruption_calibration import CALIBRATION_SETS
-from experiments.runner import chosen_from
+from experiments.runner import chosen_from, corruption_names
 from pipelines.corruptions import KEYS
 
 
@@ -26,15 +26,18 @@ def parse_args(argv=None):
                                      allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", type=chosen_from("--sets", CALIBRATION_SETS), default=tuple(CALIBRATION_SETS),
                         help=f"comma-separated built-in sets (default {','.join(CALIBRATION_SETS)})")
-    parser.add_argument("--corruptions", type=chosen_from("--corruptions", KEYS), default=KEYS,
-                        help="comma-separated modality/name keys (default every corruption)")
+    parser.add_argument("--corruptions", type=corruption_names, default=KEYS, metavar="NAMES",
+                        help="all (the default) or comma-separated modality/name keys")
     parser.add_argument("--seed", type=int, default=0, help="corruption seed and the reference's (default 0)")
     parser.add_argument("--output-dir", default=os.path.join("runs", "calibration"),
                         help="where calibration.json and calibration.md go (default runs/calibration)")
     parser.add_argument("--sheet", default=None, help="write the picture sheet of the first set here (a .png)")
     parser.add_argument("--cache-dir", default=None, help="where the sets and caches are (default the data's)")
     parser.add_argument("--debug", action="store_true", help="tracebacks instead of one-line errors")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.corruptions:
+        parser.error("--corruptions: none chosen; name at least one (or all)")
+    return args
 
 
 def main(argv=None):
