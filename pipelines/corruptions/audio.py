@@ -20,6 +20,10 @@ AUDIO_CORRUPTIONS; everything else random comes from the `rng` passed in (pipeli
 - telephone: a 300-3,400 Hz band-pass (4th-order Butterworth, zero-phase), resampled to 8 kHz, mu-law coded
   (mu = 255) with the severity's bits, resampled back (soxr HQ); deterministic (rng unused).
 
+The levels are calibrated against the single-sensor reference where a physically meaningful level allows it
+(docs/corruptions.md#calibration: clipping is; noise, babble, reverb and the telephone keep ImageNet-C-like levels,
+for the reasons given there).
+
 Additive corruptions set the SNR exactly and do not clip: their output may exceed [-1, 1], as a float recording
 may. Every room impulse response is computed once per (sample rate, RT60, room) and kept in memory.
 """
@@ -43,7 +47,7 @@ AUDIO_CORRUPTIONS = {corruption.name: corruption for corruption in (
     Corruption("reverb", "audio", (0.2, 0.4, 0.6, 0.9, 1.2), "s RT60",
                "convolution with a simulated room impulse response (one of a fixed bank of rooms) of this "
                "reverberation time, level-matched"),
-    Corruption("clipping", "audio", (0.5, 0.3, 0.2, 0.1, 0.05), "share of the peak",
+    Corruption("clipping", "audio", (0.6, 0.45, 0.35, 0.3, 0.25), "share of the peak",
                "hard clipping at this share of the clip's peak amplitude, then scaled back to the clip's RMS"),
     Corruption("telephone", "audio", (8, 6, 5, 4, 3), "mu-law bits",
                "a telephone line: 300-3,400 Hz band, 8 kHz sampling and mu-law coding with this many bits"),

@@ -40,6 +40,7 @@ import tensorflow as tf
 from avtfuse import locks
 from pipelines import cache
 from pipelines import features as feature_stage
+from pipelines.corruptions import CORRUPTIONS
 from pipelines.corruptions.audio import corrupt_audio
 from pipelines.corruptions.frames import corrupt_frame
 from pipelines.corruptions.seeding import corruption_rng
@@ -108,11 +109,13 @@ def corrupted_split(data, choice, severity, seed, workers=None):
 
 def _key(data, choice, severity, seed, recordings):
     """The corrupted cache's name: the clean cache's fingerprint, the corruption, severity and seed, and a digest
-    of the recordings chosen (with their speakers, whom babble reads)."""
+    of the recordings chosen (with their speakers, whom babble reads) and of each corruption's level at `severity`
+    (a retuned level is another cache)."""
     clean = os.path.basename(os.path.normpath(data.cache_path)).removesuffix(f"-v{cache.FORMAT_VERSION}")
     chosen = [[r.recording, r.subject] for r in recordings]
     label = "-".join(f"{m}-{'+'.join(names)}" for m, names in choice.items())
-    digest = hashlib.sha256(json.dumps([chosen, label]).encode()).hexdigest()[:12]
+    levels = [CORRUPTIONS[m, name].level(severity) for m, names in choice.items() for name in names]
+    digest = hashlib.sha256(json.dumps([chosen, label, levels]).encode()).hexdigest()[:12]
     return f"corrupted-{clean}-{label if len(label) <= 40 else EVERY_SENSOR}-severity{severity}-seed{seed}-{digest}"
 
 

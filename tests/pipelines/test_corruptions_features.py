@@ -99,3 +99,13 @@ def test_npy_features_are_refused_naming_the_corruption_and_the_modality(data):
     npy = dataclasses.replace(data, files=[{**files, "audio": "features.npy"} for files in data.files])
     with pytest.raises(ValueError, match=r"--corruptions audio/noise: the audio inputs are \.npy features"):
         corrupted.corrupted_split(npy, {"audio": ("noise",)}, 1, seed=0)
+
+
+def test_a_retuned_level_is_another_cache(data, monkeypatch):
+    from pipelines.corruptions import CORRUPTIONS
+    choice = {"audio": ("noise",)}
+    before = {severity: corrupted._key(data, choice, severity, 0, []) for severity in (3, 4)}
+    noise = CORRUPTIONS["audio", "noise"]
+    monkeypatch.setitem(CORRUPTIONS, ("audio", "noise"), dataclasses.replace(noise, levels=(20, 15, 9, 5, 0)))
+    assert corrupted._key(data, choice, 3, 0, []) != before[3]  # severity 3's level changed: another cache
+    assert corrupted._key(data, choice, 4, 0, []) == before[4]  # severity 4's did not
