@@ -17,7 +17,7 @@ import time
 
 from avtfuse.console import configure_output, errors_exit
 from avtfuse.evaluation.corruption_calibration import CALIBRATION_SETS
-from experiments.runner import chosen_from, corruption_names
+from experiments.flag_types import chosen_from, corruption_names
 from pipelines.corruptions import KEYS
 
 

@@ -71,20 +71,15 @@ def calibrate(data, keys, seed, progress=print):
     """{"samples", "chance", "accuracy": {modality: {name: [accuracy at severity 0..5]}}, "skipped": {key: why}}
     of the reference on `data`'s complete test recordings under `keys` ("modality/name" of the data's sensors)
     with corruption seed `seed`; `progress` gets one line per corruption. `chance`: the test split's most frequent
-    class share. Babble is skipped (and said why) when those recordings hold a single speaker (babble mixes other
-    speakers' test recordings)."""
+    class share. Babble is skipped (and said why) when neither the test nor the validation recordings hold a
+    speaker other than a probe's (pipelines.corruptions.features.babble_talkers)."""
     rows = complete_test_rows(data)
     if not len(rows):
         raise ValueError("the test split holds no complete recording to corrupt")
     labels = data.labels[rows]
     models, clean, accuracy, skipped = {}, {}, {}, {}
-    speakers = {data.subjects[row] for row in rows}
     for key in keys:
         modality, name = key.split("/")
-        if name == "babble" and len(speakers) < 2:
-            skipped[key] = f"the complete test recordings hold one speaker ({next(iter(speakers))}): no babble"
-            progress(f"{key}: not measured: {skipped[key]}")
-            continue
         if modality not in models:
             train_inputs, train_labels = data.modality_arrays(modality, "train")
             models[modality] = reference_model(seed).fit(reference_features(modality, train_inputs), train_labels)
@@ -94,9 +89,15 @@ def calibrate(data, keys, seed, progress=print):
             return float(models[modality].score(reference_features(modality, inputs), labels))
 
         start, curve = time.time(), [score(clean[modality])]
-        for severity in SEVERITIES:
-            view = corrupted_split(data, {modality: (name,)}, severity, seed)
-            curve.append(score(cached_inputs(view.cache_path, rows, modality)))
+        try:
+            views = [corrupted_split(data, {modality: (name,)}, severity, seed) for severity in SEVERITIES]
+        except ValueError as error:
+            if name != "babble":
+                raise
+            skipped[key] = str(error)
+            progress(f"{key}: not measured: {skipped[key]}")
+            continue
+        curve += [score(cached_inputs(view.cache_path, rows, modality)) for view in views]
         accuracy.setdefault(modality, {})[name] = curve
         progress(f"{key}: accuracy {' '.join(f'{value:.3f}' for value in curve)} (severity 0-5), "
                  f"{time.time() - start:.1f} s")

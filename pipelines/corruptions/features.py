@@ -22,7 +22,8 @@ the same bytes whatever the decoding threads, other values for another recording
 modality (`EVERY_SENSOR`: every sensor corrupted at once) each recording's corruption of that modality is drawn
 from `corruption_rng(recording, modality, EVERY_SENSOR, severity, seed)`, then applied as it is alone. Babble
 mixes BABBLE_TALKERS of the cache's recordings' clean audio windows, of speakers other than the probe's
-(`SplitData.subjects`), drawn from the probe's generator.
+(`SplitData.subjects`), drawn from the probe's generator; on a test split of one speaker, of the validation
+recordings (never trained on).
 
 `.npy` feature inputs and the dlib face vectors (visible_encoder "dlib") hold no signal to corrupt: a corruption
 of such a modality is refused (`check_corruptible`: ValueError naming the corruption and the modality).
@@ -127,8 +128,8 @@ def _write(data, recordings, rows, choice, severity, seed, path, workers):
     modalities, shapes = tuple(meta["shapes"]), {m: tuple(shape) for m, shape in meta["shapes"].items()}
     features = data.config.features
     corrupted = tuple(m for m in modalities if m in choice)
-    babble = babble_pool(recordings, features, shapes, data.config.frame) if "babble" in choice.get("audio", ()) \
-        else None
+    babble = babble_pool(recordings, validation_recordings(data), features, shapes, data.config.frame) \
+        if "babble" in choice.get("audio", ()) else None
     hook = corruption_hook(choice, severity, seed, features, babble)
     policy = ErrorPolicy("raise")
     logger.info("decoding the %s of %d test recordings under %s at severity %d", " and ".join(corrupted),
@@ -167,20 +168,41 @@ def clean_records(path, rows, modalities):
                                     steps={m: int(steps[i, modalities.index(m)]) for m in present})
 
 
-def babble_pool(recordings, features, shapes, frame):
-    """[(subject, float32 [audio_samples] clean audio window)] of `recordings` with audio, what babble mixes."""
-    return [(r.subject, feature_stage.decode_recording(r, ("audio",), features, shapes, frame)["audio"])
-            for r in recordings if r.audio]
+def validation_recordings(data):
+    """The Recordings with audio whose every copy is on the validation side of `data`'s split: never trained on,
+    never tested (babble's fallback talkers)."""
+    audio = list(data.modalities).index("audio") if "audio" in data.modalities else None
+    if audio is None:
+        return []
+    sides = data.assignment
+    rows = np.flatnonzero((sides == SPLIT_IDS["valid"]).any(axis=1) & ~(sides == SPLIT_IDS["train"]).any(axis=1)
+                          & ~(sides == SPLIT_IDS["test"]).any(axis=1) & data.recorded[:, audio].astype(bool))
+    return [Recording(data.recordings[row], data.persons[row], subject=data.subjects[row], **data.files[row])
+            for row in rows]
+
+
+def babble_pool(recordings, fallback, features, shapes, frame):
+    """What babble mixes: {"test": [(subject, float32 [audio_samples] clean audio window)] of `recordings` with
+    audio, "validation": the same of `fallback` (the validation recordings), read only when the test recordings
+    hold a single speaker."""
+    def windows(chosen):
+        return [(r.subject, feature_stage.decode_recording(r, ("audio",), features, shapes, frame)["audio"])
+                for r in chosen if r.audio]
+
+    single = len({r.subject for r in recordings if r.audio}) < 2
+    return {"test": windows(recordings), "validation": windows(fallback) if single else []}
 
 
 def babble_talkers(subject, pool, rng):
-    """The windows of up to BABBLE_TALKERS recordings of `pool` ([(subject, window)]) whose speaker is not
-    `subject`, drawn without replacement from rng; ValueError when the pool holds no other speaker."""
-    others = [window for speaker, window in pool if speaker != subject]
-    if not others:
-        raise ValueError(f"babble: the corrupted test recordings hold no speaker other than {subject!r}")
-    chosen = rng.choice(len(others), size=min(BABBLE_TALKERS, len(others)), replace=False)
-    return [others[index] for index in chosen]
+    """The windows of up to BABBLE_TALKERS recordings whose speaker is not `subject`, drawn without replacement
+    from rng: of the pool's test recordings, or, where they hold no other speaker (a test split of one person),
+    of its validation recordings. ValueError when neither holds another speaker."""
+    for side in ("test", "validation"):
+        others = [window for speaker, window in pool[side] if speaker != subject]
+        if others:
+            chosen = rng.choice(len(others), size=min(BABBLE_TALKERS, len(others)), replace=False)
+            return [others[index] for index in chosen]
+    raise ValueError(f"babble: neither the test nor the validation recordings hold a speaker other than {subject!r}")
 
 
 def corruption_hook(choice, severity, seed, features, babble=None):

@@ -87,7 +87,7 @@ def test_babble_mixes_other_speakers_only(data, tmp_path, monkeypatch):
     rows = corrupted.complete_test_rows(data)
     for subject, window in corrupted.babble_pool(
             [Recording(data.recordings[row], data.persons[row], subject=data.subjects[row], **data.files[row])
-             for row in rows], TINY, dict(data.shapes), "middle"):
+             for row in rows], [], TINY, dict(data.shapes), "middle")["test"]:
         pool[window.tobytes()] = subject
     corrupted.corrupted_split(elsewhere(data, tmp_path), {"audio": ("babble",)}, 2, seed=0)
     assert len(calls) == len(rows) and len(set(pool.values())) >= 2
@@ -109,3 +109,16 @@ def test_a_retuned_level_is_another_cache(data, monkeypatch):
     monkeypatch.setitem(CORRUPTIONS, ("audio", "noise"), dataclasses.replace(noise, levels=(20, 15, 9, 5, 0)))
     assert corrupted._key(data, choice, 3, 0, []) != before[3]  # severity 3's level changed: another cache
     assert corrupted._key(data, choice, 4, 0, []) == before[4]  # severity 4's did not
+
+
+def test_babble_on_a_test_split_of_one_speaker_mixes_validation_speakers():
+    """A test fold of one person (the RAVDESS layout's actor folds): babble's talkers are the validation
+    recordings' other speakers; with none, one line naming the speaker."""
+    rng = np.random.default_rng(0)
+    pool = {"test": [("a", np.zeros(4)), ("a", np.ones(4))],
+            "validation": [("a", np.full(4, 2.0)), ("b", np.full(4, 3.0)), ("c", np.full(4, 4.0))]}
+    talkers = corrupted.babble_talkers("a", pool, rng)
+    assert sorted(float(window[0]) for window in talkers) == [3.0, 4.0]
+    with pytest.raises(ValueError, match="neither the test nor the validation recordings hold a speaker other "
+                                         "than 'a'"):
+        corrupted.babble_talkers("a", {"test": pool["test"], "validation": pool["test"]}, rng)
