@@ -37,6 +37,7 @@ from pipelines.corruptions import CORRUPTIONS
 from pipelines.corruptions.audio import NOISE_EXPONENTS
 from pipelines.corruptions.frames import COLUMN_NOISE_SHARE, GREY_MAX, LOW_LIGHT_PHOTONS, LOW_LIGHT_READ_NOISE
 from pipelines.corruptions.seeding import SEVERITIES
+from pipelines.feature_matrices import area_matrix
 
 AUDIO_NAMES = ("noise", "babble", "reverb", "clipping")
 FRAME_NAMES = {"visible": ("low_light", "over_exposure", "gaussian_blur", "occlusion", "resolution"),
@@ -161,12 +162,7 @@ def resolution_matrix(size, factor):
     """float32 [size, size]: down to max(1, round(factor x size)) pixels by area averaging, then back up by
     bilinear interpolation (half-pixel centres, edges repeated): OpenCV's INTER_AREA then INTER_LINEAR, per axis."""
     small = max(1, int(round(factor * size)))
-    scale = size / small
-    down = np.zeros((small, size))
-    for row in range(small):
-        start, end = row * scale, (row + 1) * scale
-        for column in range(int(math.floor(start)), min(size, int(math.ceil(end)))):
-            down[row, column] = (min(end, column + 1) - max(start, column)) / scale
+    down = area_matrix(size, small)
     up = np.zeros((size, small))
     positions = np.clip((np.arange(size) + 0.5) * small / size - 0.5, 0, small - 1)
     low = np.floor(positions).astype(int)

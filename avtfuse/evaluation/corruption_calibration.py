@@ -19,6 +19,7 @@ import os
 import time
 
 import numpy as np
+import tensorflow as tf
 
 from avtfuse.evaluation.reference import reference_features, reference_model
 from avtfuse.evaluation.report import markdown_table
@@ -57,14 +58,14 @@ def calibration_data(name, cache_dir=None):
 
 def cached_inputs(path, rows, modality):
     """float32 [len(rows), *shape]: `modality`'s input of the records whose clean index is in `rows`, in `rows`
-    order, from the cache at `path`; ValueError naming the cache when one is absent."""
-    wanted = set(rows.tolist())
-    found = {int(example["index"]): example[modality] for example in cache.read_cache(path).as_numpy_iterator()
-             if int(example["index"]) in wanted}
-    missing = [int(row) for row in rows if int(row) not in found]
+    order, read from the cache at `path` by random access (`cache.example_reader`); ValueError naming the cache
+    when one is absent."""
+    meta = cache.read_meta(path)
+    held = set(meta.get("indices", range(meta["count"])))
+    missing = [int(row) for row in rows if int(row) not in held]
     if missing:
         raise ValueError(f"{path}: holds no record of clean index {missing[0]} ({len(missing)} missing)")
-    return np.stack([found[int(row)] for row in rows]).astype(np.float32)
+    return cache.example_reader(path)(tf.constant(np.asarray(rows, np.int64)))[modality].numpy()
 
 
 def calibrate(data, keys, seed, progress=print):
