@@ -127,14 +127,23 @@ def speech_window(samples, num_samples, crop="trim", trim_db=20.0, offset=0):
     return np.pad(samples, (-excess // 2, -excess - (-excess // 2)))
 
 
+def load_recording(path, sample_rate, min_seconds=0.0, max_seconds=None):
+    """read_audio -> resample: the whole recording, float32 [N] at sample_rate. DataError as read_audio says."""
+    samples, rate = read_audio(path, max_seconds, min_seconds)
+    return resample(samples, rate, sample_rate)
+
+
 def load_waveform(path, sample_rate, num_samples, crop="trim", trim_db=20.0, offset_seconds=0.0, min_samples=0,
-                  max_seconds=None):
-    """read_audio -> resample to sample_rate -> speech_window (from `offset_seconds` s with crop "start"):
-    float32 [num_samples]. DataError when the file holds fewer than `min_samples` samples (at sample_rate) after
-    `offset_seconds`, or is longer than `max_seconds` (None: no limit)."""
-    samples, rate = read_audio(path, max_seconds, offset_seconds + min_samples / sample_rate)
-    offset = round(offset_seconds * sample_rate)
-    return speech_window(resample(samples, rate, sample_rate), num_samples, crop, trim_db, offset)
+                  max_seconds=None, corrupt=None):
+    """load_recording -> `corrupt` -> speech_window (from `offset_seconds` s with crop "start"): float32
+    [num_samples]. corrupt: None, or a function of the whole recording (float32 [N] at sample_rate) returning it
+    corrupted, so that trimming and cropping see the corrupted signal as they would a recording made so.
+    DataError when the file holds fewer than `min_samples` samples (at sample_rate) after `offset_seconds`, or is
+    longer than `max_seconds` (None: no limit)."""
+    samples = load_recording(path, sample_rate, offset_seconds + min_samples / sample_rate, max_seconds)
+    if corrupt is not None:
+        samples = corrupt(samples)
+    return speech_window(samples, num_samples, crop, trim_db, round(offset_seconds * sample_rate))
 
 
 def num_frames(num_samples, hop_length):

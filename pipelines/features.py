@@ -224,10 +224,10 @@ def decode_recording(recording, modalities, config, shapes, frame="middle", corr
     the run.
 
     corrupt: None, or the corruption hook of a corrupted cache (pipelines.corruptions.features): a function
-    (recording, modality) -> None (that file decoded clean) or a function of its decoded media, the audio window
-    float32 [audio_samples] at config.sample_rate (before the log-mel or MFCCs), or the frames float32
-    [T, H, W, C] in [0, 1] at their source resolution (before the crop, the palette's inversion and the resize),
-    returning the same shape. `.npy` features and dlib face vectors are never handed to it."""
+    (recording, modality) -> None (that file decoded clean) or a function of its decoded media, the whole audio
+    recording float32 [N] at config.sample_rate (before the silence trim, the window and the log-mel), or the
+    frames float32 [T, H, W, C] in [0, 1] at their source resolution (before the crop, the palette's inversion
+    and the resize), returning the same shape. `.npy` features and dlib face vectors are never handed to it."""
     decoded, problems = Decoded(), []
     for m in modalities:
         path = recording.path(m)
@@ -253,7 +253,7 @@ def decode_recording(recording, modalities, config, shapes, frame="middle", corr
 
 def _decode_file(path, modality, config, shapes, frame, steps, corrupt=None):
     """One file of a recording decoded as decode_recording says, its media through `corrupt` (None: clean; a
-    function of the decoded audio window or frames, decode_recording); a `.npy` sequence's real length goes to
+    function of the decoded audio recording or frames, decode_recording); a `.npy` sequence's real length goes to
     `steps`."""
     if is_feature_file(path):
         values, length = _load_features(path, shapes[modality])
@@ -261,10 +261,9 @@ def _decode_file(path, modality, config, shapes, frame, steps, corrupt=None):
             steps[modality] = length
         return values
     if modality == "audio":
-        window = audio.load_waveform(path, config.sample_rate, config.audio_samples, config.audio_crop,
-                                     config.trim_db, config.audio_offset, min_samples=config.n_fft,
-                                     max_seconds=config.max_audio_seconds)
-        return window if corrupt is None else corrupt(window)
+        return audio.load_waveform(path, config.sample_rate, config.audio_samples, config.audio_crop,
+                                   config.trim_db, config.audio_offset, min_samples=config.n_fft,
+                                   max_seconds=config.max_audio_seconds, corrupt=corrupt)
     if modality == "visible" and config.visible_encoder == "dlib":
         return face_vectors(path, frame, config)
     frame_args = {"frame": frame, "frames": config.frames, "seconds": config.frame_seconds,

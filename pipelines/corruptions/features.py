@@ -10,8 +10,9 @@ and probes alike: `corrupted_rows`).
 The corrupted modalities are decoded by pipelines.features through its one corruption hook
 (`decode_recording(corrupt=...)`), the others copied from the clean cache (`clean_records`): frames
 after decoding at their source resolution (uint8 round(255 x), `corrupt_frame` frame by frame, back as k / 255),
-before the crop, the palette's inversion and the resize; audio as the decoded window at the feature sample rate,
-before the log-mel or MFCCs. The cache holds the clean cache's modalities and shapes and, as each record's
+before the crop, the palette's inversion and the resize; audio as the whole decoded recording at the feature
+sample rate, before the silence trim, the window and the log-mel or MFCCs (so the trim sees the noise a recording
+made so would hold). The cache holds the clean cache's modalities and shapes and, as each record's
 `index`, the recording's index in the clean cache, so a SplitData whose cache_path is this cache reads it with
 the clean split's labels and assignment. It is keyed by (the clean cache's fingerprint, the corruption, the
 severity, the seed, the recordings chosen), written once under its lock as the clean cache is (pipelines.sources)
@@ -21,7 +22,7 @@ Every random draw comes from `corruption_rng(recording, modality, name, severity
 the same bytes whatever the decoding threads, other values for another recording. Under several corruptions of a
 modality (`EVERY_SENSOR`: every sensor corrupted at once) each recording's corruption of that modality is drawn
 from `corruption_rng(recording, modality, EVERY_SENSOR, severity, seed)`, then applied as it is alone. Babble
-mixes BABBLE_TALKERS of the cache's recordings' clean audio windows, of speakers other than the probe's
+mixes BABBLE_TALKERS of the cache's recordings' clean audio recordings, of speakers other than the probe's
 (`SplitData.subjects`), drawn from the probe's generator; on a test split of one speaker, of the validation
 recordings (never trained on).
 
@@ -39,7 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from avtfuse import locks
-from pipelines import cache
+from pipelines import audio, cache
 from pipelines import features as feature_stage
 from pipelines.corruptions import CORRUPTIONS
 from pipelines.corruptions.audio import corrupt_audio
@@ -128,7 +129,7 @@ def _write(data, recordings, rows, choice, severity, seed, path, workers):
     modalities, shapes = tuple(meta["shapes"]), {m: tuple(shape) for m, shape in meta["shapes"].items()}
     features = data.config.features
     corrupted = tuple(m for m in modalities if m in choice)
-    babble = babble_pool(recordings, validation_recordings(data), features, shapes, data.config.frame) \
+    babble = babble_pool(recordings, validation_recordings(data), features) \
         if "babble" in choice.get("audio", ()) else None
     hook = corruption_hook(choice, severity, seed, features, babble)
     policy = ErrorPolicy("raise")
@@ -181,24 +182,25 @@ def validation_recordings(data):
             for row in rows]
 
 
-def babble_pool(recordings, fallback, features, shapes, frame):
-    """What babble mixes: {"test": [(subject, float32 [audio_samples] clean audio window)] of `recordings` with
-    audio, "validation": the same of `fallback` (the validation recordings), read only when the test recordings
-    hold a single speaker."""
-    def windows(chosen):
-        return [(r.subject, feature_stage.decode_recording(r, ("audio",), features, shapes, frame)["audio"])
+def babble_pool(recordings, fallback, features):
+    """What babble mixes: {"test": [(subject, float32 [N] the whole clean audio recording at
+    features.sample_rate)] of `recordings` with audio, "validation": the same of `fallback` (the validation
+    recordings), read only when the test recordings hold a single speaker."""
+    def recorded(chosen):
+        return [(r.subject, audio.load_recording(r.audio, features.sample_rate,
+                                                 max_seconds=features.max_audio_seconds))
                 for r in chosen if r.audio]
 
     single = len({r.subject for r in recordings if r.audio}) < 2
-    return {"test": windows(recordings), "validation": windows(fallback) if single else []}
+    return {"test": recorded(recordings), "validation": recorded(fallback) if single else []}
 
 
 def babble_talkers(subject, pool, rng):
-    """The windows of up to BABBLE_TALKERS recordings whose speaker is not `subject`, drawn without replacement
+    """The waveforms of up to BABBLE_TALKERS recordings whose speaker is not `subject`, drawn without replacement
     from rng: of the pool's test recordings, or, where they hold no other speaker (a test split of one person),
     of its validation recordings. ValueError when neither holds another speaker."""
     for side in ("test", "validation"):
-        others = [window for speaker, window in pool[side] if speaker != subject]
+        others = [waveform for speaker, waveform in pool[side] if speaker != subject]
         if others:
             chosen = rng.choice(len(others), size=min(BABBLE_TALKERS, len(others)), replace=False)
             return [others[index] for index in chosen]
@@ -207,7 +209,7 @@ def babble_talkers(subject, pool, rng):
 
 def corruption_hook(choice, severity, seed, features, babble=None):
     """pipelines.features' corruption hook: (recording, modality) -> None for a modality not in `choice`, else a
-    function of that file's decoded audio window (float32 [N] at features.sample_rate) or frames (float32
+    function of that file's whole decoded audio recording (float32 [N] at features.sample_rate) or frames (float32
     [T, H, W, C] in [0, 1]) returning them corrupted, its draws from the recording's corruption_rng. babble: the
     `babble_pool` (needed when "babble" is among the audio corruptions)."""
 
@@ -219,9 +221,9 @@ def corruption_hook(choice, severity, seed, features, babble=None):
             recording.recording, modality, EVERY_SENSOR, severity, seed).integers(len(names)))]
         rng = corruption_rng(recording.recording, modality, name, severity, seed)
         if modality == "audio":
-            def corrupt(window):
+            def corrupt(samples):
                 talkers = babble_talkers(recording.subject, babble, rng) if name == "babble" else None
-                return corrupt_audio(window, features.sample_rate, name, severity, rng, babble=talkers)
+                return corrupt_audio(samples, features.sample_rate, name, severity, rng, babble=talkers)
             return corrupt
 
         def corrupt(frames):

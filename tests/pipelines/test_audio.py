@@ -479,6 +479,25 @@ def test_load_waveform_chains_read_resample_window(tmp_path, crop):
     assert np.abs(waveform).max() > 0.4  # the tone is inside the window for every crop
 
 
+def test_load_waveform_corrupts_the_whole_recording_before_the_silence_trim(tmp_path):
+    signal, _ = _silence_tone_silence(16000, 0.5)
+    path = tmp_path / "speech.wav"
+    soundfile.write(path, signal, 16000, subtype="FLOAT")
+    seen = []
+
+    def loud_hum(samples):
+        seen.append(len(samples))
+        return samples + 0.5 * np.sin(np.arange(len(samples)) / 3.0).astype(np.float32)
+
+    window = audio.load_waveform(path, 16000, 2 * len(signal), crop="trim", corrupt=loud_hum)
+    assert seen == [len(signal)]  # the whole recording, not the window
+    # the hum as loud as the tone: nothing is trimmed, so the window holds the hum where the clean one is padding
+    clean = audio.load_waveform(path, 16000, 2 * len(signal), crop="trim")
+    expected = audio.speech_window(loud_hum(signal), 2 * len(signal), "trim")
+    np.testing.assert_allclose(window, expected, atol=1e-6)
+    assert np.count_nonzero(window) > np.count_nonzero(clean) + len(signal) // 2
+
+
 def test_load_waveform_same_rate_short_file(tmp_path):
     written = _tones(16000, 0.25)
     path = tmp_path / "short.wav"

@@ -87,7 +87,7 @@ def test_babble_mixes_other_speakers_only(data, tmp_path, monkeypatch):
     rows = corrupted.complete_test_rows(data)
     for subject, window in corrupted.babble_pool(
             [Recording(data.recordings[row], data.persons[row], subject=data.subjects[row], **data.files[row])
-             for row in rows], [], TINY, dict(data.shapes), "middle")["test"]:
+             for row in rows], [], TINY)["test"]:
         pool[window.tobytes()] = subject
     corrupted.corrupted_split(elsewhere(data, tmp_path), {"audio": ("babble",)}, 2, seed=0)
     assert len(calls) == len(rows) and len(set(pool.values())) >= 2
