@@ -202,6 +202,7 @@ def picture_sheet(cells, path):
     figure.savefig(buffer, format="png", dpi=SHEET_DPI)
     pyplot.close(figure)
     image = Image.open(buffer).convert("RGB").quantize(colors=256)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     image.save(path, optimize=True)
     return image.size
 

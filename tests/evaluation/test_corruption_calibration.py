@@ -39,7 +39,7 @@ def test_sheet_is_one_row_per_corruption_and_one_column_per_severity(tmp_path):
     cells = {"visible/low_light": [rng.uniform(size=(8, 8, 3)) for _ in range(6)],
              "thermal/drift": [rng.uniform(size=(8, 8, 1)) for _ in range(6)],
              "audio/noise": [rng.normal(-40, 10, size=(12, 6)) for _ in range(6)]}
-    path = tmp_path / "sheet.png"
+    path = tmp_path / "docs" / "new" / "sheet.png"  # a folder not made yet
     size = picture_sheet(cells, str(path))
     with Image.open(path) as image:
         assert image.size == size == sheet_size(3, 6)
