@@ -373,7 +373,7 @@ register(Tree("manifest-at", _write_audio_thermal_manifest, doc="a two-modality 
 # Runs
 
 # The evaluation extras a run's tests do not read are left out: the reference is read from the AVTNet runs on the
-# built-in set and on the espeak speech, the latency from the robustness benchmark's runs.
+# built-in set and on the espeak speech, the latency from the robustness benchmark's runs alone.
 LEAN = ("--no-reference", "--no-latency")
 
 # AVTNet runs on the built-in synthetic SpeakingFaces set
@@ -383,7 +383,7 @@ AVTNET_TINY = ("--synthetic-subjects", "4", "--image-size", "16", "--n-mels", "1
 
 register(Run("avtnet", "avtnet", (*AVTNET_TINY, "--synthetic-subjects", "8", "--held-out-people", "5,6,7,8",
                                    "--as-norm-top-k", "2", "--export", "litert,onnx",
-                                   "--corruptions", "audio/noise"),
+                                   "--corruptions", "audio/noise", "--no-latency"),
              cache="speakingfaces-4", run_name="tiny",
              doc="AVTNet prop, three sensors, paper protocol, 3 + 3 epochs; people 5-8 held out (verification, with "
                  "AS-norm); its raw-input signature also exported as LiteRT and ONNX; evaluated under audio noise "
@@ -410,7 +410,7 @@ register(Run("avtnet-sweep", "avtnet", (
 ESPEAK = os.environ.get("AVTFUSE_ESPEAK_DIR", "/work/shared/data/espeak_speakers")
 register(Run("avtnet-espeak", "avtnet", (
     "--data", os.path.join(ESPEAK, "manifest.csv"), "--modalities", "audio", "--epochs-embed", "1",
-    "--epochs-recognizer", "1", "--gpus", "0", "--verbose", "0"), cache="espeak", run_name="espeak",
+    "--epochs-recognizer", "1", "--gpus", "0", "--verbose", "0", "--no-latency"), cache="espeak", run_name="espeak",
     doc="AVTNet on real-format speech files (skipped where the espeak set is absent)"))
 
 # Each of the paper's baselines on the two-modality manifest (tests/experiments/test_variants.py). prop-3 is trained
