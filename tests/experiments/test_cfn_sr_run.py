@@ -40,7 +40,7 @@ def test_strict_run_recognises_the_held_out_actor_per_condition(finished_run):
 def test_export_serves_the_trained_model_with_a_modality_missing(finished_run):
     classifier = keras.models.load_model(finished_run.run_dir / "classifier.keras")
     data = finished_run.data()
-    assert data.shapes == {"audio": (212, 13), "visible": (16, 32, 32, 3)}
+    assert data.shapes == {"audio": (212, 13), "visible": (16, 16, 16, 3)}
     inputs, _ = next(iter(data.batches("test", 24)))
     assert (inputs["present"].numpy() == 0).any(axis=0).all()
     expected = keras.ops.convert_to_numpy(classifier(inputs, training=False))
