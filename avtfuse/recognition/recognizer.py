@@ -67,8 +67,8 @@ class Recognizer:
         features, decoded = self.features, {}
         if "audio" in given:
             minimum = features.audio_offset + features.n_fft / features.sample_rate
-            samples, rate = audio.read_audio(given["audio"], features.max_audio_seconds, minimum)
-            decoded["audio"] = audio.resample(samples, rate, features.sample_rate)
+            decoded["audio"] = audio.load_recording(given["audio"], features.sample_rate, minimum,
+                                                    features.max_audio_seconds)
         for camera in ("visible", "thermal"):
             if camera in given:
                 frames = image.read_frames(given[camera], features.frames, features.frame_seconds,
