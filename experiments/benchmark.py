@@ -16,8 +16,8 @@ import os
 import keras
 
 from avtfuse.training.manifest_speed import manifest_training_speed
-from avtfuse.training.speed import (TRAINING_ROWS, benchmark_rows, device_description, profile_training_step,
-                                    samples_per_second)
+from avtfuse.training.speed import (TRAINING_ROWS, benchmark_rows, device_description, in_fresh_process,
+                                    profile_training_step, samples_per_second)
 from experiments.flag_types import chosen_from
 
 SYSTEM_NAMES = tuple(dict.fromkeys(system for system, _ in TRAINING_ROWS))
@@ -38,6 +38,7 @@ def main(argv=None):
     parser.add_argument("--skip-manifest", action="store_true", help="leave out the features-manifest row")
     parser.add_argument("--cache-dir", help="the manifest row's temporary folder (default: the system's)")
     parser.add_argument("--compare", metavar="SETTING=A,B", help="each value of a model setting, where it applies")
+    parser.add_argument("--in-process", action="store_true", help="every row in this process: quicker, memory adds up")
     parser.add_argument("--profile", choices=[f"{system}:{preset}" for system, preset in TRAINING_ROWS],
                         help="where a training step's time goes instead")
     args = parser.parse_args(argv)
@@ -59,20 +60,19 @@ def main(argv=None):
         return
     jit_options = (True,) if backend == "jax" else (False,) if args.no_jit else (False, True)
     precisions = ("float32", "mixed_float16") if device == "gpu" else ("float32",)
+    measure = samples_per_second if args.in_process else in_fresh_process(samples_per_second)
     try:
         rows = benchmark_rows(args.systems, args.skip_paper, args.compare)
     except ValueError as error:
         parser.error(f"--compare: {error}")
-    results = [samples_per_second(system, preset, args.paper_batch if preset == "paper" else args.batch_size,
-                                  args.steps, jit, precision, gflop=backend == "tensorflow", model_settings=settings)
+    results = [measure(system, preset, args.paper_batch if preset == "paper" else args.batch_size, args.steps, jit,
+                       precision, gflop=backend == "tensorflow", model_settings=settings)
                for system, preset, settings in rows for jit in jit_options for precision in precisions]
     manifest = {"system": MANIFEST_SYSTEM[0], "preset": MANIFEST_SYSTEM[1], **manifest_training_speed(
         *MANIFEST_SYSTEM, args.manifest_clips, args.manifest_epochs, cache_dir=args.cache_dir)} if (
         not args.skip_manifest and backend == "tensorflow" and MANIFEST_SYSTEM[0] in args.systems) else None
-    print(json.dumps({
-        **common, "note": None if device == "gpu" else "mixed precision is measured on GPUs only",
-        "results": results, "manifest": manifest,
-    }, indent=2))
+    print(json.dumps({**common, "note": None if device == "gpu" else "mixed precision is measured on GPUs only",
+                      "results": results, "manifest": manifest}, indent=2))
 
 
 if __name__ == "__main__":

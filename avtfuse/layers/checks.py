@@ -5,8 +5,13 @@ import numbers
 
 def positive_int(value, name):
     """`value` as an int, or a ValueError naming `name` unless it is an integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name}: expected an integer >= 1, got {value!r}")
+    return int_at_least(value, name, 1)
+
+
+def int_at_least(value, name, minimum):
+    """`value` as an int, or a ValueError naming `name` unless it is an integer >= `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
     return int(value)
 
 

@@ -10,7 +10,9 @@ the share of it reached, and the peak resident memory.
 """
 
 import collections
+import concurrent.futures
 import glob
+import multiprocessing
 import os
 import re
 import resource
@@ -223,6 +225,18 @@ def peak_rss_gb():
     return peak / 1e9 if sys.platform == "darwin" else peak * 1024 / 1e9
 
 
+def in_fresh_process(function):
+    """`function` (module-level, its arguments and result picklable) wrapped to run each call in a new Python
+    process (spawned: nothing of this one's memory or TensorFlow state), so that a row's peak resident memory is
+    its own: memory a process has freed often stays resident and would count towards every later row."""
+    def run_apart(*args, **kwargs):
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            return pool.submit(function, *args, **kwargs).result()
+
+    return run_apart
+
+
 def samples_per_second(system_name, preset, batch_size, steps, jit_compile, precision, gflop=True,
                        model_settings=None):
     """Training steps of a system's main phase at a preset (`training_setup`, with `model_settings`), timed after
@@ -272,7 +286,8 @@ def samples_per_second(system_name, preset, batch_size, steps, jit_compile, prec
 
 def compared_model_settings(system_name, preset, compare):
     """The model-setting changes a benchmark row is measured with: one {setting: value} per value of `compare`
-    ("SETTING=A,B") where the row's model config has SETTING, else [None] (its own); no `compare`: [None].
+    ("SETTING=A,B", typed as the setting: text, int or float) where the row's model config has SETTING, else
+    [None] (its own); no `compare`: [None].
     A malformed `compare` or a value the config refuses raises ValueError."""
     if not compare:
         return [None]
@@ -282,8 +297,15 @@ def compared_model_settings(system_name, preset, compare):
     values = [value.strip() for value in values.split(",") if value.strip()]
     if not name or not values:
         raise ValueError(f"expected SETTING=A,B (a model setting and its values), got {compare!r}")
-    if not hasattr(build_experiment(system_name, preset=preset).model, name):
+    model = build_experiment(system_name, preset=preset).model
+    if not hasattr(model, name):
         return [None]
+    kind = type(getattr(model, name))
+    if kind in (int, float):  # typed as the setting is (a number setting's text would fail its check)
+        try:
+            values = [kind(value) for value in values]
+        except ValueError:
+            raise ValueError(f"{name}: expected {kind.__name__} values, got {compare!r}") from None
     for value in values:
         build_experiment(system_name, preset=preset, model={name: value})
     return [{name: value} for value in values]

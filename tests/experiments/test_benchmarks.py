@@ -39,7 +39,8 @@ def test_memory_benchmark_prints_the_peak_of_one_epoch(capsys, tmp_path):
 def test_training_benchmark_gives_every_system_a_row(capsys, monkeypatch):
     monkeypatch.setattr(speed, "training_setup", tiny_setup)
     monkeypatch.setattr(speed, "matmul_peak_gflops", lambda: 50.0)
-    benchmark.main(["--skip-paper", "--steps", "1", "--batch-size", "4", "--skip-manifest", "--no-jit"])
+    benchmark.main(["--in-process", "--skip-paper", "--steps", "1", "--batch-size", "4", "--skip-manifest",
+                    "--no-jit"])
     report = json.loads(capsys.readouterr().out)
     assert report["backend"] == "tensorflow" and report["device"] == "cpu" and report["manifest"] is None
     settings = [(r["system"], r["preset"], r["jit_compile"], r["precision"]) for r in report["results"]]
@@ -58,13 +59,26 @@ def test_training_benchmark_gives_every_system_a_row(capsys, monkeypatch):
 def test_compare_measures_each_value_of_a_model_setting_where_the_system_has_it(capsys, monkeypatch):
     monkeypatch.setattr(speed, "training_setup", tiny_setup)
     monkeypatch.setattr(speed, "matmul_peak_gflops", lambda: 50.0)
-    benchmark.main(["--skip-paper", "--steps", "1", "--batch-size", "4", "--skip-manifest", "--no-jit",
+    benchmark.main(["--in-process", "--skip-paper", "--steps", "1", "--batch-size", "4", "--skip-manifest", "--no-jit",
                     "--systems", "avtnet,sa_fusion", "--compare", "attention=full,blocked"])
     rows = [(r["system"], r["model_settings"]) for r in json.loads(capsys.readouterr().out)["results"]]
     assert rows == [("avtnet", {"attention": "full"}), ("avtnet", {"attention": "blocked"}), ("sa_fusion", {})]
-    for bad in ("attention=", "attention=sparse"):
+    benchmark.main(["--in-process", "--skip-paper", "--steps", "1", "--batch-size", "4", "--skip-manifest", "--no-jit",
+                    "--systems", "avtnet", "--compare", "image_recompute_slices=0,2"])
+    rows = [r["model_settings"] for r in json.loads(capsys.readouterr().out)["results"]]
+    assert rows == [{"image_recompute_slices": 0}, {"image_recompute_slices": 2}]  # typed as the setting
+    for bad in ("attention=", "attention=sparse", "image_recompute_slices=two,4", "image_recompute_slices=-1,4"):
         with pytest.raises(SystemExit):
             benchmark.main(["--systems", "avtnet", "--compare", bad])
+
+
+def test_each_row_runs_in_a_fresh_process_unless_in_process():
+    """Every call of the wrapped function is a new process (so a row's peak memory is its own), with its arguments
+    and result passed through; stdlib functions keep the children cheap."""
+    fresh = speed.in_fresh_process(os.getpid)
+    pids = {fresh(), fresh()}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert speed.in_fresh_process(divmod)(7, 2) == (3, 1)
 
 
 def tiny_setup(system_name, preset, batch_size, jit_compile=False, num_classes=8, model_settings=None):

@@ -65,7 +65,7 @@ def test_rejects_bad_sizes(argument):
 def test_serialisation(layer_checks, rng):
     images = rng.uniform(size=(2, 8, 8, 3)).astype("float32")
     layer_checks.config_round_trip(ImageBranch(filters=4, num_blocks=2, output_filters=3), images)
-    layer_checks.save_load(ImageBranch(filters=4, output_filters=3), images)
+    layer_checks.save_load(ImageBranch(filters=4, output_filters=3, recompute_slices=2), images)
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
@@ -98,3 +98,47 @@ def test_pooling_before_the_activation_keeps_values_and_gradients(activation, rn
     np.testing.assert_allclose(ours.numpy(), expected.numpy(), rtol=1e-6, atol=1e-7)
     for mine, theirs in zip(tape.gradient(ours_loss, weights), tape.gradient(expected_loss, reference_weights)):
         np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch, slices", [(5, 2), (3, 4), (4, 1)])
+def test_recomputed_slices_keep_outputs_and_gradients(batch, slices, rng):
+    """Training with the first block recomputed in batch slices (ragged, some empty when the batch is smaller)
+    against the same weights without: equal outputs and weight gradients; the slices are really recomputed for the
+    gradient (the step's graph holds the first block's convolution twice per slice)."""
+    import tensorflow as tf
+
+    images = rng.uniform(size=(batch, 16, 16, 3)).astype("float32")
+    plain = ImageBranch(filters=4, num_blocks=2, output_filters=5)
+    sliced = ImageBranch(filters=4, num_blocks=2, output_filters=5, recompute_slices=slices)
+    plain(images)
+    sliced(images)
+    sliced.set_weights(plain.get_weights())
+
+    def outputs_and_gradients(branch):
+        @tf.function
+        def step(x):
+            with tf.GradientTape() as tape:
+                outputs = branch(x, training=True)
+                loss = tf.reduce_sum(outputs * outputs)
+            return outputs, tape.gradient(loss, branch.trainable_variables)
+
+        return step(images), step.get_concrete_function(tf.TensorSpec([None, 16, 16, 3])).graph
+
+    (expected, expected_gradients), plain_graph = outputs_and_gradients(plain)
+    (ours, gradients), sliced_graph = outputs_and_gradients(sliced)
+    np.testing.assert_allclose(ours.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    for mine, theirs in zip(gradients, expected_gradients):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-4, atol=1e-5)
+
+    def convolutions(graph):
+        ops = [op for function in graph._functions.values() for op in function.graph.get_operations()]
+        return sum(op.type == "Conv2D" for op in [*graph.get_operations(), *ops])
+
+    # the first block's convolution: once per slice forward and once more per slice recomputed (plain: once)
+    assert convolutions(sliced_graph) == convolutions(plain_graph) + 2 * slices - 1
+    np.testing.assert_allclose(sliced(images).numpy(), plain(images).numpy(), rtol=1e-6)
+
+
+def test_rejects_negative_recompute_slices():
+    with pytest.raises(ValueError, match="recompute_slices"):
+        ImageBranch(recompute_slices=-1)

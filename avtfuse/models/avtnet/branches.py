@@ -26,6 +26,7 @@ def branch(config, modality, dtype):
         config.image_kernel_size,
         config.image_blocks,
         output_filters=config.token_dim,
+        recompute_slices=config.image_recompute_slices,
         dtype=dtype,
         name=f"{modality}_branch",
     )

@@ -42,6 +42,9 @@ class AVTNetConfig(WidthConfig):
             [B, heads, T, T] score tensor, kept for the gradient: 2.4 GB at the paper's 2,157 tokens and batch 32)
             or "blocked" (`attention_block` queries at a time, each block recomputed in the backward pass: the same
             weights and outputs to rounding in a fraction of the memory; needs dropout 0).
+        image_recompute_slices: in training, each image branch runs its first block on this many slices of the
+            batch, each recomputed in the backward pass instead of keeping its full-resolution convolution output
+            (`ImageBranch`); 0 keeps it. The same weights and numbers.
         modality_loss: "missing_modality" (paper) or "batch_hard" (the Prop-II baseline).
         joint_loss: "batch_hard" (paper) or "prototypical".
         soft, margin: soft-margin (softplus) or hinge triplet losses; the margin is
@@ -103,6 +106,13 @@ class AVTNetConfig(WidthConfig):
                              "gradient): the same weights and numbers to rounding", choices=ATTENTIONS,
                              identity_at_default=False)
     attention_block: int = setting(256, "queries per block of --attention blocked", identity_at_default=False)
+    # The default from `python -m experiments.benchmark --compare image_recompute_slices=0,4` and `=2,8`
+    # (docs/avtnet.md): at the paper's shapes and batch 32, 5.4 to 5.7 GB peak instead of 7.8 at 0 to 7 % more
+    # time per step; 2 slices no slower than 4 or 8 and the fewest ops to trace.
+    image_recompute_slices: int = setting(
+        2, "image branches in training: run the first block on this many batch slices, each recomputed in the "
+        "backward pass instead of keeping its full-resolution output (0: keep it); the same numbers",
+        identity_at_default=False)
 
     def __post_init__(self):
         super().__post_init__()
@@ -126,6 +136,7 @@ class AVTNetConfig(WidthConfig):
         self.check_choice("joint_tokens", JOINT_TOKENS)
         self.check_choice("attention", ATTENTIONS)
         self.check_int("attention_block")
+        self.check_int("image_recompute_slices", minimum=0)
         if self.attention == "blocked" and self.dropout:
             self._fail("attention", f'"full" with dropout {self.dropout} (blocked attention has no attention dropout)')
         if self.joint_tokens == "present" and self.joint != "transformer":
