@@ -139,13 +139,16 @@ def analytic_gflop_per_sample(model, inputs, labels):
 # Parts of a training step: (part, regular expression searched in "op name:op type", the op name's scopes
 # without Keras' "_1" suffixes); the first that matches names the part of an op. A layer's part holds all its
 # ops (a convolution's bias and ReLU too).
+# Ops inside `keras.remat` functions (the image branches' recomputed first block, blocked attention's blocks) run
+# without their layers' scope: "conv_0/...", "activation/Relu", "einsum/Einsum", "Softmax".
 PROFILE_PARTS = (
     ("max-pooling", r":\w*MaxPool"),
     ("optimizer (Adam)", r"^adam/"),
-    ("image convolutions", r"(visible|thermal)_branch/"),
+    ("image convolutions", r"(visible|thermal)_branch/|^(gradient_tape/)?(conv|activation)/"),
     ("audio convolutions", r"audio_branch/"),
-    ("joint attention: products and projections", r"joint_transformer/attention/(einsum|query|key|value|attention_output)/"),
-    ("joint attention: softmax and scaling", r"joint_transformer/attention/"),
+    ("joint attention: products and projections",
+     r"joint_transformer/attention/(einsum|query|key|value|attention_output)/|^(gradient_tape/)?einsum/"),
+    ("joint attention: softmax and scaling", r"joint_transformer/attention/|^(gradient_tape/)?Softmax:"),
     ("joint transformer: feed-forward, norms, residuals", r"joint_transformer/"),
     ("joint head (pooled)", r"joint_embedding/"),
     ("flatten heads (audio, visible, thermal)", r"_embedding/"),

@@ -142,6 +142,19 @@ def test_profile_splits_a_training_step_into_parts(capsys):
     assert report["op_seconds_per_step"] > 0
 
 
+@pytest.mark.parametrize("op, part", [
+    (("visible_branch/conv_1/convolution", "Conv2D"), ("image convolutions", "forward")),
+    (("gradient_tape/conv_0/convolution/Conv2DBackpropFilter", "Conv2DBackpropFilter"),
+     ("image convolutions", "backward")),  # inside the recomputed first block: no branch scope
+    (("audio_branch/conv_0/convolution", "Conv2D"), ("audio convolutions", "forward")),
+    (("einsum/Einsum", "_MklEinsum"), ("joint attention: products and projections", "forward")),  # a blocked block
+    (("Softmax", "_MklSoftmax"), ("joint attention: softmax and scaling", "forward")),
+    (("gradient_tape/Mul", "Mul"), (speed.OTHER_PART, "backward")),
+])
+def test_profile_parts_name_ops_inside_recomputed_functions(op, part):
+    assert speed.profile_part(*op) == part
+
+
 def test_portable_benchmark_prints_a_row_per_signature_and_format(capsys):
     benchmark_portable.main(["--shapes", "tiny", "--models", "sa_fusion", "--formats", "saved_model", "litert",
                              "--calls", "2", "--warmup", "1", "--threads", "1"])
