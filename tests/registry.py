@@ -44,6 +44,7 @@ TREE_PLACEHOLDER = re.compile(r"\{tree:([\w.-]+)\}")  # in a Run's flags: that t
 DONE_FILE = ".registry.json"  # written last: the entry is complete (how long it took, which worker built it)
 LOG_FILE = "build.log"
 WORKERS_LOG = "workers.log"  # a run trained by several local workers: their output lines
+WAITS_FILE = "waits.jsonl"  # in the registry's folder: each wait of a worker for an entry the other was building
 
 
 class RegistryError(RuntimeError):
@@ -179,9 +180,16 @@ class Registry:
 
     @contextlib.contextmanager
     def locked(self, name):
-        """Holds the cross-worker lock of `name` (an entry, or "cache-<name>")."""
+        """Holds the cross-worker lock of `name` (an entry, or "cache-<name>"). A wait of a second or more (the
+        other worker was building it: this worker's core idled) is appended to WAITS_FILE."""
         with open(self.root / "locks" / f"{name}.lock", "a") as handle:
+            start = time.monotonic()
             fcntl.flock(handle, fcntl.LOCK_EX)
+            waited = time.monotonic() - start
+            if waited >= 1:
+                with open(self.root / WAITS_FILE, "a") as waits:
+                    waits.write(json.dumps({"lock": name, "seconds": round(waited, 1),
+                                            "worker": os.environ.get("PYTEST_XDIST_WORKER", "master")}) + "\n")
             try:
                 yield
             finally:
