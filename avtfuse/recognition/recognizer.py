@@ -56,8 +56,8 @@ class Recognizer:
     def decode(self, files):
         """{modality: path} (any subset of the model's sensors; None or "" = absent) -> the raw inputs of one
         recording: {"audio": float32 [N] at the model's rate, "visible": uint8 [H, W, 3], "thermal": uint8
-        [H, W, C]} ([T, H, W, C] for a model of T-frame sequences) for the sensors given. DataError naming the file when one is bad, or when `files` names a
-        sensor the model does not read or none at all."""
+        [H, W, C]} ([T, H, W, C] for a model of T-frame sequences) for the sensors given. DataError naming the
+        file when one is bad, or when `files` names a sensor the model does not read or none at all."""
         given = {m: str(path) for m, path in files.items() if path}
         unknown = sorted(set(given) - set(self.modalities))
         if unknown:

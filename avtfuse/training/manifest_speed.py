@@ -61,7 +61,8 @@ def manifest_training_speed(system_name, preset, clips, epochs=2, cache_dir=None
 
     Returns {"clips", "training_samples", "steps_per_epoch", "batch_size", "prepare_seconds",
     "first_epoch_seconds", "epoch_seconds", "seconds_per_batch", "pipeline_epoch_seconds" (one epoch of
-    batches read alone)}. The manifest and its cache live in a temporary folder (under `cache_dir`, made when missing)."""
+    batches read alone)}. The manifest and its cache live in a temporary folder (under `cache_dir`, made when
+    missing)."""
     from avtfuse.models import SYSTEMS
     from avtfuse.runs.config import build_experiment
     from avtfuse.runs.state import resolve
