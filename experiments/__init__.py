@@ -6,6 +6,7 @@ arguments; that has to be decided before any module imports TensorFlow.
 
 import sys
 
-from avtfuse import console
+from avtfuse import console, cpu_allocator
 
 console.silence_tensorflow_notices(console.requested_verbosity(sys.argv[1:]))
+cpu_allocator.use_pooled_cpu_allocator()

@@ -1,5 +1,6 @@
-"""Shared test set-up: quiet TensorFlow logs, keep tests on the CPU and off oneDNN's kernels, seed every test, and
-the registry of tiny trained runs every test reading a run's outputs shares (tests/registry.py; docs/testing.md)."""
+"""Shared test set-up: quiet TensorFlow logs, keep tests on the CPU, off oneDNN's kernels and on the pooled CPU
+allocator, seed every test, and the registry of tiny trained runs every test reading a run's outputs shares
+(tests/registry.py; docs/testing.md)."""
 
 import os
 
@@ -8,6 +9,10 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 # TensorFlow's oneDNN kernels off (docs/testing.md): on an AMD EPYC with AVX-512 its brgemm convolution segfaulted
 # serving the registry's SavedModels, and capped at AVX2 its bfloat16 matmul stopped on an illegal instruction.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# Without oneDNN, TensorFlow's pooled CPU allocator instead of malloc's page faults (avtfuse.cpu_allocator).
+from avtfuse.cpu_allocator import use_pooled_cpu_allocator  # noqa: E402
+
+use_pooled_cpu_allocator()
 
 import keras  # noqa: E402  (after the environment above)
 import pytest  # noqa: E402
