@@ -14,9 +14,17 @@ suite make it on import.
 import os
 
 POOLED_ALLOCATOR_VARIABLE = "TF_CPU_ALLOCATOR_USE_BFC"
+ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
 
 
 def use_pooled_cpu_allocator(environ=None):
     """Asks TensorFlow for its pooled (BFC) CPU allocator unless `environ` (default os.environ) already says
     which to use (TF_CPU_ALLOCATOR_USE_BFC=false keeps malloc). Only effective before TensorFlow loads."""
     (os.environ if environ is None else environ).setdefault(POOLED_ALLOCATOR_VARIABLE, "true")
+
+
+def cpu_speed_settings(environ=None):
+    """{variable: its value in `environ` (default os.environ), or None when unset} for oneDNN's kernels and the
+    pooled allocator, which a benchmark's figures depend on (unset: TensorFlow's defaults, oneDNN on and malloc)."""
+    environ = os.environ if environ is None else environ
+    return {name: environ.get(name) for name in (ONEDNN_VARIABLE, POOLED_ALLOCATOR_VARIABLE)}

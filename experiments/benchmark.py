@@ -15,6 +15,7 @@ import os
 
 import keras
 
+from avtfuse.cpu_allocator import cpu_speed_settings
 from avtfuse.training.manifest_speed import manifest_training_speed
 from avtfuse.training.speed import (TRAINING_ROWS, benchmark_rows, device_description, in_fresh_process,
                                     profile_training_step, samples_per_second)
@@ -49,7 +50,7 @@ def main(argv=None):
     device = device_description()
     backend = keras.backend.backend()
     common = {"backend": backend, "device": device, "cpu_count": os.cpu_count(),
-              "load_average_1min": round(os.getloadavg()[0], 2)}
+              "load_average_1min": round(os.getloadavg()[0], 2), "tensorflow_cpu_settings": cpu_speed_settings()}
     if args.profile:
         system, _, preset = args.profile.partition(":")
         if backend != "tensorflow":

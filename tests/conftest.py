@@ -4,14 +4,14 @@ allocator, seed every test, and the registry of tiny trained runs every test rea
 
 import os
 
+from avtfuse.cpu_allocator import ONEDNN_VARIABLE, use_pooled_cpu_allocator
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 # TensorFlow's oneDNN kernels off (docs/testing.md): on an AMD EPYC with AVX-512 its brgemm convolution segfaulted
 # serving the registry's SavedModels, and capped at AVX2 its bfloat16 matmul stopped on an illegal instruction.
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault(ONEDNN_VARIABLE, "0")
 # Without oneDNN, TensorFlow's pooled CPU allocator instead of malloc's page faults (avtfuse.cpu_allocator).
-from avtfuse.cpu_allocator import use_pooled_cpu_allocator  # noqa: E402
-
 use_pooled_cpu_allocator()
 
 import keras  # noqa: E402  (after the environment above)

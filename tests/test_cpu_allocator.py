@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 
-from avtfuse.cpu_allocator import POOLED_ALLOCATOR_VARIABLE, use_pooled_cpu_allocator
+from avtfuse.cpu_allocator import (ONEDNN_VARIABLE, POOLED_ALLOCATOR_VARIABLE, cpu_speed_settings,
+                                   use_pooled_cpu_allocator)
 
 # Ten steps each making a fresh 64 MiB tensor (16,384 pages of 4 KiB) after one untimed step; prints the variable's
 # value and the minor page faults of the ten.
@@ -31,13 +32,14 @@ def test_use_pooled_cpu_allocator_keeps_a_set_value():
     environ = {POOLED_ALLOCATOR_VARIABLE: "false"}
     use_pooled_cpu_allocator(environ)
     assert environ == {POOLED_ALLOCATOR_VARIABLE: "false"}
+    assert cpu_speed_settings(environ) == {ONEDNN_VARIABLE: None, POOLED_ALLOCATOR_VARIABLE: "false"}
 
 
 def test_experiments_reuse_tensor_memory_without_onednn_unless_told_not_to():
     def run(**extra):
         env = {key: value for key, value in os.environ.items() if key != POOLED_ALLOCATOR_VARIABLE}
         done = subprocess.run([sys.executable, "-c", FAULTS_SCRIPT], capture_output=True, text=True,
-                              env={**env, "TF_ENABLE_ONEDNN_OPTS": "0", **extra}, timeout=120)
+                              env={**env, ONEDNN_VARIABLE: "0", **extra}, timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]
         return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -46,6 +46,8 @@ def test_training_benchmark_gives_every_system_a_row(capsys, monkeypatch):
     settings = [(r["system"], r["preset"], r["jit_compile"], r["precision"]) for r in report["results"]]
     assert settings == [(system, "small", False, "float32") for system in ("avtnet", "sa_fusion", "mct_hfr", "cfn_sr")]
     assert report["load_average_1min"] >= 0
+    # the suite's settings (tests/conftest.py): oneDNN off, the pooled allocator
+    assert report["tensorflow_cpu_settings"] == {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPU_ALLOCATOR_USE_BFC": "true"}
     for result in report["results"]:
         assert result["samples_per_second"] > 0 and result["matmul_peak_gflops"] == 50 and result["peak_rss_gb"] > 0
         share = result["samples_per_second"] * result["gflop_per_sample"] / result["matmul_peak_gflops"]
