@@ -11,13 +11,9 @@ and MCT-HFR's training speed through the real pipeline on a features manifest (d
 
 import argparse
 import json
-import os
 
-import keras
-
-from avtfuse.cpu_allocator import cpu_speed_settings
 from avtfuse.training.manifest_speed import manifest_training_speed
-from avtfuse.training.speed import (TRAINING_ROWS, benchmark_rows, device_description, in_fresh_process,
+from avtfuse.training.speed import (TRAINING_ROWS, benchmark_rows, in_fresh_process, machine_description,
                                     profile_training_step, samples_per_second)
 from experiments.flag_types import chosen_from
 
@@ -47,10 +43,8 @@ def main(argv=None):
                         ("manifest_epochs", 2)):  # the manifest row's first epoch traces
         if getattr(args, name) < least:
             parser.error(f"--{name.replace('_', '-')}: expected an integer >= {least}, got {getattr(args, name)}")
-    device = device_description()
-    backend = keras.backend.backend()
-    common = {"backend": backend, "device": device, "cpu_count": os.cpu_count(),
-              "load_average_1min": round(os.getloadavg()[0], 2), "tensorflow_cpu_settings": cpu_speed_settings()}
+    common = machine_description()
+    backend, device = common["backend"], common["device"]
     if args.profile:
         system, _, preset = args.profile.partition(":")
         if backend != "tensorflow":

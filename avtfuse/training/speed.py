@@ -50,6 +50,16 @@ def device_description():
     return "cpu"
 
 
+def machine_description():
+    """What a benchmark's figures depend on, recorded beside them: {"backend", "device" (`device_description`),
+    "cpu_count", "load_average_1min", "tensorflow_cpu_settings" (oneDNN's and the allocator's variables,
+    avtfuse.cpu_allocator.cpu_speed_settings)}."""
+    from avtfuse.cpu_allocator import cpu_speed_settings
+
+    return {"backend": keras.backend.backend(), "device": device_description(), "cpu_count": os.cpu_count(),
+            "load_average_1min": round(os.getloadavg()[0], 2), "tensorflow_cpu_settings": cpu_speed_settings()}
+
+
 def random_batch(input_shapes, modalities, batch_size, rng, num_classes=8, complete_view=False):
     """A random batch of the data contract: (inputs, labels int [B], two samples per class in turn).
 
